@@ -1,0 +1,261 @@
+//! Finding resources: which directories are searched, which files in them are manifests,
+//! and which manifest wins when several declare the same type.
+//!
+//! Rules (matching Microsoft's `dsc` where users can see them):
+//! - the directories of `DSC_RESOURCE_PATH` when it is set (and only those), else of `PATH`;
+//! - only the top level of each directory; within a directory, files in name order, so the
+//!   result is the same on every run;
+//! - a manifest that fails to load is skipped with a warning naming the file and the reason;
+//!   discovery never aborts;
+//! - two manifests with the same type and version: the first in search order wins, with a
+//!   warning;
+//! - no process is spawned.
+
+use crate::error::{Error, Result};
+use crate::manifest::{
+    Kind, ManifestLoader, ResourceManifest, ResourceVersion, VersionReq, manifest_file_kind,
+};
+use crate::trace::{Level, Message, MessageSink};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A resource that was discovered: its manifest and where it came from.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// The type name as written in the manifest.
+    pub type_name: String,
+    pub version: ResourceVersion,
+    pub kind: Kind,
+    /// The manifest file.
+    pub path: PathBuf,
+    /// The directory of the manifest file (the working directory of its commands).
+    pub directory: PathBuf,
+    pub manifest: ResourceManifest,
+}
+
+/// Where to look for manifests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPath {
+    pub dirs: Vec<PathBuf>,
+}
+
+impl SearchPath {
+    /// The directories from the values of `DSC_RESOURCE_PATH` and `PATH`: the former's when it
+    /// is set (even to an empty list), else the latter's. Repeated directories are searched once.
+    pub fn from_env_values(dsc_resource_path: Option<OsString>, path: Option<OsString>) -> Self {
+        let source = dsc_resource_path.or(path).unwrap_or_default();
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for dir in std::env::split_paths(&source) {
+            if dir.as_os_str().is_empty() {
+                continue;
+            }
+            // Commands run with the manifest's directory as their working directory, so a
+            // relative directory must be made absolute first.
+            let dir = std::path::absolute(&dir).unwrap_or(dir);
+            if dirs.contains(&dir) {
+                continue;
+            }
+            dirs.push(dir);
+        }
+        SearchPath { dirs }
+    }
+
+    /// Reads `DSC_RESOURCE_PATH` and `PATH` from this process's environment.
+    pub fn from_process_env() -> Self {
+        Self::from_env_values(std::env::var_os("DSC_RESOURCE_PATH"), std::env::var_os("PATH"))
+    }
+}
+
+/// The resources found on a search path.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// In search order; one entry per (type, version).
+    resources: Vec<Arc<Resource>>,
+    /// Lowercased type name → indexes into `resources`.
+    by_type: HashMap<String, Vec<usize>>,
+}
+
+impl Registry {
+    /// Scans the directories and loads every manifest found. Warnings (skipped files,
+    /// duplicates, date versions) go to `sink`.
+    pub fn discover(search: &SearchPath, loader: &ManifestLoader, sink: &mut dyn MessageSink) -> Self {
+        let mut registry = Registry::default();
+        for dir in &search.dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue; // PATH routinely names directories that do not exist
+            };
+            let mut files: Vec<(OsString, PathBuf)> = entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name();
+                    manifest_file_kind(&name.to_string_lossy()).map(|_| (name, e.path()))
+                })
+                .collect();
+            files.sort();
+            for (_, path) in files {
+                registry.load_file(&path, loader, sink);
+            }
+        }
+        registry
+    }
+
+    /// Loads one manifest file into the registry (used by discovery and by packages).
+    pub fn load_file(&mut self, path: &Path, loader: &ManifestLoader, sink: &mut dyn MessageSink) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Some(kind) = manifest_file_kind(&name) else {
+            return;
+        };
+        let warn = |sink: &mut dyn MessageSink, text: String| sink.message(Message::engine(Level::Warn, text));
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                warn(sink, format!("skipping manifest '{}': {e}", path.display()));
+                return;
+            }
+        };
+        let loaded = match loader.parse(&bytes, kind) {
+            Ok(l) => l,
+            Err(reason) => {
+                warn(sink, format!("skipping manifest '{}': {reason}", path.display()));
+                return;
+            }
+        };
+        let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for lm in loaded {
+            for w in lm.warnings {
+                warn(sink, format!("{w} (in '{}')", path.display()));
+            }
+            let key = lm.manifest.type_name.to_lowercase();
+            let indexes = self.by_type.entry(key).or_default();
+            if let Some(&first) = indexes.iter().find(|&&i| self.resources[i].version == lm.version) {
+                warn(
+                    sink,
+                    format!(
+                        "resource '{}' version {} in '{}' is also declared in '{}', which comes first in the search path and is used",
+                        lm.manifest.type_name,
+                        lm.version,
+                        path.display(),
+                        self.resources[first].path.display()
+                    ),
+                );
+                continue;
+            }
+            indexes.push(self.resources.len());
+            self.resources.push(Arc::new(Resource {
+                type_name: lm.manifest.type_name.clone(),
+                version: lm.version,
+                kind: lm.manifest.effective_kind(),
+                path: path.to_path_buf(),
+                directory: directory.clone(),
+                manifest: lm.manifest,
+            }));
+        }
+    }
+
+    /// Every resource, in search order.
+    pub fn resources(&self) -> &[Arc<Resource>] {
+        &self.resources
+    }
+
+    /// Resources whose type matches `filter` (case-insensitive, `*` and `?` wildcards; `None`
+    /// matches all), sorted by type name, newest version first.
+    pub fn list(&self, filter: Option<&str>) -> Vec<Arc<Resource>> {
+        let filter = filter.map(str::to_lowercase);
+        let mut out: Vec<Arc<Resource>> = self
+            .resources
+            .iter()
+            .filter(|r| match &filter {
+                Some(f) => wildcard_match(f.as_bytes(), r.type_name.to_lowercase().as_bytes()),
+                None => true,
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            a.type_name
+                .to_lowercase()
+                .cmp(&b.type_name.to_lowercase())
+                .then_with(|| b.version.cmp(&a.version))
+        });
+        out
+    }
+
+    /// The resource of a type (case-insensitive): the newest version, or the newest that
+    /// satisfies `req`.
+    pub fn find(&self, type_name: &str, req: Option<&VersionReq>) -> Result<Arc<Resource>> {
+        let Some(indexes) = self.by_type.get(&type_name.to_lowercase()) else {
+            return Err(Error::ResourceNotFound(format!(
+                "resource type '{type_name}' was not found; run 'traek resource list' to see the available types, and check DSC_RESOURCE_PATH or PATH"
+            )));
+        };
+        let best = indexes
+            .iter()
+            .map(|&i| &self.resources[i])
+            .filter(|r| req.is_none_or(|q| r.version.matches(q)))
+            .max_by(|a, b| a.version.cmp(&b.version));
+        match best {
+            Some(r) => Ok(Arc::clone(r)),
+            None => {
+                let mut versions: Vec<String> = indexes
+                    .iter()
+                    .map(|&i| self.resources[i].version.to_string())
+                    .collect();
+                versions.sort();
+                Err(Error::ResourceNotFound(format!(
+                    "no version of resource '{type_name}' matches '{}' (available: {})",
+                    req.map(ToString::to_string).unwrap_or_default(),
+                    versions.join(", ")
+                )))
+            }
+        }
+    }
+}
+
+/// Glob matching with `*` (any run) and `?` (any one byte).
+fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(s) = star {
+            p = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    while p < pattern.len() && pattern[p] == b'*' {
+        p += 1;
+    }
+    p == pattern.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dsc_resource_path_replaces_path_entirely() {
+        let s = SearchPath::from_env_values(Some("/a:/b".into()), Some("/c".into()));
+        assert_eq!(s.dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        let s = SearchPath::from_env_values(None, Some("/c:/c::/d".into()));
+        assert_eq!(s.dirs, vec![PathBuf::from("/c"), PathBuf::from("/d")]);
+    }
+
+    #[test]
+    fn wildcards_match_like_a_shell() {
+        assert!(wildcard_match(b"test/*", b"test/echo"));
+        assert!(wildcard_match(b"*echo", b"test/echo"));
+        assert!(wildcard_match(b"t?st/e*o", b"test/echo"));
+        assert!(!wildcard_match(b"test/x*", b"test/echo"));
+        assert!(wildcard_match(b"*", b""));
+    }
+}

@@ -1,0 +1,740 @@
+//! The engine: discovery settings and caches, and the resource operations
+//! (get, set, test, delete, export, validate, schema; what-if for set and delete).
+//!
+//! An [`Engine`] is created per process (or per embedding handle); it holds no global state.
+//! It is `Send + Sync`: discovery runs once, lazily, and instance schemas are compiled (and schema
+//! commands run) at most once per resource.
+
+use crate::compare::differing_properties;
+use crate::discovery::{Registry, Resource, SearchPath};
+use crate::error::{Error, Result};
+use crate::manifest::{Arg, InputKind, Kind, ManifestLoader, ReturnKind, SchemaSource, VersionReq};
+use crate::process::{self, CommandSpec, RunError};
+use crate::results::{ExportResult, GetResult, SetResult, TestResult, ValidateResult};
+use crate::text;
+use crate::trace::{Level, Message, MessageSink, StderrLine, parse_stderr_line};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// How an engine finds and runs resources.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Directories searched for manifests.
+    pub search_path: SearchPath,
+    /// Messages below this level are dropped; passed to resources as `DSC_TRACE_LEVEL`.
+    pub trace_level: Level,
+    /// Per-invocation timeout; `None` waits forever.
+    pub timeout: Option<Duration>,
+    /// Extra environment variables for every resource process (e.g. `DSC_CONFIG_ROOT`).
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl EngineOptions {
+    /// Options from this process's environment (`DSC_RESOURCE_PATH` / `PATH`), level `warn`,
+    /// no timeout.
+    pub fn from_process_env() -> Self {
+        EngineOptions {
+            search_path: SearchPath::from_process_env(),
+            trace_level: Level::Warn,
+            timeout: None,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// A compiled instance schema.
+struct InstanceSchema {
+    json: Value,
+    validator: jsonschema::Validator,
+}
+
+/// Discovers and invokes resources.
+pub struct Engine {
+    options: EngineOptions,
+    registry: OnceLock<Registry>,
+    schemas: Mutex<HashMap<PathBuf, Arc<InstanceSchema>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+/// The stdout of one invocation.
+struct Invocation {
+    stdout: String,
+}
+
+/// The pieces of a method that invocation needs.
+struct MethodRef<'a> {
+    operation: &'static str,
+    executable: &'a str,
+    args: Option<&'a [Arg]>,
+    input: Option<InputKind>,
+}
+
+impl Engine {
+    pub fn new(options: EngineOptions) -> Self {
+        Engine {
+            options,
+            registry: OnceLock::new(),
+            schemas: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// The resources on the search path (discovered on first use; warnings go to `sink` then).
+    pub fn registry(&self, sink: &mut dyn MessageSink) -> &Registry {
+        self.registry.get_or_init(|| {
+            let loader = ManifestLoader::new();
+            let mut filter = LevelFilter { level: self.options.trace_level, inner: sink };
+            Registry::discover(&self.options.search_path, &loader, &mut filter)
+        })
+    }
+
+    /// Finds a resource by type (case-insensitive) and optional version requirement.
+    pub fn find(&self, type_name: &str, version: Option<&VersionReq>, sink: &mut dyn MessageSink) -> Result<Arc<Resource>> {
+        let r = self.registry(sink).find(type_name, version)?;
+        if let Some(msg) = &r.manifest.deprecation_message {
+            self.emit(sink, Message::engine(Level::Warn, format!("resource '{}' is deprecated: {msg}", r.type_name)));
+        }
+        Ok(r)
+    }
+
+    // ----- operations -------------------------------------------------------------------
+
+    /// Gets the actual state of an instance. `input` (optional) selects the instance.
+    pub fn get(&self, r: &Resource, input: Option<&Value>, sink: &mut dyn MessageSink) -> Result<GetResult> {
+        let Some(get) = &r.manifest.get else {
+            return Err(not_implemented(r, "get"));
+        };
+        if let Some(input) = input {
+            self.check_input(r, input, sink)?;
+        }
+        let m = MethodRef { operation: "get", executable: &get.executable, args: get.args.as_deref(), input: get.input };
+        let out = self.invoke(r, &m, input, false, sink)?;
+        let actual = parse_one(r, "get", &out.stdout)?;
+        self.check_output(r, "get", &actual, sink)?;
+        Ok(GetResult { actual_state: actual })
+    }
+
+    /// Tests whether an instance is in the desired state.
+    ///
+    /// - No `test` method: a synthetic test (get, then compare; see [`crate::compare`]).
+    /// - `return: state`: the output is the actual state; `_inDesiredState` in it is honoured,
+    ///   otherwise the states are compared.
+    /// - `return: stateAndDiff`: a state line, then a line with the differing property names.
+    /// - no `return`: the exit code says the test ran; the state comes from a get and is
+    ///   compared (as dsc does).
+    pub fn test(&self, r: &Resource, desired: &Value, sink: &mut dyn MessageSink) -> Result<TestResult> {
+        self.check_input(r, desired, sink)?;
+        let Some(test) = &r.manifest.test else {
+            return self.synthetic_test(r, desired, sink);
+        };
+        let m = MethodRef { operation: "test", executable: &test.executable, args: test.args.as_deref(), input: test.input };
+        let out = self.invoke(r, &m, Some(desired), false, sink)?;
+        let schema = self.instance_schema(r, sink)?;
+        let schema_json = schema.as_ref().map(|s| &s.json);
+        match test.returns {
+            Some(ReturnKind::State) => {
+                let actual = parse_one(r, "test", &out.stdout)?;
+                self.check_output(r, "test", &actual, sink)?;
+                let diff = differing_properties(desired, &actual, schema_json);
+                let in_desired = in_desired_state_flag(&actual).unwrap_or(diff.is_empty());
+                Ok(TestResult { desired_state: desired.clone(), actual_state: actual, in_desired_state: in_desired, differing_properties: diff })
+            }
+            Some(ReturnKind::StateAndDiff) => {
+                let (actual, diff) = parse_state_and_diff(r, "test", &out.stdout)?;
+                self.check_output(r, "test", &actual, sink)?;
+                let in_desired = in_desired_state_flag(&actual).unwrap_or(diff.is_empty());
+                Ok(TestResult { desired_state: desired.clone(), actual_state: actual, in_desired_state: in_desired, differing_properties: diff })
+            }
+            None => self.synthetic_test(r, desired, sink),
+        }
+    }
+
+    fn synthetic_test(&self, r: &Resource, desired: &Value, sink: &mut dyn MessageSink) -> Result<TestResult> {
+        let actual = self.get(r, Some(desired), sink)?.actual_state;
+        let schema = self.instance_schema(r, sink)?;
+        let diff = differing_properties(desired, &actual, schema.as_ref().map(|s| &s.json));
+        Ok(TestResult { desired_state: desired.clone(), actual_state: actual, in_desired_state: diff.is_empty(), differing_properties: diff })
+    }
+
+    /// Sets an instance to the desired state (or, with `what_if`, says what set would do).
+    ///
+    /// - Unless set `implementsPretest`, test runs first; an instance already in the desired
+    ///   state is not set, and its before and after states are the actual state.
+    /// - `_exist: false` on a resource with `delete` and without `handlesExist`: get, delete, get.
+    /// - `return: state`: the output is the after state; `stateAndDiff`: the after state and the
+    ///   changed property names; absent: the after state comes from a second get.
+    /// - What-if: the manifest's `whatIf` method, else set with its `whatIfArg`, else synthesized
+    ///   from test (before = actual state, after = actual state updated with the desired one).
+    pub fn set(&self, r: &Resource, desired: &Value, what_if: bool, sink: &mut dyn MessageSink) -> Result<SetResult> {
+        let Some(set) = &r.manifest.set else {
+            return Err(not_implemented(r, "set"));
+        };
+        self.check_input(r, desired, sink)?;
+        if what_if {
+            return self.set_what_if(r, desired, sink);
+        }
+        let mut before: Option<Value> = None;
+        if set.implements_pretest != Some(true) {
+            let t = self.test(r, desired, sink)?;
+            let actual = strip_in_desired_state(t.actual_state);
+            if t.in_desired_state {
+                return Ok(SetResult { before_state: actual.clone(), after_state: actual, changed_properties: Vec::new() });
+            }
+            before = Some(actual);
+        }
+        if exist_is_false(desired) && r.manifest.delete.is_some() && set.handles_exist != Some(true) {
+            let before = match before {
+                Some(b) => b,
+                None => self.get(r, Some(desired), sink)?.actual_state,
+            };
+            self.delete(r, desired, false, sink)?;
+            let after = self.get(r, Some(desired), sink)?.actual_state;
+            let changed = differing_properties(&after, &before, None);
+            return Ok(SetResult { before_state: before, after_state: after, changed_properties: changed });
+        }
+        let before = match before {
+            Some(b) => b,
+            None => self.get(r, Some(desired), sink)?.actual_state,
+        };
+        let m = MethodRef { operation: "set", executable: &set.executable, args: set.args.as_deref(), input: set.input };
+        let out = self.invoke(r, &m, Some(desired), false, sink)?;
+        self.finish_set(r, "set", set.returns, &out.stdout, desired, before, sink)
+    }
+
+    fn set_what_if(&self, r: &Resource, desired: &Value, sink: &mut dyn MessageSink) -> Result<SetResult> {
+        let set = r.manifest.set.as_ref().ok_or_else(|| not_implemented(r, "set"))?;
+        let (method, returns) = if let Some(w) = &r.manifest.what_if {
+            (MethodRef { operation: "whatIf", executable: &w.executable, args: w.args.as_deref(), input: w.input }, w.returns)
+        } else if set.args.iter().flatten().any(|a| matches!(a, Arg::WhatIf(_))) {
+            (MethodRef { operation: "set", executable: &set.executable, args: set.args.as_deref(), input: set.input }, set.what_if_returns.or(set.returns))
+        } else {
+            let t = self.test(r, desired, sink)?;
+            let before = strip_in_desired_state(t.actual_state);
+            let mut after = before.clone();
+            if let (Some(a), Some(d)) = (after.as_object_mut(), desired.as_object()) {
+                for (k, v) in d {
+                    if k != "$schema" {
+                        a.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            return Ok(SetResult { before_state: before, after_state: after, changed_properties: t.differing_properties });
+        };
+        let before = self.get(r, Some(desired), sink)?.actual_state;
+        let out = self.invoke(r, &method, Some(desired), true, sink)?;
+        self.finish_set(r, method.operation, returns, &out.stdout, desired, before, sink)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_set(
+        &self,
+        r: &Resource,
+        operation: &'static str,
+        returns: Option<ReturnKind>,
+        stdout: &str,
+        desired: &Value,
+        before: Value,
+        sink: &mut dyn MessageSink,
+    ) -> Result<SetResult> {
+        let (after, changed) = match returns {
+            Some(ReturnKind::State) => {
+                let after = parse_one(r, operation, stdout)?;
+                self.check_output(r, operation, &after, sink)?;
+                let changed = differing_properties(&after, &before, None);
+                (after, changed)
+            }
+            Some(ReturnKind::StateAndDiff) => {
+                let (after, changed) = parse_state_and_diff(r, operation, stdout)?;
+                self.check_output(r, operation, &after, sink)?;
+                (after, changed)
+            }
+            None => {
+                let after = self.get(r, Some(desired), sink)?.actual_state;
+                let changed = differing_properties(&after, &before, None);
+                (after, changed)
+            }
+        };
+        Ok(SetResult { before_state: before, after_state: after, changed_properties: changed })
+    }
+
+    /// Deletes an instance. With `what_if`, returns what would change: from the resource when
+    /// its delete has a `whatIfArg` (its output, if any, is the after state), else synthesized
+    /// (the after state is the actual state with `_exist: false`).
+    pub fn delete(&self, r: &Resource, input: &Value, what_if: bool, sink: &mut dyn MessageSink) -> Result<Option<SetResult>> {
+        let Some(delete) = &r.manifest.delete else {
+            return Err(not_implemented(r, "delete"));
+        };
+        self.check_input(r, input, sink)?;
+        let m = MethodRef { operation: "delete", executable: &delete.executable, args: delete.args.as_deref(), input: delete.input };
+        if !what_if {
+            self.invoke(r, &m, Some(input), false, sink)?;
+            return Ok(None);
+        }
+        let before = match &r.manifest.get {
+            Some(_) => self.get(r, Some(input), sink)?.actual_state,
+            None => input.clone(),
+        };
+        let has_arg = delete.args.iter().flatten().any(|a| matches!(a, Arg::WhatIf(_)));
+        let after = if has_arg {
+            let out = self.invoke(r, &m, Some(input), true, sink)?;
+            if out.stdout.trim().is_empty() { None } else { Some(parse_one(r, "delete", &out.stdout)?) }
+        } else {
+            None
+        };
+        let after = after.unwrap_or_else(|| {
+            let mut a = before.clone();
+            if let Some(map) = a.as_object_mut() {
+                map.insert("_exist".into(), Value::Bool(false));
+            } else {
+                a = serde_json::json!({"_exist": false});
+            }
+            a
+        });
+        let changed = differing_properties(&after, &before, None);
+        Ok(Some(SetResult { before_state: before, after_state: after, changed_properties: changed }))
+    }
+
+    /// Exports every instance (filtered by `input` when given). The resource prints JSON Lines
+    /// (any sequence of JSON values is accepted). Without an export method, falls back to get.
+    pub fn export(&self, r: &Resource, input: Option<&Value>, sink: &mut dyn MessageSink) -> Result<ExportResult> {
+        let Some(export) = &r.manifest.export else {
+            if r.manifest.get.is_some() {
+                let g = self.get(r, input, sink)?;
+                return Ok(ExportResult { actual_state: vec![g.actual_state] });
+            }
+            return Err(not_implemented(r, "export"));
+        };
+        let m = MethodRef { operation: "export", executable: &export.executable, args: export.args.as_deref(), input: export.input };
+        let out = self.invoke(r, &m, input, false, sink)?;
+        let mut instances = Vec::new();
+        for item in serde_json::Deserializer::from_str(&out.stdout).into_iter::<Value>() {
+            let v = item.map_err(|e| bad_output(r, "export", format!("not JSON Lines: {e}")))?;
+            self.check_output(r, "export", &v, sink)?;
+            instances.push(v);
+        }
+        Ok(ExportResult { actual_state: instances })
+    }
+
+    /// Validates an instance: with the resource's `validate` method when it has one (which
+    /// prints `{"valid": bool, "reason": ...}`), else against the instance schema.
+    pub fn validate(&self, r: &Resource, input: &Value, sink: &mut dyn MessageSink) -> Result<ValidateResult> {
+        if let Some(v) = &r.manifest.validate {
+            let m = MethodRef { operation: "validate", executable: &v.executable, args: v.args.as_deref(), input: v.input };
+            let out = self.invoke(r, &m, Some(input), false, sink)?;
+            let value = parse_one(r, "validate", &out.stdout)?;
+            let valid = value.get("valid").and_then(Value::as_bool).ok_or_else(|| bad_output(r, "validate", "expected an object with a boolean 'valid'".into()))?;
+            let reason = value.get("reason").and_then(Value::as_str).map(str::to_string);
+            return Ok(ValidateResult { valid, reason });
+        }
+        match self.instance_schema(r, sink)? {
+            Some(schema) => Ok(match first_schema_error(&schema.validator, input) {
+                None => ValidateResult { valid: true, reason: None },
+                Some(e) => ValidateResult { valid: false, reason: Some(e) },
+            }),
+            None => Ok(ValidateResult { valid: true, reason: None }),
+        }
+    }
+
+    /// The instance JSON Schema (embedded, or printed by the schema command, which runs at most
+    /// once per resource per engine).
+    pub fn schema(&self, r: &Resource, sink: &mut dyn MessageSink) -> Result<Value> {
+        match self.instance_schema(r, sink)? {
+            Some(s) => Ok(s.json.clone()),
+            None => Err(Error::NotImplemented { resource: r.type_name.clone(), operation: "schema" }),
+        }
+    }
+
+    // ----- schema handling --------------------------------------------------------------
+
+    fn instance_schema(&self, r: &Resource, sink: &mut dyn MessageSink) -> Result<Option<Arc<InstanceSchema>>> {
+        let Some(source) = &r.manifest.schema else {
+            return Ok(None);
+        };
+        let key = r.path.join(r.type_name.to_lowercase()).join(r.version.to_string());
+        if let Some(s) = lock(&self.schemas).get(&key) {
+            return Ok(Some(Arc::clone(s)));
+        }
+        let json = match source {
+            SchemaSource::Embedded(v) => v.clone(),
+            SchemaSource::Command(c) => {
+                let m = MethodRef { operation: "schema", executable: &c.executable, args: c.args.as_deref(), input: None };
+                let out = self.invoke(r, &m, None, false, sink)?;
+                parse_one(r, "schema", &out.stdout)?
+            }
+        };
+        let validator = jsonschema::validator_for(&json)
+            .map_err(|e| bad_output(r, "schema", format!("the instance schema is not a valid JSON Schema: {e}")))?;
+        let compiled = Arc::new(InstanceSchema { json, validator });
+        lock(&self.schemas).insert(key, Arc::clone(&compiled));
+        Ok(Some(compiled))
+    }
+
+    fn check_input(&self, r: &Resource, input: &Value, sink: &mut dyn MessageSink) -> Result<()> {
+        if !input.is_object() {
+            return Err(Error::InvalidInput(format!(
+                "input for resource '{}' must be a JSON object, not {}",
+                r.type_name,
+                text::type_name(input)
+            )));
+        }
+        if r.kind != Kind::Resource {
+            return Ok(());
+        }
+        if let Some(schema) = self.instance_schema(r, sink)?
+            && let Some(e) = first_schema_error(&schema.validator, input)
+        {
+            return Err(Error::InvalidInput(format!("input for resource '{}' does not match its schema: {e}", r.type_name)));
+        }
+        Ok(())
+    }
+
+    fn check_output(&self, r: &Resource, operation: &'static str, output: &Value, sink: &mut dyn MessageSink) -> Result<()> {
+        if r.kind != Kind::Resource {
+            return Ok(());
+        }
+        if let Some(schema) = self.instance_schema(r, sink)?
+            && let Some(e) = first_schema_error(&schema.validator, output)
+        {
+            return Err(bad_output(r, operation, format!("output does not match the instance schema: {e}")));
+        }
+        Ok(())
+    }
+
+    // ----- invocation -------------------------------------------------------------------
+
+    fn emit(&self, sink: &mut dyn MessageSink, m: Message) {
+        if m.level.enabled_at(self.options.trace_level) {
+            sink.message(m);
+        }
+    }
+
+    fn invoke(&self, r: &Resource, m: &MethodRef<'_>, input: Option<&Value>, what_if: bool, sink: &mut dyn MessageSink) -> Result<Invocation> {
+        let input_json = input.map(|v| v.to_string());
+        let mut spec = CommandSpec {
+            program: resolve_executable(&r.directory, m.executable),
+            args: build_args(r, m.args, input_json.as_deref(), what_if),
+            cwd: Some(r.directory.clone()),
+            env: Vec::new(),
+            stdin: None,
+            timeout: self.options.timeout,
+        };
+        match (m.input, input) {
+            (Some(InputKind::Stdin), Some(_)) => spec.stdin = input_json.map(String::into_bytes),
+            (Some(InputKind::Env), Some(v)) => {
+                for (k, val) in env_from_input(&r.type_name, v)? {
+                    spec.env.push((k.into(), val.into()));
+                }
+            }
+            _ => {}
+        }
+        spec.env.push(("DSC_TRACE_LEVEL".into(), self.options.trace_level.as_str().into()));
+        spec.env.extend(self.options.env.iter().cloned());
+
+        let mut plain = StderrTail::default();
+        let mut last_error: Option<String> = None;
+        let resource_type = r.type_name.clone();
+        let result = process::run(&spec, &mut |line| match parse_stderr_line(line) {
+            StderrLine::Message(level, text) => {
+                if level == Level::Error {
+                    last_error = Some(text.clone());
+                }
+                self.emit(sink, Message { level, resource_type: Some(resource_type.clone()), message: text });
+            }
+            StderrLine::Plain(text) => plain.push(&text),
+        });
+        let out = match result {
+            Ok(o) => o,
+            Err(RunError::Timeout(t)) => {
+                return Err(Error::Timeout { resource: r.type_name.clone(), operation: m.operation, seconds: t.as_secs_f64() });
+            }
+            Err(RunError::Spawn(e)) => {
+                let reason = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("executable not found (looked in '{}' and on PATH)", r.directory.display())
+                } else {
+                    e.to_string()
+                };
+                return Err(Error::Spawn { resource: r.type_name.clone(), executable: m.executable.to_string(), reason });
+            }
+        };
+        if out.code != 0 {
+            let described = r.manifest.exit_codes.as_ref().and_then(|c| c.get(&out.code)).cloned();
+            let stderr_text = plain.text();
+            let message = match (described, stderr_text.is_empty()) {
+                (Some(d), true) => d,
+                (Some(d), false) => format!("{d}\n{stderr_text}"),
+                (None, false) => stderr_text,
+                (None, true) => last_error.unwrap_or_else(|| "the resource wrote no error message".to_string()),
+            };
+            return Err(Error::ResourceFailed { resource: r.type_name.clone(), operation: m.operation, code: out.code, message });
+        }
+        let stdout = String::from_utf8(out.stdout).map_err(|_| bad_output(r, m.operation, "stdout is not valid UTF-8".into()))?;
+        Ok(Invocation { stdout })
+    }
+}
+
+/// Forwards messages at or above a level.
+struct LevelFilter<'a> {
+    level: Level,
+    inner: &'a mut dyn MessageSink,
+}
+
+impl MessageSink for LevelFilter<'_> {
+    fn message(&mut self, m: Message) {
+        if m.level.enabled_at(self.level) {
+            self.inner.message(m);
+        }
+    }
+}
+
+/// The last 64 KiB of a resource's plain stderr text, for error messages.
+#[derive(Default)]
+struct StderrTail {
+    lines: std::collections::VecDeque<String>,
+    bytes: usize,
+    dropped: usize,
+}
+
+impl StderrTail {
+    const LIMIT: usize = 64 * 1024;
+
+    fn push(&mut self, line: &str) {
+        if line.trim().is_empty() {
+            return;
+        }
+        self.bytes += line.len() + 1;
+        self.lines.push_back(line.to_string());
+        while self.bytes > Self::LIMIT && self.lines.len() > 1 {
+            if let Some(old) = self.lines.pop_front() {
+                self.bytes -= old.len() + 1;
+                self.dropped += 1;
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut s = String::new();
+        if self.dropped > 0 {
+            s.push_str(&format!("[{} earlier stderr lines omitted]\n", self.dropped));
+        }
+        for (i, l) in self.lines.iter().enumerate() {
+            if i > 0 {
+                s.push('\n');
+            }
+            s.push_str(l);
+        }
+        s
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the cache lock cannot leave it inconsistent (inserts are atomic).
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn not_implemented(r: &Resource, operation: &'static str) -> Error {
+    Error::NotImplemented { resource: r.type_name.clone(), operation }
+}
+
+fn bad_output(r: &Resource, operation: &'static str, reason: String) -> Error {
+    Error::BadOutput { resource: r.type_name.clone(), operation, reason }
+}
+
+fn first_schema_error(validator: &jsonschema::Validator, value: &Value) -> Option<String> {
+    validator.iter_errors(value).next().map(|e| {
+        let path = e.instance_path().to_string();
+        if path.is_empty() { e.to_string() } else { format!("at {path}: {e}") }
+    })
+}
+
+fn parse_one(r: &Resource, operation: &'static str, stdout: &str) -> Result<Value> {
+    if stdout.trim().is_empty() {
+        return Err(bad_output(r, operation, "expected JSON on stdout, got nothing".into()));
+    }
+    serde_json::from_str(stdout.trim()).map_err(|e| bad_output(r, operation, format!("stdout is not one JSON value: {e}")))
+}
+
+fn parse_state_and_diff(r: &Resource, operation: &'static str, stdout: &str) -> Result<(Value, Vec<String>)> {
+    let mut values = serde_json::Deserializer::from_str(stdout).into_iter::<Value>();
+    let state = match values.next() {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return Err(bad_output(r, operation, format!("the state line is not JSON: {e}"))),
+        None => return Err(bad_output(r, operation, "expected a state line and a diff line, got nothing".into())),
+    };
+    let diff = match values.next() {
+        Some(Ok(Value::Array(items))) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                other => Err(bad_output(r, operation, format!("the diff line must list property names, found {other}"))),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        Some(Ok(other)) => return Err(bad_output(r, operation, format!("the diff line must be an array of property names, not {}", text::type_name(&other)))),
+        Some(Err(e)) => return Err(bad_output(r, operation, format!("the diff line is not JSON: {e}"))),
+        None => return Err(bad_output(r, operation, "return is stateAndDiff but there is no diff line".into())),
+    };
+    Ok((state, diff))
+}
+
+fn in_desired_state_flag(actual: &Value) -> Option<bool> {
+    actual.get("_inDesiredState").and_then(Value::as_bool)
+}
+
+fn strip_in_desired_state(mut v: Value) -> Value {
+    if let Some(m) = v.as_object_mut() {
+        m.remove("_inDesiredState");
+    }
+    v
+}
+
+fn exist_is_false(v: &Value) -> bool {
+    v.get("_exist") == Some(&Value::Bool(false))
+}
+
+/// Resolves a manifest's `executable`: absolute as is; a relative path with a directory part
+/// against the manifest's directory; a bare name in the manifest's directory when a file of that
+/// name is there, else on `PATH`.
+pub fn resolve_executable(dir: &Path, executable: &str) -> PathBuf {
+    let p = Path::new(executable);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    if p.components().count() > 1 {
+        return dir.join(p);
+    }
+    let local = dir.join(p);
+    if local.is_file() { local } else { p.to_path_buf() }
+}
+
+/// Builds the command line from a method's `args`.
+///
+/// - `jsonInputArg`: the argument, then the input JSON; dropped when there is no input unless
+///   `mandatory`, in which case the argument is followed by an empty string (as in dsc).
+/// - `resourceTypeArg` / `resourceVersionArg`: the argument, then the type name / version.
+/// - `resourcePathArg`: the argument, then the manifest's path (in double quotes when
+///   `includeQuotes`).
+/// - `whatIfArg`: only in what-if mode.
+pub fn build_args(r: &Resource, args: Option<&[Arg]>, input_json: Option<&str>, what_if: bool) -> Vec<OsString> {
+    let mut out = Vec::new();
+    for arg in args.unwrap_or_default() {
+        match arg {
+            Arg::Plain(s) => out.push(s.into()),
+            Arg::JsonInput(j) => match input_json {
+                Some(json) => {
+                    out.push(j.json_input_arg.clone().into());
+                    out.push(json.into());
+                }
+                None if j.mandatory == Some(true) => {
+                    out.push(j.json_input_arg.clone().into());
+                    out.push(OsString::new());
+                }
+                None => {}
+            },
+            Arg::ResourceType(t) => {
+                out.push(t.resource_type_arg.clone().into());
+                out.push(r.type_name.clone().into());
+            }
+            Arg::ResourceVersion(v) => {
+                out.push(v.resource_version_arg.clone().into());
+                out.push(r.version.to_string().into());
+            }
+            Arg::ResourcePath(p) => {
+                out.push(p.resource_path_arg.clone().into());
+                let path = r.path.display().to_string();
+                out.push(if p.include_quotes == Some(true) { format!("\"{path}\"") } else { path }.into());
+            }
+            Arg::WhatIf(w) => {
+                if what_if {
+                    out.push(w.what_if_arg.clone().into());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Environment variables for `input: env`: one per top-level property. Strings as they are,
+/// numbers and booleans as text, arrays of scalars joined with `,`, nulls dropped; nested
+/// objects (and arrays holding objects or arrays) are an error.
+pub fn env_from_input(resource: &str, input: &Value) -> Result<Vec<(String, String)>> {
+    let Value::Object(map) = input else {
+        return Err(Error::InvalidInput(format!("input for resource '{resource}' must be a JSON object")));
+    };
+    let mut out = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        let text = match v {
+            Value::Null => continue,
+            Value::Array(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for item in items {
+                    match scalar_text(item) {
+                        Some(t) => parts.push(t),
+                        None => {
+                            return Err(Error::InvalidInput(format!(
+                                "property '{k}' of resource '{resource}' cannot be passed as an environment variable: arrays may hold only strings, numbers and booleans"
+                            )));
+                        }
+                    }
+                }
+                parts.join(",")
+            }
+            other => match scalar_text(other) {
+                Some(t) => t,
+                None => {
+                    return Err(Error::InvalidInput(format!(
+                        "property '{k}' of resource '{resource}' is an object, which cannot be passed as an environment variable"
+                    )));
+                }
+            },
+        };
+        out.push((k.clone(), text));
+    }
+    Ok(out)
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Merges `Map`s for callers that build inputs.
+pub fn object(pairs: impl IntoIterator<Item = (String, Value)>) -> Value {
+    Value::Object(pairs.into_iter().collect::<Map<String, Value>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn env_input_follows_the_conversion_rules() {
+        let vars = env_from_input("T/x", &json!({"s": "a b", "n": 3, "b": true, "l": ["x", 1, false], "z": null})).unwrap();
+        assert_eq!(
+            vars,
+            vec![
+                ("s".into(), "a b".into()),
+                ("n".into(), "3".into()),
+                ("b".into(), "true".into()),
+                ("l".into(), "x,1,false".into())
+            ]
+        );
+        assert!(env_from_input("T/x", &json!({"o": {"a": 1}})).is_err());
+        assert!(env_from_input("T/x", &json!({"l": [[1]]})).is_err());
+    }
+}

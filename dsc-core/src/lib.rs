@@ -1,0 +1,29 @@
+//! # dsc-core
+//!
+//! All of traek's domain logic: DSC v3 resource manifests, discovery, and invocation of
+//! command resources. Frontends (the `traek` CLI, the pull server, the C ABI) are thin layers
+//! over this crate. See `docs/architecture.md` for the map.
+//!
+//! ```no_run
+//! use dsc_core::{Engine, EngineOptions};
+//! let engine = Engine::new(EngineOptions::from_process_env());
+//! let mut messages = Vec::new();
+//! let r = engine.find("Microsoft/OSInfo", None, &mut messages)?;
+//! let got = engine.get(&r, None, &mut messages)?;
+//! println!("{}", serde_json::to_string(&got).unwrap());
+//! # Ok::<(), dsc_core::Error>(())
+//! ```
+pub mod compare;
+pub mod discovery;
+pub mod engine;
+pub mod error;
+pub mod manifest;
+pub mod process;
+pub mod results;
+pub mod text;
+pub mod trace;
+
+pub use discovery::{Registry, Resource, SearchPath};
+pub use engine::{Engine, EngineOptions};
+pub use error::{Error, ErrorClass, Result};
+pub use trace::{Level, Message, MessageSink};

@@ -1,0 +1,332 @@
+//! The typed model of a DSC v3 resource manifest (`*.dsc.resource.json|yaml|yml`).
+//!
+//! Field names and shapes follow Microsoft's published manifest schema. Every struct rejects
+//! unknown fields, so a typo (`exitcodes`, `implementPretest`) is an error naming the field
+//! instead of a silently ignored setting.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The pattern of a fully qualified resource type: `<owner>[.<group>][.<area>]/<name>`.
+pub const TYPE_PATTERN: &str = r"^\w+(\.\w+){0,2}/\w+$";
+
+/// A resource manifest, as written in the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "DSC resource manifest")]
+pub struct ResourceManifest {
+    /// The manifest schema this manifest is written against.
+    #[serde(rename = "$schema")]
+    pub schema_uri: String,
+    /// Fully qualified type name, `<owner>[.<group>][.<area>]/<name>`; compared case-insensitively.
+    #[serde(rename = "type")]
+    #[schemars(pattern(r"^\w+(\.\w+){0,2}/\w+$"))]
+    pub type_name: String,
+    /// Semantic version of the resource (a `YYYY-MM-DD` date is accepted with a warning).
+    pub version: String,
+    /// What kind of resource this is; `resource` unless an `adapter` section makes it `adapter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// An expression deciding whether the resource is usable on this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// When set, the resource is deprecated and this message is shown when it is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecation_message: Option<String>,
+    /// Free-form metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get: Option<Method>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<SetMethod>,
+    /// A dedicated what-if method; when absent, what-if uses set's `whatIfArg` or a synthetic test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<SetMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<Method>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validate: Option<Method>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<Method>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<Adapter>,
+    /// Meanings of the executable's exit codes, keyed by the code as a string (`"0"`, `"-1"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_codes: Option<BTreeMap<i32, String>>,
+    /// The JSON Schema of an instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<SchemaSource>,
+}
+
+/// The kind of a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Kind {
+    Resource,
+    Adapter,
+    Group,
+    Importer,
+    Exporter,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Resource => "resource",
+            Kind::Adapter => "adapter",
+            Kind::Group => "group",
+            Kind::Importer => "importer",
+            Kind::Exporter => "exporter",
+        }
+    }
+}
+
+/// How the instance JSON reaches the executable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum InputKind {
+    /// The JSON text on stdin.
+    Stdin,
+    /// One environment variable per top-level property.
+    Env,
+}
+
+/// What a set, test or what-if method prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ReturnKind {
+    /// One JSON line: the instance's state.
+    State,
+    /// Two JSON lines: the state, then an array of the names of the differing properties.
+    StateAndDiff,
+}
+
+/// One argument of a method's command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Arg {
+    /// Passed as-is.
+    Plain(String),
+    /// `{"jsonInputArg": "--input", "mandatory": false}`: the argument, then the instance JSON.
+    JsonInput(JsonInputArg),
+    /// `{"resourceTypeArg": "--type"}`: the argument, then the resource type name.
+    ResourceType(ResourceTypeArg),
+    /// `{"resourceVersionArg": "--version"}`: the argument, then the resource version.
+    ResourceVersion(ResourceVersionArg),
+    /// `{"resourcePathArg": "--path", "includeQuotes": false}`: the argument, then the manifest path.
+    ResourcePath(ResourcePathArg),
+    /// `{"whatIfArg": "--what-if"}`: present only in what-if mode (set and delete).
+    WhatIf(WhatIfArg),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JsonInputArg {
+    pub json_input_arg: String,
+    /// When true, the argument is passed even with empty input (as `{}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mandatory: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceTypeArg {
+    pub resource_type_arg: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceVersionArg {
+    pub resource_version_arg: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourcePathArg {
+    pub resource_path_arg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_quotes: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WhatIfArg {
+    pub what_if_arg: String,
+}
+
+/// A method (get, delete, validate, resolve): an executable, its arguments and how input is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Method {
+    pub executable: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<Arg>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputKind>,
+}
+
+/// The set (or whatIf) method.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SetMethod {
+    pub executable: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<Arg>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputKind>,
+    /// The resource tests by itself before setting, so traek need not run test first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implements_pretest: Option<bool>,
+    /// The resource handles `_exist: false` itself, so traek need not call delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handles_exist: Option<bool>,
+    #[serde(rename = "return", default, skip_serializing_if = "Option::is_none")]
+    pub returns: Option<ReturnKind>,
+    /// What the method prints in what-if mode (defaults to `return`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what_if_returns: Option<ReturnKind>,
+}
+
+/// The test method.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TestMethod {
+    pub executable: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<Arg>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputKind>,
+    #[serde(rename = "return", default, skip_serializing_if = "Option::is_none")]
+    pub returns: Option<ReturnKind>,
+}
+
+/// The export method.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExportMethod {
+    pub executable: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<Arg>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputKind>,
+    /// JSON Schema of the filter export accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    /// Whether export accepts a filter as input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports_filtering: Option<bool>,
+}
+
+/// Where the instance schema comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SchemaSource {
+    /// The schema itself, inline.
+    Embedded(Value),
+    /// A command that prints the schema.
+    Command(SchemaCommand),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SchemaCommand {
+    pub executable: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<Arg>>,
+}
+
+/// The adapter section of an adapter resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Adapter {
+    /// How to list the resources the adapter manages.
+    pub list: ListMethod,
+    /// How the adapter takes configuration input.
+    #[serde(alias = "inputKind", default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<AdapterInputKind>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListMethod {
+    pub executable: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<Arg>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AdapterInputKind {
+    Full,
+    Sequence,
+    Single,
+}
+
+/// A manifest list file (`*.dsc.manifests.json|yaml|yml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestList {
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema_uri: Option<String>,
+    pub resources: Vec<ResourceManifest>,
+}
+
+impl ResourceManifest {
+    /// The effective kind: the declared one, else `adapter` when an adapter section exists,
+    /// else `resource`.
+    pub fn effective_kind(&self) -> Kind {
+        match (self.kind, &self.adapter) {
+            (Some(k), _) => k,
+            (None, Some(_)) => Kind::Adapter,
+            (None, None) => Kind::Resource,
+        }
+    }
+
+    /// Names of the operations this resource supports, as `dsc resource list` shows them.
+    pub fn capabilities(&self) -> Vec<&'static str> {
+        let mut caps = Vec::new();
+        if self.get.is_some() {
+            caps.push("get");
+        }
+        if let Some(set) = &self.set {
+            caps.push("set");
+            if set.handles_exist == Some(true) {
+                caps.push("setHandlesExist");
+            }
+        }
+        if self.what_if.is_some() || self.set.as_ref().is_some_and(set_has_what_if_arg) {
+            caps.push("whatIf");
+        }
+        if self.test.is_some() {
+            caps.push("test");
+        }
+        if self.delete.is_some() {
+            caps.push("delete");
+        }
+        if self.export.is_some() {
+            caps.push("export");
+        }
+        if self.resolve.is_some() {
+            caps.push("resolve");
+        }
+        caps
+    }
+}
+
+fn set_has_what_if_arg(set: &SetMethod) -> bool {
+    set.args
+        .iter()
+        .flatten()
+        .any(|a| matches!(a, Arg::WhatIf(_)))
+}

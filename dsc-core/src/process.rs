@@ -1,0 +1,253 @@
+//! Running one command: input on stdin, stdout and stderr read concurrently (a resource that
+//! writes megabytes to either never deadlocks), stderr handed over line by line as it arrives,
+//! and an optional timeout that kills the command together with its child processes.
+//!
+//! Synchronous by design: no async runtime is needed by callers (the CLI, the C ABI).
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct CommandSpec {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub cwd: Option<PathBuf>,
+    /// Added to (or overriding) the inherited environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// Bytes for stdin; `None` closes stdin at once.
+    pub stdin: Option<Vec<u8>>,
+    /// Kill the command (and every process in its process group) after this long.
+    pub timeout: Option<Duration>,
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub struct CommandOutput {
+    /// The exit code; a command killed by signal N reports `128 + N`, as shells do.
+    pub code: i32,
+    pub stdout: Vec<u8>,
+}
+
+/// Why a command could not produce an exit code.
+#[derive(Debug)]
+pub enum RunError {
+    /// The program could not be started.
+    Spawn(std::io::Error),
+    /// The timeout passed; the command and its process group were killed.
+    Timeout(Duration),
+}
+
+enum Event {
+    StderrLine(String),
+    StderrDone,
+    Exited(std::io::Result<ExitStatus>),
+}
+
+/// How long to wait for output pipes to close after the command was killed (a grandchild that
+/// left the process group could hold them open forever).
+const AFTER_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs the command; `on_stderr_line` is called on the calling thread for every stderr line,
+/// in order, as the lines arrive.
+pub fn run(spec: &CommandSpec, on_stderr_line: &mut dyn FnMut(&str)) -> Result<CommandOutput, RunError> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    // With a timeout, the command gets its own process group so that killing it also kills
+    // whatever it started. Without one it stays in ours, so a terminal's Ctrl-C reaches it.
+    #[cfg(unix)]
+    if spec.timeout.is_some() {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().map_err(RunError::Spawn)?;
+    let pid = child.id();
+
+    let stdin_thread = match (child.stdin.take(), spec.stdin.clone()) {
+        (Some(mut pipe), Some(bytes)) => Some(thread::spawn(move || {
+            // A command that exits without reading its input closes the pipe: not our error.
+            let _ = pipe.write_all(&bytes);
+        })),
+        _ => None,
+    };
+    let stdout_thread = child.stdout.take().map(|mut out| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = out.read_to_end(&mut buf);
+            buf
+        })
+    });
+
+    let (tx, rx) = mpsc::channel::<Event>();
+    if let Some(err) = child.stderr.take() {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let mut reader = BufReader::with_capacity(64 * 1024, err);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let text = String::from_utf8_lossy(&line);
+                        let text = text.trim_end_matches(['\n', '\r']).to_string();
+                        if tx.send(Event::StderrLine(text)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(Event::StderrDone);
+        });
+    } else {
+        let _ = tx.send(Event::StderrDone);
+    }
+    spawn_waiter(child, tx);
+
+    let deadline = spec.timeout.map(|t| Instant::now() + t);
+    let mut status: Option<std::io::Result<ExitStatus>> = None;
+    let mut stderr_done = false;
+    let mut killed_at: Option<Instant> = None;
+    while status.is_none() || !stderr_done {
+        let event = match (killed_at, deadline) {
+            (Some(k), _) => match rx.recv_timeout((k + AFTER_KILL_GRACE).saturating_duration_since(Instant::now())) {
+                Ok(e) => e,
+                Err(_) => break,
+            },
+            (None, Some(d)) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
+                Ok(e) => e,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    kill_group(pid);
+                    killed_at = Some(Instant::now());
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            (None, None) => match rx.recv() {
+                Ok(e) => e,
+                Err(_) => break,
+            },
+        };
+        match event {
+            Event::StderrLine(line) => on_stderr_line(&line),
+            Event::StderrDone => stderr_done = true,
+            Event::Exited(s) => status = Some(s),
+        }
+    }
+    if let (Some(timeout), Some(_)) = (spec.timeout, killed_at) {
+        // Reap what is left without blocking on pipes a stray grandchild may hold.
+        return Err(RunError::Timeout(timeout));
+    }
+    let stdout = match stdout_thread {
+        Some(t) => t.join().unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if let Some(t) = stdin_thread {
+        let _ = t.join();
+    }
+    let code = match status {
+        Some(Ok(s)) => exit_code(s),
+        Some(Err(e)) => return Err(RunError::Spawn(e)),
+        None => -1,
+    };
+    Ok(CommandOutput { code, stdout })
+}
+
+fn spawn_waiter(mut child: Child, tx: mpsc::Sender<Event>) {
+    thread::spawn(move || {
+        let status = child.wait();
+        let _ = tx.send(Event::Exited(status));
+    });
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    -1
+}
+
+#[cfg(unix)]
+fn kill_group(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals the process group we created for the child
+    // (process_group(0) makes its group id equal to its pid). No memory is involved.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_pid: u32) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> CommandSpec {
+        CommandSpec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn stdin_reaches_the_command_and_stdout_comes_back() {
+        let mut spec = sh("cat");
+        spec.stdin = Some(b"{\"a\":1}".to_vec());
+        let out = run(&spec, &mut |_| {}).unwrap();
+        assert_eq!(out.code, 0);
+        assert_eq!(out.stdout, b"{\"a\":1}");
+    }
+
+    #[test]
+    fn stderr_lines_arrive_in_order() {
+        let mut lines = Vec::new();
+        let out = run(&sh("echo one >&2; echo two >&2; exit 3"), &mut |l| lines.push(l.to_string())).unwrap();
+        assert_eq!(out.code, 3);
+        assert_eq!(lines, vec!["one", "two"]);
+    }
+
+    #[test]
+    fn timeout_kills_the_command_and_its_children() {
+        let mut spec = sh("sleep 30 & sleep 30; echo never");
+        spec.timeout = Some(Duration::from_millis(300));
+        let start = Instant::now();
+        let err = run(&spec, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, RunError::Timeout(_)));
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn missing_program_is_a_spawn_error() {
+        let spec = CommandSpec {
+            program: "/nonexistent/traek-test-program".into(),
+            ..Default::default()
+        };
+        assert!(matches!(run(&spec, &mut |_| {}), Err(RunError::Spawn(_))));
+    }
+}
