@@ -1,1 +1,286 @@
-fn main(){}
+//! `traek`: run DSC v3 command resources from the command line.
+//!
+//! This crate only parses arguments, reads input, prints results and maps errors to exit codes;
+//! everything else lives in `dsc-core`.
+
+mod output;
+
+use clap::{Args, Parser, Subcommand};
+use dsc_core::manifest::VersionReq;
+use dsc_core::{Engine, EngineOptions, Error, ErrorClass, Level, Message};
+use output::OutputFormat;
+use serde_json::Value;
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit codes, as in Microsoft's dsc.
+mod exit {
+    pub const SUCCESS: u8 = 0;
+    pub const INVALID_ARGS: u8 = 1;
+    pub const RESOURCE_ERROR: u8 = 2;
+    pub const PARSE_ERROR: u8 = 3;
+    pub const INVALID_INPUT: u8 = 4;
+    pub const NOT_FOUND: u8 = 7;
+}
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  invalid arguments
+  2  resource or engine error
+  3  JSON or YAML error (input that does not parse)
+  4  invalid input (wrong shape, or does not match the resource's schema)
+  7  resource type (or version) not found
+
+Environment:
+  DSC_RESOURCE_PATH  directories searched for resource manifests (instead of PATH)";
+
+#[derive(Parser, Debug)]
+#[command(name = "traek", version, about = "Run DSC v3 command resources and configurations.", after_help = EXIT_CODES_HELP)]
+struct Cli {
+    /// Messages at or above this level are printed to stderr (and passed to resources as
+    /// DSC_TRACE_LEVEL).
+    #[arg(short = 'l', long, global = true, default_value = "warn", value_parser = parse_level)]
+    trace_level: Level,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Discover and invoke resources.
+    #[command(subcommand)]
+    Resource(ResourceCommand),
+    /// Print JSON Schemas of traek's own formats.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SchemaCommand {
+    /// The JSON Schema of a resource manifest.
+    ResourceManifest {
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ResourceCommand {
+    /// List the resources found on DSC_RESOURCE_PATH (or PATH): a table on a terminal, JSON
+    /// Lines otherwise.
+    List {
+        /// Only types matching this pattern (case-insensitive; `*` and `?` are wildcards).
+        type_filter: Option<String>,
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+    /// Get the actual state of an instance.
+    Get(Operation),
+    /// Set an instance to the desired state.
+    Set(WhatIfOperation),
+    /// Test whether an instance is in the desired state.
+    Test(Operation),
+    /// Delete an instance.
+    Delete(WhatIfOperation),
+    /// Export every instance, as a configuration document.
+    Export(Operation),
+    /// Print the instance JSON Schema of a resource.
+    Schema(Selector),
+}
+
+#[derive(Args, Debug)]
+struct Selector {
+    /// The resource type, like Microsoft/OSInfo (case-insensitive).
+    #[arg(short = 'r', long = "resource")]
+    resource: String,
+    /// A version requirement: `=1.1.2`, `>=1.1,<2`, `^2` (default: the newest version).
+    #[arg(short = 'v', long = "version")]
+    version: Option<String>,
+    /// Output format [default: yaml on a terminal, json otherwise].
+    #[arg(short, long, value_enum)]
+    output: Option<OutputFormat>,
+    /// Kill the resource (and its child processes) after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+struct Operation {
+    #[command(flatten)]
+    selector: Selector,
+    /// The instance as JSON or YAML text.
+    #[arg(short = 'i', long = "input", conflicts_with = "file")]
+    input: Option<String>,
+    /// Read the instance (JSON or YAML) from a file, or from stdin with `-`.
+    #[arg(short = 'f', long = "file")]
+    file: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct WhatIfOperation {
+    #[command(flatten)]
+    op: Operation,
+    /// Show what would change without changing anything.
+    #[arg(short = 'w', long = "what-if")]
+    what_if: bool,
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    s.parse::<Level>().map_err(|e| e.to_string())
+}
+
+/// A failure with the exit code it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match e.class() {
+            ErrorClass::Resource => exit::RESOURCE_ERROR,
+            ErrorClass::Parse => exit::PARSE_ERROR,
+            ErrorClass::InvalidInput => exit::INVALID_INPUT,
+            ErrorClass::NotFound => exit::NOT_FOUND,
+        };
+        Failure { code, message: e.to_string() }
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure { code: exit::INVALID_ARGS, message: message.into() }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::INVALID_ARGS } else { exit::SUCCESS });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Prints each message to stderr as it happens.
+fn print_message(m: Message) {
+    let level = m.level.as_str().to_uppercase();
+    match &m.resource_type {
+        Some(t) => eprintln!("{level:<5} [{t}] {}", m.message),
+        None => eprintln!("{level:<5} {}", m.message),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let mut options = EngineOptions::from_process_env();
+    options.trace_level = cli.trace_level;
+    match cli.command {
+        Command::Schema(SchemaCommand::ResourceManifest { output }) => {
+            output::print_value(&dsc_core::manifest::manifest_json_schema(), output)
+        }
+        Command::Resource(cmd) => run_resource(cmd, options),
+    }
+}
+
+fn run_resource(cmd: ResourceCommand, mut options: EngineOptions) -> Result<(), Failure> {
+    let sink = &mut print_message;
+    if let ResourceCommand::List { type_filter, output } = cmd {
+        let engine = Engine::new(options);
+        let resources = engine.registry(sink).list(type_filter.as_deref());
+        return output::print_resource_list(&resources, output);
+    }
+    let selector = match &cmd {
+        ResourceCommand::Get(o) | ResourceCommand::Test(o) | ResourceCommand::Export(o) => &o.selector,
+        ResourceCommand::Set(w) | ResourceCommand::Delete(w) => &w.op.selector,
+        ResourceCommand::Schema(s) => s,
+        ResourceCommand::List { .. } => unreachable!("handled above"),
+    };
+    if let Some(secs) = selector.timeout {
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(usage(format!("--timeout must be a positive number of seconds, not {secs}")));
+        }
+        options.timeout = Some(Duration::from_secs_f64(secs));
+    }
+    let version = selector.version.as_deref().map(VersionReq::parse).transpose().map_err(usage)?;
+    let format = selector.output;
+    let engine = Engine::new(options);
+    let r = engine.find(&selector.resource, version.as_ref(), sink)?;
+    match cmd {
+        ResourceCommand::Get(o) => {
+            let input = read_input(&o)?;
+            let result = engine.get(&r, input.as_ref(), sink)?;
+            output::print_serialize(&result, format)
+        }
+        ResourceCommand::Test(o) => {
+            let input = required_input(&o, "test")?;
+            let result = engine.test(&r, &input, sink)?;
+            output::print_serialize(&result, format)
+        }
+        ResourceCommand::Set(w) => {
+            let input = required_input(&w.op, "set")?;
+            let result = engine.set(&r, &input, w.what_if, sink)?;
+            output::print_serialize(&result, format)
+        }
+        ResourceCommand::Delete(w) => {
+            let input = required_input(&w.op, "delete")?;
+            match engine.delete(&r, &input, w.what_if, sink)? {
+                Some(what_if) => output::print_serialize(&what_if, format),
+                None => Ok(()),
+            }
+        }
+        ResourceCommand::Export(o) => {
+            let input = read_input(&o)?;
+            let result = engine.export(&r, input.as_ref(), sink)?;
+            output::print_value(&result.to_configuration(&r.type_name), format)
+        }
+        ResourceCommand::Schema(_) => output::print_value(&engine.schema(&r, sink)?, format),
+        ResourceCommand::List { .. } => unreachable!("handled above"),
+    }
+}
+
+fn required_input(o: &Operation, operation: &str) -> Result<Value, Failure> {
+    read_input(o)?.ok_or_else(|| usage(format!("'resource {operation}' needs the instance: pass it with -i JSON, -f FILE, or -f - for stdin")))
+}
+
+/// Reads the instance from `-i` or `-f` and parses it as JSON or YAML.
+fn read_input(o: &Operation) -> Result<Option<Value>, Failure> {
+    let (text, origin) = match (&o.input, &o.file) {
+        (Some(t), _) => (t.clone(), "input (-i)".to_string()),
+        (None, Some(f)) if f == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Failure::from(Error::io("reading the input from stdin", e)))?;
+            (s, "input from stdin".to_string())
+        }
+        (None, Some(f)) => {
+            let bytes = std::fs::read(f).map_err(|e| Failure::from(Error::io(format!("reading input file '{f}'"), e)))?;
+            let s = String::from_utf8(bytes).map_err(|_| Failure {
+                code: exit::PARSE_ERROR,
+                message: format!("input file '{f}' is not valid UTF-8"),
+            })?;
+            (s, format!("input file '{f}'"))
+        }
+        (None, None) => return Ok(None),
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let (value, _) = dsc_core::text::parse_json_or_yaml(&text)
+        .map_err(|e| Failure::from(Error::Parse { what: origin, reason: e.message }))?;
+    Ok(Some(value))
+}
+
+/// Whether stdout is a terminal (chooses the default output format).
+fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}

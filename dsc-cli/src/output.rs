@@ -1,0 +1,131 @@
+//! Printing results: JSON, pretty JSON or YAML, and the resource table.
+
+use crate::Failure;
+use dsc_core::Resource;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    PrettyJson,
+    Yaml,
+}
+
+fn default_format() -> OutputFormat {
+    if crate::stdout_is_terminal() { OutputFormat::Yaml } else { OutputFormat::Json }
+}
+
+fn render(value: &Value, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Json => value.to_string(),
+        OutputFormat::PrettyJson => serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()),
+        OutputFormat::Yaml => {
+            let mut s = serde_norway::to_string(value).unwrap_or_else(|_| value.to_string());
+            while s.ends_with('\n') {
+                s.pop();
+            }
+            s
+        }
+    }
+}
+
+fn write_line(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`traek ... | head`) is not an error worth reporting.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure { code: 2, message: format!("writing to stdout: {e}") }),
+    }
+}
+
+pub fn print_value(value: &Value, format: Option<OutputFormat>) -> Result<(), Failure> {
+    write_line(&render(value, format.unwrap_or_else(default_format)))
+}
+
+pub fn print_serialize<T: Serialize>(value: &T, format: Option<OutputFormat>) -> Result<(), Failure> {
+    let v = serde_json::to_value(value).map_err(|e| Failure { code: 3, message: e.to_string() })?;
+    print_value(&v, format)
+}
+
+fn resource_json(r: &Resource) -> Value {
+    let m = &r.manifest;
+    json!({
+        "type": r.type_name,
+        "kind": r.kind.as_str(),
+        "version": r.version.to_string(),
+        "capabilities": m.capabilities(),
+        "description": m.description,
+        "tags": m.tags,
+        "path": r.path,
+        "directory": r.directory,
+        "deprecationMessage": m.deprecation_message,
+    })
+}
+
+/// A table on a terminal (unless a format is chosen), else one JSON value per line.
+pub fn print_resource_list(resources: &[Arc<Resource>], format: Option<OutputFormat>) -> Result<(), Failure> {
+    if format.is_none() && crate::stdout_is_terminal() {
+        return write_line(&table(resources));
+    }
+    let format = format.unwrap_or(OutputFormat::Json);
+    let mut out = String::new();
+    for (i, r) in resources.iter().enumerate() {
+        if format == OutputFormat::Yaml && i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&render(&resource_json(r), format));
+        out.push('\n');
+    }
+    if out.ends_with('\n') {
+        out.pop();
+    }
+    if out.is_empty() {
+        return Ok(());
+    }
+    write_line(&out)
+}
+
+fn table(resources: &[Arc<Resource>]) -> String {
+    let rows: Vec<[String; 5]> = resources
+        .iter()
+        .map(|r| {
+            [
+                r.type_name.clone(),
+                r.kind.as_str().to_string(),
+                r.version.to_string(),
+                r.manifest.capabilities().join(","),
+                r.manifest.description.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["Type", "Kind", "Version", "Capabilities", "Description"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i == 4 {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = vec![line(header), line(widths.map(|w| "-".repeat(w)).each_ref().map(String::as_str))];
+    for row in &rows {
+        out.push(line(row.each_ref().map(String::as_str)));
+    }
+    if rows.is_empty() {
+        out.push("(no resources found: check DSC_RESOURCE_PATH or PATH)".into());
+    }
+    out.join("\n")
+}
