@@ -146,12 +146,18 @@ impl From<Error> for Failure {
             ErrorClass::InvalidInput => exit::INVALID_INPUT,
             ErrorClass::NotFound => exit::NOT_FOUND,
         };
-        Failure { code, message: e.to_string() }
+        Failure {
+            code,
+            message: e.to_string(),
+        }
     }
 }
 
 fn usage(message: impl Into<String>) -> Failure {
-    Failure { code: exit::INVALID_ARGS, message: message.into() }
+    Failure {
+        code: exit::INVALID_ARGS,
+        message: message.into(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -159,7 +165,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::INVALID_ARGS } else { exit::SUCCESS });
+            return ExitCode::from(if e.use_stderr() {
+                exit::INVALID_ARGS
+            } else {
+                exit::SUCCESS
+            });
         }
     };
     match run(cli) {
@@ -193,24 +203,37 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 fn run_resource(cmd: ResourceCommand, mut options: EngineOptions) -> Result<(), Failure> {
     let sink = &mut print_message;
-    if let ResourceCommand::List { type_filter, output } = cmd {
+    if let ResourceCommand::List {
+        type_filter,
+        output,
+    } = cmd
+    {
         let engine = Engine::new(options);
         let resources = engine.registry(sink).list(type_filter.as_deref());
         return output::print_resource_list(&resources, output);
     }
     let selector = match &cmd {
-        ResourceCommand::Get(o) | ResourceCommand::Test(o) | ResourceCommand::Export(o) => &o.selector,
+        ResourceCommand::Get(o) | ResourceCommand::Test(o) | ResourceCommand::Export(o) => {
+            &o.selector
+        }
         ResourceCommand::Set(w) | ResourceCommand::Delete(w) => &w.op.selector,
         ResourceCommand::Schema(s) => s,
         ResourceCommand::List { .. } => unreachable!("handled above"),
     };
     if let Some(secs) = selector.timeout {
         if !(secs.is_finite() && secs > 0.0) {
-            return Err(usage(format!("--timeout must be a positive number of seconds, not {secs}")));
+            return Err(usage(format!(
+                "--timeout must be a positive number of seconds, not {secs}"
+            )));
         }
         options.timeout = Some(Duration::from_secs_f64(secs));
     }
-    let version = selector.version.as_deref().map(VersionReq::parse).transpose().map_err(usage)?;
+    let version = selector
+        .version
+        .as_deref()
+        .map(VersionReq::parse)
+        .transpose()
+        .map_err(usage)?;
     let format = selector.output;
     let engine = Engine::new(options);
     let r = engine.find(&selector.resource, version.as_ref(), sink)?;
@@ -263,7 +286,8 @@ fn read_input(o: &Operation) -> Result<Option<Value>, Failure> {
             (s, "input from stdin".to_string())
         }
         (None, Some(f)) => {
-            let bytes = std::fs::read(f).map_err(|e| Failure::from(Error::io(format!("reading input file '{f}'"), e)))?;
+            let bytes = std::fs::read(f)
+                .map_err(|e| Failure::from(Error::io(format!("reading input file '{f}'"), e)))?;
             let s = String::from_utf8(bytes).map_err(|_| Failure {
                 code: exit::PARSE_ERROR,
                 message: format!("input file '{f}' is not valid UTF-8"),
@@ -275,8 +299,12 @@ fn read_input(o: &Operation) -> Result<Option<Value>, Failure> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let (value, _) = dsc_core::text::parse_json_or_yaml(&text)
-        .map_err(|e| Failure::from(Error::Parse { what: origin, reason: e.message }))?;
+    let (value, _) = dsc_core::text::parse_json_or_yaml(&text).map_err(|e| {
+        Failure::from(Error::Parse {
+            what: origin,
+            reason: e.message,
+        })
+    })?;
     Ok(Some(value))
 }
 

@@ -15,13 +15,19 @@ pub enum OutputFormat {
 }
 
 fn default_format() -> OutputFormat {
-    if crate::stdout_is_terminal() { OutputFormat::Yaml } else { OutputFormat::Json }
+    if crate::stdout_is_terminal() {
+        OutputFormat::Yaml
+    } else {
+        OutputFormat::Json
+    }
 }
 
 fn render(value: &Value, format: OutputFormat) -> String {
     match format {
         OutputFormat::Json => value.to_string(),
-        OutputFormat::PrettyJson => serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()),
+        OutputFormat::PrettyJson => {
+            serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+        }
         OutputFormat::Yaml => {
             let mut s = serde_norway::to_string(value).unwrap_or_else(|_| value.to_string());
             while s.ends_with('\n') {
@@ -38,7 +44,10 @@ fn write_line(text: &str) -> Result<(), Failure> {
         Ok(()) => Ok(()),
         // A closed pipe (`traek ... | head`) is not an error worth reporting.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure { code: 2, message: format!("writing to stdout: {e}") }),
+        Err(e) => Err(Failure {
+            code: 2,
+            message: format!("writing to stdout: {e}"),
+        }),
     }
 }
 
@@ -46,8 +55,14 @@ pub fn print_value(value: &Value, format: Option<OutputFormat>) -> Result<(), Fa
     write_line(&render(value, format.unwrap_or_else(default_format)))
 }
 
-pub fn print_serialize<T: Serialize>(value: &T, format: Option<OutputFormat>) -> Result<(), Failure> {
-    let v = serde_json::to_value(value).map_err(|e| Failure { code: 3, message: e.to_string() })?;
+pub fn print_serialize<T: Serialize>(
+    value: &T,
+    format: Option<OutputFormat>,
+) -> Result<(), Failure> {
+    let v = serde_json::to_value(value).map_err(|e| Failure {
+        code: 3,
+        message: e.to_string(),
+    })?;
     print_value(&v, format)
 }
 
@@ -67,7 +82,10 @@ fn resource_json(r: &Resource) -> Value {
 }
 
 /// A table on a terminal (unless a format is chosen), else one JSON value per line.
-pub fn print_resource_list(resources: &[Arc<Resource>], format: Option<OutputFormat>) -> Result<(), Failure> {
+pub fn print_resource_list(
+    resources: &[Arc<Resource>],
+    format: Option<OutputFormat>,
+) -> Result<(), Failure> {
     if format.is_none() && crate::stdout_is_terminal() {
         return write_line(&table(resources));
     }
@@ -120,7 +138,10 @@ fn table(resources: &[Arc<Resource>]) -> String {
         }
         s.trim_end().to_string()
     };
-    let mut out = vec![line(header), line(widths.map(|w| "-".repeat(w)).each_ref().map(String::as_str))];
+    let mut out = vec![
+        line(header),
+        line(widths.map(|w| "-".repeat(w)).each_ref().map(String::as_str)),
+    ];
     for row in &rows {
         out.push(line(row.each_ref().map(String::as_str)));
     }

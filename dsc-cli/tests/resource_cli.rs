@@ -19,7 +19,12 @@ struct Run {
 
 impl Run {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -31,11 +36,17 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Self {
-        Sandbox { state: tempfile::tempdir().unwrap(), resource_path: fixtures().display().to_string() }
+        Sandbox {
+            state: tempfile::tempdir().unwrap(),
+            resource_path: fixtures().display().to_string(),
+        }
     }
 
     fn with_path(path: String) -> Self {
-        Sandbox { state: tempfile::tempdir().unwrap(), resource_path: path }
+        Sandbox {
+            state: tempfile::tempdir().unwrap(),
+            resource_path: path,
+        }
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -47,13 +58,22 @@ impl Sandbox {
             .args(args)
             .env("DSC_RESOURCE_PATH", &self.resource_path)
             .env("TRAEK_TEST_STATE", self.state.path())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         if let Some(text) = stdin {
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
         }
         let out = child.wait_with_output().unwrap();
         Run {
@@ -72,7 +92,11 @@ impl Sandbox {
     }
 
     fn write_state(&self, name: &str, state: Value) {
-        std::fs::write(self.state.path().join(format!("{name}.json")), state.to_string()).unwrap();
+        std::fs::write(
+            self.state.path().join(format!("{name}.json")),
+            state.to_string(),
+        )
+        .unwrap();
     }
 
     fn state_of(&self, name: &str) -> Option<Value> {
@@ -109,9 +133,19 @@ fn yaml_input_and_input_from_a_file_and_from_stdin_are_accepted() {
     assert_eq!(r.json(), json!({"actualState": {"n": 7}}));
     let file = s.state.path().join("in.yaml");
     std::fs::write(&file, "n: 8\n").unwrap();
-    let r = s.run(&["resource", "get", "-r", "Test/Stdin", "-f", file.to_str().unwrap()]);
+    let r = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "Test/Stdin",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(r.json(), json!({"actualState": {"n": 8}}));
-    let r = s.run_with_stdin(&["resource", "get", "-r", "Test/Stdin", "-f", "-"], Some("{\"n\": 9}"));
+    let r = s.run_with_stdin(
+        &["resource", "get", "-r", "Test/Stdin", "-f", "-"],
+        Some("{\"n\": 9}"),
+    );
     assert_eq!(r.json(), json!({"actualState": {"n": 9}}));
 }
 
@@ -126,7 +160,14 @@ fn malformed_input_is_exit_code_3() {
 #[test]
 fn input_that_breaks_the_instance_schema_is_exit_code_4() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "get", "-r", "Test/Stdin", "-i", r#"{"n": "five"}"#]);
+    let r = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "Test/Stdin",
+        "-i",
+        r#"{"n": "five"}"#,
+    ]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("/n"), "{}", r.stderr);
     let r = s.run(&["resource", "get", "-r", "Test/Stdin", "-i", "[1, 2]"]);
@@ -136,7 +177,14 @@ fn input_that_breaks_the_instance_schema_is_exit_code_4() {
 #[test]
 fn env_input_sets_one_variable_per_property() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "get", "-r", "Test/Env", "-i", r#"{"s": "a b", "n": 3, "b": false, "l": ["x", 2], "z": null}"#]);
+    let r = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "Test/Env",
+        "-i",
+        r#"{"s": "a b", "n": 3, "b": false, "l": ["x", 2], "z": null}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let state = &r.json()["actualState"];
     assert_eq!(state["s"], "a b");
@@ -145,13 +193,24 @@ fn env_input_sets_one_variable_per_property() {
     assert_eq!(state["l"], "x,2");
     assert!(state.get("z").is_none(), "null properties are dropped");
     assert_eq!(state["trace"], "warn", "DSC_TRACE_LEVEL is passed");
-    assert_eq!(PathBuf::from(state["cwd"].as_str().unwrap()), fixtures(), "runs in the manifest's directory");
+    assert_eq!(
+        PathBuf::from(state["cwd"].as_str().unwrap()),
+        fixtures(),
+        "runs in the manifest's directory"
+    );
 }
 
 #[test]
 fn env_input_with_a_nested_object_is_invalid_input() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "get", "-r", "Test/Env", "-i", r#"{"o": {"a": 1}}"#]);
+    let r = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "Test/Env",
+        "-i",
+        r#"{"o": {"a": 1}}"#,
+    ]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("'o'"), "{}", r.stderr);
 }
@@ -164,9 +223,22 @@ fn json_input_type_version_and_path_args_are_passed() {
     let path = fixtures().join("inputs.dsc.manifests.yaml");
     assert_eq!(
         r.json()["actualState"]["argv"],
-        json!(["--json", "{\"a\":1}", "--type", "Test/ArgInput", "--version", "1.0.0", "--path", format!("\"{}\"", path.display())])
+        json!([
+            "--json",
+            "{\"a\":1}",
+            "--type",
+            "Test/ArgInput",
+            "--version",
+            "1.0.0",
+            "--path",
+            format!("\"{}\"", path.display())
+        ])
     );
-    assert_eq!(r.json()["actualState"]["stdin"], "", "no stdin without input: stdin");
+    assert_eq!(
+        r.json()["actualState"]["stdin"],
+        "",
+        "no stdin without input: stdin"
+    );
 }
 
 #[test]
@@ -183,15 +255,32 @@ fn json_input_arg_is_dropped_without_input_unless_mandatory() {
 #[test]
 fn synthetic_test_compares_only_desired_keys_and_skips_write_only_and_uses_defaults() {
     let s = Sandbox::new();
-    s.write_state("a", json!({"name": "a", "content": "hi", "_name": "not compared"}));
-    let r = s.run(&["resource", "test", "-r", "Test/File", "-i", r#"{"name":"a","content":"hi","secret":"pw","mode":"0644"}"#]);
+    s.write_state(
+        "a",
+        json!({"name": "a", "content": "hi", "_name": "not compared"}),
+    );
+    let r = s.run(&[
+        "resource",
+        "test",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"a","content":"hi","secret":"pw","mode":"0644"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let t = r.json();
     assert_eq!(t["inDesiredState"], true, "{t}");
     assert_eq!(t["differingProperties"], json!([]));
     assert_eq!(t["desiredState"]["secret"], "pw");
 
-    let r = s.run(&["resource", "test", "-r", "Test/File", "-i", r#"{"name":"a","content":"bye","mode":"0600"}"#]);
+    let r = s.run(&[
+        "resource",
+        "test",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"a","content":"bye","mode":"0600"}"#,
+    ]);
     let t = r.json();
     assert_eq!(t["inDesiredState"], false);
     assert_eq!(t["differingProperties"], json!(["content", "mode"]));
@@ -201,9 +290,23 @@ fn synthetic_test_compares_only_desired_keys_and_skips_write_only_and_uses_defau
 #[test]
 fn synthetic_test_treats_a_missing_instance_as_not_existing() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "test", "-r", "Test/File", "-i", r#"{"name":"nope","_exist":false}"#]);
+    let r = s.run(&[
+        "resource",
+        "test",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"nope","_exist":false}"#,
+    ]);
     assert_eq!(r.json()["inDesiredState"], true, "{}", r.stdout);
-    let r = s.run(&["resource", "test", "-r", "Test/File", "-i", r#"{"name":"nope"}"#]);
+    let r = s.run(&[
+        "resource",
+        "test",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"nope"}"#,
+    ]);
     assert_eq!(r.json()["inDesiredState"], false);
     assert_eq!(r.json()["differingProperties"], json!(["_exist"]));
 }
@@ -212,7 +315,14 @@ fn synthetic_test_treats_a_missing_instance_as_not_existing() {
 fn test_with_return_state_honours_in_desired_state() {
     let s = Sandbox::new();
     s.write_state("a", json!({"name": "a", "content": "real"}));
-    let r = s.run(&["resource", "test", "-r", "Test/FileLiar", "-i", r#"{"name":"a","content":"wanted"}"#]);
+    let r = s.run(&[
+        "resource",
+        "test",
+        "-r",
+        "Test/FileLiar",
+        "-i",
+        r#"{"name":"a","content":"wanted"}"#,
+    ]);
     let t = r.json();
     assert_eq!(t["inDesiredState"], true, "the resource's own verdict wins");
     assert_eq!(t["differingProperties"], json!(["content"]));
@@ -222,7 +332,14 @@ fn test_with_return_state_honours_in_desired_state() {
 fn test_with_return_state_and_diff_reads_both_lines() {
     let s = Sandbox::new();
     s.write_state("a", json!({"name": "a", "content": "real"}));
-    let r = s.run(&["resource", "test", "-r", "Test/FileDiff", "-i", r#"{"name":"a","content":"wanted"}"#]);
+    let r = s.run(&[
+        "resource",
+        "test",
+        "-r",
+        "Test/FileDiff",
+        "-i",
+        r#"{"name":"a","content":"wanted"}"#,
+    ]);
     let t = r.json();
     assert_eq!(t["inDesiredState"], false);
     assert_eq!(t["differingProperties"], json!(["content"]));
@@ -233,7 +350,14 @@ fn test_with_return_state_and_diff_reads_both_lines() {
 fn test_without_return_compares_a_fresh_get() {
     let s = Sandbox::new();
     s.write_state("a", json!({"name": "a", "content": "same"}));
-    let r = s.run(&["resource", "test", "-r", "Test/FileNoReturn", "-i", r#"{"name":"a","content":"same"}"#]);
+    let r = s.run(&[
+        "resource",
+        "test",
+        "-r",
+        "Test/FileNoReturn",
+        "-i",
+        r#"{"name":"a","content":"same"}"#,
+    ]);
     assert_eq!(r.json()["inDesiredState"], true);
     assert_eq!(s.calls(), vec!["test", "get"]);
 }
@@ -244,7 +368,14 @@ fn test_without_return_compares_a_fresh_get() {
 fn set_skips_an_instance_already_in_the_desired_state() {
     let s = Sandbox::new();
     s.write_state("a", json!({"name": "a", "content": "x"}));
-    let r = s.run(&["resource", "set", "-r", "Test/File", "-i", r#"{"name":"a","content":"x"}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"a","content":"x"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["changedProperties"], json!([]));
     assert!(!s.calls().contains(&"set".to_string()), "{:?}", s.calls());
@@ -254,7 +385,14 @@ fn set_skips_an_instance_already_in_the_desired_state() {
 fn set_with_return_state_reports_before_after_and_changes() {
     let s = Sandbox::new();
     s.write_state("a", json!({"name": "a", "content": "old"}));
-    let r = s.run(&["resource", "set", "-r", "Test/File", "-i", r#"{"name":"a","content":"new"}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"a","content":"new"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
     assert_eq!(v["beforeState"]["content"], "old");
@@ -268,7 +406,14 @@ fn set_with_return_state_reports_before_after_and_changes() {
 #[test]
 fn set_with_implements_pretest_does_not_test_first() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "set", "-r", "Test/FileState", "-i", r#"{"name":"b","content":"v"}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "-r",
+        "Test/FileState",
+        "-i",
+        r#"{"name":"b","content":"v"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(s.calls(), vec!["get", "set"]);
     assert_eq!(r.json()["afterState"]["content"], "v");
@@ -277,7 +422,14 @@ fn set_with_implements_pretest_does_not_test_first() {
 #[test]
 fn set_with_return_state_and_diff_uses_the_resources_diff() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "set", "-r", "Test/FileDiff", "-i", r#"{"name":"c","content":"v"}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "-r",
+        "Test/FileDiff",
+        "-i",
+        r#"{"name":"c","content":"v"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
     assert_eq!(v["changedProperties"], json!(["content"]));
@@ -288,7 +440,14 @@ fn set_with_return_state_and_diff_uses_the_resources_diff() {
 #[test]
 fn set_without_return_gets_the_after_state() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "set", "-r", "Test/FileNoReturn", "-i", r#"{"name":"d","content":"v"}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "-r",
+        "Test/FileNoReturn",
+        "-i",
+        r#"{"name":"d","content":"v"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["afterState"]["content"], "v");
     assert_eq!(s.calls().last().map(String::as_str), Some("get"));
@@ -298,7 +457,14 @@ fn set_without_return_gets_the_after_state() {
 fn set_with_exist_false_deletes_through_the_delete_method() {
     let s = Sandbox::new();
     s.write_state("e", json!({"name": "e", "content": "x"}));
-    let r = s.run(&["resource", "set", "-r", "Test/File", "-i", r#"{"name":"e","_exist":false}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"e","_exist":false}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(s.state_of("e").is_none());
     assert_eq!(s.calls(), vec!["get", "delete", "get"]);
@@ -311,7 +477,15 @@ fn set_with_exist_false_deletes_through_the_delete_method() {
 #[test]
 fn set_what_if_uses_the_what_if_arg_and_changes_nothing() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "set", "-w", "-r", "Test/File", "-i", r#"{"name":"f","content":"v"}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "-w",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"f","content":"v"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["afterState"]["_whatIf"], true);
     assert!(s.state_of("f").is_none());
@@ -321,7 +495,15 @@ fn set_what_if_uses_the_what_if_arg_and_changes_nothing() {
 #[test]
 fn set_what_if_prefers_a_dedicated_what_if_method() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "set", "--what-if", "-r", "Test/FileState", "-i", r#"{"name":"f","content":"v"}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "--what-if",
+        "-r",
+        "Test/FileState",
+        "-i",
+        r#"{"name":"f","content":"v"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["afterState"]["_whatIf"], true);
     assert!(s.calls().contains(&"whatif".to_string()));
@@ -332,7 +514,15 @@ fn set_what_if_prefers_a_dedicated_what_if_method() {
 fn set_what_if_without_support_is_synthesized_from_test() {
     let s = Sandbox::new();
     s.write_state("g", json!({"name": "g", "content": "old"}));
-    let r = s.run(&["resource", "set", "-w", "-r", "Test/FileDiff", "-i", r#"{"name":"g","content":"new"}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "-w",
+        "-r",
+        "Test/FileDiff",
+        "-i",
+        r#"{"name":"g","content":"new"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
     assert_eq!(v["beforeState"]["content"], "old");
@@ -347,12 +537,27 @@ fn set_what_if_without_support_is_synthesized_from_test() {
 fn delete_removes_the_instance_and_what_if_only_reports() {
     let s = Sandbox::new();
     s.write_state("h", json!({"name": "h"}));
-    let r = s.run(&["resource", "delete", "-w", "-r", "Test/File", "-i", r#"{"name":"h"}"#]);
+    let r = s.run(&[
+        "resource",
+        "delete",
+        "-w",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"h"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["afterState"]["_exist"], false);
     assert_eq!(r.json()["changedProperties"], json!(["_exist"]));
     assert!(s.state_of("h").is_some());
-    let r = s.run(&["resource", "delete", "-r", "Test/File", "-i", r#"{"name":"h"}"#]);
+    let r = s.run(&[
+        "resource",
+        "delete",
+        "-r",
+        "Test/File",
+        "-i",
+        r#"{"name":"h"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, "");
     assert!(s.state_of("h").is_none());
@@ -365,7 +570,10 @@ fn export_prints_a_configuration_document_named_by_underscore_name() {
     let r = s.run(&["resource", "export", "-r", "Test/File"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = r.json();
-    assert_eq!(doc["$schema"], "https://aka.ms/dsc/schemas/v3/bundled/config/document.json");
+    assert_eq!(
+        doc["$schema"],
+        "https://aka.ms/dsc/schemas/v3/bundled/config/document.json"
+    );
     let resources = doc["resources"].as_array().unwrap();
     assert_eq!(resources.len(), 2);
     assert_eq!(resources[0]["name"], "file-one");
@@ -389,7 +597,11 @@ fn mapped_exit_code_shows_the_manifest_description() {
     let s = Sandbox::new();
     let r = s.run(&["resource", "get", "-r", "Test/Fail", "-i", r#"{"code":3}"#]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("exit code 3: the widget is broken"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("exit code 3: the widget is broken"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -397,8 +609,16 @@ fn unmapped_exit_code_shows_the_resources_stderr_text() {
     let s = Sandbox::new();
     let r = s.run(&["resource", "get", "-r", "Test/Fail", "-i", r#"{"code":5}"#]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("exit code 5: plain failure text"), "{}", r.stderr);
-    assert!(r.stderr.contains("ERROR [Test/Fail] structured failure"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("exit code 5: plain failure text"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("ERROR [Test/Fail] structured failure"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -406,16 +626,31 @@ fn trace_level_chooses_which_resource_messages_are_shown() {
     let s = Sandbox::new();
     let r = s.run(&["resource", "get", "-r", "Test/Messages"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("message at error") && r.stderr.contains("message at warn"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("message at error") && r.stderr.contains("message at warn"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("message at info"), "{}", r.stderr);
-    assert!(!r.stderr.contains("just some text"), "plain text is shown only on failure");
+    assert!(
+        !r.stderr.contains("just some text"),
+        "plain text is shown only on failure"
+    );
     assert_eq!(r.json()["actualState"]["trace"], "warn");
 
     let r = s.run(&["-l", "trace", "resource", "get", "-r", "Test/Messages"]);
     for level in ["error", "warn", "info", "debug", "trace"] {
-        assert!(r.stderr.contains(&format!("message at {level}")), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("message at {level}")),
+            "{}",
+            r.stderr
+        );
     }
-    assert!(r.stderr.contains("INFO  [Test/Messages] tracing style"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("INFO  [Test/Messages] tracing style"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(r.json()["actualState"]["trace"], "trace");
 }
 
@@ -425,7 +660,10 @@ fn megabytes_on_stdout_and_stderr_do_not_deadlock() {
     let start = Instant::now();
     let r = s.run(&["resource", "get", "-r", "Test/Big"]);
     assert_eq!(r.code, 0, "{}", &r.stderr[..r.stderr.len().min(500)]);
-    assert_eq!(r.json()["actualState"]["blob"].as_str().unwrap().len(), 10_000_000);
+    assert_eq!(
+        r.json()["actualState"]["blob"].as_str().unwrap().len(),
+        10_000_000
+    );
     assert!(start.elapsed() < Duration::from_secs(30));
 }
 
@@ -435,8 +673,16 @@ fn a_hanging_resource_is_killed_at_the_timeout() {
     let start = Instant::now();
     let r = s.run(&["resource", "get", "-r", "Test/Hang", "--timeout", "0.5"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("did not finish within 0.500s"), "{}", r.stderr);
-    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    assert!(
+        r.stderr.contains("did not finish within 0.500s"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -444,7 +690,11 @@ fn a_missing_executable_is_a_clear_error() {
     let s = Sandbox::new();
     let r = s.run(&["resource", "get", "-r", "Test/Missing"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("traek-no-such-executable-xyz") && r.stderr.contains("not found"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("traek-no-such-executable-xyz") && r.stderr.contains("not found"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -459,8 +709,16 @@ fn an_unknown_type_is_exit_code_7() {
 fn invalid_arguments_are_exit_code_1() {
     let s = Sandbox::new();
     assert_eq!(s.run(&["resource", "get"]).code, 1);
-    assert_eq!(s.run(&["resource", "get", "-r", "Test/File", "--bogus"]).code, 1);
-    assert_eq!(s.run(&["resource", "get", "-r", "Test/File", "-v", "not a version"]).code, 1);
+    assert_eq!(
+        s.run(&["resource", "get", "-r", "Test/File", "--bogus"])
+            .code,
+        1
+    );
+    assert_eq!(
+        s.run(&["resource", "get", "-r", "Test/File", "-v", "not a version"])
+            .code,
+        1
+    );
     assert_eq!(s.run(&["-l", "loud", "resource", "list"]).code, 1);
     let r = s.run(&["resource", "set", "-r", "Test/File"]);
     assert_eq!(r.code, 1);
@@ -472,7 +730,14 @@ fn invalid_arguments_are_exit_code_1() {
 #[test]
 fn a_deprecated_resource_warns() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "get", "-r", "Test/Deprecated", "-i", r#"{"name":"x"}"#]);
+    let r = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "Test/Deprecated",
+        "-i",
+        r#"{"name":"x"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("use Test/File instead"), "{}", r.stderr);
 }
@@ -482,10 +747,21 @@ fn a_deprecated_resource_warns() {
 #[test]
 fn schema_command_runs_once_per_process() {
     let s = Sandbox::new();
-    let r = s.run(&["resource", "set", "-r", "Test/SchemaCommand", "-i", r#"{"name":"s","content":"x"}"#]);
+    let r = s.run(&[
+        "resource",
+        "set",
+        "-r",
+        "Test/SchemaCommand",
+        "-i",
+        r#"{"name":"s","content":"x"}"#,
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let calls = s.calls();
-    assert_eq!(calls.iter().filter(|c| *c == "schema").count(), 1, "{calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| *c == "schema").count(),
+        1,
+        "{calls:?}"
+    );
 }
 
 #[test]
@@ -507,16 +783,31 @@ fn schema_resource_manifest_prints_the_manifest_json_schema() {
     assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
     assert!(v["properties"]["exitCodes"].is_object());
     let r = s.run(&["schema", "resource-manifest", "-o", "yaml"]);
-    assert!(r.stdout.contains("title: DSC resource manifest"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("title: DSC resource manifest"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
 fn output_formats_are_json_pretty_json_and_yaml() {
     let s = Sandbox::new();
-    let args = ["resource", "get", "-r", "Test/Stdin", "-i", r#"{"n":1}"#, "-o"];
+    let args = [
+        "resource",
+        "get",
+        "-r",
+        "Test/Stdin",
+        "-i",
+        r#"{"n":1}"#,
+        "-o",
+    ];
     let run = |f: &str| s.run(&[&args[..], &[f]].concat()).stdout;
     assert_eq!(run("json"), "{\"actualState\":{\"n\":1}}\n");
-    assert_eq!(run("pretty-json"), "{\n  \"actualState\": {\n    \"n\": 1\n  }\n}\n");
+    assert_eq!(
+        run("pretty-json"),
+        "{\n  \"actualState\": {\n    \"n\": 1\n  }\n}\n"
+    );
     assert_eq!(run("yaml"), "actualState:\n  n: 1\n");
 }
 
@@ -528,7 +819,10 @@ fn versions_select_the_newest_unless_a_requirement_is_given() {
     let v = |args: &[&str]| {
         let r = s.run(&[&["resource", "get", "-r", "Test/Versioned"], args].concat());
         assert_eq!(r.code, 0, "{}", r.stderr);
-        r.json()["actualState"]["argv"][1].as_str().unwrap().to_string()
+        r.json()["actualState"]["argv"][1]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     assert_eq!(v(&[]), "2.0.0");
     assert_eq!(v(&["-v", "=1.1.2"]), "1.1.2");
@@ -537,7 +831,11 @@ fn versions_select_the_newest_unless_a_requirement_is_given() {
     assert_eq!(v(&["-v", "^1"]), "1.1.2");
     let r = s.run(&["resource", "get", "-r", "Test/Versioned", "-v", "^3"]);
     assert_eq!(r.code, 7);
-    assert!(r.stderr.contains("available: 1.0.0, 1.1.2, 2.0.0"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("available: 1.0.0, 1.1.2, 2.0.0"),
+        "{}",
+        r.stderr
+    );
 }
 
 fn manifest(type_name: &str, version: &str, description: &str) -> String {
@@ -550,12 +848,24 @@ fn manifest(type_name: &str, version: &str, description: &str) -> String {
 fn the_first_of_two_identical_types_in_search_order_wins_with_a_warning() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    std::fs::write(a.path().join("d.dsc.resource.json"), manifest("Test/Dup", "1.0.0", "from a")).unwrap();
-    std::fs::write(b.path().join("d.dsc.resource.json"), manifest("test/dup", "1.0.0", "from b")).unwrap();
+    std::fs::write(
+        a.path().join("d.dsc.resource.json"),
+        manifest("Test/Dup", "1.0.0", "from a"),
+    )
+    .unwrap();
+    std::fs::write(
+        b.path().join("d.dsc.resource.json"),
+        manifest("test/dup", "1.0.0", "from b"),
+    )
+    .unwrap();
     let s = Sandbox::with_path(format!("{}:{}", b.path().display(), a.path().display()));
     let r = s.run(&["resource", "list"]);
     assert_eq!(r.code, 0);
-    let lines: Vec<Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["description"], "from b");
     assert!(r.stderr.contains("also declared in"), "{}", r.stderr);
@@ -564,19 +874,48 @@ fn the_first_of_two_identical_types_in_search_order_wins_with_a_warning() {
 #[test]
 fn broken_manifests_are_skipped_with_a_warning_naming_file_and_reason() {
     let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("good.dsc.resource.json"), manifest("Test/Good", "1.0.0", "ok")).unwrap();
+    std::fs::write(
+        d.path().join("good.dsc.resource.json"),
+        manifest("Test/Good", "1.0.0", "ok"),
+    )
+    .unwrap();
     let unknown = manifest("Test/Unknown", "1.0.0", "x").replacen('{', "{\"frobnicate\": true,", 1);
     std::fs::write(d.path().join("unknown.dsc.resource.json"), unknown).unwrap();
-    std::fs::write(d.path().join("broken.dsc.resource.yaml"), "type: [unclosed\n  version: 1").unwrap();
-    std::fs::write(d.path().join("bom.dsc.resource.json"), format!("\u{feff}{}", manifest("Test/Bom", "1.0.0", "bom"))).unwrap();
+    std::fs::write(
+        d.path().join("broken.dsc.resource.yaml"),
+        "type: [unclosed\n  version: 1",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("bom.dsc.resource.json"),
+        format!("\u{feff}{}", manifest("Test/Bom", "1.0.0", "bom")),
+    )
+    .unwrap();
     std::fs::write(d.path().join("notamanifest.json"), "garbage").unwrap();
     let s = Sandbox::with_path(d.path().display().to_string());
     let r = s.run(&["resource", "list"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let types: Vec<String> = r.stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].as_str().unwrap().to_string()).collect();
+    let types: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     assert_eq!(types, vec!["Test/Bom", "Test/Good"]);
-    assert!(r.stderr.contains("unknown.dsc.resource.json") && r.stderr.contains("frobnicate"), "{}", r.stderr);
-    assert!(r.stderr.contains("broken.dsc.resource.yaml") && r.stderr.contains("invalid YAML"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown.dsc.resource.json") && r.stderr.contains("frobnicate"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("broken.dsc.resource.yaml") && r.stderr.contains("invalid YAML"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -584,8 +923,29 @@ fn resource_list_filters_by_wildcard_and_prints_json_lines() {
     let s = Sandbox::new();
     let r = s.run(&["resource", "list", "test/file*"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let types: Vec<String> = r.stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].as_str().unwrap().to_string()).collect();
-    assert_eq!(types, vec!["Test/File", "Test/FileDiff", "Test/FileLiar", "Test/FileNoReturn", "Test/FileState"]);
+    let types: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            "Test/File",
+            "Test/FileDiff",
+            "Test/FileLiar",
+            "Test/FileNoReturn",
+            "Test/FileState"
+        ]
+    );
     let first: Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
-    assert_eq!(first["capabilities"], json!(["get", "set", "whatIf", "delete", "export"]));
+    assert_eq!(
+        first["capabilities"],
+        json!(["get", "set", "whatIf", "delete", "export"])
+    );
 }

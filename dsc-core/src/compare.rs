@@ -18,7 +18,11 @@ use serde_json::{Map, Value};
 /// Names of the top-level properties of `desired` whose values differ in `actual`.
 ///
 /// `schema` is the resource's instance schema, when it has one.
-pub fn differing_properties(desired: &Value, actual: &Value, schema: Option<&Value>) -> Vec<String> {
+pub fn differing_properties(
+    desired: &Value,
+    actual: &Value,
+    schema: Option<&Value>,
+) -> Vec<String> {
     let Value::Object(desired) = desired else {
         return Vec::new();
     };
@@ -135,7 +139,9 @@ mod tests {
     #[test]
     fn missing_actual_key_uses_schema_default() {
         let schema = json!({"properties": {"mode": {"default": "auto"}}});
-        assert!(differing_properties(&json!({"mode": "auto"}), &json!({}), Some(&schema)).is_empty());
+        assert!(
+            differing_properties(&json!({"mode": "auto"}), &json!({}), Some(&schema)).is_empty()
+        );
         assert_eq!(
             differing_properties(&json!({"mode": "manual"}), &json!({}), Some(&schema)),
             vec!["mode"]
@@ -144,7 +150,10 @@ mod tests {
 
     #[test]
     fn arrays_compare_regardless_of_order() {
-        assert!(differing_properties(&json!({"l": [1, 2, 2]}), &json!({"l": [2, 1, 2]}), None).is_empty());
+        assert!(
+            differing_properties(&json!({"l": [1, 2, 2]}), &json!({"l": [2, 1, 2]}), None)
+                .is_empty()
+        );
         assert_eq!(
             differing_properties(&json!({"l": [1, 2]}), &json!({"l": [1, 1]}), None),
             vec!["l"]

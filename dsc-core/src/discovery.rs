@@ -64,7 +64,10 @@ impl SearchPath {
 
     /// Reads `DSC_RESOURCE_PATH` and `PATH` from this process's environment.
     pub fn from_process_env() -> Self {
-        Self::from_env_values(std::env::var_os("DSC_RESOURCE_PATH"), std::env::var_os("PATH"))
+        Self::from_env_values(
+            std::env::var_os("DSC_RESOURCE_PATH"),
+            std::env::var_os("PATH"),
+        )
     }
 }
 
@@ -80,7 +83,11 @@ pub struct Registry {
 impl Registry {
     /// Scans the directories and loads every manifest found. Warnings (skipped files,
     /// duplicates, date versions) go to `sink`.
-    pub fn discover(search: &SearchPath, loader: &ManifestLoader, sink: &mut dyn MessageSink) -> Self {
+    pub fn discover(
+        search: &SearchPath,
+        loader: &ManifestLoader,
+        sink: &mut dyn MessageSink,
+    ) -> Self {
         let mut registry = Registry::default();
         for dir in &search.dirs {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -103,11 +110,16 @@ impl Registry {
 
     /// Loads one manifest file into the registry (used by discovery and by packages).
     pub fn load_file(&mut self, path: &Path, loader: &ManifestLoader, sink: &mut dyn MessageSink) {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let Some(kind) = manifest_file_kind(&name) else {
             return;
         };
-        let warn = |sink: &mut dyn MessageSink, text: String| sink.message(Message::engine(Level::Warn, text));
+        let warn = |sink: &mut dyn MessageSink, text: String| {
+            sink.message(Message::engine(Level::Warn, text))
+        };
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
@@ -118,7 +130,10 @@ impl Registry {
         let loaded = match loader.parse(&bytes, kind) {
             Ok(l) => l,
             Err(reason) => {
-                warn(sink, format!("skipping manifest '{}': {reason}", path.display()));
+                warn(
+                    sink,
+                    format!("skipping manifest '{}': {reason}", path.display()),
+                );
                 return;
             }
         };
@@ -129,7 +144,10 @@ impl Registry {
             }
             let key = lm.manifest.type_name.to_lowercase();
             let indexes = self.by_type.entry(key).or_default();
-            if let Some(&first) = indexes.iter().find(|&&i| self.resources[i].version == lm.version) {
+            if let Some(&first) = indexes
+                .iter()
+                .find(|&&i| self.resources[i].version == lm.version)
+            {
                 warn(
                     sink,
                     format!(

@@ -61,7 +61,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -95,16 +97,30 @@ impl Engine {
     pub fn registry(&self, sink: &mut dyn MessageSink) -> &Registry {
         self.registry.get_or_init(|| {
             let loader = ManifestLoader::new();
-            let mut filter = LevelFilter { level: self.options.trace_level, inner: sink };
+            let mut filter = LevelFilter {
+                level: self.options.trace_level,
+                inner: sink,
+            };
             Registry::discover(&self.options.search_path, &loader, &mut filter)
         })
     }
 
     /// Finds a resource by type (case-insensitive) and optional version requirement.
-    pub fn find(&self, type_name: &str, version: Option<&VersionReq>, sink: &mut dyn MessageSink) -> Result<Arc<Resource>> {
+    pub fn find(
+        &self,
+        type_name: &str,
+        version: Option<&VersionReq>,
+        sink: &mut dyn MessageSink,
+    ) -> Result<Arc<Resource>> {
         let r = self.registry(sink).find(type_name, version)?;
         if let Some(msg) = &r.manifest.deprecation_message {
-            self.emit(sink, Message::engine(Level::Warn, format!("resource '{}' is deprecated: {msg}", r.type_name)));
+            self.emit(
+                sink,
+                Message::engine(
+                    Level::Warn,
+                    format!("resource '{}' is deprecated: {msg}", r.type_name),
+                ),
+            );
         }
         Ok(r)
     }
@@ -112,18 +128,30 @@ impl Engine {
     // ----- operations -------------------------------------------------------------------
 
     /// Gets the actual state of an instance. `input` (optional) selects the instance.
-    pub fn get(&self, r: &Resource, input: Option<&Value>, sink: &mut dyn MessageSink) -> Result<GetResult> {
+    pub fn get(
+        &self,
+        r: &Resource,
+        input: Option<&Value>,
+        sink: &mut dyn MessageSink,
+    ) -> Result<GetResult> {
         let Some(get) = &r.manifest.get else {
             return Err(not_implemented(r, "get"));
         };
         if let Some(input) = input {
             self.check_input(r, input, sink)?;
         }
-        let m = MethodRef { operation: "get", executable: &get.executable, args: get.args.as_deref(), input: get.input };
+        let m = MethodRef {
+            operation: "get",
+            executable: &get.executable,
+            args: get.args.as_deref(),
+            input: get.input,
+        };
         let out = self.invoke(r, &m, input, false, sink)?;
         let actual = parse_one(r, "get", &out.stdout)?;
         self.check_output(r, "get", &actual, sink)?;
-        Ok(GetResult { actual_state: actual })
+        Ok(GetResult {
+            actual_state: actual,
+        })
     }
 
     /// Tests whether an instance is in the desired state.
@@ -134,12 +162,22 @@ impl Engine {
     /// - `return: stateAndDiff`: a state line, then a line with the differing property names.
     /// - no `return`: the exit code says the test ran; the state comes from a get and is
     ///   compared (as dsc does).
-    pub fn test(&self, r: &Resource, desired: &Value, sink: &mut dyn MessageSink) -> Result<TestResult> {
+    pub fn test(
+        &self,
+        r: &Resource,
+        desired: &Value,
+        sink: &mut dyn MessageSink,
+    ) -> Result<TestResult> {
         self.check_input(r, desired, sink)?;
         let Some(test) = &r.manifest.test else {
             return self.synthetic_test(r, desired, sink);
         };
-        let m = MethodRef { operation: "test", executable: &test.executable, args: test.args.as_deref(), input: test.input };
+        let m = MethodRef {
+            operation: "test",
+            executable: &test.executable,
+            args: test.args.as_deref(),
+            input: test.input,
+        };
         let out = self.invoke(r, &m, Some(desired), false, sink)?;
         let schema = self.instance_schema(r, sink)?;
         let schema_json = schema.as_ref().map(|s| &s.json);
@@ -149,23 +187,43 @@ impl Engine {
                 self.check_output(r, "test", &actual, sink)?;
                 let diff = differing_properties(desired, &actual, schema_json);
                 let in_desired = in_desired_state_flag(&actual).unwrap_or(diff.is_empty());
-                Ok(TestResult { desired_state: desired.clone(), actual_state: actual, in_desired_state: in_desired, differing_properties: diff })
+                Ok(TestResult {
+                    desired_state: desired.clone(),
+                    actual_state: actual,
+                    in_desired_state: in_desired,
+                    differing_properties: diff,
+                })
             }
             Some(ReturnKind::StateAndDiff) => {
                 let (actual, diff) = parse_state_and_diff(r, "test", &out.stdout)?;
                 self.check_output(r, "test", &actual, sink)?;
                 let in_desired = in_desired_state_flag(&actual).unwrap_or(diff.is_empty());
-                Ok(TestResult { desired_state: desired.clone(), actual_state: actual, in_desired_state: in_desired, differing_properties: diff })
+                Ok(TestResult {
+                    desired_state: desired.clone(),
+                    actual_state: actual,
+                    in_desired_state: in_desired,
+                    differing_properties: diff,
+                })
             }
             None => self.synthetic_test(r, desired, sink),
         }
     }
 
-    fn synthetic_test(&self, r: &Resource, desired: &Value, sink: &mut dyn MessageSink) -> Result<TestResult> {
+    fn synthetic_test(
+        &self,
+        r: &Resource,
+        desired: &Value,
+        sink: &mut dyn MessageSink,
+    ) -> Result<TestResult> {
         let actual = self.get(r, Some(desired), sink)?.actual_state;
         let schema = self.instance_schema(r, sink)?;
         let diff = differing_properties(desired, &actual, schema.as_ref().map(|s| &s.json));
-        Ok(TestResult { desired_state: desired.clone(), actual_state: actual, in_desired_state: diff.is_empty(), differing_properties: diff })
+        Ok(TestResult {
+            desired_state: desired.clone(),
+            actual_state: actual,
+            in_desired_state: diff.is_empty(),
+            differing_properties: diff,
+        })
     }
 
     /// Sets an instance to the desired state (or, with `what_if`, says what set would do).
@@ -177,7 +235,13 @@ impl Engine {
     ///   changed property names; absent: the after state comes from a second get.
     /// - What-if: the manifest's `whatIf` method, else set with its `whatIfArg`, else synthesized
     ///   from test (before = actual state, after = actual state updated with the desired one).
-    pub fn set(&self, r: &Resource, desired: &Value, what_if: bool, sink: &mut dyn MessageSink) -> Result<SetResult> {
+    pub fn set(
+        &self,
+        r: &Resource,
+        desired: &Value,
+        what_if: bool,
+        sink: &mut dyn MessageSink,
+    ) -> Result<SetResult> {
         let Some(set) = &r.manifest.set else {
             return Err(not_implemented(r, "set"));
         };
@@ -190,11 +254,16 @@ impl Engine {
             let t = self.test(r, desired, sink)?;
             let actual = strip_in_desired_state(t.actual_state);
             if t.in_desired_state {
-                return Ok(SetResult { before_state: actual.clone(), after_state: actual, changed_properties: Vec::new() });
+                return Ok(SetResult {
+                    before_state: actual.clone(),
+                    after_state: actual,
+                    changed_properties: Vec::new(),
+                });
             }
             before = Some(actual);
         }
-        if exist_is_false(desired) && r.manifest.delete.is_some() && set.handles_exist != Some(true) {
+        if exist_is_false(desired) && r.manifest.delete.is_some() && set.handles_exist != Some(true)
+        {
             let before = match before {
                 Some(b) => b,
                 None => self.get(r, Some(desired), sink)?.actual_state,
@@ -202,23 +271,62 @@ impl Engine {
             self.delete(r, desired, false, sink)?;
             let after = self.get(r, Some(desired), sink)?.actual_state;
             let changed = differing_properties(&after, &before, None);
-            return Ok(SetResult { before_state: before, after_state: after, changed_properties: changed });
+            return Ok(SetResult {
+                before_state: before,
+                after_state: after,
+                changed_properties: changed,
+            });
         }
         let before = match before {
             Some(b) => b,
             None => self.get(r, Some(desired), sink)?.actual_state,
         };
-        let m = MethodRef { operation: "set", executable: &set.executable, args: set.args.as_deref(), input: set.input };
+        let m = MethodRef {
+            operation: "set",
+            executable: &set.executable,
+            args: set.args.as_deref(),
+            input: set.input,
+        };
         let out = self.invoke(r, &m, Some(desired), false, sink)?;
         self.finish_set(r, "set", set.returns, &out.stdout, desired, before, sink)
     }
 
-    fn set_what_if(&self, r: &Resource, desired: &Value, sink: &mut dyn MessageSink) -> Result<SetResult> {
-        let set = r.manifest.set.as_ref().ok_or_else(|| not_implemented(r, "set"))?;
+    fn set_what_if(
+        &self,
+        r: &Resource,
+        desired: &Value,
+        sink: &mut dyn MessageSink,
+    ) -> Result<SetResult> {
+        let set = r
+            .manifest
+            .set
+            .as_ref()
+            .ok_or_else(|| not_implemented(r, "set"))?;
         let (method, returns) = if let Some(w) = &r.manifest.what_if {
-            (MethodRef { operation: "whatIf", executable: &w.executable, args: w.args.as_deref(), input: w.input }, w.returns)
-        } else if set.args.iter().flatten().any(|a| matches!(a, Arg::WhatIf(_))) {
-            (MethodRef { operation: "set", executable: &set.executable, args: set.args.as_deref(), input: set.input }, set.what_if_returns.or(set.returns))
+            (
+                MethodRef {
+                    operation: "whatIf",
+                    executable: &w.executable,
+                    args: w.args.as_deref(),
+                    input: w.input,
+                },
+                w.returns,
+            )
+        } else if set
+            .args
+            .iter()
+            .flatten()
+            .any(|a| matches!(a, Arg::WhatIf(_)))
+        {
+            (
+                MethodRef {
+                    operation: "set",
+                    executable: &set.executable,
+                    args: set.args.as_deref(),
+                    input: set.input,
+                },
+                set.what_if_returns.or(set.returns),
+            )
         } else {
             let t = self.test(r, desired, sink)?;
             let before = strip_in_desired_state(t.actual_state);
@@ -230,11 +338,23 @@ impl Engine {
                     }
                 }
             }
-            return Ok(SetResult { before_state: before, after_state: after, changed_properties: t.differing_properties });
+            return Ok(SetResult {
+                before_state: before,
+                after_state: after,
+                changed_properties: t.differing_properties,
+            });
         };
         let before = self.get(r, Some(desired), sink)?.actual_state;
         let out = self.invoke(r, &method, Some(desired), true, sink)?;
-        self.finish_set(r, method.operation, returns, &out.stdout, desired, before, sink)
+        self.finish_set(
+            r,
+            method.operation,
+            returns,
+            &out.stdout,
+            desired,
+            before,
+            sink,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -266,18 +386,33 @@ impl Engine {
                 (after, changed)
             }
         };
-        Ok(SetResult { before_state: before, after_state: after, changed_properties: changed })
+        Ok(SetResult {
+            before_state: before,
+            after_state: after,
+            changed_properties: changed,
+        })
     }
 
     /// Deletes an instance. With `what_if`, returns what would change: from the resource when
     /// its delete has a `whatIfArg` (its output, if any, is the after state), else synthesized
     /// (the after state is the actual state with `_exist: false`).
-    pub fn delete(&self, r: &Resource, input: &Value, what_if: bool, sink: &mut dyn MessageSink) -> Result<Option<SetResult>> {
+    pub fn delete(
+        &self,
+        r: &Resource,
+        input: &Value,
+        what_if: bool,
+        sink: &mut dyn MessageSink,
+    ) -> Result<Option<SetResult>> {
         let Some(delete) = &r.manifest.delete else {
             return Err(not_implemented(r, "delete"));
         };
         self.check_input(r, input, sink)?;
-        let m = MethodRef { operation: "delete", executable: &delete.executable, args: delete.args.as_deref(), input: delete.input };
+        let m = MethodRef {
+            operation: "delete",
+            executable: &delete.executable,
+            args: delete.args.as_deref(),
+            input: delete.input,
+        };
         if !what_if {
             self.invoke(r, &m, Some(input), false, sink)?;
             return Ok(None);
@@ -286,10 +421,18 @@ impl Engine {
             Some(_) => self.get(r, Some(input), sink)?.actual_state,
             None => input.clone(),
         };
-        let has_arg = delete.args.iter().flatten().any(|a| matches!(a, Arg::WhatIf(_)));
+        let has_arg = delete
+            .args
+            .iter()
+            .flatten()
+            .any(|a| matches!(a, Arg::WhatIf(_)));
         let after = if has_arg {
             let out = self.invoke(r, &m, Some(input), true, sink)?;
-            if out.stdout.trim().is_empty() { None } else { Some(parse_one(r, "delete", &out.stdout)?) }
+            if out.stdout.trim().is_empty() {
+                None
+            } else {
+                Some(parse_one(r, "delete", &out.stdout)?)
+            }
         } else {
             None
         };
@@ -303,20 +446,36 @@ impl Engine {
             a
         });
         let changed = differing_properties(&after, &before, None);
-        Ok(Some(SetResult { before_state: before, after_state: after, changed_properties: changed }))
+        Ok(Some(SetResult {
+            before_state: before,
+            after_state: after,
+            changed_properties: changed,
+        }))
     }
 
     /// Exports every instance (filtered by `input` when given). The resource prints JSON Lines
     /// (any sequence of JSON values is accepted). Without an export method, falls back to get.
-    pub fn export(&self, r: &Resource, input: Option<&Value>, sink: &mut dyn MessageSink) -> Result<ExportResult> {
+    pub fn export(
+        &self,
+        r: &Resource,
+        input: Option<&Value>,
+        sink: &mut dyn MessageSink,
+    ) -> Result<ExportResult> {
         let Some(export) = &r.manifest.export else {
             if r.manifest.get.is_some() {
                 let g = self.get(r, input, sink)?;
-                return Ok(ExportResult { actual_state: vec![g.actual_state] });
+                return Ok(ExportResult {
+                    actual_state: vec![g.actual_state],
+                });
             }
             return Err(not_implemented(r, "export"));
         };
-        let m = MethodRef { operation: "export", executable: &export.executable, args: export.args.as_deref(), input: export.input };
+        let m = MethodRef {
+            operation: "export",
+            executable: &export.executable,
+            args: export.args.as_deref(),
+            input: export.input,
+        };
         let out = self.invoke(r, &m, input, false, sink)?;
         let mut instances = Vec::new();
         for item in serde_json::Deserializer::from_str(&out.stdout).into_iter::<Value>() {
@@ -324,26 +483,56 @@ impl Engine {
             self.check_output(r, "export", &v, sink)?;
             instances.push(v);
         }
-        Ok(ExportResult { actual_state: instances })
+        Ok(ExportResult {
+            actual_state: instances,
+        })
     }
 
     /// Validates an instance: with the resource's `validate` method when it has one (which
     /// prints `{"valid": bool, "reason": ...}`), else against the instance schema.
-    pub fn validate(&self, r: &Resource, input: &Value, sink: &mut dyn MessageSink) -> Result<ValidateResult> {
+    pub fn validate(
+        &self,
+        r: &Resource,
+        input: &Value,
+        sink: &mut dyn MessageSink,
+    ) -> Result<ValidateResult> {
         if let Some(v) = &r.manifest.validate {
-            let m = MethodRef { operation: "validate", executable: &v.executable, args: v.args.as_deref(), input: v.input };
+            let m = MethodRef {
+                operation: "validate",
+                executable: &v.executable,
+                args: v.args.as_deref(),
+                input: v.input,
+            };
             let out = self.invoke(r, &m, Some(input), false, sink)?;
             let value = parse_one(r, "validate", &out.stdout)?;
-            let valid = value.get("valid").and_then(Value::as_bool).ok_or_else(|| bad_output(r, "validate", "expected an object with a boolean 'valid'".into()))?;
-            let reason = value.get("reason").and_then(Value::as_str).map(str::to_string);
+            let valid = value.get("valid").and_then(Value::as_bool).ok_or_else(|| {
+                bad_output(
+                    r,
+                    "validate",
+                    "expected an object with a boolean 'valid'".into(),
+                )
+            })?;
+            let reason = value
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             return Ok(ValidateResult { valid, reason });
         }
         match self.instance_schema(r, sink)? {
             Some(schema) => Ok(match first_schema_error(&schema.validator, input) {
-                None => ValidateResult { valid: true, reason: None },
-                Some(e) => ValidateResult { valid: false, reason: Some(e) },
+                None => ValidateResult {
+                    valid: true,
+                    reason: None,
+                },
+                Some(e) => ValidateResult {
+                    valid: false,
+                    reason: Some(e),
+                },
             }),
-            None => Ok(ValidateResult { valid: true, reason: None }),
+            None => Ok(ValidateResult {
+                valid: true,
+                reason: None,
+            }),
         }
     }
 
@@ -352,30 +541,50 @@ impl Engine {
     pub fn schema(&self, r: &Resource, sink: &mut dyn MessageSink) -> Result<Value> {
         match self.instance_schema(r, sink)? {
             Some(s) => Ok(s.json.clone()),
-            None => Err(Error::NotImplemented { resource: r.type_name.clone(), operation: "schema" }),
+            None => Err(Error::NotImplemented {
+                resource: r.type_name.clone(),
+                operation: "schema",
+            }),
         }
     }
 
     // ----- schema handling --------------------------------------------------------------
 
-    fn instance_schema(&self, r: &Resource, sink: &mut dyn MessageSink) -> Result<Option<Arc<InstanceSchema>>> {
+    fn instance_schema(
+        &self,
+        r: &Resource,
+        sink: &mut dyn MessageSink,
+    ) -> Result<Option<Arc<InstanceSchema>>> {
         let Some(source) = &r.manifest.schema else {
             return Ok(None);
         };
-        let key = r.path.join(r.type_name.to_lowercase()).join(r.version.to_string());
+        let key = r
+            .path
+            .join(r.type_name.to_lowercase())
+            .join(r.version.to_string());
         if let Some(s) = lock(&self.schemas).get(&key) {
             return Ok(Some(Arc::clone(s)));
         }
         let json = match source {
             SchemaSource::Embedded(v) => v.clone(),
             SchemaSource::Command(c) => {
-                let m = MethodRef { operation: "schema", executable: &c.executable, args: c.args.as_deref(), input: None };
+                let m = MethodRef {
+                    operation: "schema",
+                    executable: &c.executable,
+                    args: c.args.as_deref(),
+                    input: None,
+                };
                 let out = self.invoke(r, &m, None, false, sink)?;
                 parse_one(r, "schema", &out.stdout)?
             }
         };
-        let validator = jsonschema::validator_for(&json)
-            .map_err(|e| bad_output(r, "schema", format!("the instance schema is not a valid JSON Schema: {e}")))?;
+        let validator = jsonschema::validator_for(&json).map_err(|e| {
+            bad_output(
+                r,
+                "schema",
+                format!("the instance schema is not a valid JSON Schema: {e}"),
+            )
+        })?;
         let compiled = Arc::new(InstanceSchema { json, validator });
         lock(&self.schemas).insert(key, Arc::clone(&compiled));
         Ok(Some(compiled))
@@ -395,19 +604,32 @@ impl Engine {
         if let Some(schema) = self.instance_schema(r, sink)?
             && let Some(e) = first_schema_error(&schema.validator, input)
         {
-            return Err(Error::InvalidInput(format!("input for resource '{}' does not match its schema: {e}", r.type_name)));
+            return Err(Error::InvalidInput(format!(
+                "input for resource '{}' does not match its schema: {e}",
+                r.type_name
+            )));
         }
         Ok(())
     }
 
-    fn check_output(&self, r: &Resource, operation: &'static str, output: &Value, sink: &mut dyn MessageSink) -> Result<()> {
+    fn check_output(
+        &self,
+        r: &Resource,
+        operation: &'static str,
+        output: &Value,
+        sink: &mut dyn MessageSink,
+    ) -> Result<()> {
         if r.kind != Kind::Resource {
             return Ok(());
         }
         if let Some(schema) = self.instance_schema(r, sink)?
             && let Some(e) = first_schema_error(&schema.validator, output)
         {
-            return Err(bad_output(r, operation, format!("output does not match the instance schema: {e}")));
+            return Err(bad_output(
+                r,
+                operation,
+                format!("output does not match the instance schema: {e}"),
+            ));
         }
         Ok(())
     }
@@ -420,7 +642,14 @@ impl Engine {
         }
     }
 
-    fn invoke(&self, r: &Resource, m: &MethodRef<'_>, input: Option<&Value>, what_if: bool, sink: &mut dyn MessageSink) -> Result<Invocation> {
+    fn invoke(
+        &self,
+        r: &Resource,
+        m: &MethodRef<'_>,
+        input: Option<&Value>,
+        what_if: bool,
+        sink: &mut dyn MessageSink,
+    ) -> Result<Invocation> {
         let input_json = input.map(|v| v.to_string());
         let mut spec = CommandSpec {
             program: resolve_executable(&r.directory, m.executable),
@@ -439,7 +668,10 @@ impl Engine {
             }
             _ => {}
         }
-        spec.env.push(("DSC_TRACE_LEVEL".into(), self.options.trace_level.as_str().into()));
+        spec.env.push((
+            "DSC_TRACE_LEVEL".into(),
+            self.options.trace_level.as_str().into(),
+        ));
         spec.env.extend(self.options.env.iter().cloned());
 
         let mut plain = StderrTail::default();
@@ -450,36 +682,67 @@ impl Engine {
                 if level == Level::Error {
                     last_error = Some(text.clone());
                 }
-                self.emit(sink, Message { level, resource_type: Some(resource_type.clone()), message: text });
+                self.emit(
+                    sink,
+                    Message {
+                        level,
+                        resource_type: Some(resource_type.clone()),
+                        message: text,
+                    },
+                );
             }
             StderrLine::Plain(text) => plain.push(&text),
         });
         let out = match result {
             Ok(o) => o,
             Err(RunError::Timeout(t)) => {
-                return Err(Error::Timeout { resource: r.type_name.clone(), operation: m.operation, seconds: t.as_secs_f64() });
+                return Err(Error::Timeout {
+                    resource: r.type_name.clone(),
+                    operation: m.operation,
+                    seconds: t.as_secs_f64(),
+                });
             }
             Err(RunError::Spawn(e)) => {
                 let reason = if e.kind() == std::io::ErrorKind::NotFound {
-                    format!("executable not found (looked in '{}' and on PATH)", r.directory.display())
+                    format!(
+                        "executable not found (looked in '{}' and on PATH)",
+                        r.directory.display()
+                    )
                 } else {
                     e.to_string()
                 };
-                return Err(Error::Spawn { resource: r.type_name.clone(), executable: m.executable.to_string(), reason });
+                return Err(Error::Spawn {
+                    resource: r.type_name.clone(),
+                    executable: m.executable.to_string(),
+                    reason,
+                });
             }
         };
         if out.code != 0 {
-            let described = r.manifest.exit_codes.as_ref().and_then(|c| c.get(&out.code)).cloned();
+            let described = r
+                .manifest
+                .exit_codes
+                .as_ref()
+                .and_then(|c| c.get(&out.code))
+                .cloned();
             let stderr_text = plain.text();
             let message = match (described, stderr_text.is_empty()) {
                 (Some(d), true) => d,
                 (Some(d), false) => format!("{d}\n{stderr_text}"),
                 (None, false) => stderr_text,
-                (None, true) => last_error.unwrap_or_else(|| "the resource wrote no error message".to_string()),
+                (None, true) => {
+                    last_error.unwrap_or_else(|| "the resource wrote no error message".to_string())
+                }
             };
-            return Err(Error::ResourceFailed { resource: r.type_name.clone(), operation: m.operation, code: out.code, message });
+            return Err(Error::ResourceFailed {
+                resource: r.type_name.clone(),
+                operation: m.operation,
+                code: out.code,
+                message,
+            });
         }
-        let stdout = String::from_utf8(out.stdout).map_err(|_| bad_output(r, m.operation, "stdout is not valid UTF-8".into()))?;
+        let stdout = String::from_utf8(out.stdout)
+            .map_err(|_| bad_output(r, m.operation, "stdout is not valid UTF-8".into()))?;
         Ok(Invocation { stdout })
     }
 }
@@ -526,7 +789,10 @@ impl StderrTail {
     fn text(&self) -> String {
         let mut s = String::new();
         if self.dropped > 0 {
-            s.push_str(&format!("[{} earlier stderr lines omitted]\n", self.dropped));
+            s.push_str(&format!(
+                "[{} earlier stderr lines omitted]\n",
+                self.dropped
+            ));
         }
         for (i, l) in self.lines.iter().enumerate() {
             if i > 0 {
@@ -544,45 +810,102 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn not_implemented(r: &Resource, operation: &'static str) -> Error {
-    Error::NotImplemented { resource: r.type_name.clone(), operation }
+    Error::NotImplemented {
+        resource: r.type_name.clone(),
+        operation,
+    }
 }
 
 fn bad_output(r: &Resource, operation: &'static str, reason: String) -> Error {
-    Error::BadOutput { resource: r.type_name.clone(), operation, reason }
+    Error::BadOutput {
+        resource: r.type_name.clone(),
+        operation,
+        reason,
+    }
 }
 
 fn first_schema_error(validator: &jsonschema::Validator, value: &Value) -> Option<String> {
     validator.iter_errors(value).next().map(|e| {
         let path = e.instance_path().to_string();
-        if path.is_empty() { e.to_string() } else { format!("at {path}: {e}") }
+        if path.is_empty() {
+            e.to_string()
+        } else {
+            format!("at {path}: {e}")
+        }
     })
 }
 
 fn parse_one(r: &Resource, operation: &'static str, stdout: &str) -> Result<Value> {
     if stdout.trim().is_empty() {
-        return Err(bad_output(r, operation, "expected JSON on stdout, got nothing".into()));
+        return Err(bad_output(
+            r,
+            operation,
+            "expected JSON on stdout, got nothing".into(),
+        ));
     }
-    serde_json::from_str(stdout.trim()).map_err(|e| bad_output(r, operation, format!("stdout is not one JSON value: {e}")))
+    serde_json::from_str(stdout.trim())
+        .map_err(|e| bad_output(r, operation, format!("stdout is not one JSON value: {e}")))
 }
 
-fn parse_state_and_diff(r: &Resource, operation: &'static str, stdout: &str) -> Result<(Value, Vec<String>)> {
+fn parse_state_and_diff(
+    r: &Resource,
+    operation: &'static str,
+    stdout: &str,
+) -> Result<(Value, Vec<String>)> {
     let mut values = serde_json::Deserializer::from_str(stdout).into_iter::<Value>();
     let state = match values.next() {
         Some(Ok(v)) => v,
-        Some(Err(e)) => return Err(bad_output(r, operation, format!("the state line is not JSON: {e}"))),
-        None => return Err(bad_output(r, operation, "expected a state line and a diff line, got nothing".into())),
+        Some(Err(e)) => {
+            return Err(bad_output(
+                r,
+                operation,
+                format!("the state line is not JSON: {e}"),
+            ));
+        }
+        None => {
+            return Err(bad_output(
+                r,
+                operation,
+                "expected a state line and a diff line, got nothing".into(),
+            ));
+        }
     };
     let diff = match values.next() {
         Some(Ok(Value::Array(items))) => items
             .into_iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s),
-                other => Err(bad_output(r, operation, format!("the diff line must list property names, found {other}"))),
+                other => Err(bad_output(
+                    r,
+                    operation,
+                    format!("the diff line must list property names, found {other}"),
+                )),
             })
             .collect::<Result<Vec<_>>>()?,
-        Some(Ok(other)) => return Err(bad_output(r, operation, format!("the diff line must be an array of property names, not {}", text::type_name(&other)))),
-        Some(Err(e)) => return Err(bad_output(r, operation, format!("the diff line is not JSON: {e}"))),
-        None => return Err(bad_output(r, operation, "return is stateAndDiff but there is no diff line".into())),
+        Some(Ok(other)) => {
+            return Err(bad_output(
+                r,
+                operation,
+                format!(
+                    "the diff line must be an array of property names, not {}",
+                    text::type_name(&other)
+                ),
+            ));
+        }
+        Some(Err(e)) => {
+            return Err(bad_output(
+                r,
+                operation,
+                format!("the diff line is not JSON: {e}"),
+            ));
+        }
+        None => {
+            return Err(bad_output(
+                r,
+                operation,
+                "return is stateAndDiff but there is no diff line".into(),
+            ));
+        }
     };
     Ok((state, diff))
 }
@@ -614,7 +937,11 @@ pub fn resolve_executable(dir: &Path, executable: &str) -> PathBuf {
         return dir.join(p);
     }
     let local = dir.join(p);
-    if local.is_file() { local } else { p.to_path_buf() }
+    if local.is_file() {
+        local
+    } else {
+        p.to_path_buf()
+    }
 }
 
 /// Builds the command line from a method's `args`.
@@ -625,7 +952,12 @@ pub fn resolve_executable(dir: &Path, executable: &str) -> PathBuf {
 /// - `resourcePathArg`: the argument, then the manifest's path (in double quotes when
 ///   `includeQuotes`).
 /// - `whatIfArg`: only in what-if mode.
-pub fn build_args(r: &Resource, args: Option<&[Arg]>, input_json: Option<&str>, what_if: bool) -> Vec<OsString> {
+pub fn build_args(
+    r: &Resource,
+    args: Option<&[Arg]>,
+    input_json: Option<&str>,
+    what_if: bool,
+) -> Vec<OsString> {
     let mut out = Vec::new();
     for arg in args.unwrap_or_default() {
         match arg {
@@ -652,7 +984,14 @@ pub fn build_args(r: &Resource, args: Option<&[Arg]>, input_json: Option<&str>, 
             Arg::ResourcePath(p) => {
                 out.push(p.resource_path_arg.clone().into());
                 let path = r.path.display().to_string();
-                out.push(if p.include_quotes == Some(true) { format!("\"{path}\"") } else { path }.into());
+                out.push(
+                    if p.include_quotes == Some(true) {
+                        format!("\"{path}\"")
+                    } else {
+                        path
+                    }
+                    .into(),
+                );
             }
             Arg::WhatIf(w) => {
                 if what_if {
@@ -669,7 +1008,9 @@ pub fn build_args(r: &Resource, args: Option<&[Arg]>, input_json: Option<&str>, 
 /// objects (and arrays holding objects or arrays) are an error.
 pub fn env_from_input(resource: &str, input: &Value) -> Result<Vec<(String, String)>> {
     let Value::Object(map) = input else {
-        return Err(Error::InvalidInput(format!("input for resource '{resource}' must be a JSON object")));
+        return Err(Error::InvalidInput(format!(
+            "input for resource '{resource}' must be a JSON object"
+        )));
     };
     let mut out = Vec::with_capacity(map.len());
     for (k, v) in map {
@@ -724,7 +1065,11 @@ mod tests {
 
     #[test]
     fn env_input_follows_the_conversion_rules() {
-        let vars = env_from_input("T/x", &json!({"s": "a b", "n": 3, "b": true, "l": ["x", 1, false], "z": null})).unwrap();
+        let vars = env_from_input(
+            "T/x",
+            &json!({"s": "a b", "n": 3, "b": true, "l": ["x", 1, false], "z": null}),
+        )
+        .unwrap();
         assert_eq!(
             vars,
             vec![

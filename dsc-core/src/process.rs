@@ -55,10 +55,17 @@ const AFTER_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the command; `on_stderr_line` is called on the calling thread for every stderr line,
 /// in order, as the lines arrive.
-pub fn run(spec: &CommandSpec, on_stderr_line: &mut dyn FnMut(&str)) -> Result<CommandOutput, RunError> {
+pub fn run(
+    spec: &CommandSpec,
+    on_stderr_line: &mut dyn FnMut(&str),
+) -> Result<CommandOutput, RunError> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
-        .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(cwd) = &spec.cwd {
@@ -75,13 +82,21 @@ pub fn run(spec: &CommandSpec, on_stderr_line: &mut dyn FnMut(&str)) -> Result<C
         cmd.process_group(0);
     }
     let mut child = cmd.spawn().map_err(RunError::Spawn)?;
-    let pid = child.id();
 
-    let stdin_thread = match (child.stdin.take(), spec.stdin.clone()) {
-        (Some(mut pipe), Some(bytes)) => Some(thread::spawn(move || {
-            // A command that exits without reading its input closes the pipe: not our error.
-            let _ = pipe.write_all(&bytes);
-        })),
+    // Small input fits in the pipe buffer (64 KiB on Linux, at least 4 KiB by POSIX), so
+    // writing it cannot block; larger input gets a writer thread so that a command busy writing
+    // its own output before reading never deadlocks with us.
+    let stdin_thread = match (child.stdin.take(), &spec.stdin) {
+        (Some(mut pipe), Some(bytes)) if bytes.len() <= INLINE_STDIN_LIMIT => {
+            let _ = pipe.write_all(bytes); // a command that exits without reading: not our error
+            None
+        }
+        (Some(mut pipe), Some(bytes)) => {
+            let bytes = bytes.clone();
+            Some(thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            }))
+        }
         _ => None,
     };
     let stdout_thread = child.stdout.take().map(|mut out| {
@@ -91,67 +106,22 @@ pub fn run(spec: &CommandSpec, on_stderr_line: &mut dyn FnMut(&str)) -> Result<C
             buf
         })
     });
+    let stderr = child.stderr.take();
 
-    let (tx, rx) = mpsc::channel::<Event>();
-    if let Some(err) = child.stderr.take() {
-        let tx = tx.clone();
-        thread::spawn(move || {
-            let mut reader = BufReader::with_capacity(64 * 1024, err);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let text = String::from_utf8_lossy(&line);
-                        let text = text.trim_end_matches(['\n', '\r']).to_string();
-                        if tx.send(Event::StderrLine(text)).is_err() {
-                            break;
-                        }
-                    }
-                }
+    let code = match spec.timeout {
+        None => {
+            // The common case: stderr is read on this thread while a second thread drains stdout.
+            if let Some(err) = stderr {
+                read_lines(err, |line| {
+                    on_stderr_line(&line);
+                    true
+                });
             }
-            let _ = tx.send(Event::StderrDone);
-        });
-    } else {
-        let _ = tx.send(Event::StderrDone);
-    }
-    spawn_waiter(child, tx);
-
-    let deadline = spec.timeout.map(|t| Instant::now() + t);
-    let mut status: Option<std::io::Result<ExitStatus>> = None;
-    let mut stderr_done = false;
-    let mut killed_at: Option<Instant> = None;
-    while status.is_none() || !stderr_done {
-        let event = match (killed_at, deadline) {
-            (Some(k), _) => match rx.recv_timeout((k + AFTER_KILL_GRACE).saturating_duration_since(Instant::now())) {
-                Ok(e) => e,
-                Err(_) => break,
-            },
-            (None, Some(d)) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
-                Ok(e) => e,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    kill_group(pid);
-                    killed_at = Some(Instant::now());
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            },
-            (None, None) => match rx.recv() {
-                Ok(e) => e,
-                Err(_) => break,
-            },
-        };
-        match event {
-            Event::StderrLine(line) => on_stderr_line(&line),
-            Event::StderrDone => stderr_done = true,
-            Event::Exited(s) => status = Some(s),
+            let status = child.wait().map_err(RunError::Spawn)?;
+            exit_code(status)
         }
-    }
-    if let (Some(timeout), Some(_)) = (spec.timeout, killed_at) {
-        // Reap what is left without blocking on pipes a stray grandchild may hold.
-        return Err(RunError::Timeout(timeout));
-    }
+        Some(timeout) => wait_with_timeout(child, stderr, timeout, on_stderr_line)?,
+    };
     let stdout = match stdout_thread {
         Some(t) => t.join().unwrap_or_default(),
         None => Vec::new(),
@@ -159,12 +129,81 @@ pub fn run(spec: &CommandSpec, on_stderr_line: &mut dyn FnMut(&str)) -> Result<C
     if let Some(t) = stdin_thread {
         let _ = t.join();
     }
-    let code = match status {
-        Some(Ok(s)) => exit_code(s),
-        Some(Err(e)) => return Err(RunError::Spawn(e)),
-        None => -1,
-    };
     Ok(CommandOutput { code, stdout })
+}
+
+/// Input up to this size is written to stdin without a helper thread.
+const INLINE_STDIN_LIMIT: usize = 4096;
+
+/// Reads lines (lossily decoded, without line endings) until EOF or until `f` returns false.
+fn read_lines(stream: impl Read, mut f: impl FnMut(String) -> bool) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                if !f(text.trim_end_matches(['\n', '\r']).to_string()) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for the command, forwarding stderr lines, and kills its process group at the deadline.
+fn wait_with_timeout(
+    child: Child,
+    stderr: Option<std::process::ChildStderr>,
+    timeout: Duration,
+    on_stderr_line: &mut dyn FnMut(&str),
+) -> Result<i32, RunError> {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel::<Event>();
+    match stderr {
+        Some(err) => {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                read_lines(err, |line| tx.send(Event::StderrLine(line)).is_ok());
+                let _ = tx.send(Event::StderrDone);
+            });
+        }
+        None => {
+            let _ = tx.send(Event::StderrDone);
+        }
+    }
+    spawn_waiter(child, tx);
+
+    let deadline = Instant::now() + timeout;
+    let mut status: Option<std::io::Result<ExitStatus>> = None;
+    let mut stderr_done = false;
+    while status.is_none() || !stderr_done {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Event::StderrLine(line)) => on_stderr_line(&line),
+            Ok(Event::StderrDone) => stderr_done = true,
+            Ok(Event::Exited(s)) => status = Some(s),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                kill_group(pid);
+                // Let the pipes close; a stray grandchild that left the group could hold them
+                // open forever, so do not wait longer than the grace period.
+                let grace = Instant::now() + AFTER_KILL_GRACE;
+                while let Ok(e) = rx.recv_timeout(grace.saturating_duration_since(Instant::now())) {
+                    if let Event::StderrLine(line) = e {
+                        on_stderr_line(&line);
+                    }
+                }
+                return Err(RunError::Timeout(timeout));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    match status {
+        Some(Ok(s)) => Ok(exit_code(s)),
+        Some(Err(e)) => Err(RunError::Spawn(e)),
+        None => Ok(-1),
+    }
 }
 
 fn spawn_waiter(mut child: Child, tx: mpsc::Sender<Event>) {
@@ -227,7 +266,10 @@ mod tests {
     #[test]
     fn stderr_lines_arrive_in_order() {
         let mut lines = Vec::new();
-        let out = run(&sh("echo one >&2; echo two >&2; exit 3"), &mut |l| lines.push(l.to_string())).unwrap();
+        let out = run(&sh("echo one >&2; echo two >&2; exit 3"), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
         assert_eq!(out.code, 3);
         assert_eq!(lines, vec!["one", "two"]);
     }

@@ -143,14 +143,12 @@ pub fn parse_stderr_line(line: &str) -> StderrLine {
             .get("level")
             .and_then(Value::as_str)
             .and_then(|l| l.parse::<Level>().ok())
-        {
-            if let Some(msg) = map
+            && let Some(msg) = map
                 .get("fields")
                 .and_then(|f| f.get("message"))
                 .or_else(|| map.get("message"))
-            {
-                return StderrLine::Message(level, value_text(msg));
-            }
+        {
+            return StderrLine::Message(level, value_text(msg));
         }
     }
     StderrLine::Plain(line.trim_end_matches(['\r', '\n']).to_string())
@@ -190,7 +188,13 @@ mod tests {
 
     #[test]
     fn anything_else_is_plain_text() {
-        for line in ["plain", "{not json", r#"{"a":1}"#, r#"{"level":"loud","message":"x"}"#, "[1]"] {
+        for line in [
+            "plain",
+            "{not json",
+            r#"{"a":1}"#,
+            r#"{"level":"loud","message":"x"}"#,
+            "[1]",
+        ] {
             assert_eq!(parse_stderr_line(line), StderrLine::Plain(line.into()));
         }
     }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// The pattern of a fully qualified resource type: `<owner>[.<group>][.<area>]/<name>`.
-pub const TYPE_PATTERN: &str = r"^\w+(\.\w+){0,2}/\w+$";
+pub const TYPE_PATTERN: &str = r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+){0,2}/[A-Za-z0-9_]+$";
 
 /// A resource manifest, as written in the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -22,7 +22,7 @@ pub struct ResourceManifest {
     pub schema_uri: String,
     /// Fully qualified type name, `<owner>[.<group>][.<area>]/<name>`; compared case-insensitively.
     #[serde(rename = "type")]
-    #[schemars(pattern(r"^\w+(\.\w+){0,2}/\w+$"))]
+    #[schemars(pattern(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+){0,2}/[A-Za-z0-9_]+$"))]
     pub type_name: String,
     /// Semantic version of the resource (a `YYYY-MM-DD` date is accepted with a warning).
     pub version: String,
