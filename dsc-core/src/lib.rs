@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod manifest;
 pub mod process;
+pub mod pull;
 pub mod results;
 pub mod text;
 pub mod trace;

@@ -1,0 +1,12 @@
+//! The DSC pull protocol (MS-DSCPM v2) as WMF 5.x LCMs speak it: request paths, registration-key
+//! signatures, checksums, typed bodies, and the GetDscAction decision. Shared by the pull server
+//! and by clients (tests today, an agent later). See `shared/pull-protocol.md`.
+
+pub mod action;
+pub mod auth;
+pub mod checksum;
+pub mod messages;
+pub mod path;
+
+/// The protocol version header value sent and expected on every request and response.
+pub const PROTOCOL_VERSION: &str = "2.0";
