@@ -1,1 +1,16 @@
-//! traek's DSC pull server (MS-DSCPM v2). Not implemented yet: see issue 5.
+//! # dsc-pull-server
+//!
+//! traek's DSC pull server: the MS-DSCPM v2 protocol that WMF 5.x LCMs speak (protocol logic in
+//! `dsc_core::pull`), an admin API, health and metrics endpoints, over hyper 1 + tokio, with a
+//! storage trait and its embedded SQLite + blob-directory backend.
+
+pub mod admin;
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod import;
+pub mod keys;
+pub mod metrics;
+pub mod protocol;
+pub mod sqlite;
+pub mod storage;

@@ -1,5 +1,237 @@
-//! `traek-server`: the DSC pull server. Not implemented yet (issue 5).
-fn main() -> std::process::ExitCode {
-    eprintln!("error: traek-server is not implemented yet; the pull server is tracked in issue 5");
-    std::process::ExitCode::from(2)
+//! `traek-server`: the DSC pull server.
+//!
+//! With no arguments it serves on 127.0.0.1:8080 with its data in ./traek-data, creating a
+//! registration key and an admin token if none exist, and prints where they are.
+
+use clap::{Args, Parser, Subcommand};
+use dsc_pull_server::app::{App, serve};
+use dsc_pull_server::config::{FileConfig, Overrides, ServerConfig};
+use dsc_pull_server::keys::{KeyRing, write_atomic};
+use dsc_pull_server::metrics::Metrics;
+use dsc_pull_server::sqlite::SqliteStorage;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "traek-server", version, about = "DSC pull server (MS-DSCPM v2) for Windows LCMs.")]
+struct Cli {
+    #[command(flatten)]
+    opts: ServeArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ServeArgs {
+    /// TOML configuration file (keys: listen, data-dir, registration-keys, admin-token,
+    /// max-clock-skew, max-body-bytes, max-upload-bytes, read-timeout, log-json).
+    #[arg(long, global = true, env = "TRAEK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "TRAEK_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory of the database and content [default: ./traek-data].
+    #[arg(long, global = true, env = "TRAEK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Registration keys file [default: DATA_DIR/RegistrationKeys.txt].
+    #[arg(long, global = true, env = "TRAEK_REGISTRATION_KEYS")]
+    registration_keys: Option<PathBuf>,
+    /// Bearer token of the admin API [default: the one in DATA_DIR/admin-token, created if missing].
+    #[arg(long, global = true, env = "TRAEK_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Largest accepted difference between a registration's x-ms-date and the server clock, in seconds [default: 300].
+    #[arg(long, global = true, env = "TRAEK_MAX_CLOCK_SKEW")]
+    max_clock_skew: Option<u64>,
+    /// Log as JSON lines.
+    #[arg(long, global = true, env = "TRAEK_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Import a Windows pull server's content folder (Configuration/, Modules/, RegistrationKeys.txt).
+    Import {
+        /// The Windows content folder.
+        #[arg(long)]
+        from: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
+    let file = match cli.opts.config.as_deref().map(FileConfig::load).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let o = &cli.opts;
+    let config = ServerConfig::resolve(
+        file,
+        Overrides {
+            listen: o.listen,
+            data_dir: o.data_dir.clone(),
+            registration_keys: o.registration_keys.clone(),
+            admin_token: o.admin_token.clone(),
+            max_clock_skew: o.max_clock_skew,
+            log_json: o.log_json,
+        },
+    );
+    init_logging(config.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Import { from }) => import(config, &from).await,
+            None | Some(Command::Serve) => run(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn open_storage(config: &ServerConfig) -> Result<(Arc<SqliteStorage>, KeyRing), String> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
+    let storage = SqliteStorage::open(&config.data_dir).map_err(|e| e.to_string())?;
+    let keys = KeyRing::load(&config.registration_keys).map_err(|e| format!("reading {}: {e}", config.registration_keys.display()))?;
+    Ok((Arc::new(storage), keys))
+}
+
+fn random_secret() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+/// The admin token: configured, else read from DATA_DIR/admin-token, else created there.
+fn admin_token(config: &ServerConfig) -> Result<(String, Option<PathBuf>), String> {
+    if let Some(t) = &config.admin_token {
+        return Ok((t.clone(), None));
+    }
+    let path = config.data_dir.join("admin-token");
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok((t.trim().to_string(), Some(path))),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+    }
+    let token = random_secret();
+    write_atomic(&path, format!("{token}\n").as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    restrict(&path);
+    tracing::info!(file = %path.display(), "created an admin token");
+    Ok((token, Some(path)))
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+#[cfg(not(unix))]
+fn restrict(_: &Path) {}
+
+async fn run(config: ServerConfig) -> Result<(), String> {
+    let (storage, keys) = open_storage(&config)?;
+    if keys.keys().is_empty() {
+        let key = uuid::Uuid::new_v4().to_string();
+        keys.add(&key).map_err(|e| format!("writing {}: {e}", keys.path().display()))?;
+        restrict(keys.path());
+        tracing::info!(file = %keys.path().display(), "created a registration key");
+    }
+    let (token, token_file) = admin_token(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("traek-server listening on http://{local}");
+    eprintln!("  data directory:     {}", config.data_dir.display());
+    eprintln!("  registration keys:  {} ({} key(s))", keys.path().display(), keys.keys().len());
+    match &token_file {
+        Some(f) => eprintln!("  admin token:        in {}", f.display()),
+        None => eprintln!("  admin token:        from configuration"),
+    }
+    eprintln!("  LCM ServerURL:      http://{local}/PSDSCPullServer.svc");
+    let app = Arc::new(App { storage: storage.clone(), keys, config, admin_token: token, metrics: Metrics::default() });
+    let hup_app = Arc::clone(&app);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+            while hup.recv().await.is_some() {
+                match hup_app.keys.reload() {
+                    Ok(n) => tracing::info!(keys = n, "registration keys reloaded (SIGHUP)"),
+                    Err(e) => tracing::error!(error = %e, "reloading registration keys failed"),
+                }
+            }
+        }
+    });
+    serve(Arc::clone(&app), listener, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    drop(app);
+    storage.shutdown();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn import(config: ServerConfig, from: &Path) -> Result<(), String> {
+    let (storage, keys) = open_storage(&config)?;
+    let report = dsc_pull_server::import::import_windows_layout(from, storage.as_ref(), &keys).await?;
+    for c in &report.configurations {
+        println!("imported configuration {c}");
+    }
+    for m in &report.modules {
+        println!("imported module {m}");
+    }
+    println!("registration keys added: {}", report.keys_added);
+    for (file, reason) in &report.skipped {
+        eprintln!("skipped {file}: {reason}");
+    }
+    storage.shutdown();
+    if report.skipped.is_empty() { Ok(()) } else { Err(format!("{} item(s) skipped", report.skipped.len())) }
 }

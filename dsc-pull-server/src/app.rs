@@ -1,0 +1,133 @@
+//! The application: shared state, request dispatch, and the accept loop with graceful
+//! shutdown.
+
+use crate::config::ServerConfig;
+use crate::http::{Resp, error, respond};
+use crate::keys::KeyRing;
+use crate::metrics::Metrics;
+use crate::storage::Storage;
+use dsc_core::pull::path::{Method, RouteError, route};
+use dsc_core::pull::PROTOCOL_VERSION;
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// Everything a request handler needs.
+pub struct App {
+    pub storage: Arc<dyn Storage>,
+    pub keys: KeyRing,
+    pub config: ServerConfig,
+    pub admin_token: String,
+    pub metrics: Metrics,
+}
+
+/// Handles one request; never fails (errors become 4xx/5xx answers).
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let start = Instant::now();
+    let (endpoint, mut resp) = dispatch(&app, req).await;
+    resp.headers_mut().insert("ProtocolVersion", HeaderValue::from_static(PROTOCOL_VERSION));
+    resp.headers_mut().insert("Cache-Control", HeaderValue::from_static("no-cache"));
+    app.metrics.observe(endpoint, resp.status().as_u16(), start.elapsed());
+    Ok(resp)
+}
+
+async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp) {
+    let path = req.uri().path().to_string();
+    match path.as_str() {
+        "/healthz" => return ("healthz", respond(StatusCode::OK, "text/plain", "ok\n")),
+        "/readyz" => {
+            return match app.storage.agent_count().await {
+                Ok(_) => ("readyz", respond(StatusCode::OK, "text/plain", "ready\n")),
+                Err(e) => ("readyz", error(StatusCode::SERVICE_UNAVAILABLE, e)),
+            };
+        }
+        "/metrics" => {
+            let agents = app.storage.agent_count().await.unwrap_or(0) as f64;
+            let reports = app.storage.report_count().await.unwrap_or(0) as f64;
+            let text = app.metrics.render(&[
+                ("traek_agents", "Registered agents.", agents),
+                ("traek_reports_stored", "Reports stored.", reports),
+            ]);
+            return ("metrics", respond(StatusCode::OK, "text/plain; version=0.0.4", text));
+        }
+        _ => {}
+    }
+    if path.starts_with("/api/") {
+        return ("admin", crate::admin::handle(app, req).await);
+    }
+    let method = Method::parse(req.method().as_str());
+    match route(method, req.uri().path()) {
+        Ok(r) => {
+            let name = crate::protocol::endpoint_name(&r);
+            (name, crate::protocol::handle(app, r, req).await)
+        }
+        Err(RouteError::NotFound) => ("unknown", error(StatusCode::NOT_FOUND, "no such endpoint")),
+        Err(RouteError::MethodNotAllowed) => ("unknown", error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")),
+        Err(RouteError::BadRequest(m)) => ("bad-request", error(StatusCode::BAD_REQUEST, m)),
+    }
+}
+
+/// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish (up to
+/// 30 s), and flushes storage.
+pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let flusher = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = app.storage.flush().await {
+                    tracing::error!(error = %e, "flushing last-seen times failed");
+                }
+            }
+        })
+    };
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = Arc::clone(&app);
+                let read_timeout = app.config.read_timeout;
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(read_timeout)
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service_fn(move |req| handle(Arc::clone(&app), req)));
+                let fut = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = fut.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("some connections did not finish within 30 s");
+    }
+    flusher.abort();
+    if let Err(e) = app.storage.flush().await {
+        tracing::error!(error = %e, "final flush failed");
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! Small HTTP helpers shared by the protocol and admin handlers.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+use std::time::Duration;
+
+pub type Resp = Response<Full<Bytes>>;
+
+pub const ODATA_JSON: &str = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8";
+
+pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(CONTENT_TYPE, v);
+    }
+    r
+}
+
+pub fn empty(status: StatusCode) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
+    respond(status, "application/json; charset=utf-8", value.to_string())
+}
+
+/// An error answer with a JSON body `{"error": message}` (OData-ish for protocol paths too).
+pub fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
+    json(status, &serde_json::json!({"error": message.to_string()}))
+}
+
+/// Reads a request body up to `limit` bytes within `timeout`.
+pub async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, Resp> {
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(error(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time")),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                Err(error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {limit} bytes")))
+            } else {
+                Err(error(StatusCode::BAD_REQUEST, format!("reading the request body: {e}")))
+            }
+        }
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+/// Query string parameters, percent-decoded.
+pub fn query_params(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+/// Compares secrets in constant time (for equal lengths).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,237 @@
+//! The MS-DSCPM v2 endpoints.
+
+use crate::app::App;
+use crate::http::{ODATA_JSON, Resp, empty, error, read_body, respond};
+use crate::storage::{ContentKey, Registration, ReportFilter};
+use dsc_core::pull::action::decide;
+use dsc_core::pull::auth::{self, AuthError};
+use dsc_core::pull::checksum::ALGORITHM;
+use dsc_core::pull::messages::{GetDscActionRequest, RegisterRequest, merge_reports, parse_report, saved_report_json};
+use dsc_core::pull::path::{Route, parse_guid};
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{HeaderMap, Request, StatusCode};
+use serde_json::Value;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The endpoint name (for metrics) of a route.
+pub fn endpoint_name(route: &Route) -> &'static str {
+    match route {
+        Route::RegisterDscAgent { .. } => "RegisterDscAgent",
+        Route::GetDscAction { .. } => "GetDscAction",
+        Route::GetConfiguration { .. } => "GetConfiguration",
+        Route::GetModule { .. } => "GetModule",
+        Route::SendReport { .. } => "SendReport",
+        Route::GetReports { .. } => "GetReports",
+        Route::V1 => "V1",
+    }
+}
+
+/// `scheme://host/prefix`, the OData service root the Windows server names in `odata.metadata`.
+fn service_root(req: &Request<Incoming>) -> String {
+    let host = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let path = req.uri().path();
+    let lower = path.to_ascii_lowercase();
+    let cut = ["/nodes(", "/modules("].iter().filter_map(|m| lower.find(m)).min().unwrap_or(0);
+    format!("http://{host}{}", &path[..cut])
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+pub async fn handle(app: &Arc<App>, route: Route, req: Request<Incoming>) -> Resp {
+    match route {
+        Route::RegisterDscAgent { agent_id } => register(app, agent_id, req).await,
+        Route::GetDscAction { agent_id } => get_dsc_action(app, agent_id, req).await,
+        Route::GetConfiguration { agent_id, name } => get_configuration(app, agent_id, name).await,
+        Route::GetModule { name, version } => get_module(app, req.headers(), name, version).await,
+        Route::SendReport { agent_id } => send_report(app, agent_id, req).await,
+        Route::GetReports { agent_id, job_id } => get_reports(app, agent_id, job_id).await,
+        Route::V1 => error(StatusCode::BAD_REQUEST, "version 1 (ConfigurationID) requests are not supported; configure the LCM with RegistrationKey and ConfigurationNames"),
+    }
+}
+
+async fn register(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Resp {
+    let headers = req.headers().clone();
+    let body = match read_body(req.into_body(), app.config.max_body_bytes, app.config.read_timeout).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let keys = app.keys.keys();
+    let matched = auth::verify_registration(&keys, &body, header(&headers, "authorization"), header(&headers, "x-ms-date"), now(), app.config.max_clock_skew);
+    let key_index = match matched {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(agent = %agent_id, reason = %e, "registration refused");
+            let status = match e {
+                AuthError::MalformedDate(_) | AuthError::MissingDate => StatusCode::BAD_REQUEST,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            return error(status, e);
+        }
+    };
+    let request: RegisterRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid registration body: {e}")),
+    };
+    if let Some(names) = &request.configuration_names {
+        for n in names {
+            if let Err(e) = dsc_core::pull::path::check_name("configuration name", n) {
+                return error(StatusCode::BAD_REQUEST, e);
+            }
+        }
+    }
+    let message_type = request.registration_information.registration_message_type;
+    let registration = Registration {
+        agent_id,
+        message_type,
+        key_id: crate::keys::key_id(&keys[key_index]),
+        registered_at: now().unix_timestamp(),
+        request,
+    };
+    match app.storage.register(registration).await {
+        Ok(()) => {
+            tracing::info!(agent = %agent_id, kind = message_type.as_str(), "agent registered");
+            empty(StatusCode::NO_CONTENT)
+        }
+        Err(e) => storage_error(e),
+    }
+}
+
+fn storage_error(e: crate::storage::StorageError) -> Resp {
+    tracing::error!(error = %e, "storage failure");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "storage failure; see the server log")
+}
+
+fn unknown_agent(agent_id: Uuid) -> Resp {
+    error(StatusCode::UNAUTHORIZED, format!("agent {agent_id} is not registered"))
+}
+
+async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Resp {
+    let root = service_root(&req);
+    let view = match app.storage.agent(agent_id).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return unknown_agent(agent_id),
+        Err(e) => return storage_error(e),
+    };
+    let body = match read_body(req.into_body(), app.config.max_body_bytes, app.config.read_timeout).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let request: GetDscActionRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid GetDscAction body: {e}")),
+    };
+    if let Some(bad) = request.client_status.iter().filter_map(|c| c.checksum_algorithm.as_deref()).find(|a| !a.is_empty() && !a.eq_ignore_ascii_case(ALGORITHM)) {
+        return error(StatusCode::BAD_REQUEST, format!("checksum algorithm '{bad}' is not supported (only SHA-256)"));
+    }
+    app.storage.touch(agent_id, now().unix_timestamp());
+    let decision = decide(&request, view.effective_names(), |name| app.storage.configuration_checksum(name));
+    if let Some(d) = &decision.diagnosis {
+        tracing::warn!(agent = %agent_id, "{d}");
+    }
+    respond(StatusCode::OK, ODATA_JSON, decision.response.to_odata_json(&root))
+}
+
+fn content_response(meta: &crate::storage::ContentMeta, bytes: bytes::Bytes) -> Resp {
+    let mut r = respond(StatusCode::OK, "application/octet-stream", bytes);
+    if let Ok(v) = HeaderValue::from_str(&meta.checksum) {
+        r.headers_mut().insert("Checksum", v);
+    }
+    r.headers_mut().insert("ChecksumAlgorithm", HeaderValue::from_static(ALGORITHM));
+    r
+}
+
+async fn get_configuration(app: &Arc<App>, agent_id: Uuid, name: String) -> Resp {
+    let view = match app.storage.agent(agent_id).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return unknown_agent(agent_id),
+        Err(e) => return storage_error(e),
+    };
+    let Some(name) = view.effective_names().iter().find(|n| n.eq_ignore_ascii_case(&name)).cloned() else {
+        return error(StatusCode::NOT_FOUND, format!("configuration '{name}' is not assigned to agent {agent_id}"));
+    };
+    app.storage.touch(agent_id, now().unix_timestamp());
+    match app.storage.content(&ContentKey::Configuration { name: name.clone() }).await {
+        Ok(Some((meta, bytes))) => content_response(&meta, bytes),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("configuration '{name}' is not stored on this server")),
+        Err(e) => storage_error(e),
+    }
+}
+
+async fn get_module(app: &Arc<App>, headers: &HeaderMap, name: String, version: String) -> Resp {
+    let Some(agent_text) = header(headers, "agentid") else {
+        return error(StatusCode::UNAUTHORIZED, "GetModule needs the AgentId header of a registered agent");
+    };
+    let agent_id = match parse_guid("AgentId header", agent_text) {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match app.storage.agent(agent_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return unknown_agent(agent_id),
+        Err(e) => return storage_error(e),
+    }
+    app.storage.touch(agent_id, now().unix_timestamp());
+    match app.storage.content(&ContentKey::Module { name: name.clone(), version: version.clone() }).await {
+        Ok(Some((meta, bytes))) => content_response(&meta, bytes),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("module {name} {version} is not stored on this server")),
+        Err(e) => storage_error(e),
+    }
+}
+
+async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Resp {
+    let root = service_root(&req);
+    match app.storage.agent(agent_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return unknown_agent(agent_id),
+        Err(e) => return storage_error(e),
+    }
+    let body = match read_body(req.into_body(), app.config.max_body_bytes, app.config.read_timeout).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let summary = match parse_report(&body) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    app.storage.touch(agent_id, now().unix_timestamp());
+    match app.storage.store_report(agent_id, summary, body).await {
+        Ok(_) => respond(StatusCode::OK, ODATA_JSON, saved_report_json(&root)),
+        Err(e) => storage_error(e),
+    }
+}
+
+async fn get_reports(app: &Arc<App>, agent_id: Uuid, job_id: Option<Uuid>) -> Resp {
+    match app.storage.agent(agent_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return unknown_agent(agent_id),
+        Err(e) => return storage_error(e),
+    }
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = match app.storage.reports(ReportFilter { agent_id: Some(agent_id), job_id, after_id: after, limit: 1000, ..Default::default() }).await {
+            Ok(p) => p,
+            Err(e) => return storage_error(e),
+        };
+        let done = page.len() < 1000;
+        after = page.last().map(|r| r.id);
+        all.extend(page);
+        if done {
+            break;
+        }
+    }
+    let values: Vec<Value> = all.iter().filter_map(|r| serde_json::from_slice(&r.body).ok()).collect();
+    match job_id {
+        Some(job) if values.is_empty() => error(StatusCode::NOT_FOUND, format!("no report with JobId {job}")),
+        Some(_) => crate::http::json(StatusCode::OK, &merge_reports(&values)),
+        None => crate::http::json(StatusCode::OK, &serde_json::json!({"value": values})),
+    }
+}
