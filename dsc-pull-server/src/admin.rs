@@ -14,24 +14,41 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 fn storage_error(e: StorageError) -> Resp {
     tracing::error!(error = %e, "storage failure");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "storage failure; see the server log")
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "storage failure; see the server log",
+    )
 }
 
 fn authorized(app: &App, req: &Request<Incoming>) -> bool {
-    let Some(value) = req.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let Some((scheme, token)) = value.split_once(' ') else { return false };
-    scheme.eq_ignore_ascii_case("Bearer") && constant_time_eq(token.trim().as_bytes(), app.admin_token.as_bytes())
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("Bearer")
+        && constant_time_eq(token.trim().as_bytes(), app.admin_token.as_bytes())
 }
 
 fn decode(seg: &str) -> String {
-    percent_encoding::percent_decode_str(seg).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let path = req.uri().path().to_string();
-    let segs: Vec<String> = path.trim_start_matches("/api/v1").split('/').filter(|s| !s.is_empty()).map(decode).collect();
+    let segs: Vec<String> = path
+        .trim_start_matches("/api/v1")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(decode)
+        .collect();
     if !path.starts_with("/api/v1/") && path != "/api/v1" {
         return error(StatusCode::NOT_FOUND, "the admin API lives under /api/v1");
     }
@@ -40,7 +57,10 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
         return respond(StatusCode::OK, "application/json", OPENAPI);
     }
     if !authorized(app, &req) {
-        return error(StatusCode::UNAUTHORIZED, "the admin API needs 'Authorization: Bearer <admin token>'");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "the admin API needs 'Authorization: Bearer <admin token>'",
+        );
     }
     let method = req.method().clone();
     let query = query_params(req.uri().query());
@@ -52,23 +72,64 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             if let Err(e) = check_name("configuration name", name) {
                 return error(StatusCode::BAD_REQUEST, e);
             }
-            let key = ContentKey::Configuration { name: name.to_string() };
+            let key = ContentKey::Configuration {
+                name: name.to_string(),
+            };
             put_content(app, key, req).await
         }
         (Method::PUT, ["modules", name, version]) => {
-            if let Err(e) = check_name("module name", name).and_then(|_| check_module_version(version)) {
+            if let Err(e) =
+                check_name("module name", name).and_then(|_| check_module_version(version))
+            {
                 return error(StatusCode::BAD_REQUEST, e);
             }
             if version.is_empty() {
                 return error(StatusCode::BAD_REQUEST, "a module version is required");
             }
-            let key = ContentKey::Module { name: name.to_string(), version: version.to_string() };
+            let key = ContentKey::Module {
+                name: name.to_string(),
+                version: version.to_string(),
+            };
             put_content(app, key, req).await
         }
-        (Method::GET, ["configurations", name]) => get_content(app, ContentKey::Configuration { name: name.to_string() }).await,
-        (Method::GET, ["modules", name, version]) => get_content(app, ContentKey::Module { name: name.to_string(), version: version.to_string() }).await,
-        (Method::DELETE, ["configurations", name]) => delete_content(app, ContentKey::Configuration { name: name.to_string() }).await,
-        (Method::DELETE, ["modules", name, version]) => delete_content(app, ContentKey::Module { name: name.to_string(), version: version.to_string() }).await,
+        (Method::GET, ["configurations", name]) => {
+            get_content(
+                app,
+                ContentKey::Configuration {
+                    name: name.to_string(),
+                },
+            )
+            .await
+        }
+        (Method::GET, ["modules", name, version]) => {
+            get_content(
+                app,
+                ContentKey::Module {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                },
+            )
+            .await
+        }
+        (Method::DELETE, ["configurations", name]) => {
+            delete_content(
+                app,
+                ContentKey::Configuration {
+                    name: name.to_string(),
+                },
+            )
+            .await
+        }
+        (Method::DELETE, ["modules", name, version]) => {
+            delete_content(
+                app,
+                ContentKey::Module {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                },
+            )
+            .await
+        }
         (Method::GET, ["nodes"]) => {
             let limit = match q("limit").map(|l| l.parse::<usize>()) {
                 None => 100,
@@ -82,7 +143,11 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             };
             match app.storage.nodes(after, limit).await {
                 Ok(nodes) => {
-                    let next = if nodes.len() == limit { nodes.last().map(|n| n.agent_id.to_string()) } else { None };
+                    let next = if nodes.len() == limit {
+                        nodes.last().map(|n| n.agent_id.to_string())
+                    } else {
+                        None
+                    };
                     json(StatusCode::OK, &json!({"nodes": nodes, "next": next}))
                 }
                 Err(e) => storage_error(e),
@@ -95,7 +160,10 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             };
             match app.storage.node(agent).await {
                 Ok(Some(n)) => json(StatusCode::OK, &json!(n)),
-                Ok(None) => error(StatusCode::NOT_FOUND, format!("agent {agent} is not registered")),
+                Ok(None) => error(
+                    StatusCode::NOT_FOUND,
+                    format!("agent {agent} is not registered"),
+                ),
                 Err(e) => storage_error(e),
             }
         }
@@ -104,13 +172,19 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
                 Ok(a) => a,
                 Err(e) => return error(StatusCode::BAD_REQUEST, e),
             };
-            let body = match read_body(req.into_body(), 1024 * 1024, app.config.read_timeout).await {
+            let body = match read_body(req.into_body(), 1024 * 1024, app.config.read_timeout).await
+            {
                 Ok(b) => b,
                 Err(r) => return r,
             };
             let names: Vec<String> = match serde_json::from_slice(&body) {
                 Ok(n) => n,
-                Err(e) => return error(StatusCode::BAD_REQUEST, format!("expected a JSON array of configuration names: {e}")),
+                Err(e) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        format!("expected a JSON array of configuration names: {e}"),
+                    );
+                }
             };
             for n in &names {
                 if let Err(e) = check_name("configuration name", n) {
@@ -118,8 +192,14 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
                 }
             }
             match app.storage.assign(agent, Some(names.clone())).await {
-                Ok(true) => json(StatusCode::OK, &json!({"agentId": agent, "assignedNames": names})),
-                Ok(false) => error(StatusCode::NOT_FOUND, format!("agent {agent} is not registered")),
+                Ok(true) => json(
+                    StatusCode::OK,
+                    &json!({"agentId": agent, "assignedNames": names}),
+                ),
+                Ok(false) => error(
+                    StatusCode::NOT_FOUND,
+                    format!("agent {agent} is not registered"),
+                ),
                 Err(e) => storage_error(e),
             }
         }
@@ -130,7 +210,10 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             };
             match app.storage.assign(agent, None).await {
                 Ok(true) => empty(StatusCode::NO_CONTENT),
-                Ok(false) => error(StatusCode::NOT_FOUND, format!("agent {agent} is not registered")),
+                Ok(false) => error(
+                    StatusCode::NOT_FOUND,
+                    format!("agent {agent} is not registered"),
+                ),
                 Err(e) => storage_error(e),
             }
         }
@@ -141,17 +224,28 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             };
             match app.storage.unregister(agent).await {
                 Ok(true) => empty(StatusCode::NO_CONTENT),
-                Ok(false) => error(StatusCode::NOT_FOUND, format!("agent {agent} is not registered")),
+                Ok(false) => error(
+                    StatusCode::NOT_FOUND,
+                    format!("agent {agent} is not registered"),
+                ),
                 Err(e) => storage_error(e),
             }
         }
         (Method::GET, ["reports"]) => {
-            let mut f = ReportFilter { limit: 100, ..Default::default() };
+            let mut f = ReportFilter {
+                limit: 100,
+                ..Default::default()
+            };
             macro_rules! parse_or_400 {
                 ($name:expr, $parse:expr) => {
                     match q($name).map($parse).transpose() {
                         Ok(v) => v,
-                        Err(_) => return error(StatusCode::BAD_REQUEST, format!("invalid '{}' parameter", $name)),
+                        Err(_) => {
+                            return error(
+                                StatusCode::BAD_REQUEST,
+                                format!("invalid '{}' parameter", $name),
+                            )
+                        }
                     }
                 };
             }
@@ -170,7 +264,11 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             let limit = f.limit;
             match app.storage.reports(f).await {
                 Ok(reports) => {
-                    let next = if reports.len() == limit { reports.last().map(|r| r.id) } else { None };
+                    let next = if reports.len() == limit {
+                        reports.last().map(|r| r.id)
+                    } else {
+                        None
+                    };
                     let items: Vec<Value> = reports
                         .iter()
                         .map(|r| {
@@ -193,18 +291,42 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
                 Ok(j) => j,
                 Err(e) => return error(StatusCode::BAD_REQUEST, e),
             };
-            match app.storage.reports(ReportFilter { job_id: Some(job), limit: 1000, ..Default::default() }).await {
-                Ok(r) if r.is_empty() => error(StatusCode::NOT_FOUND, format!("no report with JobId {job}")),
+            match app
+                .storage
+                .reports(ReportFilter {
+                    job_id: Some(job),
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await
+            {
+                Ok(r) if r.is_empty() => {
+                    error(StatusCode::NOT_FOUND, format!("no report with JobId {job}"))
+                }
                 Ok(r) => {
-                    let values: Vec<Value> = r.iter().filter_map(|x| serde_json::from_slice(&x.body).ok()).collect();
-                    json(StatusCode::OK, &dsc_core::pull::messages::merge_reports(&values))
+                    let values: Vec<Value> = r
+                        .iter()
+                        .filter_map(|x| serde_json::from_slice(&x.body).ok())
+                        .collect();
+                    json(
+                        StatusCode::OK,
+                        &dsc_core::pull::messages::merge_reports(&values),
+                    )
                 }
                 Err(e) => storage_error(e),
             }
         }
         (Method::GET, ["keys"]) => {
-            let keys: Vec<Value> = app.keys.keys().iter().map(|k| json!({"id": crate::keys::key_id(k), "key": k})).collect();
-            json(StatusCode::OK, &json!({"keys": keys, "file": app.keys.path()}))
+            let keys: Vec<Value> = app
+                .keys
+                .keys()
+                .iter()
+                .map(|k| json!({"id": crate::keys::key_id(k), "key": k}))
+                .collect();
+            json(
+                StatusCode::OK,
+                &json!({"keys": keys, "file": app.keys.path()}),
+            )
         }
         (Method::POST, ["keys"]) => {
             let body = match read_body(req.into_body(), 64 * 1024, app.config.read_timeout).await {
@@ -214,39 +336,73 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             let key = if body.iter().all(u8::is_ascii_whitespace) {
                 uuid::Uuid::new_v4().to_string()
             } else {
-                match serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_string)) {
-                    Some(k) if !k.trim().is_empty() && !k.contains('#') && !k.contains('\n') => k.trim().to_string(),
-                    _ => return error(StatusCode::BAD_REQUEST, "expected {\"key\": \"...\"} (no '#', no newline) or an empty body to generate one"),
+                match serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_string))
+                {
+                    Some(k) if !k.trim().is_empty() && !k.contains('#') && !k.contains('\n') => {
+                        k.trim().to_string()
+                    }
+                    _ => {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "expected {\"key\": \"...\"} (no '#', no newline) or an empty body to generate one",
+                        );
+                    }
                 }
             };
             match app.keys.add(&key) {
-                Ok(true) => json(StatusCode::CREATED, &json!({"id": crate::keys::key_id(&key), "key": key})),
+                Ok(true) => json(
+                    StatusCode::CREATED,
+                    &json!({"id": crate::keys::key_id(&key), "key": key}),
+                ),
                 Ok(false) => error(StatusCode::CONFLICT, "that key is already configured"),
-                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("writing {}: {e}", app.keys.path().display())),
+                Err(e) => error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("writing {}: {e}", app.keys.path().display()),
+                ),
             }
         }
         (Method::POST, ["keys", "reload"]) => match app.keys.reload() {
             Ok(n) => json(StatusCode::OK, &json!({"keys": n})),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("reading {}: {e}", app.keys.path().display())),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reading {}: {e}", app.keys.path().display()),
+            ),
         },
         (Method::DELETE, ["keys", id]) => match app.keys.revoke(id) {
             Ok(true) => empty(StatusCode::NO_CONTENT),
             Ok(false) => error(StatusCode::NOT_FOUND, format!("no key with id '{id}'")),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("writing {}: {e}", app.keys.path().display())),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("writing {}: {e}", app.keys.path().display()),
+            ),
         },
-        _ => error(StatusCode::NOT_FOUND, format!("no admin endpoint {} {path}", req.method())),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            format!("no admin endpoint {} {path}", req.method()),
+        ),
     }
 }
 
 async fn list_content(app: &Arc<App>, modules: bool) -> Resp {
     match app.storage.list_content(modules).await {
-        Ok(items) => json(StatusCode::OK, &json!({ if modules { "modules" } else { "configurations" }: items })),
+        Ok(items) => json(
+            StatusCode::OK,
+            &json!({ if modules { "modules" } else { "configurations" }: items }),
+        ),
         Err(e) => storage_error(e),
     }
 }
 
 async fn put_content(app: &Arc<App>, key: ContentKey, req: Request<Incoming>) -> Resp {
-    let body = match read_body(req.into_body(), app.config.max_upload_bytes, app.config.read_timeout).await {
+    let body = match read_body(
+        req.into_body(),
+        app.config.max_upload_bytes,
+        app.config.read_timeout,
+    )
+    .await
+    {
         Ok(b) => b,
         Err(r) => return r,
     };

@@ -6,8 +6,8 @@ use crate::http::{Resp, error, respond};
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
-use dsc_core::pull::path::{Method, RouteError, route};
 use dsc_core::pull::PROTOCOL_VERSION;
+use dsc_core::pull::path::{Method, RouteError, route};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
@@ -32,9 +32,14 @@ pub struct App {
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
     let start = Instant::now();
     let (endpoint, mut resp) = dispatch(&app, req).await;
-    resp.headers_mut().insert("ProtocolVersion", HeaderValue::from_static(PROTOCOL_VERSION));
-    resp.headers_mut().insert("Cache-Control", HeaderValue::from_static("no-cache"));
-    app.metrics.observe(endpoint, resp.status().as_u16(), start.elapsed());
+    resp.headers_mut().insert(
+        "ProtocolVersion",
+        HeaderValue::from_static(PROTOCOL_VERSION),
+    );
+    resp.headers_mut()
+        .insert("Cache-Control", HeaderValue::from_static("no-cache"));
+    app.metrics
+        .observe(endpoint, resp.status().as_u16(), start.elapsed());
     Ok(resp)
 }
 
@@ -55,7 +60,10 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
                 ("traek_agents", "Registered agents.", agents),
                 ("traek_reports_stored", "Reports stored.", reports),
             ]);
-            return ("metrics", respond(StatusCode::OK, "text/plain; version=0.0.4", text));
+            return (
+                "metrics",
+                respond(StatusCode::OK, "text/plain; version=0.0.4", text),
+            );
         }
         _ => {}
     }
@@ -69,14 +77,24 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
             (name, crate::protocol::handle(app, r, req).await)
         }
         Err(RouteError::NotFound) => ("unknown", error(StatusCode::NOT_FOUND, "no such endpoint")),
-        Err(RouteError::MethodNotAllowed) => ("unknown", error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")),
+        Err(RouteError::MethodNotAllowed) => (
+            "unknown",
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this endpoint",
+            ),
+        ),
         Err(RouteError::BadRequest(m)) => ("bad-request", error(StatusCode::BAD_REQUEST, m)),
     }
 }
 
 /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish (up to
 /// 30 s), and flushes storage.
-pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let flusher = {
@@ -122,7 +140,10 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::fut
     }
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
-    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections did not finish within 30 s");
     }
     flusher.abort();

@@ -39,7 +39,8 @@ pub struct FileConfig {
 
 impl FileConfig {
     pub fn load(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
@@ -57,13 +58,24 @@ pub struct Overrides {
 
 impl ServerConfig {
     pub fn resolve(file: FileConfig, o: Overrides) -> Self {
-        let data_dir = o.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("traek-data"));
-        let registration_keys = o.registration_keys.or(file.registration_keys).unwrap_or_else(|| data_dir.join("RegistrationKeys.txt"));
+        let data_dir = o
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("traek-data"));
+        let registration_keys = o
+            .registration_keys
+            .or(file.registration_keys)
+            .unwrap_or_else(|| data_dir.join("RegistrationKeys.txt"));
         ServerConfig {
-            listen: o.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: o
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             registration_keys,
             admin_token: o.admin_token.or(file.admin_token).filter(|t| !t.is_empty()),
-            max_clock_skew: Duration::from_secs(o.max_clock_skew.or(file.max_clock_skew).unwrap_or(300)),
+            max_clock_skew: Duration::from_secs(
+                o.max_clock_skew.or(file.max_clock_skew).unwrap_or(300),
+            ),
             max_body_bytes: file.max_body_bytes.unwrap_or(16 * 1024 * 1024),
             max_upload_bytes: file.max_upload_bytes.unwrap_or(1024 * 1024 * 1024),
             read_timeout: Duration::from_secs(file.read_timeout.unwrap_or(60)),

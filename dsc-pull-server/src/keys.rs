@@ -21,7 +21,10 @@ pub struct KeyRing {
 impl KeyRing {
     /// Loads the file (a missing file means no keys).
     pub fn load(path: &Path) -> std::io::Result<Self> {
-        let ring = KeyRing { path: path.to_path_buf(), keys: RwLock::new(Vec::new()) };
+        let ring = KeyRing {
+            path: path.to_path_buf(),
+            keys: RwLock::new(Vec::new()),
+        };
         ring.reload()?;
         Ok(ring)
     }
@@ -67,11 +70,18 @@ impl KeyRing {
     /// Removes the key with this id (or this exact key). False when absent.
     pub fn revoke(&self, id_or_key: &str) -> std::io::Result<bool> {
         let keys = self.keys();
-        let Some(victim) = keys.iter().find(|k| *k == id_or_key || key_id(k).eq_ignore_ascii_case(id_or_key)).cloned() else {
+        let Some(victim) = keys
+            .iter()
+            .find(|k| *k == id_or_key || key_id(k).eq_ignore_ascii_case(id_or_key))
+            .cloned()
+        else {
             return Ok(false);
         };
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        let kept: Vec<&str> = text.lines().filter(|l| l.split('#').next().unwrap_or("").trim() != victim).collect();
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| l.split('#').next().unwrap_or("").trim() != victim)
+            .collect();
         write_atomic(&self.path, (kept.join("\n") + "\n").as_bytes())?;
         self.reload()?;
         Ok(true)
@@ -82,7 +92,12 @@ impl KeyRing {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;

@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 struct Series {
@@ -43,20 +45,42 @@ impl Metrics {
         out.push_str("# HELP traek_http_requests_total HTTP requests by endpoint and status.\n# TYPE traek_http_requests_total counter\n");
         for (ep, s) in all.iter() {
             for (status, n) in &s.count_by_status {
-                let _ = writeln!(out, "traek_http_requests_total{{endpoint=\"{ep}\",status=\"{status}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "traek_http_requests_total{{endpoint=\"{ep}\",status=\"{status}\"}} {n}"
+                );
             }
         }
         out.push_str("# HELP traek_http_request_duration_seconds Request latency by endpoint.\n# TYPE traek_http_request_duration_seconds histogram\n");
         for (ep, s) in all.iter() {
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "traek_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"{b}\"}} {}", s.buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "traek_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"{b}\"}} {}",
+                    s.buckets[i]
+                );
             }
-            let _ = writeln!(out, "traek_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "traek_http_request_duration_seconds_sum{{endpoint=\"{ep}\"}} {}", s.sum);
-            let _ = writeln!(out, "traek_http_request_duration_seconds_count{{endpoint=\"{ep}\"}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "traek_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "traek_http_request_duration_seconds_sum{{endpoint=\"{ep}\"}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "traek_http_request_duration_seconds_count{{endpoint=\"{ep}\"}} {}",
+                s.count
+            );
         }
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         out
     }

@@ -6,7 +6,9 @@ use crate::storage::{ContentKey, Registration, ReportFilter};
 use dsc_core::pull::action::decide;
 use dsc_core::pull::auth::{self, AuthError};
 use dsc_core::pull::checksum::ALGORITHM;
-use dsc_core::pull::messages::{GetDscActionRequest, RegisterRequest, merge_reports, parse_report, saved_report_json};
+use dsc_core::pull::messages::{
+    GetDscActionRequest, RegisterRequest, merge_reports, parse_report, saved_report_json,
+};
 use dsc_core::pull::path::{Route, parse_guid};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
@@ -30,10 +32,18 @@ pub fn endpoint_name(route: &Route) -> &'static str {
 
 /// `scheme://host/prefix`, the OData service root the Windows server names in `odata.metadata`.
 fn service_root(req: &Request<Incoming>) -> String {
-    let host = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
     let path = req.uri().path();
     let lower = path.to_ascii_lowercase();
-    let cut = ["/nodes(", "/modules("].iter().filter_map(|m| lower.find(m)).min().unwrap_or(0);
+    let cut = ["/nodes(", "/modules("]
+        .iter()
+        .filter_map(|m| lower.find(m))
+        .min()
+        .unwrap_or(0);
     format!("http://{host}{}", &path[..cut])
 }
 
@@ -53,18 +63,34 @@ pub async fn handle(app: &Arc<App>, route: Route, req: Request<Incoming>) -> Res
         Route::GetModule { name, version } => get_module(app, req.headers(), name, version).await,
         Route::SendReport { agent_id } => send_report(app, agent_id, req).await,
         Route::GetReports { agent_id, job_id } => get_reports(app, agent_id, job_id).await,
-        Route::V1 => error(StatusCode::BAD_REQUEST, "version 1 (ConfigurationID) requests are not supported; configure the LCM with RegistrationKey and ConfigurationNames"),
+        Route::V1 => error(
+            StatusCode::BAD_REQUEST,
+            "version 1 (ConfigurationID) requests are not supported; configure the LCM with RegistrationKey and ConfigurationNames",
+        ),
     }
 }
 
 async fn register(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Resp {
     let headers = req.headers().clone();
-    let body = match read_body(req.into_body(), app.config.max_body_bytes, app.config.read_timeout).await {
+    let body = match read_body(
+        req.into_body(),
+        app.config.max_body_bytes,
+        app.config.read_timeout,
+    )
+    .await
+    {
         Ok(b) => b,
         Err(r) => return r,
     };
     let keys = app.keys.keys();
-    let matched = auth::verify_registration(&keys, &body, header(&headers, "authorization"), header(&headers, "x-ms-date"), now(), app.config.max_clock_skew);
+    let matched = auth::verify_registration(
+        &keys,
+        &body,
+        header(&headers, "authorization"),
+        header(&headers, "x-ms-date"),
+        now(),
+        app.config.max_clock_skew,
+    );
     let key_index = match matched {
         Ok(i) => i,
         Err(e) => {
@@ -78,7 +104,12 @@ async fn register(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Res
     };
     let request: RegisterRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid registration body: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid registration body: {e}"),
+            );
+        }
     };
     if let Some(names) = &request.configuration_names {
         for n in names {
@@ -106,11 +137,17 @@ async fn register(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Res
 
 fn storage_error(e: crate::storage::StorageError) -> Resp {
     tracing::error!(error = %e, "storage failure");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "storage failure; see the server log")
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "storage failure; see the server log",
+    )
 }
 
 fn unknown_agent(agent_id: Uuid) -> Resp {
-    error(StatusCode::UNAUTHORIZED, format!("agent {agent_id} is not registered"))
+    error(
+        StatusCode::UNAUTHORIZED,
+        format!("agent {agent_id} is not registered"),
+    )
 }
 
 async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Resp {
@@ -120,23 +157,48 @@ async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) 
         Ok(None) => return unknown_agent(agent_id),
         Err(e) => return storage_error(e),
     };
-    let body = match read_body(req.into_body(), app.config.max_body_bytes, app.config.read_timeout).await {
+    let body = match read_body(
+        req.into_body(),
+        app.config.max_body_bytes,
+        app.config.read_timeout,
+    )
+    .await
+    {
         Ok(b) => b,
         Err(r) => return r,
     };
     let request: GetDscActionRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid GetDscAction body: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid GetDscAction body: {e}"),
+            );
+        }
     };
-    if let Some(bad) = request.client_status.iter().filter_map(|c| c.checksum_algorithm.as_deref()).find(|a| !a.is_empty() && !a.eq_ignore_ascii_case(ALGORITHM)) {
-        return error(StatusCode::BAD_REQUEST, format!("checksum algorithm '{bad}' is not supported (only SHA-256)"));
+    if let Some(bad) = request
+        .client_status
+        .iter()
+        .filter_map(|c| c.checksum_algorithm.as_deref())
+        .find(|a| !a.is_empty() && !a.eq_ignore_ascii_case(ALGORITHM))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("checksum algorithm '{bad}' is not supported (only SHA-256)"),
+        );
     }
     app.storage.touch(agent_id, now().unix_timestamp());
-    let decision = decide(&request, view.effective_names(), |name| app.storage.configuration_checksum(name));
+    let decision = decide(&request, view.effective_names(), |name| {
+        app.storage.configuration_checksum(name)
+    });
     if let Some(d) = &decision.diagnosis {
         tracing::warn!(agent = %agent_id, "{d}");
     }
-    respond(StatusCode::OK, ODATA_JSON, decision.response.to_odata_json(&root))
+    respond(
+        StatusCode::OK,
+        ODATA_JSON,
+        decision.response.to_odata_json(&root),
+    )
 }
 
 fn content_response(meta: &crate::storage::ContentMeta, bytes: bytes::Bytes) -> Resp {
@@ -144,7 +206,8 @@ fn content_response(meta: &crate::storage::ContentMeta, bytes: bytes::Bytes) -> 
     if let Ok(v) = HeaderValue::from_str(&meta.checksum) {
         r.headers_mut().insert("Checksum", v);
     }
-    r.headers_mut().insert("ChecksumAlgorithm", HeaderValue::from_static(ALGORITHM));
+    r.headers_mut()
+        .insert("ChecksumAlgorithm", HeaderValue::from_static(ALGORITHM));
     r
 }
 
@@ -154,20 +217,38 @@ async fn get_configuration(app: &Arc<App>, agent_id: Uuid, name: String) -> Resp
         Ok(None) => return unknown_agent(agent_id),
         Err(e) => return storage_error(e),
     };
-    let Some(name) = view.effective_names().iter().find(|n| n.eq_ignore_ascii_case(&name)).cloned() else {
-        return error(StatusCode::NOT_FOUND, format!("configuration '{name}' is not assigned to agent {agent_id}"));
+    let Some(name) = view
+        .effective_names()
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(&name))
+        .cloned()
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("configuration '{name}' is not assigned to agent {agent_id}"),
+        );
     };
     app.storage.touch(agent_id, now().unix_timestamp());
-    match app.storage.content(&ContentKey::Configuration { name: name.clone() }).await {
+    match app
+        .storage
+        .content(&ContentKey::Configuration { name: name.clone() })
+        .await
+    {
         Ok(Some((meta, bytes))) => content_response(&meta, bytes),
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("configuration '{name}' is not stored on this server")),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("configuration '{name}' is not stored on this server"),
+        ),
         Err(e) => storage_error(e),
     }
 }
 
 async fn get_module(app: &Arc<App>, headers: &HeaderMap, name: String, version: String) -> Resp {
     let Some(agent_text) = header(headers, "agentid") else {
-        return error(StatusCode::UNAUTHORIZED, "GetModule needs the AgentId header of a registered agent");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "GetModule needs the AgentId header of a registered agent",
+        );
     };
     let agent_id = match parse_guid("AgentId header", agent_text) {
         Ok(a) => a,
@@ -179,9 +260,19 @@ async fn get_module(app: &Arc<App>, headers: &HeaderMap, name: String, version: 
         Err(e) => return storage_error(e),
     }
     app.storage.touch(agent_id, now().unix_timestamp());
-    match app.storage.content(&ContentKey::Module { name: name.clone(), version: version.clone() }).await {
+    match app
+        .storage
+        .content(&ContentKey::Module {
+            name: name.clone(),
+            version: version.clone(),
+        })
+        .await
+    {
         Ok(Some((meta, bytes))) => content_response(&meta, bytes),
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("module {name} {version} is not stored on this server")),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("module {name} {version} is not stored on this server"),
+        ),
         Err(e) => storage_error(e),
     }
 }
@@ -193,7 +284,13 @@ async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> 
         Ok(None) => return unknown_agent(agent_id),
         Err(e) => return storage_error(e),
     }
-    let body = match read_body(req.into_body(), app.config.max_body_bytes, app.config.read_timeout).await {
+    let body = match read_body(
+        req.into_body(),
+        app.config.max_body_bytes,
+        app.config.read_timeout,
+    )
+    .await
+    {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -217,7 +314,17 @@ async fn get_reports(app: &Arc<App>, agent_id: Uuid, job_id: Option<Uuid>) -> Re
     let mut all = Vec::new();
     let mut after = None;
     loop {
-        let page = match app.storage.reports(ReportFilter { agent_id: Some(agent_id), job_id, after_id: after, limit: 1000, ..Default::default() }).await {
+        let page = match app
+            .storage
+            .reports(ReportFilter {
+                agent_id: Some(agent_id),
+                job_id,
+                after_id: after,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+        {
             Ok(p) => p,
             Err(e) => return storage_error(e),
         };
@@ -228,9 +335,14 @@ async fn get_reports(app: &Arc<App>, agent_id: Uuid, job_id: Option<Uuid>) -> Re
             break;
         }
     }
-    let values: Vec<Value> = all.iter().filter_map(|r| serde_json::from_slice(&r.body).ok()).collect();
+    let values: Vec<Value> = all
+        .iter()
+        .filter_map(|r| serde_json::from_slice(&r.body).ok())
+        .collect();
     match job_id {
-        Some(job) if values.is_empty() => error(StatusCode::NOT_FOUND, format!("no report with JobId {job}")),
+        Some(job) if values.is_empty() => {
+            error(StatusCode::NOT_FOUND, format!("no report with JobId {job}"))
+        }
         Some(_) => crate::http::json(StatusCode::OK, &merge_reports(&values)),
         None => crate::http::json(StatusCode::OK, &serde_json::json!({"value": values})),
     }

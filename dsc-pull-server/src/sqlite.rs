@@ -91,7 +91,12 @@ enum WriteOp {
     Register(Registration),
     Unregister(Uuid),
     Assign(Uuid, Option<Vec<String>>),
-    Report { agent_id: Uuid, summary: ReportSummary, body: Bytes, received_at: i64 },
+    Report {
+        agent_id: Uuid,
+        summary: ReportSummary,
+        body: Bytes,
+        received_at: i64,
+    },
     PutContent(ContentKey, ContentMeta),
     DeleteContent(ContentKey),
     Touch(Vec<(Uuid, i64)>),
@@ -141,23 +146,39 @@ fn now_unix() -> i64 {
 
 fn kind_of(key: &ContentKey) -> (&'static str, String, String, String) {
     match key {
-        ContentKey::Configuration { name } => ("configuration", name.to_lowercase(), String::new(), name.clone()),
-        ContentKey::Module { name, version } => ("module", name.to_lowercase(), version.to_lowercase(), name.clone()),
+        ContentKey::Configuration { name } => (
+            "configuration",
+            name.to_lowercase(),
+            String::new(),
+            name.clone(),
+        ),
+        ContentKey::Module { name, version } => (
+            "module",
+            name.to_lowercase(),
+            version.to_lowercase(),
+            name.clone(),
+        ),
     }
 }
 
 /// Compares dotted numeric versions ("1.10.0.0" > "1.9").
 fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    let parse = |v: &str| v.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    let parse = |v: &str| {
+        v.split('.')
+            .map(|p| p.parse::<u64>().unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
     parse(a).cmp(&parse(b))
 }
 
 impl SqliteStorage {
     /// Opens (creating if needed) the storage in `data_dir`: `traek.db` and `blobs/`.
     pub fn open(data_dir: &Path) -> StorageResult<Self> {
-        std::fs::create_dir_all(data_dir.join("blobs")).map_err(|e| err(format!("creating {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir.join("blobs"))
+            .map_err(|e| err(format!("creating {}: {e}", data_dir.display())))?;
         let db = data_dir.join("traek.db");
-        let conn = Connection::open(&db).map_err(|e| err(format!("opening {}: {e}", db.display())))?;
+        let conn =
+            Connection::open(&db).map_err(|e| err(format!("opening {}: {e}", db.display())))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
@@ -165,7 +186,11 @@ impl SqliteStorage {
         load_cache(&conn, &cache)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            let r = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
+            let r = Connection::open_with_flags(
+                &db,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(err)?;
             r.execute_batch("PRAGMA busy_timeout=5000;").map_err(err)?;
             readers.push(r);
         }
@@ -192,12 +217,18 @@ impl SqliteStorage {
         {
             let guard = lock(&self.writer);
             let sender = guard.as_ref().ok_or_else(|| err("storage is shut down"))?;
-            sender.send(WriteJob { op, ack }).map_err(|_| err("the writer thread has stopped"))?;
+            sender
+                .send(WriteJob { op, ack })
+                .map_err(|_| err("the writer thread has stopped"))?;
         }
-        rx.await.map_err(|_| err("the writer thread dropped the request"))?
+        rx.await
+            .map_err(|_| err("the writer thread dropped the request"))?
     }
 
-    async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> StorageResult<T> + Send + 'static) -> StorageResult<T> {
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
         let pool = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
             let conn = lock(&pool).pop();
@@ -213,7 +244,12 @@ impl SqliteStorage {
         .map_err(err)?
     }
 
-    async fn query_nodes(&self, key: String, exact: bool, limit: usize) -> StorageResult<Vec<NodeSummary>> {
+    async fn query_nodes(
+        &self,
+        key: String,
+        exact: bool,
+        limit: usize,
+    ) -> StorageResult<Vec<NodeSummary>> {
         let cache = Arc::clone(&self.cache);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |c| {
@@ -295,25 +331,52 @@ impl Drop for SqliteStorage {
 
 fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
     let mut agents: HashMap<Uuid, AgentView> = HashMap::new();
-    let mut stmt = conn.prepare("SELECT agent_id, assigned_names FROM agents").map_err(err)?;
+    let mut stmt = conn
+        .prepare("SELECT agent_id, assigned_names FROM agents")
+        .map_err(err)?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })
         .map_err(err)?;
     for row in rows {
         let (id, assigned) = row.map_err(err)?;
-        let Ok(id) = Uuid::parse_str(&id) else { continue };
-        agents.insert(id, AgentView { assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()), ..Default::default() });
+        let Ok(id) = Uuid::parse_str(&id) else {
+            continue;
+        };
+        agents.insert(
+            id,
+            AgentView {
+                assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
+                ..Default::default()
+            },
+        );
     }
-    let mut stmt = conn.prepare("SELECT agent_id, message_type, configuration_names, thumbprint FROM registrations").map_err(err)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT agent_id, message_type, configuration_names, thumbprint FROM registrations",
+        )
+        .map_err(err)?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?)))
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
         .map_err(err)?;
     for row in rows {
         let (id, mt, names, thumb) = row.map_err(err)?;
-        let Ok(id) = Uuid::parse_str(&id) else { continue };
+        let Ok(id) = Uuid::parse_str(&id) else {
+            continue;
+        };
         let view = agents.entry(id).or_default();
         if mt == RegistrationMessageType::ConfigurationRepository.as_str() {
-            view.registered_names = names.and_then(|n| serde_json::from_str(&n).ok()).unwrap_or_default();
+            view.registered_names = names
+                .and_then(|n| serde_json::from_str(&n).ok())
+                .unwrap_or_default();
         }
         if let Some(t) = thumb
             && !view.thumbprints.contains(&t)
@@ -323,8 +386,12 @@ fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
     }
     *write_lock(&cache.agents) = agents;
     let mut configs = HashMap::new();
-    let mut stmt = conn.prepare("SELECT name_key, checksum FROM content WHERE kind = 'configuration'").map_err(err)?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(err)?;
+    let mut stmt = conn
+        .prepare("SELECT name_key, checksum FROM content WHERE kind = 'configuration'")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(err)?;
     for row in rows {
         let (k, c) = row.map_err(err)?;
         configs.insert(k, c);
@@ -333,7 +400,12 @@ fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
     Ok(())
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, cache: Arc<Cache>, blobs: PathBuf) {
+fn writer_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<WriteJob>,
+    cache: Arc<Cache>,
+    blobs: PathBuf,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -348,7 +420,8 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, cache: Arc<Ca
         let commit = (|| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
             for job in &batch {
-                results.push(apply(&tx, &job.op, &mut cache_updates, &mut orphan_blobs).map_err(err));
+                results
+                    .push(apply(&tx, &job.op, &mut cache_updates, &mut orphan_blobs).map_err(err));
             }
             tx.commit()
         })();
@@ -386,8 +459,14 @@ fn apply(
             tx.prepare_cached("INSERT INTO agents (agent_id, created_at, last_seen) VALUES (?1, ?2, ?2) ON CONFLICT(agent_id) DO UPDATE SET last_seen = ?2")?
                 .execute(params![id, r.registered_at])?;
             let req = &r.request;
-            let cert = req.registration_information.certificate_information.as_ref();
-            let names = req.configuration_names.as_ref().map(|n| serde_json::to_string(n).unwrap_or_default());
+            let cert = req
+                .registration_information
+                .certificate_information
+                .as_ref();
+            let names = req
+                .configuration_names
+                .as_ref()
+                .map(|n| serde_json::to_string(n).unwrap_or_default());
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO registrations (agent_id, message_type, key_id, registered_at, node_name, ip_address, lcm_version, thumbprint, configuration_names, request)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -422,7 +501,9 @@ fn apply(
             Ok(WriteOutcome::Done)
         }
         WriteOp::Unregister(agent_id) => {
-            let n = tx.prepare_cached("DELETE FROM agents WHERE agent_id = ?1")?.execute(params![agent_id.to_string()])?;
+            let n = tx
+                .prepare_cached("DELETE FROM agents WHERE agent_id = ?1")?
+                .execute(params![agent_id.to_string()])?;
             let id = *agent_id;
             updates.push(Box::new(move |c: &Cache| {
                 write_lock(&c.agents).remove(&id);
@@ -431,7 +512,9 @@ fn apply(
             Ok(WriteOutcome::Found(n > 0))
         }
         WriteOp::Assign(agent_id, names) => {
-            let json = names.as_ref().map(|n| serde_json::to_string(n).unwrap_or_default());
+            let json = names
+                .as_ref()
+                .map(|n| serde_json::to_string(n).unwrap_or_default());
             let n = tx
                 .prepare_cached("UPDATE agents SET assigned_names = ?2 WHERE agent_id = ?1")?
                 .execute(params![agent_id.to_string(), json])?;
@@ -445,7 +528,12 @@ fn apply(
             }
             Ok(WriteOutcome::Found(n > 0))
         }
-        WriteOp::Report { agent_id, summary: s, body, received_at } => {
+        WriteOp::Report {
+            agent_id,
+            summary: s,
+            body,
+            received_at,
+        } => {
             tx.prepare_cached(
                 "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -502,8 +590,13 @@ fn apply(
                 .prepare_cached("SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3")?
                 .query_row(params![kind, name_key, version], |r| r.get(0))
                 .optional()?;
-            let Some(old) = old else { return Ok(WriteOutcome::Found(false)) };
-            tx.prepare_cached("DELETE FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3")?.execute(params![kind, name_key, version])?;
+            let Some(old) = old else {
+                return Ok(WriteOutcome::Found(false));
+            };
+            tx.prepare_cached(
+                "DELETE FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3",
+            )?
+            .execute(params![kind, name_key, version])?;
             if !blob_referenced(tx, &old)? {
                 orphans.push(old);
             }
@@ -562,7 +655,9 @@ const REPORT_COLUMNS: &str = "id, agent_id, job_id, received_at, operation_type,
 #[async_trait]
 impl Storage for SqliteStorage {
     async fn register(&self, registration: Registration) -> StorageResult<()> {
-        self.write(WriteOp::Register(registration)).await.map(|_| ())
+        self.write(WriteOp::Register(registration))
+            .await
+            .map(|_| ())
     }
 
     async fn agent(&self, agent_id: Uuid) -> StorageResult<Option<AgentView>> {
@@ -588,7 +683,12 @@ impl Storage for SqliteStorage {
     }
 
     async fn nodes(&self, after: Option<Uuid>, limit: usize) -> StorageResult<Vec<NodeSummary>> {
-        self.query_nodes(after.map(|a| a.to_string()).unwrap_or_default(), false, limit).await
+        self.query_nodes(
+            after.map(|a| a.to_string()).unwrap_or_default(),
+            false,
+            limit,
+        )
+        .await
     }
 
     async fn node(&self, agent_id: Uuid) -> StorageResult<Option<NodeSummary>> {
@@ -599,8 +699,21 @@ impl Storage for SqliteStorage {
         Ok(read_lock(&self.cache.agents).len() as u64)
     }
 
-    async fn store_report(&self, agent_id: Uuid, summary: ReportSummary, body: Bytes) -> StorageResult<i64> {
-        match self.write(WriteOp::Report { agent_id, summary, body, received_at: now_unix() }).await? {
+    async fn store_report(
+        &self,
+        agent_id: Uuid,
+        summary: ReportSummary,
+        body: Bytes,
+    ) -> StorageResult<i64> {
+        match self
+            .write(WriteOp::Report {
+                agent_id,
+                summary,
+                body,
+                received_at: now_unix(),
+            })
+            .await?
+        {
             WriteOutcome::Id(id) => Ok(id),
             _ => Err(err("unexpected writer outcome")),
         }
@@ -632,14 +745,21 @@ impl Storage for SqliteStorage {
             let limit = if f.limit == 0 { 1000 } else { f.limit };
             sql.push_str(&format!(" ORDER BY id LIMIT {limit}"));
             let mut stmt = c.prepare_cached(&sql).map_err(err)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(args), report_from_row).map_err(err)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args), report_from_row)
+                .map_err(err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(err)
         })
         .await
     }
 
     async fn report_count(&self) -> StorageResult<u64> {
-        self.read(|c| c.query_row("SELECT COUNT(*) FROM reports", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(err)).await
+        self.read(|c| {
+            c.query_row("SELECT COUNT(*) FROM reports", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(err)
+        })
+        .await
     }
 
     async fn put_content(&self, key: ContentKey, bytes: Bytes) -> StorageResult<ContentMeta> {
@@ -648,12 +768,20 @@ impl Storage for SqliteStorage {
         let size = bytes.len() as u64;
         let blobs = self.blobs.clone();
         let c2 = checksum.clone();
-        tokio::task::spawn_blocking(move || write_blob(&blobs, &path, &c2, &bytes)).await.map_err(err)??;
+        tokio::task::spawn_blocking(move || write_blob(&blobs, &path, &c2, &bytes))
+            .await
+            .map_err(err)??;
         let (name, version) = match &key {
             ContentKey::Configuration { name } => (name.clone(), None),
             ContentKey::Module { name, version } => (name.clone(), Some(version.clone())),
         };
-        let meta = ContentMeta { name, version, checksum, size, updated_at: now_unix() };
+        let meta = ContentMeta {
+            name,
+            version,
+            checksum,
+            size,
+            updated_at: now_unix(),
+        };
         self.write(WriteOp::PutContent(key, meta.clone())).await?;
         Ok(meta)
     }
@@ -687,18 +815,26 @@ impl Storage for SqliteStorage {
     }
 
     async fn content(&self, key: &ContentKey) -> StorageResult<Option<(ContentMeta, Bytes)>> {
-        let Some(meta) = self.content_meta(key).await? else { return Ok(None) };
+        let Some(meta) = self.content_meta(key).await? else {
+            return Ok(None);
+        };
         let path = self.blob_path(&meta.checksum);
-        let bytes = tokio::task::spawn_blocking(move || std::fs::read(&path)).await.map_err(err)?;
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(&path))
+            .await
+            .map_err(err)?;
         match bytes {
             Ok(b) => Ok(Some((meta, Bytes::from(b)))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(err(format!("blob {} is missing", meta.checksum))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(err(format!("blob {} is missing", meta.checksum)))
+            }
             Err(e) => Err(err(e)),
         }
     }
 
     fn configuration_checksum(&self, name: &str) -> Option<String> {
-        read_lock(&self.cache.configs).get(&name.to_lowercase()).cloned()
+        read_lock(&self.cache.configs)
+            .get(&name.to_lowercase())
+            .cloned()
     }
 
     async fn delete_content(&self, key: &ContentKey) -> StorageResult<bool> {
@@ -744,12 +880,14 @@ fn write_blob(dir: &Path, path: &Path, checksum: &str, bytes: &[u8]) -> StorageR
         return Ok(());
     }
     let tmp = dir.join(format!(".{checksum}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| err(format!("creating {}: {e}", tmp.display())))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| err(format!("writing {}: {e}", tmp.display())))?;
+    let mut f =
+        std::fs::File::create(&tmp).map_err(|e| err(format!("creating {}: {e}", tmp.display())))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| err(format!("writing {}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, path).map_err(|e| err(format!("renaming {}: {e}", tmp.display())))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
 }
-

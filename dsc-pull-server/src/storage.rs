@@ -49,7 +49,9 @@ impl AgentView {
     /// The configuration names the agent may get: the administrator's when assigned, else the
     /// ones it registered.
     pub fn effective_names(&self) -> &[String] {
-        self.assigned_names.as_deref().unwrap_or(&self.registered_names)
+        self.assigned_names
+            .as_deref()
+            .unwrap_or(&self.registered_names)
     }
 }
 
@@ -136,7 +138,12 @@ pub trait Storage: Send + Sync + 'static {
     async fn agent_count(&self) -> StorageResult<u64>;
 
     /// Stores a report durably; returns its id.
-    async fn store_report(&self, agent_id: Uuid, summary: ReportSummary, body: Bytes) -> StorageResult<i64>;
+    async fn store_report(
+        &self,
+        agent_id: Uuid,
+        summary: ReportSummary,
+        body: Bytes,
+    ) -> StorageResult<i64>;
     /// Reports matching the filter, oldest first.
     async fn reports(&self, filter: ReportFilter) -> StorageResult<Vec<StoredReport>>;
     /// Number of stored reports.

@@ -24,7 +24,11 @@ pub struct Decision {
 
 /// Decides. `assigned` are the configuration names the node may get; `stored_checksum` looks
 /// up the checksum of a stored configuration by name.
-pub fn decide(request: &GetDscActionRequest, assigned: &[String], stored_checksum: impl Fn(&str) -> Option<String>) -> Decision {
+pub fn decide(
+    request: &GetDscActionRequest,
+    assigned: &[String],
+    stored_checksum: impl Fn(&str) -> Option<String>,
+) -> Decision {
     let mut details = Vec::new();
     let mut diagnosis = None;
     let unnamed = |c: &Option<String>| c.as_deref().is_none_or(str::is_empty);
@@ -32,7 +36,9 @@ pub fn decide(request: &GetDscActionRequest, assigned: &[String], stored_checksu
         let target = if unnamed(&item.configuration_name) {
             match assigned {
                 [] => {
-                    diagnosis = Some("the node has no configuration name assigned; answering Ok".to_string());
+                    diagnosis = Some(
+                        "the node has no configuration name assigned; answering Ok".to_string(),
+                    );
                     continue;
                 }
                 [one] => one.clone(),
@@ -49,7 +55,9 @@ pub fn decide(request: &GetDscActionRequest, assigned: &[String], stored_checksu
             match assigned.iter().find(|a| a.eq_ignore_ascii_case(&name)) {
                 Some(a) => a.clone(),
                 None => {
-                    diagnosis = Some(format!("the node asked about '{name}', which is not assigned to it; left out"));
+                    diagnosis = Some(format!(
+                        "the node asked about '{name}', which is not assigned to it; left out"
+                    ));
                     continue;
                 }
             }
@@ -62,18 +70,32 @@ pub fn decide(request: &GetDscActionRequest, assigned: &[String], stored_checksu
             },
         };
         if status == NodeStatus::Retry {
-            diagnosis = Some(format!("configuration '{target}' is assigned but not stored on the server; answering Retry"));
+            diagnosis = Some(format!(
+                "configuration '{target}' is assigned but not stored on the server; answering Retry"
+            ));
         }
-        details.push(ActionDetail { configuration_name: target, status });
+        details.push(ActionDetail {
+            configuration_name: target,
+            status,
+        });
     }
-    let node_status = if details.iter().any(|d| d.status == NodeStatus::GetConfiguration) {
+    let node_status = if details
+        .iter()
+        .any(|d| d.status == NodeStatus::GetConfiguration)
+    {
         NodeStatus::GetConfiguration
     } else if details.iter().any(|d| d.status == NodeStatus::Retry) {
         NodeStatus::Retry
     } else {
         NodeStatus::Ok
     };
-    Decision { response: GetDscActionResponse { node_status, details }, diagnosis }
+    Decision {
+        response: GetDscActionResponse {
+            node_status,
+            details,
+        },
+        diagnosis,
+    }
 }
 
 #[cfg(test)]
@@ -85,7 +107,11 @@ mod tests {
         GetDscActionRequest {
             client_status: items
                 .iter()
-                .map(|(n, c)| ClientStatus { checksum: Some(c.to_string()), configuration_name: n.map(str::to_string), checksum_algorithm: Some("SHA-256".into()) })
+                .map(|(n, c)| ClientStatus {
+                    checksum: Some(c.to_string()),
+                    configuration_name: n.map(str::to_string),
+                    checksum_algorithm: Some("SHA-256".into()),
+                })
                 .collect(),
         }
     }
@@ -102,14 +128,30 @@ mod tests {
     fn first_pull_gets_the_configuration_and_echoes_the_registered_name() {
         let d = decide(&req(&[(None, "")]), &["Web".into()], store);
         assert_eq!(d.response.node_status, NodeStatus::GetConfiguration);
-        assert_eq!(d.response.details, vec![ActionDetail { configuration_name: "Web".into(), status: NodeStatus::GetConfiguration }]);
+        assert_eq!(
+            d.response.details,
+            vec![ActionDetail {
+                configuration_name: "Web".into(),
+                status: NodeStatus::GetConfiguration
+            }]
+        );
     }
 
     #[test]
     fn same_checksum_in_any_case_is_ok_and_a_different_one_pulls() {
         let lower = "ab".repeat(32);
-        assert_eq!(decide(&req(&[(None, &lower)]), &["Web".into()], store).response.node_status, NodeStatus::Ok);
-        assert_eq!(decide(&req(&[(None, &"EE".repeat(32))]), &["Web".into()], store).response.node_status, NodeStatus::GetConfiguration);
+        assert_eq!(
+            decide(&req(&[(None, &lower)]), &["Web".into()], store)
+                .response
+                .node_status,
+            NodeStatus::Ok
+        );
+        assert_eq!(
+            decide(&req(&[(None, &"EE".repeat(32))]), &["Web".into()], store)
+                .response
+                .node_status,
+            NodeStatus::GetConfiguration
+        );
     }
 
     #[test]
@@ -118,25 +160,51 @@ mod tests {
         assert_eq!(d.response.node_status, NodeStatus::Retry);
         assert!(d.diagnosis.is_some());
         let d = decide(&req(&[(None, "")]), &[], store);
-        assert_eq!(d.response, GetDscActionResponse { node_status: NodeStatus::Ok, details: vec![] });
+        assert_eq!(
+            d.response,
+            GetDscActionResponse {
+                node_status: NodeStatus::Ok,
+                details: vec![]
+            }
+        );
     }
 
     #[test]
     fn several_names_without_partials_never_say_update_meta_config() {
         let d = decide(&req(&[(None, "")]), &["Web".into(), "P1".into()], store);
-        assert_eq!(d.response, GetDscActionResponse { node_status: NodeStatus::Ok, details: vec![] });
+        assert_eq!(
+            d.response,
+            GetDscActionResponse {
+                node_status: NodeStatus::Ok,
+                details: vec![]
+            }
+        );
         assert!(d.diagnosis.unwrap().contains("several"));
     }
 
     #[test]
     fn partials_are_answered_one_by_one() {
-        let d = decide(&req(&[(Some("P1"), &"CD".repeat(32)), (Some("Web"), ""), (Some("Other"), "")]), &["Web".into(), "P1".into()], store);
+        let d = decide(
+            &req(&[
+                (Some("P1"), &"CD".repeat(32)),
+                (Some("Web"), ""),
+                (Some("Other"), ""),
+            ]),
+            &["Web".into(), "P1".into()],
+            store,
+        );
         assert_eq!(d.response.node_status, NodeStatus::GetConfiguration);
         assert_eq!(
             d.response.details,
             vec![
-                ActionDetail { configuration_name: "P1".into(), status: NodeStatus::Ok },
-                ActionDetail { configuration_name: "Web".into(), status: NodeStatus::GetConfiguration }
+                ActionDetail {
+                    configuration_name: "P1".into(),
+                    status: NodeStatus::Ok
+                },
+                ActionDetail {
+                    configuration_name: "Web".into(),
+                    status: NodeStatus::GetConfiguration
+                }
             ]
         );
     }

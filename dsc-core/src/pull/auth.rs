@@ -31,7 +31,9 @@ pub enum AuthError {
     MissingDate,
     #[error("the x-ms-date header '{0}' is not a UTC date like 2016-08-15T21:25:51.8654321Z")]
     MalformedDate(String),
-    #[error("the x-ms-date header is {skew_seconds} s away from the server's clock (allowed: {max_seconds} s)")]
+    #[error(
+        "the x-ms-date header is {skew_seconds} s away from the server's clock (allowed: {max_seconds} s)"
+    )]
     StaleDate { skew_seconds: i64, max_seconds: u64 },
     #[error("the signature matches no registration key")]
     NoMatchingKey,
@@ -44,7 +46,8 @@ fn string_to_sign(body: &[u8], x_ms_date: &str) -> String {
 
 fn mac(key: &str, body: &[u8], x_ms_date: &str) -> HmacSha256 {
     // HMAC accepts keys of any length; this cannot fail.
-    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(string_to_sign(body, x_ms_date).as_bytes());
     mac
 }
@@ -63,11 +66,15 @@ pub fn authorization_header(key: &str, body: &[u8], x_ms_date: &str) -> String {
 /// case-insensitively).
 pub fn parse_authorization(header: &str) -> Result<Vec<u8>, AuthError> {
     let header = header.trim();
-    let (scheme, rest) = header.split_once(' ').ok_or(AuthError::MalformedAuthorization)?;
+    let (scheme, rest) = header
+        .split_once(' ')
+        .ok_or(AuthError::MalformedAuthorization)?;
     if !scheme.eq_ignore_ascii_case("Shared") {
         return Err(AuthError::MalformedAuthorization);
     }
-    let sig = B64.decode(rest.trim()).map_err(|_| AuthError::MalformedAuthorization)?;
+    let sig = B64
+        .decode(rest.trim())
+        .map_err(|_| AuthError::MalformedAuthorization)?;
     if sig.len() != 32 {
         return Err(AuthError::MalformedAuthorization);
     }
@@ -76,7 +83,8 @@ pub fn parse_authorization(header: &str) -> Result<Vec<u8>, AuthError> {
 
 /// Parses an x-ms-date value (RFC 3339, as .NET's round-trip format is).
 pub fn parse_date(x_ms_date: &str) -> Result<OffsetDateTime, AuthError> {
-    OffsetDateTime::parse(x_ms_date.trim(), &Rfc3339).map_err(|_| AuthError::MalformedDate(x_ms_date.to_string()))
+    OffsetDateTime::parse(x_ms_date.trim(), &Rfc3339)
+        .map_err(|_| AuthError::MalformedDate(x_ms_date.to_string()))
 }
 
 /// The current time in the LCM's x-ms-date format (`yyyy-MM-ddTHH:mm:ss.fffffffZ`).
@@ -109,7 +117,10 @@ pub fn verify_registration(
     let date = parse_date(date_text)?;
     let skew = (now - date).whole_seconds().abs();
     if skew as u64 > max_skew.as_secs() {
-        return Err(AuthError::StaleDate { skew_seconds: skew, max_seconds: max_skew.as_secs() });
+        return Err(AuthError::StaleDate {
+            skew_seconds: skew,
+            max_seconds: max_skew.as_secs(),
+        });
     }
     let mut matched = None;
     for (i, key) in keys.iter().enumerate() {
@@ -139,9 +150,16 @@ mod tests {
     /// Test vector 2 of the protocol notes (the dsc-traek capture).
     #[test]
     fn traek_capture_signature_verifies() {
-        let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/traek-registration-body.json")).unwrap();
+        let body = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/traek-registration-body.json"
+        ))
+        .unwrap();
         assert_eq!(body.len(), 669);
-        assert_eq!(B64.encode(Sha256::digest(&body)), "igYaoUs4qymRYwyFLAkrCEjFImumYh/3P/kA/UlsGEY=");
+        assert_eq!(
+            B64.encode(Sha256::digest(&body)),
+            "igYaoUs4qymRYwyFLAkrCEjFImumYh/3P/kA/UlsGEY="
+        );
         let date = "2016-08-22T16:29:17.1106741Z";
         assert_eq!(
             authorization_header("845279827-796-493", &body, date),
@@ -150,12 +168,29 @@ mod tests {
         let now = parse_date(date).unwrap();
         let keys = vec!["other".to_string(), "845279827-796-493".to_string()];
         let auth = "shared WqfHbxnctwKMWt410LhK2cZgjirJdnzi81pqJg1ljww=";
-        assert_eq!(verify_registration(&keys, &body, Some(auth), Some(date), now, Duration::from_secs(60)), Ok(1));
+        assert_eq!(
+            verify_registration(
+                &keys,
+                &body,
+                Some(auth),
+                Some(date),
+                now,
+                Duration::from_secs(60)
+            ),
+            Ok(1)
+        );
         // one byte changed
         let mut tampered = body.clone();
         tampered[10] ^= 1;
         assert_eq!(
-            verify_registration(&keys, &tampered, Some(auth), Some(date), now, Duration::from_secs(60)),
+            verify_registration(
+                &keys,
+                &tampered,
+                Some(auth),
+                Some(date),
+                now,
+                Duration::from_secs(60)
+            ),
             Err(AuthError::NoMatchingKey)
         );
     }
@@ -168,15 +203,36 @@ mod tests {
         let date = "2020-01-01T00:10:00.0000000Z";
         let auth = authorization_header("k", body, date);
         let skew = Duration::from_secs(300);
-        assert!(matches!(verify_registration(&keys, body, Some(&auth), Some(date), now, skew), Err(AuthError::StaleDate { .. })));
-        assert_eq!(verify_registration(&keys, body, None, Some(date), now, skew), Err(AuthError::MissingAuthorization));
-        assert_eq!(verify_registration(&keys, body, Some(&auth), None, now, skew), Err(AuthError::MissingDate));
-        assert_eq!(verify_registration(&keys, body, Some("Basic abc"), Some(date), now, skew), Err(AuthError::MalformedAuthorization));
-        assert_eq!(verify_registration(&keys, body, Some("Shared !!!"), Some(date), now, skew), Err(AuthError::MalformedAuthorization));
-        assert!(matches!(verify_registration(&keys, body, Some(&auth), Some("yesterday"), now, skew), Err(AuthError::MalformedDate(_))));
+        assert!(matches!(
+            verify_registration(&keys, body, Some(&auth), Some(date), now, skew),
+            Err(AuthError::StaleDate { .. })
+        ));
+        assert_eq!(
+            verify_registration(&keys, body, None, Some(date), now, skew),
+            Err(AuthError::MissingAuthorization)
+        );
+        assert_eq!(
+            verify_registration(&keys, body, Some(&auth), None, now, skew),
+            Err(AuthError::MissingDate)
+        );
+        assert_eq!(
+            verify_registration(&keys, body, Some("Basic abc"), Some(date), now, skew),
+            Err(AuthError::MalformedAuthorization)
+        );
+        assert_eq!(
+            verify_registration(&keys, body, Some("Shared !!!"), Some(date), now, skew),
+            Err(AuthError::MalformedAuthorization)
+        );
+        assert!(matches!(
+            verify_registration(&keys, body, Some(&auth), Some("yesterday"), now, skew),
+            Err(AuthError::MalformedDate(_))
+        ));
         let fresh = "2020-01-01T00:01:00.0000000Z";
         let auth = authorization_header("k", body, fresh);
-        assert_eq!(verify_registration(&keys, body, Some(&auth), Some(fresh), now, skew), Ok(0));
+        assert_eq!(
+            verify_registration(&keys, body, Some(&auth), Some(fresh), now, skew),
+            Ok(0)
+        );
     }
 
     #[test]

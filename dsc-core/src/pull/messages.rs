@@ -181,19 +181,22 @@ pub fn parse_report(body: &[u8]) -> Result<ReportSummary, ReportError> {
         return Err(ReportError("the report body is empty".into()));
     }
     let text = crate::text::decode_utf8(body).map_err(|e| ReportError(e.message))?;
-    let value: Value = serde_json::from_str(text).map_err(|e| ReportError(format!("the report is not JSON: {e}")))?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ReportError(format!("the report is not JSON: {e}")))?;
     let Value::Object(map) = &value else {
         return Err(ReportError("the report must be a JSON object".into()));
     };
     let text_of = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_string);
     let job_text = text_of("JobId").ok_or_else(|| ReportError("the report has no JobId".into()))?;
-    let job_id = Uuid::try_parse(job_text.trim_matches(['{', '}'])).map_err(|_| ReportError(format!("JobId '{job_text}' is not a GUID")))?;
+    let job_id = Uuid::try_parse(job_text.trim_matches(['{', '}']))
+        .map_err(|_| ReportError(format!("JobId '{job_text}' is not a GUID")))?;
     let time_of = |k: &str| -> Result<(Option<String>, Option<i64>), ReportError> {
         match map.get(k) {
             None | Some(Value::Null) => Ok((None, None)),
             Some(Value::String(s)) if s.is_empty() => Ok((None, None)),
             Some(Value::String(s)) => {
-                let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| ReportError(format!("{k} '{s}' is not a date")))?;
+                let t = OffsetDateTime::parse(s, &Rfc3339)
+                    .map_err(|_| ReportError(format!("{k} '{s}' is not a date")))?;
                 Ok((Some(s.clone()), Some(t.unix_timestamp())))
             }
             Some(other) => Err(ReportError(format!("{k} must be a string, not {other}"))),
@@ -201,16 +204,26 @@ pub fn parse_report(body: &[u8]) -> Result<ReportSummary, ReportError> {
     };
     let (start_time, start_unix) = time_of("StartTime")?;
     let (end_time, end_unix) = time_of("EndTime")?;
-    let errors: Vec<&Value> = map.get("Errors").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let errors: Vec<&Value> = map
+        .get("Errors")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     let first_error = errors.first().map(|e| {
         // Each entry is usually a JSON-encoded object with an ErrorMessage.
-        let parsed = e.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok());
+        let parsed = e
+            .as_str()
+            .and_then(|s| serde_json::from_str::<Value>(s).ok());
         parsed
             .as_ref()
             .and_then(|p| p.get("ErrorMessage"))
             .and_then(Value::as_str)
             .map(str::to_string)
-            .unwrap_or_else(|| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string()))
+            .unwrap_or_else(|| {
+                e.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.to_string())
+            })
     });
     Ok(ReportSummary {
         job_id,
@@ -236,7 +249,9 @@ pub fn merge_reports(reports: &[Value]) -> Value {
         let Value::Object(map) = r else { continue };
         for (k, v) in map {
             if k == "Errors" || k == "StatusData" {
-                let slot = merged.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let slot = merged
+                    .entry(k.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if let (Value::Array(acc), Value::Array(items)) = (slot, v) {
                     acc.extend(items.iter().cloned());
                 }
@@ -262,8 +277,12 @@ mod tests {
 
     #[test]
     fn captured_registration_bodies_parse() {
-        for f in ["traek-registration-body.json", "windows-registration-body.json"] {
-            let body = std::fs::read(format!("{}/tests/data/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        for f in [
+            "traek-registration-body.json",
+            "windows-registration-body.json",
+        ] {
+            let body =
+                std::fs::read(format!("{}/tests/data/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap();
             let r: RegisterRequest = serde_json::from_slice(&body).unwrap();
             assert_eq!(r.agent_information.lcm_version, "2.0");
             assert!(r.registration_information.certificate_information.is_some());
@@ -272,10 +291,24 @@ mod tests {
 
     #[test]
     fn registration_with_unknown_member_or_string_version_is_refused() {
-        let body = std::fs::read(format!("{}/tests/data/windows-registration-body.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let body = std::fs::read(format!(
+            "{}/tests/data/windows-registration-body.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let text = String::from_utf8(body).unwrap();
-        assert!(serde_json::from_str::<RegisterRequest>(&text.replace("\"NodeName\"", "\"Extra\":1,\"NodeName\"")).is_err());
-        assert!(serde_json::from_str::<RegisterRequest>(&text.replace("\"Version\":3", "\"Version\":\"3\"")).is_err());
+        assert!(
+            serde_json::from_str::<RegisterRequest>(
+                &text.replace("\"NodeName\"", "\"Extra\":1,\"NodeName\"")
+            )
+            .is_err()
+        );
+        assert!(
+            serde_json::from_str::<RegisterRequest>(
+                &text.replace("\"Version\":3", "\"Version\":\"3\"")
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -283,7 +316,12 @@ mod tests {
         let a: GetDscActionRequest = serde_json::from_str(r#"{"ClientStatus":[{"Checksum":"","ConfigurationName":"P1","ChecksumAlgorithm":"SHA-256"},{"ChecksumAlgorithm":"SHA-256","ConfigurationName":null,"Checksum":"AB"}]}"#).unwrap();
         assert_eq!(a.client_status[0].configuration_name.as_deref(), Some("P1"));
         assert_eq!(a.client_status[1].configuration_name, None);
-        assert!(serde_json::from_str::<GetDscActionRequest>(r#"{"ClientStatus":[{"Checksum":"","Bogus":1}]}"#).is_err());
+        assert!(
+            serde_json::from_str::<GetDscActionRequest>(
+                r#"{"ClientStatus":[{"Checksum":"","Bogus":1}]}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -295,7 +333,12 @@ mod tests {
         assert!(parse_report(b"").is_err());
         assert!(parse_report(b"[1]").is_err());
         assert!(parse_report(br#"{"JobId":"nope"}"#).is_err());
-        assert!(parse_report(br#"{"JobId":"d6a09c93-632e-11e6-9c21-80e6500eb60d","EndTime":"yesterday"}"#).is_err());
+        assert!(
+            parse_report(
+                br#"{"JobId":"d6a09c93-632e-11e6-9c21-80e6500eb60d","EndTime":"yesterday"}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod action;
 pub mod auth;
 pub mod checksum;
+pub mod client;
 pub mod messages;
 pub mod path;
 

@@ -15,7 +15,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "traek-server", version, about = "DSC pull server (MS-DSCPM v2) for Windows LCMs.")]
+#[command(
+    name = "traek-server",
+    version,
+    about = "DSC pull server (MS-DSCPM v2) for Windows LCMs."
+)]
 struct Cli {
     #[command(flatten)]
     opts: ServeArgs,
@@ -89,7 +93,10 @@ fn main() -> ExitCode {
         },
     );
     init_logging(config.log_json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: starting the runtime: {e}");
@@ -112,8 +119,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -122,14 +132,20 @@ fn init_logging(json: bool) {
 }
 
 fn open_storage(config: &ServerConfig) -> Result<(Arc<SqliteStorage>, KeyRing), String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
     let storage = SqliteStorage::open(&config.data_dir).map_err(|e| e.to_string())?;
-    let keys = KeyRing::load(&config.registration_keys).map_err(|e| format!("reading {}: {e}", config.registration_keys.display()))?;
+    let keys = KeyRing::load(&config.registration_keys)
+        .map_err(|e| format!("reading {}: {e}", config.registration_keys.display()))?;
     Ok((Arc::new(storage), keys))
 }
 
 fn random_secret() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// The admin token: configured, else read from DATA_DIR/admin-token, else created there.
@@ -145,7 +161,8 @@ fn admin_token(config: &ServerConfig) -> Result<(String, Option<PathBuf>), Strin
         Err(e) => return Err(format!("reading {}: {e}", path.display())),
     }
     let token = random_secret();
-    write_atomic(&path, format!("{token}\n").as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    write_atomic(&path, format!("{token}\n").as_bytes())
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
     restrict(&path);
     tracing::info!(file = %path.display(), "created an admin token");
     Ok((token, Some(path)))
@@ -163,28 +180,43 @@ async fn run(config: ServerConfig) -> Result<(), String> {
     let (storage, keys) = open_storage(&config)?;
     if keys.keys().is_empty() {
         let key = uuid::Uuid::new_v4().to_string();
-        keys.add(&key).map_err(|e| format!("writing {}: {e}", keys.path().display()))?;
+        keys.add(&key)
+            .map_err(|e| format!("writing {}: {e}", keys.path().display()))?;
         restrict(keys.path());
         tracing::info!(file = %keys.path().display(), "created a registration key");
     }
     let (token, token_file) = admin_token(&config)?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("listening on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("traek-server listening on http://{local}");
     eprintln!("  data directory:     {}", config.data_dir.display());
-    eprintln!("  registration keys:  {} ({} key(s))", keys.path().display(), keys.keys().len());
+    eprintln!(
+        "  registration keys:  {} ({} key(s))",
+        keys.path().display(),
+        keys.keys().len()
+    );
     match &token_file {
         Some(f) => eprintln!("  admin token:        in {}", f.display()),
         None => eprintln!("  admin token:        from configuration"),
     }
     eprintln!("  LCM ServerURL:      http://{local}/PSDSCPullServer.svc");
-    let app = Arc::new(App { storage: storage.clone(), keys, config, admin_token: token, metrics: Metrics::default() });
+    let app = Arc::new(App {
+        storage: storage.clone(),
+        keys,
+        config,
+        admin_token: token,
+        metrics: Metrics::default(),
+    });
     let hup_app = Arc::clone(&app);
     tokio::spawn(async move {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                return;
+            };
             while hup.recv().await.is_some() {
                 match hup_app.keys.reload() {
                     Ok(n) => tracing::info!(keys = n, "registration keys reloaded (SIGHUP)"),
@@ -193,7 +225,9 @@ async fn run(config: ServerConfig) -> Result<(), String> {
             }
         }
     });
-    serve(Arc::clone(&app), listener, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    serve(Arc::clone(&app), listener, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
     drop(app);
     storage.shutdown();
     tracing::info!("stopped");
@@ -204,7 +238,10 @@ async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             std::future::pending::<()>().await;
             return;
         };
@@ -221,7 +258,8 @@ async fn shutdown_signal() {
 
 async fn import(config: ServerConfig, from: &Path) -> Result<(), String> {
     let (storage, keys) = open_storage(&config)?;
-    let report = dsc_pull_server::import::import_windows_layout(from, storage.as_ref(), &keys).await?;
+    let report =
+        dsc_pull_server::import::import_windows_layout(from, storage.as_ref(), &keys).await?;
     for c in &report.configurations {
         println!("imported configuration {c}");
     }
@@ -233,5 +271,9 @@ async fn import(config: ServerConfig, from: &Path) -> Result<(), String> {
         eprintln!("skipped {file}: {reason}");
     }
     storage.shutdown();
-    if report.skipped.is_empty() { Ok(()) } else { Err(format!("{} item(s) skipped", report.skipped.len())) }
+    if report.skipped.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} item(s) skipped", report.skipped.len()))
+    }
 }

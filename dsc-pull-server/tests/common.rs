@@ -1,0 +1,221 @@
+//! Shared helpers of the server tests: start the built binary, build LCM requests.
+#![allow(dead_code)]
+
+use dsc_core::pull::client::PullClient;
+use dsc_core::pull::messages::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use uuid::Uuid;
+
+pub const KEY: &str = "91E51A37-B59F-11E5-9C04-14109FD663AE";
+pub const TOKEN: &str = "test-admin-token";
+
+/// A running `traek-server` on a random port, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub data: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(
+            data.join("RegistrationKeys.txt"),
+            format!("# test keys\n{KEY}\n"),
+        )
+        .unwrap();
+        let mut s = Self::start_in(&data, &[]);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts on an existing data directory (restarts keep the directory).
+    pub fn start_in(data: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_traek-server"))
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-token",
+                TOKEN,
+            ])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut reader = BufReader::new(stderr);
+        let mut addr = String::new();
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 {
+            if let Some(rest) = line
+                .trim()
+                .strip_prefix("traek-server listening on http://")
+            {
+                addr = rest.to_string();
+                break;
+            }
+            line.clear();
+        }
+        assert!(!addr.is_empty(), "server did not start: {line}");
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
+                sink.clear();
+            }
+        });
+        Server {
+            child,
+            addr,
+            data: data.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/PSDSCPullServer.svc", self.addr)
+    }
+
+    pub fn client(&self, agent: Uuid) -> PullClient {
+        PullClient::new(&self.url(), agent)
+    }
+
+    /// Admin API call: (status, JSON body or Null).
+    pub fn admin(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, serde_json::Value) {
+        let c = PullClient::new(&format!("http://{}", self.addr), Uuid::nil());
+        let auth = format!("Bearer {TOKEN}");
+        let r = c
+            .request(method, path, &[("Authorization", &auth)], body)
+            .unwrap();
+        (
+            r.status,
+            serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub fn healthy(&self) -> bool {
+        let c = PullClient::new(&format!("http://{}", self.addr), Uuid::nil());
+        c.request("GET", "/healthz", &[], None)
+            .map(|r| r.status == 200)
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn registration(kind: RegistrationMessageType, names: Option<&[&str]>) -> RegisterRequest {
+    RegisterRequest {
+        agent_information: AgentInformation {
+            lcm_version: "2.0".into(),
+            node_name: "CLIENT".into(),
+            ip_address: "192.168.1.120;127.0.0.1".into(),
+        },
+        configuration_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+        registration_information: RegistrationInformation {
+            certificate_information: Some(CertificateInformation {
+                friendly_name: "DSC-OaaS Client Authentication".into(),
+                issuer: "CN=DSC-OaaS".into(),
+                not_after: "2017-08-14T09:49:31.0000000-07:00".into(),
+                not_before: "2016-08-14T16:39:31.0000000-07:00".into(),
+                subject: "CN=DSC-OaaS".into(),
+                public_key: "U3lzdGVt".into(),
+                thumbprint: "8351F16C2B06634279F2C0287B5430452DA1CD94".into(),
+                version: 3,
+            }),
+            registration_message_type: kind,
+        },
+    }
+}
+
+pub fn action(items: &[(Option<&str>, &str)]) -> GetDscActionRequest {
+    GetDscActionRequest {
+        client_status: items
+            .iter()
+            .map(|(n, c)| ClientStatus {
+                checksum: Some(c.to_string()),
+                configuration_name: n.map(str::to_string),
+                checksum_algorithm: Some("SHA-256".into()),
+            })
+            .collect(),
+    }
+}
+
+/// A UTF-16LE MOF with BOM, as the PowerShell compiler writes them.
+pub fn utf16_mof(text: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+    out
+}
+
+/// A tiny valid zip (stored entry).
+pub fn tiny_zip(name: &str, content: &[u8]) -> Vec<u8> {
+    // Local header + central directory + end record, no compression, CRC computed.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let crc = crc32(content);
+    let n = name.as_bytes();
+    let mut z = Vec::new();
+    z.extend_from_slice(&[0x50, 0x4b, 3, 4, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(&crc.to_le_bytes());
+    z.extend_from_slice(&(content.len() as u32).to_le_bytes());
+    z.extend_from_slice(&(content.len() as u32).to_le_bytes());
+    z.extend_from_slice(&(n.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z.extend_from_slice(n);
+    z.extend_from_slice(content);
+    let cd_start = z.len() as u32;
+    z.extend_from_slice(&[0x50, 0x4b, 1, 2, 20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(&crc.to_le_bytes());
+    z.extend_from_slice(&(content.len() as u32).to_le_bytes());
+    z.extend_from_slice(&(content.len() as u32).to_le_bytes());
+    z.extend_from_slice(&(n.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(n);
+    let cd_len = z.len() as u32 - cd_start;
+    z.extend_from_slice(&[0x50, 0x4b, 5, 6, 0, 0, 0, 0, 1, 0, 1, 0]);
+    z.extend_from_slice(&cd_len.to_le_bytes());
+    z.extend_from_slice(&cd_start.to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z
+}
+
+pub fn report(job: Uuid, extra: serde_json::Value) -> Vec<u8> {
+    let mut v = serde_json::json!({
+        "JobId": job.to_string(), "OperationType": "Initial", "ReportFormatVersion": "2.0",
+        "StartTime": "2016-08-15T14:25:51.2030000-07:00", "Errors": [], "StatusData": []
+    });
+    if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, val) in e {
+            m.insert(k.clone(), val.clone());
+        }
+    }
+    serde_json::to_vec(&v).unwrap()
+}

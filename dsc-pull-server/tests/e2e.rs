@@ -1,0 +1,700 @@
+//! End-to-end tests over real HTTP against the built `traek-server`.
+
+mod common;
+
+use common::*;
+use dsc_core::pull::auth::{authorization_header, format_date};
+use dsc_core::pull::checksum::sha256_hex;
+use dsc_core::pull::client::ClientError;
+use dsc_core::pull::messages::{NodeStatus, RegistrationMessageType as Rmt};
+use serde_json::json;
+use uuid::Uuid;
+
+fn new_agent() -> Uuid {
+    Uuid::new_v4()
+}
+
+#[test]
+fn registration_with_a_valid_key_succeeds_and_bad_credentials_are_refused() {
+    let s = Server::start();
+    let c = s.client(new_agent());
+    let req = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
+    let r = c.register(KEY, &req).unwrap();
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("ProtocolVersion"), Some("2.0"));
+    assert!(r.body.is_empty());
+    // re-registration of a known agent succeeds
+    assert_eq!(c.register(KEY, &req).unwrap().status, 204);
+
+    let body = serde_json::to_vec(&req).unwrap();
+    let now = format_date(time::OffsetDateTime::now_utc());
+    // wrong key
+    assert_eq!(c.register("wrong-key", &req).unwrap().status, 401);
+    // lowercase key: keys are case-sensitive
+    assert_eq!(c.register(&KEY.to_lowercase(), &req).unwrap().status, 401);
+    // stale date
+    let old = "2016-08-15T21:25:51.8654321Z";
+    assert_eq!(
+        c.register_raw(
+            &body,
+            Some(old),
+            Some(&authorization_header(KEY, &body, old))
+        )
+        .unwrap()
+        .status,
+        401
+    );
+    // malformed Authorization headers
+    for bad in [
+        "Shared",
+        "Shared not*base64",
+        "Basic abc",
+        "Shared YWJj",
+        "",
+    ] {
+        assert_eq!(
+            c.register_raw(&body, Some(&now), Some(bad)).unwrap().status,
+            401,
+            "{bad:?}"
+        );
+    }
+    // missing Authorization, missing or malformed date
+    assert_eq!(c.register_raw(&body, Some(&now), None).unwrap().status, 401);
+    assert_eq!(
+        c.register_raw(&body, None, Some(&authorization_header(KEY, &body, &now)))
+            .unwrap()
+            .status,
+        400
+    );
+    assert_eq!(
+        c.register_raw(
+            &body,
+            Some("yesterday"),
+            Some(&authorization_header(KEY, &body, "yesterday"))
+        )
+        .unwrap()
+        .status,
+        400
+    );
+    // body signed, then changed
+    let mut tampered = body.clone();
+    tampered[5] ^= 1;
+    assert_eq!(
+        c.register_raw(
+            &tampered,
+            Some(&now),
+            Some(&authorization_header(KEY, &body, &now))
+        )
+        .unwrap()
+        .status,
+        401
+    );
+}
+
+#[test]
+fn unknown_json_members_and_wrong_types_are_400() {
+    let s = Server::start();
+    let c = s.client(new_agent());
+    let req = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
+    let text = serde_json::to_string(&req).unwrap();
+    for body in [
+        text.replace("\"NodeName\"", "\"Unexpected\":1,\"NodeName\""),
+        text.replace("\"Version\":3", "\"Version\":\"3\""),
+        "{broken".to_string(),
+    ] {
+        let now = format_date(time::OffsetDateTime::now_utc());
+        let r = c
+            .register_raw(
+                body.as_bytes(),
+                Some(&now),
+                Some(&authorization_header(KEY, body.as_bytes(), &now)),
+            )
+            .unwrap();
+        assert_eq!(r.status, 400, "{body}");
+    }
+    c.register(KEY, &req).unwrap();
+    let r = c
+        .request(
+            "POST",
+            &format!("/Nodes(AgentId='{}')/GetDscAction", c.agent_id),
+            &[],
+            Some(br#"{"ClientStatus":[{"Checksum":"","Bogus":1}]}"#),
+        )
+        .unwrap();
+    assert_eq!(r.status, 400);
+    let r = c
+        .request(
+            "POST",
+            &format!("/Nodes(AgentId='{}')/GetDscAction", c.agent_id),
+            &[],
+            Some(br#"{"ClientStatus":[{"Checksum":"","ChecksumAlgorithm":"MD5"}]}"#),
+        )
+        .unwrap();
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn unregistered_agents_get_nothing() {
+    let s = Server::start();
+    s.admin("PUT", "/api/v1/configurations/Web", Some(b"mof"));
+    let c = s.client(new_agent());
+    assert!(matches!(
+        c.get_dsc_action(&action(&[(None, "")])),
+        Err(ClientError::Status { status: 401, .. })
+    ));
+    assert!(matches!(
+        c.get_configuration("Web"),
+        Err(ClientError::Status { status: 401, .. })
+    ));
+    assert_eq!(
+        c.send_report(&report(Uuid::new_v4(), json!({})))
+            .unwrap()
+            .status,
+        401
+    );
+    assert!(matches!(
+        c.get_reports(None),
+        Err(ClientError::Status { status: 401, .. })
+    ));
+    let r = c
+        .request(
+            "GET",
+            "/Modules(ModuleName='x',ModuleVersion='1.0')/ModuleContent",
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 401, "GetModule without AgentId header");
+}
+
+#[test]
+fn get_dsc_action_answers_each_outcome() {
+    let s = Server::start();
+    let mof = utf16_mof("instance of MSFT_Credential {};");
+    // No registered name: Ok, no details.
+    let none = s.client(new_agent());
+    none.register(KEY, &registration(Rmt::ConfigurationRepository, Some(&[])))
+        .unwrap();
+    let a = none.get_dsc_action(&action(&[(None, "")])).unwrap();
+    assert_eq!((a.node_status, a.details.len()), (NodeStatus::Ok, 0));
+
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    // Assigned but not stored: Retry.
+    assert_eq!(
+        c.get_dsc_action(&action(&[(None, "")]))
+            .unwrap()
+            .node_status,
+        NodeStatus::Retry
+    );
+    let (st, meta) = s.admin("PUT", "/api/v1/configurations/Web", Some(&mof));
+    assert_eq!(st, 200);
+    let checksum = meta["checksum"].as_str().unwrap().to_string();
+    assert_eq!(checksum, sha256_hex(&mof));
+    // First pull: GetConfiguration, echoing the registered name.
+    let a = c.get_dsc_action(&action(&[(None, "")])).unwrap();
+    assert_eq!(a.node_status, NodeStatus::GetConfiguration);
+    assert_eq!(a.details[0].configuration_name, "Web");
+    // Same checksum (any case): Ok. Different: GetConfiguration.
+    assert_eq!(
+        c.get_dsc_action(&action(&[(None, &checksum.to_lowercase())]))
+            .unwrap()
+            .node_status,
+        NodeStatus::Ok
+    );
+    assert_eq!(
+        c.get_dsc_action(&action(&[(None, &"0".repeat(64))]))
+            .unwrap()
+            .node_status,
+        NodeStatus::GetConfiguration
+    );
+    // The raw answer carries the OData metadata and never UpdateMetaConfig.
+    let raw = c
+        .request(
+            "POST",
+            &format!("/Nodes(AgentId='{}')/GetDscAction", c.agent_id),
+            &[],
+            Some(br#"{"ClientStatus":[{"Checksum":"","ChecksumAlgorithm":"SHA-256"}]}"#),
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&raw.body).unwrap();
+    assert!(
+        v["odata.metadata"]
+            .as_str()
+            .unwrap()
+            .ends_with("/PSDSCPullServer.svc/$metadata#MSFT.DSCNodeStatus"),
+        "{v}"
+    );
+
+    // Several names without partials: Ok with no details (never UpdateMetaConfig).
+    let many = s.client(new_agent());
+    many.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web", "Db"])),
+    )
+    .unwrap();
+    let a = many.get_dsc_action(&action(&[(None, "")])).unwrap();
+    assert_eq!((a.node_status, a.details.len()), (NodeStatus::Ok, 0));
+}
+
+#[test]
+fn partial_configurations_are_answered_one_by_one() {
+    let s = Server::start();
+    s.admin("PUT", "/api/v1/configurations/PartialOne", Some(b"one"));
+    s.admin("PUT", "/api/v1/configurations/PartialTwo", Some(b"two"));
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(
+            Rmt::ConfigurationRepository,
+            Some(&["PartialOne", "PartialTwo"]),
+        ),
+    )
+    .unwrap();
+    let one = sha256_hex(b"one");
+    let a = c
+        .get_dsc_action(&action(&[
+            (Some("PartialOne"), &one),
+            (Some("PartialTwo"), ""),
+            (Some("NotMine"), ""),
+        ]))
+        .unwrap();
+    assert_eq!(a.node_status, NodeStatus::GetConfiguration);
+    let details: Vec<(String, NodeStatus)> = a
+        .details
+        .iter()
+        .map(|d| (d.configuration_name.clone(), d.status))
+        .collect();
+    assert_eq!(
+        details,
+        vec![
+            ("PartialOne".into(), NodeStatus::Ok),
+            ("PartialTwo".into(), NodeStatus::GetConfiguration)
+        ]
+    );
+}
+
+#[test]
+fn content_is_served_byte_for_byte_with_its_checksum() {
+    let s = Server::start();
+    let mof =
+        utf16_mof("/* compiled */ instance of OMI_ConfigurationDocument { Version=\"2.0.0\"; };");
+    s.admin("PUT", "/api/v1/configurations/Web", Some(&mof));
+    let zip = tiny_zip("xSmbShare.psd1", b"@{ ModuleVersion = '1.1.0.0' }");
+    let (st, _) = s.admin("PUT", "/api/v1/modules/xSmbShare/1.1.0.0", Some(&zip));
+    assert_eq!(st, 200);
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    let got = c.get_configuration("web").unwrap(); // names match case-insensitively
+    assert_eq!(got.bytes, mof);
+    assert_eq!(&got.bytes[..2], &[0xFF, 0xFE], "the UTF-16LE BOM is kept");
+    assert_eq!(got.checksum, sha256_hex(&mof));
+    let raw = c
+        .request(
+            "GET",
+            &format!(
+                "/Nodes(AgentId='{}')/Configurations(ConfigurationName='Web')/ConfigurationContent",
+                c.agent_id
+            ),
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!(raw.header("Content-Type"), Some("application/octet-stream"));
+    assert_eq!(raw.header("ChecksumAlgorithm"), Some("SHA-256"));
+    // Module name and version match case-insensitively; empty version is the newest.
+    for (name, version) in [
+        ("xSmbShare", "1.1.0.0"),
+        ("XSMBSHARE", "1.1.0.0"),
+        ("xsmbshare", ""),
+    ] {
+        assert_eq!(
+            c.get_module(name, version).unwrap().bytes,
+            zip,
+            "{name} {version}"
+        );
+    }
+    assert!(matches!(
+        c.get_module("xSmbShare", "9.9"),
+        Err(ClientError::Status { status: 404, .. })
+    ));
+    // A name not assigned to the agent is not served.
+    s.admin("PUT", "/api/v1/configurations/Secret", Some(b"secret"));
+    assert!(matches!(
+        c.get_configuration("Secret"),
+        Err(ClientError::Status { status: 404, .. })
+    ));
+}
+
+#[test]
+fn report_server_registration_does_not_erase_configuration_names() {
+    let s = Server::start();
+    s.admin("PUT", "/api/v1/configurations/Web", Some(b"mof"));
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    c.register(KEY, &registration(Rmt::ReportServer, None))
+        .unwrap();
+    c.register(KEY, &registration(Rmt::ResourceRepository, None))
+        .unwrap();
+    assert_eq!(
+        c.get_dsc_action(&action(&[(None, "")]))
+            .unwrap()
+            .node_status,
+        NodeStatus::GetConfiguration
+    );
+    let (_, node) = s.admin("GET", &format!("/api/v1/nodes/{}", c.agent_id), None);
+    assert_eq!(node["registeredNames"], json!(["Web"]));
+    assert_eq!(node["registrationTypes"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_jobs_reports_are_kept_and_merged() {
+    let s = Server::start();
+    let c = s.client(new_agent());
+    c.register(KEY, &registration(Rmt::ReportServer, None))
+        .unwrap();
+    let job = Uuid::new_v4();
+    let start = report(
+        job,
+        json!({"NodeName": "CLIENT", "LCMVersion": "2.0", "StatusData": ["{\"Type\":\"Initial\"}"]}),
+    );
+    let err = report(
+        job,
+        json!({"Errors": ["{\"ErrorMessage\":\"boom\",\"ErrorCode\":\"6\"}"]}),
+    );
+    let fin = report(
+        job,
+        json!({"Status": "Failure", "RefreshMode": "Pull", "EndTime": "2016-08-15T14:26:00.0000000-07:00", "AdditionalData": [{"Key": "OSVersion", "Value": "{}"}], "StatusData": ["{\"Status\":\"Failure\"}"]}),
+    );
+    for body in [&start, &err, &fin] {
+        let r = c.send_report(body).unwrap();
+        assert_eq!(r.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["value"], "SavedReport");
+    }
+    let all = c.get_reports(None).unwrap();
+    assert_eq!(all["value"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        serde_json::to_vec(&all["value"][0]).unwrap(),
+        serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&start).unwrap()).unwrap()
+    );
+    let merged = c.get_reports(Some(job)).unwrap();
+    assert_eq!(merged["NodeName"], "CLIENT");
+    assert_eq!(merged["Status"], "Failure");
+    assert_eq!(merged["Errors"].as_array().unwrap().len(), 1);
+    assert_eq!(merged["StatusData"].as_array().unwrap().len(), 2);
+    assert!(matches!(
+        c.get_reports(Some(Uuid::new_v4())),
+        Err(ClientError::Status { status: 404, .. })
+    ));
+    // Bad reports.
+    for bad in [
+        &b""[..],
+        b"{}",
+        br#"{"JobId":"nope"}"#,
+        br#"{"JobId":"d6a09c93-632e-11e6-9c21-80e6500eb60d","StartTime":"noon"}"#,
+        b"[1,2]",
+    ] {
+        assert_eq!(
+            c.send_report(bad).unwrap().status,
+            400,
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    // The admin view: latest status, filters.
+    let (_, node) = s.admin("GET", &format!("/api/v1/nodes/{}", c.agent_id), None);
+    assert_eq!(node["lastReportStatus"], "Failure");
+    let (_, failures) = s.admin(
+        "GET",
+        &format!("/api/v1/reports?agent={}&status=Failure", c.agent_id),
+        None,
+    );
+    assert_eq!(failures["reports"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        failures["reports"][0]["report"]["AdditionalData"][0]["Key"],
+        "OSVersion"
+    );
+    let (_, job_view) = s.admin("GET", &format!("/api/v1/jobs/{job}"), None);
+    assert_eq!(job_view["Status"], "Failure");
+}
+
+#[test]
+fn admin_assignment_takes_precedence_and_unregister_removes_the_node() {
+    let s = Server::start();
+    s.admin("PUT", "/api/v1/configurations/Web", Some(b"web"));
+    s.admin("PUT", "/api/v1/configurations/Db", Some(b"db"));
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    let (st, _) = s.admin(
+        "PUT",
+        &format!("/api/v1/nodes/{}/configurations", c.agent_id),
+        Some(br#"["Db"]"#),
+    );
+    assert_eq!(st, 200);
+    let a = c.get_dsc_action(&action(&[(None, "")])).unwrap();
+    assert_eq!(a.details[0].configuration_name, "Db");
+    assert_eq!(c.get_configuration("Db").unwrap().bytes, b"db");
+    assert!(c.get_configuration("Web").is_err());
+    assert_eq!(
+        s.admin(
+            "PUT",
+            &format!("/api/v1/nodes/{}/configurations", Uuid::new_v4()),
+            Some(br#"["Db"]"#)
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        s.admin(
+            "PUT",
+            &format!("/api/v1/nodes/{}/configurations", c.agent_id),
+            Some(b"{}")
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        s.admin(
+            "DELETE",
+            &format!("/api/v1/nodes/{}/configurations", c.agent_id),
+            None
+        )
+        .0,
+        204
+    );
+    assert_eq!(
+        c.get_dsc_action(&action(&[(None, "")])).unwrap().details[0].configuration_name,
+        "Web"
+    );
+    let (_, list) = s.admin("GET", "/api/v1/nodes?limit=10", None);
+    assert_eq!(list["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(list["nodes"][0]["nodeName"], "CLIENT");
+    assert_eq!(
+        list["nodes"][0]["ipAddresses"],
+        json!(["192.168.1.120", "127.0.0.1"])
+    );
+    assert!(list["nodes"][0]["lastSeen"].is_number());
+    assert_eq!(
+        s.admin("DELETE", &format!("/api/v1/nodes/{}", c.agent_id), None)
+            .0,
+        204
+    );
+    assert!(matches!(
+        c.get_dsc_action(&action(&[(None, "")])),
+        Err(ClientError::Status { status: 401, .. })
+    ));
+}
+
+#[test]
+fn admin_api_needs_the_token_and_manages_content_and_keys() {
+    let s = Server::start();
+    let plain = dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), Uuid::nil());
+    assert_eq!(
+        plain
+            .request("GET", "/api/v1/nodes", &[], None)
+            .unwrap()
+            .status,
+        401
+    );
+    assert_eq!(
+        plain
+            .request(
+                "GET",
+                "/api/v1/nodes",
+                &[("Authorization", "Bearer wrong")],
+                None
+            )
+            .unwrap()
+            .status,
+        401
+    );
+    assert_eq!(
+        plain
+            .request("GET", "/api/v1/openapi.json", &[], None)
+            .unwrap()
+            .status,
+        200
+    );
+    s.admin("PUT", "/api/v1/configurations/A", Some(b"a"));
+    assert_eq!(
+        s.admin("PUT", "/api/v1/modules/M/1.0", Some(b"not a zip"))
+            .0,
+        400
+    );
+    assert_eq!(
+        s.admin(
+            "PUT",
+            "/api/v1/modules/M/1.0",
+            Some(&tiny_zip("m.psd1", b"x"))
+        )
+        .0,
+        200
+    );
+    let (_, list) = s.admin("GET", "/api/v1/configurations", None);
+    assert_eq!(list["configurations"][0]["name"], "A");
+    let (_, mods) = s.admin("GET", "/api/v1/modules", None);
+    assert_eq!(mods["modules"][0]["version"], "1.0");
+    assert_eq!(s.admin("DELETE", "/api/v1/configurations/A", None).0, 204);
+    assert_eq!(s.admin("DELETE", "/api/v1/configurations/A", None).0, 404);
+    // keys: add, register with it, revoke, refused
+    let (st, added) = s.admin("POST", "/api/v1/keys", Some(br#"{"key":"second-key"}"#));
+    assert_eq!(st, 201);
+    let c = s.client(new_agent());
+    let req = registration(Rmt::ConfigurationRepository, Some(&["A"]));
+    assert_eq!(c.register("second-key", &req).unwrap().status, 204);
+    let id = added["id"].as_str().unwrap();
+    assert_eq!(
+        s.admin("DELETE", &format!("/api/v1/keys/{id}"), None).0,
+        204
+    );
+    assert_eq!(c.register("second-key", &req).unwrap().status, 401);
+    let (_, keys) = s.admin("GET", "/api/v1/keys", None);
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    let (st, generated) = s.admin("POST", "/api/v1/keys", None);
+    assert_eq!(st, 201);
+    assert_eq!(generated["key"].as_str().unwrap().len(), 36);
+}
+
+#[test]
+fn hostile_requests_get_4xx_and_the_server_stays_up() {
+    let s = Server::start();
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    let agent = c.agent_id;
+    let paths = [
+        format!(
+            "/Nodes(AgentId='{agent}')/Configurations(ConfigurationName='..')/ConfigurationContent"
+        ),
+        format!(
+            "/Nodes(AgentId='{agent}')/Configurations(ConfigurationName='..%2F..%2Fetc%2Fpasswd')/ConfigurationContent"
+        ),
+        format!(
+            "/Nodes(AgentId='{agent}')/Configurations(ConfigurationName='a/b')/ConfigurationContent"
+        ),
+        "/Modules(ModuleName='..%5C..%5Cx',ModuleVersion='1.0')/ModuleContent".to_string(),
+        "/Nodes(AgentId='not-a-guid')/GetDscAction".to_string(),
+        "/Nodes(AgentId='{00000000-0000-0000-0000-00000000000G}')".to_string(),
+        "/Nodes(AgentId='unterminated/SendReport".to_string(),
+    ];
+    for p in &paths {
+        let r = c
+            .request("GET", p, &[("AgentId", &agent.to_string())], None)
+            .unwrap();
+        assert!((400..500).contains(&r.status), "{p} -> {}", r.status);
+    }
+    for m in ["PUT", "POST"] {
+        let r = c
+            .request(m, "/Nodes(AgentId='not-a-guid')", &[], Some(b"{"))
+            .unwrap();
+        assert!((400..500).contains(&r.status));
+    }
+    let r = c
+        .request(
+            "POST",
+            &format!("/Nodes(AgentId='{agent}')/GetDscAction"),
+            &[],
+            Some(b"\x00\xff garbage"),
+        )
+        .unwrap();
+    assert_eq!(r.status, 400);
+    // a body over the limit
+    let huge = vec![b'{'; 17 * 1024 * 1024];
+    let r = c
+        .request(
+            "POST",
+            &format!("/Nodes(AgentId='{agent}')/SendReport"),
+            &[],
+            Some(&huge),
+        )
+        .unwrap();
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        s.admin("PUT", "/api/v1/configurations/..", Some(b"x")).0,
+        400
+    );
+    assert_eq!(
+        s.admin("PUT", "/api/v1/configurations/a%2F..%2Fb", Some(b"x"))
+            .0,
+        400
+    );
+    assert!(s.healthy());
+    // nothing was written outside the data directory
+    let parent = s.data.parent().unwrap();
+    let entries: Vec<String> = std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, vec!["data"]);
+}
+
+#[test]
+fn health_readiness_and_metrics_are_served() {
+    let s = Server::start();
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    let plain = dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), Uuid::nil());
+    assert_eq!(
+        plain.request("GET", "/readyz", &[], None).unwrap().status,
+        200
+    );
+    let m = plain.request("GET", "/metrics", &[], None).unwrap();
+    let text = String::from_utf8(m.body).unwrap();
+    assert!(
+        text.contains("traek_http_requests_total{endpoint=\"RegisterDscAgent\",status=\"204\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("traek_agents 1"), "{text}");
+    assert!(
+        text.contains("traek_http_request_duration_seconds_bucket{endpoint=\"RegisterDscAgent\"")
+    );
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_and_data_survives_restart() {
+    let mut s = Server::start();
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    c.get_dsc_action(&action(&[(None, "")])).unwrap();
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe {
+        libc::kill(s.child.id() as i32, libc::SIGTERM);
+    }
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let s2 = Server::start_in(&s.data, &[]);
+    let (_, node) = s2.admin("GET", &format!("/api/v1/nodes/{}", c.agent_id), None);
+    assert_eq!(node["registeredNames"], json!(["Web"]));
+    assert!(
+        node["lastSeen"].is_number(),
+        "last-seen was flushed on shutdown: {node}"
+    );
+}
