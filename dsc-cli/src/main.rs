@@ -4,6 +4,7 @@
 //! everything else lives in `dsc-core`.
 
 mod output;
+mod server;
 
 use clap::{Args, Parser, Subcommand};
 use dsc_core::manifest::VersionReq;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// Exit codes, as in Microsoft's dsc.
-mod exit {
+pub(crate) mod exit {
     pub const SUCCESS: u8 = 0;
     pub const INVALID_ARGS: u8 = 1;
     pub const RESOURCE_ERROR: u8 = 2;
@@ -34,7 +35,9 @@ Exit codes:
   7  resource type (or version) not found
 
 Environment:
-  DSC_RESOURCE_PATH  directories searched for resource manifests (instead of PATH)";
+  DSC_RESOURCE_PATH  directories searched for resource manifests (instead of PATH)
+  TRAEK_SERVER       pull server URL for 'traek server'
+  TRAEK_ADMIN_TOKEN  admin API token for 'traek server'";
 
 #[derive(Parser, Debug)]
 #[command(name = "traek", version, about = "Run DSC v3 command resources and configurations.", after_help = EXIT_CODES_HELP)]
@@ -56,6 +59,8 @@ enum Command {
     /// Print JSON Schemas of traek's own formats.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Administer a traek pull server (admin API).
+    Server(server::ServerArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -133,9 +138,9 @@ fn parse_level(s: &str) -> Result<Level, String> {
 }
 
 /// A failure with the exit code it maps to.
-struct Failure {
-    code: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
 }
 
 impl From<Error> for Failure {
@@ -153,7 +158,7 @@ impl From<Error> for Failure {
     }
 }
 
-fn usage(message: impl Into<String>) -> Failure {
+pub(crate) fn usage(message: impl Into<String>) -> Failure {
     Failure {
         code: exit::INVALID_ARGS,
         message: message.into(),
@@ -198,6 +203,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             output::print_value(&dsc_core::manifest::manifest_json_schema(), output)
         }
         Command::Resource(cmd) => run_resource(cmd, options),
+        Command::Server(args) => server::run(args),
     }
 }
 

@@ -51,6 +51,10 @@ fn write_line(text: &str) -> Result<(), Failure> {
     }
 }
 
+pub fn print_text(text: &str) -> Result<(), Failure> {
+    write_line(text)
+}
+
 pub fn print_value(value: &Value, format: Option<OutputFormat>) -> Result<(), Failure> {
     write_line(&render(value, format.unwrap_or_else(default_format)))
 }
@@ -108,10 +112,10 @@ pub fn print_resource_list(
 }
 
 fn table(resources: &[Arc<Resource>]) -> String {
-    let rows: Vec<[String; 5]> = resources
+    let rows: Vec<Vec<String>> = resources
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.type_name.clone(),
                 r.kind.as_str().to_string(),
                 r.version.to_string(),
@@ -120,17 +124,29 @@ fn table(resources: &[Arc<Resource>]) -> String {
             ]
         })
         .collect();
-    let header = ["Type", "Kind", "Version", "Capabilities", "Description"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
+    let mut out = render_table(
+        &["Type", "Kind", "Version", "Capabilities", "Description"],
+        &rows,
+    );
+    if rows.is_empty() {
+        out.push_str("\n(no resources found: check DSC_RESOURCE_PATH or PATH)");
+    }
+    out
+}
+
+/// A plain-text table: a header, a rule, and the rows; the last column is not padded.
+pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 5]| {
+    let line = |cells: Vec<&str>| {
         let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i == 4 {
+        let last = cells.len().saturating_sub(1);
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
                 s.push_str(cell);
             } else {
                 s.push_str(&format!("{cell:<w$}  "));
@@ -139,14 +155,19 @@ fn table(resources: &[Arc<Resource>]) -> String {
         s.trim_end().to_string()
     };
     let mut out = vec![
-        line(header),
-        line(widths.map(|w| "-".repeat(w)).each_ref().map(String::as_str)),
+        line(header.to_vec()),
+        line(
+            widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect(),
+        ),
     ];
-    for row in &rows {
-        out.push(line(row.each_ref().map(String::as_str)));
-    }
-    if rows.is_empty() {
-        out.push("(no resources found: check DSC_RESOURCE_PATH or PATH)".into());
+    for row in rows {
+        out.push(line(row.iter().map(String::as_str).collect()));
     }
     out.join("\n")
 }

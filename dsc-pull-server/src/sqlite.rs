@@ -108,6 +108,9 @@ enum WriteOutcome {
     Id(i64),
 }
 
+/// A cache change applied after the commit that made it true.
+type CacheUpdate = Box<dyn FnOnce(&Cache)>;
+
 struct WriteJob {
     op: WriteOp,
     ack: oneshot::Sender<StorageResult<WriteOutcome>>,
@@ -415,7 +418,7 @@ fn writer_loop(
             }
         }
         let mut results: Vec<StorageResult<WriteOutcome>> = Vec::with_capacity(batch.len());
-        let mut cache_updates: Vec<Box<dyn FnOnce(&Cache)>> = Vec::new();
+        let mut cache_updates: Vec<CacheUpdate> = Vec::new();
         let mut orphan_blobs: Vec<String> = Vec::new();
         let commit = (|| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
@@ -450,7 +453,7 @@ fn writer_loop(
 fn apply(
     tx: &rusqlite::Transaction<'_>,
     op: &WriteOp,
-    updates: &mut Vec<Box<dyn FnOnce(&Cache)>>,
+    updates: &mut Vec<CacheUpdate>,
     orphans: &mut Vec<String>,
 ) -> rusqlite::Result<WriteOutcome> {
     match op {

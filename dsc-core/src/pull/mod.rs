@@ -3,6 +3,7 @@
 //! and by clients (tests today, an agent later). See `shared/pull-protocol.md`.
 
 pub mod action;
+pub mod admin_client;
 pub mod auth;
 pub mod checksum;
 pub mod client;

@@ -1,0 +1,166 @@
+//! A blocking client of traek's admin API (`/api/v1`), used by `traek server ...`.
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+use std::time::Duration;
+
+/// An admin API failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the server answered {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("the server's answer is not JSON: {0}")]
+    BadAnswer(String),
+}
+
+/// Admin API client.
+pub struct AdminClient {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+/// A path segment, percent-encoded.
+pub fn segment(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+impl AdminClient {
+    /// `server` is the server's base URL (`http://host:8080`).
+    pub fn new(server: &str, token: &str) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .build();
+        AdminClient {
+            agent: config.into(),
+            base: format!("{}/api/v1", server.trim_end_matches('/')),
+            token: token.to_string(),
+        }
+    }
+
+    /// Sends a request; returns the JSON answer (`Null` for an empty one).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Value, AdminError> {
+        let url = format!("{}{path}", self.base);
+        let mut b = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("Authorization", format!("Bearer {}", self.token));
+        let payload = match body {
+            Some((content_type, bytes)) => {
+                b = b.header("Content-Type", content_type);
+                bytes
+            }
+            None => Vec::new(),
+        };
+        let request = b.body(payload).map_err(|e| AdminError::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut response = self
+            .agent
+            .run(request)
+            .map_err(|e| AdminError::Unreachable {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .map_err(|e| AdminError::Unreachable {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        let value: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| AdminError::BadAnswer(e.to_string()))?
+        };
+        if (200..300).contains(&status) {
+            Ok(value)
+        } else {
+            let message = value
+                .get("error")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            Err(AdminError::Status { status, message })
+        }
+    }
+
+    pub fn publish_configuration(&self, name: &str, bytes: Vec<u8>) -> Result<Value, AdminError> {
+        self.call(
+            "PUT",
+            &format!("/configurations/{}", segment(name)),
+            Some(("application/octet-stream", bytes)),
+        )
+    }
+
+    pub fn publish_module(
+        &self,
+        name: &str,
+        version: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Value, AdminError> {
+        self.call(
+            "PUT",
+            &format!("/modules/{}/{}", segment(name), segment(version)),
+            Some(("application/zip", bytes)),
+        )
+    }
+
+    pub fn nodes(&self, limit: usize, after: Option<&str>) -> Result<Value, AdminError> {
+        let after = after
+            .map(|a| format!("&after={}", segment(a)))
+            .unwrap_or_default();
+        self.call("GET", &format!("/nodes?limit={limit}{after}"), None)
+    }
+
+    pub fn assign(&self, agent: &str, names: Option<&[String]>) -> Result<Value, AdminError> {
+        let path = format!("/nodes/{}/configurations", segment(agent));
+        match names {
+            Some(n) => self.call(
+                "PUT",
+                &path,
+                Some((
+                    "application/json",
+                    serde_json::to_vec(n).unwrap_or_default(),
+                )),
+            ),
+            None => self.call("DELETE", &path, None),
+        }
+    }
+
+    /// `query` is already encoded (`agent=...&status=...`).
+    pub fn reports(&self, query: &str) -> Result<Value, AdminError> {
+        self.call("GET", &format!("/reports?{query}"), None)
+    }
+
+    pub fn keys(&self) -> Result<Value, AdminError> {
+        self.call("GET", "/keys", None)
+    }
+
+    pub fn add_key(&self, key: Option<&str>) -> Result<Value, AdminError> {
+        let body = key.map(|k| {
+            (
+                "application/json",
+                serde_json::to_vec(&serde_json::json!({"key": k})).unwrap_or_default(),
+            )
+        });
+        self.call("POST", "/keys", body)
+    }
+
+    pub fn revoke_key(&self, id: &str) -> Result<Value, AdminError> {
+        self.call("DELETE", &format!("/keys/{}", segment(id)), None)
+    }
+}

@@ -1,0 +1,17 @@
+//! Pull-protocol request bodies (registration, GetDscAction, SendReport): never panic; a
+//! GetDscAction that parses always gets a decision the LCM can parse.
+#![no_main]
+use dsc_core::pull::action::decide;
+use dsc_core::pull::messages::{GetDscActionRequest, RegisterRequest, parse_report};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = serde_json::from_slice::<RegisterRequest>(data);
+    let _ = parse_report(data);
+    if let Ok(req) = serde_json::from_slice::<GetDscActionRequest>(data) {
+        let names = vec!["Web".to_string(), "P1".to_string()];
+        let d = decide(&req, &names, |n| (n == "Web").then(|| "AB".repeat(32)));
+        let json = String::from_utf8(d.response.to_odata_json("http://x")).unwrap();
+        assert!(!json.contains("UpdateMetaConfig\""));
+    }
+});
