@@ -11,12 +11,11 @@ pub type Resp = Response<Full<Bytes>>;
 
 pub const ODATA_JSON: &str = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8";
 
-pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp {
+pub fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        r.headers_mut().insert(CONTENT_TYPE, v);
-    }
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 

@@ -21,6 +21,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -116,12 +117,60 @@ struct WriteJob {
     ack: oneshot::Sender<StorageResult<WriteOutcome>>,
 }
 
+/// One cached agent: its view (shared with readers without copying) and when it was last seen.
+struct CachedAgent {
+    view: Arc<AgentView>,
+    /// Last seen (Unix seconds), updated lock-free on every request.
+    last_seen: AtomicI64,
+    /// The last-seen value already written to the database.
+    flushed: AtomicI64,
+}
+
+impl CachedAgent {
+    fn new(view: AgentView, last_seen: i64) -> Arc<Self> {
+        Arc::new(CachedAgent {
+            view: Arc::new(view),
+            last_seen: AtomicI64::new(last_seen),
+            flushed: AtomicI64::new(last_seen),
+        })
+    }
+
+    /// A copy with another view and the same times.
+    fn with_view(&self, view: AgentView) -> Arc<Self> {
+        Arc::new(CachedAgent {
+            view: Arc::new(view),
+            last_seen: AtomicI64::new(self.last_seen.load(Relaxed)),
+            flushed: AtomicI64::new(self.flushed.load(Relaxed)),
+        })
+    }
+}
+
 #[derive(Default)]
 struct Cache {
-    agents: RwLock<HashMap<Uuid, AgentView>>,
+    agents: RwLock<HashMap<Uuid, Arc<CachedAgent>>>,
     /// Lowercased configuration name → checksum.
     configs: RwLock<HashMap<String, String>>,
-    last_seen: Mutex<HashMap<Uuid, i64>>,
+}
+
+impl Cache {
+    /// Applies `f` to a copy of the agent's view (creating the agent if asked) and stores it.
+    fn update_agent(&self, id: Uuid, create: bool, f: impl FnOnce(&mut AgentView)) {
+        let mut agents = write_lock(&self.agents);
+        match agents.get(&id) {
+            Some(entry) => {
+                let mut view = (*entry.view).clone();
+                f(&mut view);
+                let replacement = entry.with_view(view);
+                agents.insert(id, replacement);
+            }
+            None if create => {
+                let mut view = AgentView::default();
+                f(&mut view);
+                agents.insert(id, CachedAgent::new(view, 0));
+            }
+            None => {}
+        }
+    }
 }
 
 /// SQLite + blob directory storage.
@@ -282,7 +331,7 @@ impl SqliteStorage {
                     registration_types: Vec::new(),
                     registered_names: Vec::new(),
                     assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
-                    last_seen: match (last_seen, lock(&cache.last_seen).get(&agent_id).copied()) {
+                    last_seen: match (last_seen, read_lock(&cache.agents).get(&agent_id).map(|a| a.last_seen.load(Relaxed)).filter(|t| *t > 0)) {
                         (Some(a), Some(b)) => Some(a.max(b)),
                         (a, b) => a.or(b),
                     },
@@ -333,27 +382,29 @@ impl Drop for SqliteStorage {
 }
 
 fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
-    let mut agents: HashMap<Uuid, AgentView> = HashMap::new();
+    let mut agents: HashMap<Uuid, (AgentView, i64)> = HashMap::new();
     let mut stmt = conn
-        .prepare("SELECT agent_id, assigned_names FROM agents")
+        .prepare("SELECT agent_id, assigned_names, last_seen FROM agents")
         .map_err(err)?;
     let rows = stmt
         .query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
         })
         .map_err(err)?;
     for row in rows {
-        let (id, assigned) = row.map_err(err)?;
+        let (id, assigned, seen) = row.map_err(err)?;
         let Ok(id) = Uuid::parse_str(&id) else {
             continue;
         };
-        agents.insert(
-            id,
-            AgentView {
-                assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
-                ..Default::default()
-            },
-        );
+        let view = AgentView {
+            assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
+            ..Default::default()
+        };
+        agents.insert(id, (view, seen.unwrap_or(0)));
     }
     let mut stmt = conn
         .prepare(
@@ -375,7 +426,9 @@ fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
         let Ok(id) = Uuid::parse_str(&id) else {
             continue;
         };
-        let view = agents.entry(id).or_default();
+        let Some((view, _)) = agents.get_mut(&id) else {
+            continue;
+        };
         if mt == RegistrationMessageType::ConfigurationRepository.as_str() {
             view.registered_names = names
                 .and_then(|n| serde_json::from_str(&n).ok())
@@ -387,7 +440,10 @@ fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
             view.thumbprints.push(t);
         }
     }
-    *write_lock(&cache.agents) = agents;
+    *write_lock(&cache.agents) = agents
+        .into_iter()
+        .map(|(id, (view, seen))| (id, CachedAgent::new(view, seen)))
+        .collect();
     let mut configs = HashMap::new();
     let mut stmt = conn
         .prepare("SELECT name_key, checksum FROM content WHERE kind = 'configuration'")
@@ -489,16 +545,21 @@ fn apply(
             let (agent_id, mt) = (r.agent_id, r.message_type);
             let new_names = req.configuration_names.clone().unwrap_or_default();
             let thumb = cert.map(|c| c.thumbprint.clone());
+            let seen = r.registered_at;
             updates.push(Box::new(move |c: &Cache| {
-                let mut agents = write_lock(&c.agents);
-                let view = agents.entry(agent_id).or_default();
-                if mt == RegistrationMessageType::ConfigurationRepository {
-                    view.registered_names = new_names;
-                }
-                if let Some(t) = thumb
-                    && !view.thumbprints.contains(&t)
-                {
-                    view.thumbprints.push(t);
+                c.update_agent(agent_id, true, |view| {
+                    if mt == RegistrationMessageType::ConfigurationRepository {
+                        view.registered_names = new_names;
+                    }
+                    if let Some(t) = thumb
+                        && !view.thumbprints.contains(&t)
+                    {
+                        view.thumbprints.push(t);
+                    }
+                });
+                if let Some(a) = read_lock(&c.agents).get(&agent_id) {
+                    a.last_seen.fetch_max(seen, Relaxed);
+                    a.flushed.fetch_max(seen, Relaxed);
                 }
             }));
             Ok(WriteOutcome::Done)
@@ -510,7 +571,6 @@ fn apply(
             let id = *agent_id;
             updates.push(Box::new(move |c: &Cache| {
                 write_lock(&c.agents).remove(&id);
-                lock(&c.last_seen).remove(&id);
             }));
             Ok(WriteOutcome::Found(n > 0))
         }
@@ -524,9 +584,7 @@ fn apply(
             let (id, names) = (*agent_id, names.clone());
             if n > 0 {
                 updates.push(Box::new(move |c: &Cache| {
-                    if let Some(v) = write_lock(&c.agents).get_mut(&id) {
-                        v.assigned_names = names;
-                    }
+                    c.update_agent(id, false, |v| v.assigned_names = names)
                 }));
             }
             Ok(WriteOutcome::Found(n > 0))
@@ -663,12 +721,16 @@ impl Storage for SqliteStorage {
             .map(|_| ())
     }
 
-    async fn agent(&self, agent_id: Uuid) -> StorageResult<Option<AgentView>> {
-        Ok(read_lock(&self.cache.agents).get(&agent_id).cloned())
+    async fn agent(&self, agent_id: Uuid) -> StorageResult<Option<Arc<AgentView>>> {
+        Ok(read_lock(&self.cache.agents)
+            .get(&agent_id)
+            .map(|a| Arc::clone(&a.view)))
     }
 
     fn touch(&self, agent_id: Uuid, now: i64) {
-        lock(&self.cache.last_seen).insert(agent_id, now);
+        if let Some(a) = read_lock(&self.cache.agents).get(&agent_id) {
+            a.last_seen.fetch_max(now, Relaxed);
+        }
     }
 
     async fn unregister(&self, agent_id: Uuid) -> StorageResult<bool> {
@@ -870,9 +932,22 @@ impl Storage for SqliteStorage {
     }
 
     async fn flush(&self) -> StorageResult<()> {
-        let seen: Vec<(Uuid, i64)> = lock(&self.cache.last_seen).drain().collect();
-        if !seen.is_empty() {
-            self.write(WriteOp::Touch(seen)).await?;
+        let dirty: Vec<(Uuid, i64, Arc<CachedAgent>)> = read_lock(&self.cache.agents)
+            .iter()
+            .filter_map(|(id, a)| {
+                let seen = a.last_seen.load(Relaxed);
+                (seen > a.flushed.load(Relaxed)).then(|| (*id, seen, Arc::clone(a)))
+            })
+            .collect();
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        self.write(WriteOp::Touch(
+            dirty.iter().map(|(id, t, _)| (*id, *t)).collect(),
+        ))
+        .await?;
+        for (_, t, a) in dirty {
+            a.flushed.fetch_max(t, Relaxed);
         }
         Ok(())
     }

@@ -123,7 +123,7 @@ pub trait Storage: Send + Sync + 'static {
     /// creates the agent if new.
     async fn register(&self, registration: Registration) -> StorageResult<()>;
     /// The agent, if registered (any message type).
-    async fn agent(&self, agent_id: Uuid) -> StorageResult<Option<AgentView>>;
+    async fn agent(&self, agent_id: Uuid) -> StorageResult<Option<std::sync::Arc<AgentView>>>;
     /// Records that the agent was seen now (may be batched; need not be durable at once).
     fn touch(&self, agent_id: Uuid, now: i64);
     /// Removes the agent and its registrations (its reports are kept). False when unknown.

@@ -132,12 +132,22 @@ pub struct GetDscActionResponse {
 impl GetDscActionResponse {
     /// The JSON body with the OData metadata member first, as the Windows server writes it.
     pub fn to_odata_json(&self, service_root: &str) -> Vec<u8> {
-        let v = serde_json::json!({
-            "odata.metadata": format!("{service_root}/$metadata#MSFT.DSCNodeStatus"),
-            "NodeStatus": self.node_status,
-            "Details": self.details,
-        });
-        v.to_string().into_bytes()
+        #[derive(Serialize)]
+        struct OData<'a> {
+            #[serde(rename = "odata.metadata")]
+            metadata: String,
+            #[serde(rename = "NodeStatus")]
+            node_status: NodeStatus,
+            #[serde(rename = "Details")]
+            details: &'a [ActionDetail],
+        }
+        let body = OData {
+            metadata: format!("{service_root}/$metadata#MSFT.DSCNodeStatus"),
+            node_status: self.node_status,
+            details: &self.details,
+        };
+        // Serializing plain strings and enums into a Vec cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 
