@@ -1,0 +1,455 @@
+//! The storage behaviour suite: every check is written against the `Storage` trait only, so a
+//! new backend (PostgreSQL + object storage, say) runs the same checks by adding its factory to
+//! `backends()`.
+
+use bytes::Bytes;
+use dsc_core::pull::messages::*;
+use dsc_pull_server::sqlite::SqliteStorage;
+use dsc_pull_server::storage::*;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A backend under test, and whatever keeps its resources alive.
+struct Backend {
+    name: &'static str,
+    storage: Arc<dyn Storage>,
+    reopen: Box<dyn Fn() -> Arc<dyn Storage>>,
+    _keep: Box<dyn std::any::Any>,
+}
+
+fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let sqlite: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&path).unwrap());
+    vec![Backend {
+        name: "sqlite",
+        storage: sqlite,
+        reopen: Box::new(move || Arc::new(SqliteStorage::open(&path).unwrap()) as Arc<dyn Storage>),
+        _keep: Box::new(dir),
+    }]
+}
+
+fn registration(
+    agent: Uuid,
+    kind: RegistrationMessageType,
+    names: Option<&[&str]>,
+) -> Registration {
+    Registration {
+        agent_id: agent,
+        message_type: kind,
+        key_id: "KEY1".into(),
+        registered_at: 1_700_000_000,
+        request: RegisterRequest {
+            agent_information: AgentInformation {
+                lcm_version: "2.0".into(),
+                node_name: "N1".into(),
+                ip_address: "10.0.0.1;::1".into(),
+            },
+            configuration_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+            registration_information: RegistrationInformation {
+                certificate_information: None,
+                registration_message_type: kind,
+            },
+        },
+    }
+}
+
+fn report(job: Uuid, status: Option<&str>) -> (ReportSummary, Bytes) {
+    let mut v = serde_json::json!({"JobId": job.to_string(), "StartTime": "2024-01-01T00:00:00+00:00", "Errors": []});
+    if let Some(s) = status {
+        v["Status"] = s.into();
+    }
+    let body = Bytes::from(serde_json::to_vec(&v).unwrap());
+    (parse_report(&body).unwrap(), body)
+}
+
+fn run(check: impl Fn(&Backend) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for b in backends() {
+        eprintln!("backend: {}", b.name);
+        rt.block_on(check(&b));
+    }
+}
+
+#[test]
+fn registrations_are_kept_per_message_type() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let a = Uuid::new_v4();
+            assert!(s.agent(a).await.unwrap().is_none());
+            s.register(registration(
+                a,
+                RegistrationMessageType::ConfigurationRepository,
+                Some(&["Web"]),
+            ))
+            .await
+            .unwrap();
+            s.register(registration(a, RegistrationMessageType::ReportServer, None))
+                .await
+                .unwrap();
+            s.register(registration(
+                a,
+                RegistrationMessageType::ResourceRepository,
+                None,
+            ))
+            .await
+            .unwrap();
+            assert_eq!(
+                s.agent(a).await.unwrap().unwrap().registered_names,
+                vec!["Web"]
+            );
+            // re-registration updates
+            s.register(registration(
+                a,
+                RegistrationMessageType::ConfigurationRepository,
+                Some(&["Web", "Db"]),
+            ))
+            .await
+            .unwrap();
+            assert_eq!(
+                s.agent(a).await.unwrap().unwrap().registered_names,
+                vec!["Web", "Db"]
+            );
+            let node = s.node(a).await.unwrap().unwrap();
+            assert_eq!(node.registration_types.len(), 3);
+            assert_eq!(node.ip_addresses, vec!["10.0.0.1", "::1"]);
+            assert_eq!(node.node_name.as_deref(), Some("N1"));
+            assert_eq!(s.agent_count().await.unwrap(), 1);
+        })
+    });
+}
+
+#[test]
+fn assignments_take_precedence_and_can_be_cleared() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let a = Uuid::new_v4();
+            assert!(
+                !s.assign(a, Some(vec!["X".into()])).await.unwrap(),
+                "unknown agent"
+            );
+            s.register(registration(
+                a,
+                RegistrationMessageType::ConfigurationRepository,
+                Some(&["Web"]),
+            ))
+            .await
+            .unwrap();
+            assert!(s.assign(a, Some(vec!["Db".into()])).await.unwrap());
+            assert_eq!(
+                s.agent(a).await.unwrap().unwrap().effective_names(),
+                ["Db".to_string()]
+            );
+            // a later registration does not undo the administrator's choice
+            s.register(registration(
+                a,
+                RegistrationMessageType::ConfigurationRepository,
+                Some(&["Web"]),
+            ))
+            .await
+            .unwrap();
+            assert_eq!(
+                s.agent(a).await.unwrap().unwrap().effective_names(),
+                ["Db".to_string()]
+            );
+            assert!(s.assign(a, None).await.unwrap());
+            assert_eq!(
+                s.agent(a).await.unwrap().unwrap().effective_names(),
+                ["Web".to_string()]
+            );
+        })
+    });
+}
+
+#[test]
+fn unregistering_removes_the_agent_but_keeps_its_reports() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let a = Uuid::new_v4();
+            s.register(registration(a, RegistrationMessageType::ReportServer, None))
+                .await
+                .unwrap();
+            let (sum, body) = report(Uuid::new_v4(), Some("Success"));
+            s.store_report(a, sum, body).await.unwrap();
+            assert!(s.unregister(a).await.unwrap());
+            assert!(!s.unregister(a).await.unwrap());
+            assert!(s.agent(a).await.unwrap().is_none());
+            assert!(s.node(a).await.unwrap().is_none());
+            assert_eq!(
+                s.reports(ReportFilter {
+                    agent_id: Some(a),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+                1
+            );
+        })
+    });
+}
+
+#[test]
+fn reports_are_stored_byte_for_byte_and_queried_by_filters() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let (a1, a2) = (Uuid::new_v4(), Uuid::new_v4());
+            for a in [a1, a2] {
+                s.register(registration(a, RegistrationMessageType::ReportServer, None))
+                    .await
+                    .unwrap();
+            }
+            let job = Uuid::new_v4();
+            let (s1, b1) = report(job, None);
+            let (s2, b2) = report(job, Some("Failure"));
+            let id1 = s.store_report(a1, s1, b1.clone()).await.unwrap();
+            let id2 = s.store_report(a1, s2, b2.clone()).await.unwrap();
+            assert!(id2 > id1);
+            for i in 0..5 {
+                let (sum, body) = report(
+                    Uuid::new_v4(),
+                    Some(if i % 2 == 0 { "Success" } else { "Failure" }),
+                );
+                s.store_report(a2, sum, body).await.unwrap();
+            }
+            let mine = s
+                .reports(ReportFilter {
+                    agent_id: Some(a1),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                mine.iter().map(|r| r.body.clone()).collect::<Vec<_>>(),
+                vec![b1, b2]
+            );
+            assert_eq!(
+                s.reports(ReportFilter {
+                    job_id: Some(job),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+                2
+            );
+            assert_eq!(
+                s.reports(ReportFilter {
+                    status: Some("Failure".into()),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+                3
+            );
+            let page1 = s
+                .reports(ReportFilter {
+                    agent_id: Some(a2),
+                    limit: 2,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let page2 = s
+                .reports(ReportFilter {
+                    agent_id: Some(a2),
+                    limit: 2,
+                    after_id: page1.last().map(|r| r.id),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(page1.len() + page2.len(), 4);
+            assert!(page2[0].id > page1[1].id);
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            assert_eq!(
+                s.reports(ReportFilter {
+                    since: Some(now + 100),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+                0
+            );
+            assert_eq!(
+                s.reports(ReportFilter {
+                    until: Some(now + 100),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+                7
+            );
+            assert_eq!(s.report_count().await.unwrap(), 7);
+            assert_eq!(
+                s.node(a1)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .last_report_status
+                    .as_deref(),
+                Some("Failure")
+            );
+        })
+    });
+}
+
+#[test]
+fn content_round_trips_and_names_match_case_insensitively() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let mof = Bytes::from_static(b"\xff\xfeM\x00O\x00F\x00");
+            let meta = s
+                .put_content(
+                    ContentKey::Configuration { name: "Web".into() },
+                    mof.clone(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(meta.checksum, dsc_core::pull::checksum::sha256_hex(&mof));
+            assert_eq!(s.configuration_checksum("WEB"), Some(meta.checksum.clone()));
+            let (m, bytes) = s
+                .content(&ContentKey::Configuration { name: "web".into() })
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((m.name.as_str(), bytes), ("Web", mof));
+            // replacing content updates the checksum
+            let meta2 = s
+                .put_content(
+                    ContentKey::Configuration { name: "Web".into() },
+                    Bytes::from_static(b"v2"),
+                )
+                .await
+                .unwrap();
+            assert_ne!(meta2.checksum, meta.checksum);
+            assert_eq!(s.configuration_checksum("web"), Some(meta2.checksum));
+            for v in ["1.0.0.0", "1.10.0.0", "1.9.0.0"] {
+                s.put_content(
+                    ContentKey::Module {
+                        name: "xMod".into(),
+                        version: v.into(),
+                    },
+                    Bytes::from(format!("PK{v}")),
+                )
+                .await
+                .unwrap();
+            }
+            let newest = s
+                .content_meta(&ContentKey::Module {
+                    name: "XMOD".into(),
+                    version: String::new(),
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(newest.version.as_deref(), Some("1.10.0.0"));
+            assert!(
+                s.content_meta(&ContentKey::Module {
+                    name: "xMod".into(),
+                    version: "2.0".into()
+                })
+                .await
+                .unwrap()
+                .is_none()
+            );
+            assert_eq!(s.list_content(true).await.unwrap().len(), 3);
+            assert_eq!(s.list_content(false).await.unwrap().len(), 1);
+            assert!(
+                s.delete_content(&ContentKey::Configuration { name: "WEB".into() })
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !s.delete_content(&ContentKey::Configuration { name: "Web".into() })
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(s.configuration_checksum("Web"), None);
+        })
+    });
+}
+
+#[test]
+fn node_list_pages_in_agent_id_order_and_last_seen_is_flushed() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let mut ids: Vec<Uuid> = (0..7).map(|_| Uuid::new_v4()).collect();
+            for a in &ids {
+                s.register(registration(
+                    *a,
+                    RegistrationMessageType::ConfigurationRepository,
+                    Some(&["Web"]),
+                ))
+                .await
+                .unwrap();
+            }
+            ids.sort();
+            let p1 = s.nodes(None, 4).await.unwrap();
+            let p2 = s.nodes(p1.last().map(|n| n.agent_id), 4).await.unwrap();
+            let listed: Vec<Uuid> = p1.iter().chain(&p2).map(|n| n.agent_id).collect();
+            assert_eq!(listed, ids);
+            s.touch(ids[0], 1_900_000_000);
+            s.flush().await.unwrap();
+            let reopened = (b.reopen)();
+            assert_eq!(
+                reopened.node(ids[0]).await.unwrap().unwrap().last_seen,
+                Some(1_900_000_000)
+            );
+        })
+    });
+}
+
+#[test]
+fn everything_acknowledged_is_there_after_reopening() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let a = Uuid::new_v4();
+            s.register(registration(
+                a,
+                RegistrationMessageType::ConfigurationRepository,
+                Some(&["Web"]),
+            ))
+            .await
+            .unwrap();
+            s.assign(a, Some(vec!["Db".into()])).await.unwrap();
+            s.put_content(
+                ContentKey::Configuration { name: "Db".into() },
+                Bytes::from_static(b"db"),
+            )
+            .await
+            .unwrap();
+            let (sum, body) = report(Uuid::new_v4(), Some("Success"));
+            s.store_report(a, sum, body).await.unwrap();
+            let r = (b.reopen)();
+            let view = r.agent(a).await.unwrap().unwrap();
+            assert_eq!(view.registered_names, vec!["Web"]);
+            assert_eq!(view.effective_names(), ["Db".to_string()]);
+            assert_eq!(
+                r.configuration_checksum("db"),
+                Some(dsc_core::pull::checksum::sha256_hex(b"db"))
+            );
+            assert_eq!(r.report_count().await.unwrap(), 1);
+        })
+    });
+}
