@@ -37,6 +37,19 @@ fn checksum_problem(file: &Path, bytes: &[u8]) -> Option<String> {
         .then(|| format!("checksum file says {want} but the content hashes to {have}"))
 }
 
+/// The file's bytes when they agree with its checksum file (or it has none); otherwise the
+/// item is recorded as skipped and `None` returned.
+fn read_verified(file: &Path, report: &mut ImportReport) -> Result<Option<Vec<u8>>, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+    match checksum_problem(file, &bytes) {
+        Some(problem) => {
+            report.skipped.push((file.display().to_string(), problem));
+            Ok(None)
+        }
+        None => Ok(Some(bytes)),
+    }
+}
+
 fn sorted_entries(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())

@@ -143,19 +143,23 @@ fn storage_error(e: crate::storage::StorageError) -> Resp {
     )
 }
 
-fn unknown_agent(agent_id: Uuid) -> Resp {
-    error(
-        StatusCode::UNAUTHORIZED,
-        format!("agent {agent_id} is not registered"),
-    )
+/// The registered agent, or the answer to give when it is not (401) or storage fails (500).
+async fn registered(app: &App, agent_id: Uuid) -> Result<Arc<crate::storage::AgentView>, Resp> {
+    match app.storage.agent(agent_id).await {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            format!("agent {agent_id} is not registered"),
+        )),
+        Err(e) => Err(storage_error(e)),
+    }
 }
 
 async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Resp {
     let root = service_root(&req);
-    let view = match app.storage.agent(agent_id).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return unknown_agent(agent_id),
-        Err(e) => return storage_error(e),
+    let view = match registered(app, agent_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let body = match read_body(
         req.into_body(),
@@ -212,10 +216,9 @@ fn content_response(meta: &crate::storage::ContentMeta, bytes: bytes::Bytes) -> 
 }
 
 async fn get_configuration(app: &Arc<App>, agent_id: Uuid, name: String) -> Resp {
-    let view = match app.storage.agent(agent_id).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return unknown_agent(agent_id),
-        Err(e) => return storage_error(e),
+    let view = match registered(app, agent_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let Some(name) = view
         .effective_names()
@@ -254,10 +257,8 @@ async fn get_module(app: &Arc<App>, headers: &HeaderMap, name: String, version: 
         Ok(a) => a,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    match app.storage.agent(agent_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return unknown_agent(agent_id),
-        Err(e) => return storage_error(e),
+    if let Err(r) = registered(app, agent_id).await {
+        return r;
     }
     app.storage.touch(agent_id, now().unix_timestamp());
     match app
@@ -279,10 +280,8 @@ async fn get_module(app: &Arc<App>, headers: &HeaderMap, name: String, version: 
 
 async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Resp {
     let root = service_root(&req);
-    match app.storage.agent(agent_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return unknown_agent(agent_id),
-        Err(e) => return storage_error(e),
+    if let Err(r) = registered(app, agent_id).await {
+        return r;
     }
     let body = match read_body(
         req.into_body(),
@@ -306,10 +305,8 @@ async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> 
 }
 
 async fn get_reports(app: &Arc<App>, agent_id: Uuid, job_id: Option<Uuid>) -> Resp {
-    match app.storage.agent(agent_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return unknown_agent(agent_id),
-        Err(e) => return storage_error(e),
+    if let Err(r) = registered(app, agent_id).await {
+        return r;
     }
     let mut all = Vec::new();
     let mut after = None;
