@@ -92,12 +92,9 @@ pub async fn import_windows_layout(
                     .push((file.display().to_string(), e.to_string()));
                 continue;
             }
-            let bytes =
-                std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-            if let Some(problem) = checksum_problem(&file, &bytes) {
-                report.skipped.push((file.display().to_string(), problem));
+            let Some(bytes) = read_verified(&file, &mut report)? else {
                 continue;
-            }
+            };
             storage
                 .put_content(
                     ContentKey::Configuration {
@@ -137,12 +134,9 @@ pub async fn import_windows_layout(
                     .push((file.display().to_string(), e.to_string()));
                 continue;
             }
-            let bytes =
-                std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-            if let Some(problem) = checksum_problem(&file, &bytes) {
-                report.skipped.push((file.display().to_string(), problem));
+            let Some(bytes) = read_verified(&file, &mut report)? else {
                 continue;
-            }
+            };
             storage
                 .put_content(
                     ContentKey::Module {
