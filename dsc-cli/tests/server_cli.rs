@@ -43,6 +43,7 @@ fn start() -> Running {
         config,
         admin_token: TOKEN.into(),
         metrics: Metrics::default(),
+        tls: None,
     });
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -26,12 +26,27 @@ pub struct App {
     pub config: ServerConfig,
     pub admin_token: String,
     pub metrics: Metrics,
+    /// HTTPS configuration; `None` serves plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// What is known about the connection a request came on.
+#[derive(Debug, Clone, Default)]
+pub struct Peer {
+    /// The connection is HTTPS.
+    pub tls: bool,
+    /// Thumbprint of the client certificate, when one was presented.
+    pub thumbprint: Option<String>,
 }
 
 /// Handles one request; never fails (errors become 4xx/5xx answers).
-pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+pub async fn handle(
+    app: Arc<App>,
+    peer: Arc<Peer>,
+    req: Request<Incoming>,
+) -> Result<Resp, Infallible> {
     let start = Instant::now();
-    let (endpoint, mut resp) = dispatch(&app, req).await;
+    let (endpoint, mut resp) = dispatch(&app, &peer, req).await;
     resp.headers_mut().insert(
         "ProtocolVersion",
         HeaderValue::from_static(PROTOCOL_VERSION),
@@ -43,7 +58,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infal
     Ok(resp)
 }
 
-async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp) {
+async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'static str, Resp) {
     let path = req.uri().path().to_string();
     match path.as_str() {
         "/healthz" => return ("healthz", respond(StatusCode::OK, "text/plain", "ok\n")),
@@ -74,7 +89,7 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
     match route(method, req.uri().path()) {
         Ok(r) => {
             let name = crate::protocol::endpoint_name(&r);
-            (name, crate::protocol::handle(app, r, req).await)
+            (name, crate::protocol::handle(app, peer, r, req).await)
         }
         Err(RouteError::NotFound) => ("unknown", error(StatusCode::NOT_FOUND, "no such endpoint")),
         Err(RouteError::MethodNotAllowed) => (
@@ -85,6 +100,28 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
             ),
         ),
         Err(RouteError::BadRequest(m)) => ("bad-request", error(StatusCode::BAD_REQUEST, m)),
+    }
+}
+
+async fn serve_connection<I>(
+    app: Arc<App>,
+    peer: Arc<Peer>,
+    io: I,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let read_timeout = app.config.read_timeout;
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(read_timeout)
+        .keep_alive(true)
+        .serve_connection(
+            io,
+            service_fn(move |req| handle(Arc::clone(&app), Arc::clone(&peer), req)),
+        );
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
     }
 }
 
@@ -122,16 +159,27 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let app = Arc::clone(&app);
-                let read_timeout = app.config.read_timeout;
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(read_timeout)
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service_fn(move |req| handle(Arc::clone(&app), req)));
-                let fut = graceful.watch(conn);
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    if let Err(e) = fut.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    match app.tls.clone() {
+                        None => serve_connection(app, Arc::new(Peer::default()), TokioIo::new(stream), watcher).await,
+                        Some(config) => {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                            let tls = match tokio::time::timeout(app.config.read_timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(t)) => t,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let thumbprint = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(crate::tls::thumbprint);
+                            let peer = Arc::new(Peer { tls: true, thumbprint });
+                            serve_connection(app, peer, TokioIo::new(tls), watcher).await;
+                        }
                     }
                 });
             }

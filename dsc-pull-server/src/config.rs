@@ -20,6 +20,9 @@ pub struct ServerConfig {
     /// Time allowed to read a request's headers, and its body.
     pub read_timeout: Duration,
     pub log_json: bool,
+    /// PEM certificate chain and key: HTTPS when both are set.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The TOML file's shape (every key optional).
@@ -35,6 +38,8 @@ pub struct FileConfig {
     pub max_upload_bytes: Option<usize>,
     pub read_timeout: Option<u64>,
     pub log_json: Option<bool>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -54,6 +59,8 @@ pub struct Overrides {
     pub admin_token: Option<String>,
     pub max_clock_skew: Option<u64>,
     pub log_json: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -80,6 +87,8 @@ impl ServerConfig {
             max_upload_bytes: file.max_upload_bytes.unwrap_or(1024 * 1024 * 1024),
             read_timeout: Duration::from_secs(file.read_timeout.unwrap_or(60)),
             log_json: o.log_json || file.log_json.unwrap_or(false),
+            tls_cert: o.tls_cert.or(file.tls_cert),
+            tls_key: o.tls_key.or(file.tls_key),
             data_dir,
         }
     }

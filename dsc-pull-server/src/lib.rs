@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod protocol;
 pub mod sqlite;
 pub mod storage;
+pub mod tls;

@@ -1,6 +1,6 @@
 //! The MS-DSCPM v2 endpoints.
 
-use crate::app::App;
+use crate::app::{App, Peer};
 use crate::http::{ODATA_JSON, Resp, empty, error, read_body, respond};
 use crate::storage::{ContentKey, Registration, ReportFilter};
 use dsc_core::pull::action::decide;
@@ -55,9 +55,15 @@ fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-pub async fn handle(app: &Arc<App>, route: Route, req: Request<Incoming>) -> Resp {
+pub async fn handle(app: &Arc<App>, peer: &Peer, route: Route, req: Request<Incoming>) -> Resp {
+    if let Some(agent_id) = route_agent(&route, req.headers())
+        && !matches!(route, Route::RegisterDscAgent { .. })
+        && let Err(r) = check_pinned(app, peer, agent_id).await
+    {
+        return r;
+    }
     match route {
-        Route::RegisterDscAgent { agent_id } => register(app, agent_id, req).await,
+        Route::RegisterDscAgent { agent_id } => register(app, peer, agent_id, req).await,
         Route::GetDscAction { agent_id } => get_dsc_action(app, agent_id, req).await,
         Route::GetConfiguration { agent_id, name } => get_configuration(app, agent_id, name).await,
         Route::GetModule { name, version } => get_module(app, req.headers(), name, version).await,
@@ -70,7 +76,47 @@ pub async fn handle(app: &Arc<App>, route: Route, req: Request<Incoming>) -> Res
     }
 }
 
-async fn register(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Resp {
+/// The agent a request is about (from the path, or GetModule's `AgentId` header).
+fn route_agent(route: &Route, headers: &HeaderMap) -> Option<Uuid> {
+    match route {
+        Route::RegisterDscAgent { agent_id }
+        | Route::GetDscAction { agent_id }
+        | Route::GetConfiguration { agent_id, .. }
+        | Route::SendReport { agent_id }
+        | Route::GetReports { agent_id, .. } => Some(*agent_id),
+        Route::GetModule { .. } => {
+            header(headers, "agentid").and_then(|a| parse_guid("AgentId", a).ok())
+        }
+        Route::V1 => None,
+    }
+}
+
+/// Over HTTPS, an agent that registered a certificate thumbprint must present that certificate
+/// on every later request (401 otherwise). Plain HTTP has no certificate to pin.
+async fn check_pinned(app: &App, peer: &Peer, agent_id: Uuid) -> Result<(), Resp> {
+    if !peer.tls {
+        return Ok(());
+    }
+    let Ok(Some(view)) = app.storage.agent(agent_id).await else {
+        return Ok(()); // unknown agents are refused by the handlers themselves
+    };
+    if view.thumbprints.is_empty() {
+        return Ok(());
+    }
+    match &peer.thumbprint {
+        Some(t) if view.thumbprints.iter().any(|r| r.eq_ignore_ascii_case(t)) => Ok(()),
+        Some(_) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            format!("the client certificate is not the one agent {agent_id} registered"),
+        )),
+        None => Err(error(
+            StatusCode::UNAUTHORIZED,
+            format!("agent {agent_id} registered a client certificate; present it"),
+        )),
+    }
+}
+
+async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Incoming>) -> Resp {
     let headers = req.headers().clone();
     let body = match read_body(
         req.into_body(),
@@ -116,6 +162,20 @@ async fn register(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Res
             if let Err(e) = dsc_core::pull::path::check_name("configuration name", n) {
                 return error(StatusCode::BAD_REQUEST, e);
             }
+        }
+    }
+    // Over HTTPS, the certificate the LCM describes must be the one it presents.
+    if let (true, Some(presented)) = (peer.tls, &peer.thumbprint) {
+        let described = request
+            .registration_information
+            .certificate_information
+            .as_ref()
+            .map(|c| c.thumbprint.as_str());
+        if !described.is_some_and(|d| d.eq_ignore_ascii_case(presented)) {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "the registration's certificate thumbprint does not match the client certificate",
+            );
         }
     }
     let message_type = request.registration_information.registration_message_type;

@@ -57,9 +57,10 @@ impl Server {
         let mut addr = String::new();
         let mut line = String::new();
         while reader.read_line(&mut line).unwrap() > 0 {
-            if let Some(rest) = line
-                .trim()
+            let l = line.trim();
+            if let Some(rest) = l
                 .strip_prefix("traek-server listening on http://")
+                .or_else(|| l.strip_prefix("traek-server listening on https://"))
             {
                 addr = rest.to_string();
                 break;

@@ -51,6 +51,13 @@ struct ServeArgs {
     /// Log as JSON lines.
     #[arg(long, global = true, env = "TRAEK_LOG_JSON")]
     log_json: bool,
+    /// PEM certificate chain: serve HTTPS (with --tls-key). LCM client certificates are then
+    /// pinned to the thumbprint each agent registered.
+    #[arg(long, global = true, env = "TRAEK_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, global = true, env = "TRAEK_TLS_KEY")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,6 +97,8 @@ fn main() -> ExitCode {
             admin_token: o.admin_token.clone(),
             max_clock_skew: o.max_clock_skew,
             log_json: o.log_json,
+            tls_cert: o.tls_cert.clone(),
+            tls_key: o.tls_key.clone(),
         },
     );
     init_logging(config.log_json);
@@ -186,11 +195,17 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         tracing::info!(file = %keys.path().display(), "created a registration key");
     }
     let (token, token_file) = admin_token(&config)?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(dsc_pull_server::tls::server_config(cert, key)?),
+        (None, None) => None,
+        _ => return Err("HTTPS needs both --tls-cert and --tls-key".to_string()),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("listening on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    eprintln!("traek-server listening on http://{local}");
+    eprintln!("traek-server listening on {scheme}://{local}");
     eprintln!("  data directory:     {}", config.data_dir.display());
     eprintln!(
         "  registration keys:  {} ({} key(s))",
@@ -201,13 +216,14 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         Some(f) => eprintln!("  admin token:        in {}", f.display()),
         None => eprintln!("  admin token:        from configuration"),
     }
-    eprintln!("  LCM ServerURL:      http://{local}/PSDSCPullServer.svc");
+    eprintln!("  LCM ServerURL:      {scheme}://{local}/PSDSCPullServer.svc");
     let app = Arc::new(App {
         storage: storage.clone(),
         keys,
         config,
         admin_token: token,
         metrics: Metrics::default(),
+        tls,
     });
     let hup_app = Arc::clone(&app);
     tokio::spawn(async move {
