@@ -4,7 +4,7 @@ use dsc_core::pull::client::PullClient;
 use dsc_core::pull::messages::*;
 use dsc_pull_server::app::{App, serve};
 use dsc_pull_server::config::{FileConfig, Overrides, ServerConfig};
-use dsc_pull_server::keys::KeyRing;
+use dsc_pull_server::keys::KeyFile;
 use dsc_pull_server::metrics::Metrics;
 use dsc_pull_server::sqlite::SqliteStorage;
 use serde_json::Value;
@@ -36,7 +36,8 @@ fn start() -> Running {
         .build()
         .unwrap();
     let storage = Arc::new(SqliteStorage::open(&data).unwrap());
-    let keys = KeyRing::load(&config.registration_keys).unwrap();
+    let keys = KeyFile::new(&config.registration_keys);
+    rt.block_on(keys.sync(storage.as_ref())).unwrap();
     let app = Arc::new(App {
         storage,
         keys,

@@ -20,6 +20,11 @@ fn storage_error(e: StorageError) -> Resp {
     )
 }
 
+fn key_error(e: crate::keys::KeyError) -> Resp {
+    tracing::error!(error = %e, "registration key operation failed");
+    error(StatusCode::INTERNAL_SERVER_ERROR, e)
+}
+
 fn authorized(app: &App, req: &Request<Incoming>) -> bool {
     let Some(value) = req
         .headers()
@@ -316,18 +321,13 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
                 Err(e) => storage_error(e),
             }
         }
-        (Method::GET, ["keys"]) => {
-            let keys: Vec<Value> = app
-                .keys
-                .keys()
-                .iter()
-                .map(|k| json!({"id": crate::keys::key_id(k), "key": k}))
-                .collect();
-            json(
+        (Method::GET, ["keys"]) => match app.storage.registration_keys().await {
+            Ok(keys) => json(
                 StatusCode::OK,
                 &json!({"keys": keys, "file": app.keys.path()}),
-            )
-        }
+            ),
+            Err(e) => storage_error(e),
+        },
         (Method::POST, ["keys"]) => {
             let body = match read_body(req.into_body(), 64 * 1024, app.config.read_timeout).await {
                 Ok(b) => b,
@@ -351,32 +351,26 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
                     }
                 }
             };
-            match app.keys.add(&key) {
+            match app.keys.add(app.storage.as_ref(), &key, "api").await {
                 Ok(true) => json(
                     StatusCode::CREATED,
                     &json!({"id": crate::keys::key_id(&key), "key": key}),
                 ),
                 Ok(false) => error(StatusCode::CONFLICT, "that key is already configured"),
-                Err(e) => error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("writing {}: {e}", app.keys.path().display()),
-                ),
+                Err(e) => key_error(e),
             }
         }
-        (Method::POST, ["keys", "reload"]) => match app.keys.reload() {
+        (Method::POST, ["keys", "reload"]) => match app.keys.sync(app.storage.as_ref()).await {
             Ok(n) => json(StatusCode::OK, &json!({"keys": n})),
-            Err(e) => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("reading {}: {e}", app.keys.path().display()),
-            ),
+            Err(e) => key_error(e),
         },
-        (Method::DELETE, ["keys", id]) => match app.keys.revoke(id) {
+        (Method::DELETE, ["keys", id]) => match app.keys.revoke(app.storage.as_ref(), id).await {
             Ok(true) => empty(StatusCode::NO_CONTENT),
-            Ok(false) => error(StatusCode::NOT_FOUND, format!("no key with id '{id}'")),
-            Err(e) => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("writing {}: {e}", app.keys.path().display()),
+            Ok(false) => error(
+                StatusCode::NOT_FOUND,
+                format!("no active key with id '{id}'"),
             ),
+            Err(e) => key_error(e),
         },
         _ => error(
             StatusCode::NOT_FOUND,

@@ -3,7 +3,7 @@
 
 use crate::config::ServerConfig;
 use crate::http::{Resp, error, respond};
-use crate::keys::KeyRing;
+use crate::keys::KeyFile;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 use dsc_core::pull::PROTOCOL_VERSION;
@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 /// Everything a request handler needs.
 pub struct App {
     pub storage: Arc<dyn Storage>,
-    pub keys: KeyRing,
+    pub keys: KeyFile,
     pub config: ServerConfig,
     pub admin_token: String,
     pub metrics: Metrics,

@@ -5,7 +5,7 @@
 //! A checksum file that disagrees with its content is reported and that item skipped; an item
 //! without a checksum file is imported (its checksum is computed).
 
-use crate::keys::KeyRing;
+use crate::keys::KeyFile;
 use crate::storage::{ContentKey, Storage};
 use bytes::Bytes;
 use dsc_core::pull::checksum::{is_checksum, same_checksum, sha256_hex};
@@ -62,7 +62,7 @@ fn sorted_entries(dir: &Path) -> Vec<std::path::PathBuf> {
 pub async fn import_windows_layout(
     src: &Path,
     storage: &dyn Storage,
-    keys: &KeyRing,
+    keys: &KeyFile,
 ) -> Result<ImportReport, String> {
     if !src.is_dir() {
         return Err(format!("'{}' is not a directory", src.display()));
@@ -155,8 +155,9 @@ pub async fn import_windows_layout(
             .map_err(|e| format!("reading {}: {e}", file.display()))?;
         for key in dsc_core::pull::auth::parse_keys_file(&text) {
             if keys
-                .add(&key)
-                .map_err(|e| format!("writing {}: {e}", keys.path().display()))?
+                .add(storage, &key, "import")
+                .await
+                .map_err(|e| e.to_string())?
             {
                 report.keys_added += 1;
             }

@@ -1,92 +1,132 @@
-//! Registration keys: a `RegistrationKeys.txt` file (one key per line, `#` comments), held in
-//! memory, reloaded on SIGHUP or through the admin API, edited atomically by the admin API.
+//! Registration keys. The storage (behind the `Storage` trait) is authoritative and keeps the
+//! history of revocations; `RegistrationKeys.txt` (one key per line, `#` comments) is kept as a
+//! mirror of the active keys, in the format the Windows pull server uses:
+//!
+//! - at start, on SIGHUP and on `POST /api/v1/keys/reload`, the file's keys are added to storage
+//!   and active keys no longer in the file are revoked (an administrator who deletes a line means
+//!   "revoke");
+//! - keys added or revoked through the admin API are written back to the file atomically.
 
+use crate::storage::{Storage, StorageError};
 use dsc_core::pull::auth::parse_keys_file;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
 
 /// A short, non-secret identifier of a key (recorded with each registration).
 pub fn key_id(key: &str) -> String {
     dsc_core::pull::checksum::upper_hex(&Sha256::digest(key.as_bytes())[..6])
 }
 
-/// The registration keys in force.
-#[derive(Debug)]
-pub struct KeyRing {
-    path: PathBuf,
-    keys: RwLock<Vec<String>>,
+/// Why a key operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
-impl KeyRing {
-    /// Loads the file (a missing file means no keys).
-    pub fn load(path: &Path) -> std::io::Result<Self> {
-        let ring = KeyRing {
+/// The `RegistrationKeys.txt` mirror.
+#[derive(Debug, Clone)]
+pub struct KeyFile {
+    path: PathBuf,
+}
+
+impl KeyFile {
+    pub fn new(path: &Path) -> Self {
+        KeyFile {
             path: path.to_path_buf(),
-            keys: RwLock::new(Vec::new()),
-        };
-        ring.reload()?;
-        Ok(ring)
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Re-reads the file; returns the number of keys.
-    pub fn reload(&self) -> std::io::Result<usize> {
-        let keys = match std::fs::read_to_string(&self.path) {
-            Ok(text) => parse_keys_file(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        let n = keys.len();
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
-        Ok(n)
+    fn file_error(&self, source: std::io::Error) -> KeyError {
+        KeyError::File {
+            path: self.path.clone(),
+            source,
+        }
     }
 
-    pub fn keys(&self) -> Vec<String> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The keys in the file (a missing file has none).
+    pub fn read(&self) -> Result<Vec<String>, KeyError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(parse_keys_file(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(self.file_error(e)),
+        }
     }
 
-    /// Adds a key (appended to the file, written atomically). False when already present.
-    pub fn add(&self, key: &str) -> std::io::Result<bool> {
+    /// Makes storage match the file: adds its keys, revokes active keys it no longer lists.
+    /// Returns the number of active keys.
+    pub async fn sync(&self, storage: &dyn Storage) -> Result<usize, KeyError> {
+        let in_file = self.read()?;
+        storage
+            .add_registration_keys(in_file.clone(), "file")
+            .await?;
+        for k in storage.registration_keys().await? {
+            if !in_file.contains(&k.key) {
+                storage.revoke_registration_key(&k.key).await?;
+            }
+        }
+        Ok(storage.registration_keys().await?.len())
+    }
+
+    /// Adds a key to storage and to the file. False when it was already active.
+    pub async fn add(
+        &self,
+        storage: &dyn Storage,
+        key: &str,
+        source: &str,
+    ) -> Result<bool, KeyError> {
         let key = key.trim();
-        if self.keys().iter().any(|k| k == key) {
-            return Ok(false);
-        }
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        let mut text = text;
-        if !text.is_empty() && !text.ends_with('\n') {
+        let added = storage
+            .add_registration_keys(vec![key.to_string()], source)
+            .await?
+            > 0;
+        if !self.read()?.iter().any(|k| k == key) {
+            let mut text = std::fs::read_to_string(&self.path).unwrap_or_default();
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(key);
             text.push('\n');
+            write_atomic(&self.path, text.as_bytes()).map_err(|e| self.file_error(e))?;
+            restrict(&self.path);
         }
-        text.push_str(key);
-        text.push('\n');
-        write_atomic(&self.path, text.as_bytes())?;
-        self.reload()?;
-        Ok(true)
+        Ok(added)
     }
 
-    /// Removes the key with this id (or this exact key). False when absent.
-    pub fn revoke(&self, id_or_key: &str) -> std::io::Result<bool> {
-        let keys = self.keys();
-        let Some(victim) = keys
-            .iter()
-            .find(|k| *k == id_or_key || key_id(k).eq_ignore_ascii_case(id_or_key))
-            .cloned()
-        else {
+    /// Revokes a key (by id or value) in storage and removes it from the file. False when no
+    /// active key matches.
+    pub async fn revoke(&self, storage: &dyn Storage, id_or_key: &str) -> Result<bool, KeyError> {
+        let Some(key) = storage.revoke_registration_key(id_or_key).await? else {
             return Ok(false);
         };
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         let kept: Vec<&str> = text
             .lines()
-            .filter(|l| l.split('#').next().unwrap_or("").trim() != victim)
+            .filter(|l| l.split('#').next().unwrap_or("").trim() != key)
             .collect();
-        write_atomic(&self.path, (kept.join("\n") + "\n").as_bytes())?;
-        self.reload()?;
+        write_atomic(&self.path, (kept.join("\n") + "\n").as_bytes())
+            .map_err(|e| self.file_error(e))?;
         Ok(true)
     }
 }
+
+/// Keys are secrets: readable by the owner only.
+#[cfg(unix)]
+pub fn restrict(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+#[cfg(not(unix))]
+pub fn restrict(_: &Path) {}
 
 /// Writes a file atomically: a temporary file in the same directory, fsynced, renamed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

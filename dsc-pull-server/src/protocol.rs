@@ -128,7 +128,11 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
         Ok(b) => b,
         Err(r) => return r,
     };
-    let keys = app.keys.keys();
+    let records = match app.storage.registration_keys().await {
+        Ok(k) => k,
+        Err(e) => return storage_error(e),
+    };
+    let keys: Vec<String> = records.iter().map(|k| k.key.clone()).collect();
     let matched = auth::verify_registration(
         &keys,
         &body,
@@ -182,7 +186,7 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
     let registration = Registration {
         agent_id,
         message_type,
-        key_id: crate::keys::key_id(&keys[key_index]),
+        key_id: records[key_index].id.clone(),
         registered_at: now().unix_timestamp(),
         request,
     };

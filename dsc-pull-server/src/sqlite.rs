@@ -79,6 +79,13 @@ CREATE TABLE IF NOT EXISTS content (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (kind, name_key, version)
 );
+CREATE TABLE IF NOT EXISTS registration_keys (
+    key TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
 "#;
 
 const READERS: usize = 4;
@@ -101,12 +108,16 @@ enum WriteOp {
     PutContent(ContentKey, ContentMeta),
     DeleteContent(ContentKey),
     Touch(Vec<(Uuid, i64)>),
+    AddKeys(Vec<String>, String),
+    RevokeKey(String),
 }
 
 enum WriteOutcome {
     Done,
     Found(bool),
     Id(i64),
+    Count(usize),
+    Revoked(Option<String>),
 }
 
 /// A cache change applied after the commit that made it true.
@@ -668,6 +679,30 @@ fn apply(
             }
             Ok(WriteOutcome::Found(true))
         }
+        WriteOp::AddKeys(keys, source) => {
+            let now = now_unix();
+            let mut n = 0;
+            for k in keys {
+                n += tx
+                    .prepare_cached(
+                        "INSERT INTO registration_keys (key, id, source, added_at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(key) DO UPDATE SET revoked_at = NULL, added_at = ?4, source = ?3 WHERE revoked_at IS NOT NULL",
+                    )?
+                    .execute(params![k, crate::keys::key_id(k), source, now])?;
+            }
+            Ok(WriteOutcome::Count(n))
+        }
+        WriteOp::RevokeKey(id_or_key) => {
+            let key: Option<String> = tx
+                .prepare_cached("SELECT key FROM registration_keys WHERE revoked_at IS NULL AND (key = ?1 OR id = upper(?1)) LIMIT 1")?
+                .query_row(params![id_or_key], |r| r.get(0))
+                .optional()?;
+            if let Some(k) = &key {
+                tx.prepare_cached("UPDATE registration_keys SET revoked_at = ?2 WHERE key = ?1")?
+                    .execute(params![k, now_unix()])?;
+            }
+            Ok(WriteOutcome::Revoked(key))
+        }
         WriteOp::Touch(seen) => {
             let mut stmt = tx.prepare_cached("UPDATE agents SET last_seen = ?2 WHERE agent_id = ?1 AND (last_seen IS NULL OR last_seen < ?2)")?;
             for (id, t) in seen {
@@ -929,6 +964,39 @@ impl Storage for SqliteStorage {
             rows.collect::<Result<Vec<_>, _>>().map_err(err)
         })
         .await
+    }
+
+    async fn registration_keys(&self) -> StorageResult<Vec<KeyRecord>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT id, key, source, added_at FROM registration_keys WHERE revoked_at IS NULL ORDER BY added_at, key")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| Ok(KeyRecord { id: r.get(0)?, key: r.get(1)?, source: r.get(2)?, added_at: r.get(3)? }))
+                .map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })
+        .await
+    }
+
+    async fn add_registration_keys(&self, keys: Vec<String>, source: &str) -> StorageResult<usize> {
+        match self
+            .write(WriteOp::AddKeys(keys, source.to_string()))
+            .await?
+        {
+            WriteOutcome::Count(n) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
+    async fn revoke_registration_key(&self, id_or_key: &str) -> StorageResult<Option<String>> {
+        match self
+            .write(WriteOp::RevokeKey(id_or_key.to_string()))
+            .await?
+        {
+            WriteOutcome::Revoked(k) => Ok(k),
+            _ => Ok(None),
+        }
     }
 
     async fn flush(&self) -> StorageResult<()> {

@@ -116,6 +116,18 @@ pub struct ContentMeta {
     pub updated_at: i64,
 }
 
+/// An active registration key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRecord {
+    /// A short, non-secret fingerprint of the key.
+    pub id: String,
+    pub key: String,
+    /// Where it came from: `file`, `api`, `import`, `generated`.
+    pub source: String,
+    pub added_at: i64,
+}
+
 /// The storage operations.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -162,6 +174,13 @@ pub trait Storage: Send + Sync + 'static {
     async fn delete_content(&self, key: &ContentKey) -> StorageResult<bool>;
     /// All configurations or all modules.
     async fn list_content(&self, modules: bool) -> StorageResult<Vec<ContentMeta>>;
+
+    /// The active registration keys.
+    async fn registration_keys(&self) -> StorageResult<Vec<KeyRecord>>;
+    /// Adds keys (re-activating revoked ones); returns how many became active.
+    async fn add_registration_keys(&self, keys: Vec<String>, source: &str) -> StorageResult<usize>;
+    /// Revokes the active key with this id (or this exact key); returns the key, or `None`.
+    async fn revoke_registration_key(&self, id_or_key: &str) -> StorageResult<Option<String>>;
 
     /// Flushes anything buffered (called on shutdown).
     async fn flush(&self) -> StorageResult<()>;

@@ -698,3 +698,45 @@ fn sigterm_stops_the_server_cleanly_and_data_survives_restart() {
         "last-seen was flushed on shutdown: {node}"
     );
 }
+
+#[test]
+fn the_keys_file_is_mirrored_and_hand_edits_apply_on_reload() {
+    let s = Server::start();
+    let file = s.data.join("RegistrationKeys.txt");
+    let c = s.client(new_agent());
+    let req = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
+    // A key added by hand works after a reload (SIGHUP does the same).
+    std::fs::write(&file, format!("{KEY}\nhand-added\n")).unwrap();
+    assert_eq!(
+        c.register("hand-added", &req).unwrap().status,
+        401,
+        "not before the reload"
+    );
+    let (st, v) = s.admin("POST", "/api/v1/keys/reload", None);
+    assert_eq!((st, v["keys"].as_u64()), (200, Some(2)));
+    assert_eq!(c.register("hand-added", &req).unwrap().status, 204);
+    // A line deleted by hand revokes the key.
+    std::fs::write(&file, format!("# only the first\n{KEY}\n")).unwrap();
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(s.child.id() as i32, libc::SIGHUP);
+    }
+    let mut revoked = false;
+    for _ in 0..50 {
+        if c.register("hand-added", &req).unwrap().status == 401 {
+            revoked = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(revoked, "SIGHUP should revoke a key removed from the file");
+    // Keys added through the API are written to the file.
+    let (st, _) = s.admin("POST", "/api/v1/keys", Some(br#"{"key":"api-key"}"#));
+    assert_eq!(st, 201);
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .any(|l| l == "api-key")
+    );
+}

@@ -453,3 +453,68 @@ fn everything_acknowledged_is_there_after_reopening() {
         })
     });
 }
+
+#[test]
+fn registration_keys_are_added_revoked_and_re_activated() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            assert!(s.registration_keys().await.unwrap().is_empty());
+            assert_eq!(
+                s.add_registration_keys(vec!["k1".into(), "k2".into()], "file")
+                    .await
+                    .unwrap(),
+                2
+            );
+            assert_eq!(
+                s.add_registration_keys(vec!["k1".into()], "api")
+                    .await
+                    .unwrap(),
+                0,
+                "already active"
+            );
+            let keys = s.registration_keys().await.unwrap();
+            assert_eq!(
+                keys.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+                vec!["k1", "k2"]
+            );
+            assert_eq!(keys[0].source, "file");
+            assert_eq!(keys[0].id, dsc_pull_server::keys::key_id("k1"));
+            // revoke by id, then by value
+            assert_eq!(
+                s.revoke_registration_key(&keys[0].id.to_lowercase())
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("k1")
+            );
+            assert_eq!(
+                s.revoke_registration_key("k1").await.unwrap(),
+                None,
+                "already revoked"
+            );
+            assert_eq!(
+                s.revoke_registration_key("k2").await.unwrap().as_deref(),
+                Some("k2")
+            );
+            assert!(s.registration_keys().await.unwrap().is_empty());
+            assert_eq!(
+                s.add_registration_keys(vec!["k1".into()], "api")
+                    .await
+                    .unwrap(),
+                1,
+                "re-activated"
+            );
+            let r = (b.reopen)();
+            assert_eq!(
+                r.registration_keys()
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.key.as_str())
+                    .collect::<Vec<_>>(),
+                vec!["k1"]
+            );
+        })
+    });
+}

@@ -6,9 +6,10 @@
 use clap::{Args, Parser, Subcommand};
 use dsc_pull_server::app::{App, serve};
 use dsc_pull_server::config::{FileConfig, Overrides, ServerConfig};
-use dsc_pull_server::keys::{KeyRing, write_atomic};
+use dsc_pull_server::keys::{KeyFile, restrict, write_atomic};
 use dsc_pull_server::metrics::Metrics;
 use dsc_pull_server::sqlite::SqliteStorage;
+use dsc_pull_server::storage::Storage;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -140,13 +141,11 @@ fn init_logging(json: bool) {
     }
 }
 
-fn open_storage(config: &ServerConfig) -> Result<(Arc<SqliteStorage>, KeyRing), String> {
+fn open_storage(config: &ServerConfig) -> Result<(Arc<SqliteStorage>, KeyFile), String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
     let storage = SqliteStorage::open(&config.data_dir).map_err(|e| e.to_string())?;
-    let keys = KeyRing::load(&config.registration_keys)
-        .map_err(|e| format!("reading {}: {e}", config.registration_keys.display()))?;
-    Ok((Arc::new(storage), keys))
+    Ok((Arc::new(storage), KeyFile::new(&config.registration_keys)))
 }
 
 fn random_secret() -> String {
@@ -177,23 +176,24 @@ fn admin_token(config: &ServerConfig) -> Result<(String, Option<PathBuf>), Strin
     Ok((token, Some(path)))
 }
 
-#[cfg(unix)]
-fn restrict(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-}
-#[cfg(not(unix))]
-fn restrict(_: &Path) {}
-
 async fn run(config: ServerConfig) -> Result<(), String> {
     let (storage, keys) = open_storage(&config)?;
-    if keys.keys().is_empty() {
+    let active = keys
+        .sync(storage.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    if active == 0 {
         let key = uuid::Uuid::new_v4().to_string();
-        keys.add(&key)
-            .map_err(|e| format!("writing {}: {e}", keys.path().display()))?;
-        restrict(keys.path());
+        keys.add(storage.as_ref(), &key, "generated")
+            .await
+            .map_err(|e| e.to_string())?;
         tracing::info!(file = %keys.path().display(), "created a registration key");
     }
+    let active = storage
+        .registration_keys()
+        .await
+        .map_err(|e| e.to_string())?
+        .len();
     let (token, token_file) = admin_token(&config)?;
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(dsc_pull_server::tls::server_config(cert, key)?),
@@ -210,7 +210,7 @@ async fn run(config: ServerConfig) -> Result<(), String> {
     eprintln!(
         "  registration keys:  {} ({} key(s))",
         keys.path().display(),
-        keys.keys().len()
+        active
     );
     match &token_file {
         Some(f) => eprintln!("  admin token:        in {}", f.display()),
@@ -234,7 +234,7 @@ async fn run(config: ServerConfig) -> Result<(), String> {
                 return;
             };
             while hup.recv().await.is_some() {
-                match hup_app.keys.reload() {
+                match hup_app.keys.sync(hup_app.storage.as_ref()).await {
                     Ok(n) => tracing::info!(keys = n, "registration keys reloaded (SIGHUP)"),
                     Err(e) => tracing::error!(error = %e, "reloading registration keys failed"),
                 }
