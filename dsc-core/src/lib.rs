@@ -14,6 +14,7 @@
 //! # Ok::<(), dsc_core::Error>(())
 //! ```
 pub mod compare;
+pub mod config;
 pub mod discovery;
 pub mod engine;
 pub mod error;

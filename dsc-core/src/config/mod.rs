@@ -1,0 +1,3 @@
+//! Configuration documents (issue 3). So far: the expression language.
+
+pub mod expr;
