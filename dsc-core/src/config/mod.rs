@@ -1,3 +1,5 @@
-//! Configuration documents (issue 3). So far: the expression language.
+//! Configuration documents (issue 3, in progress): the document model, parameters and run
+//! order (`document`) and the expression language (`expr`).
 
+pub mod document;
 pub mod expr;

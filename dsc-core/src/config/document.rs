@@ -1,0 +1,504 @@
+//! The configuration document: its typed model (with a JSON Schema from schemars), parsing from
+//! JSON or YAML, parameter resolution with constraints, and the run order of its resources.
+
+use super::expr::{self, Context, StringValue};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A DSC v3 configuration document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "DSC configuration document")]
+pub struct ConfigurationDocument {
+    #[serde(rename = "$schema")]
+    pub schema_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<BTreeMap<String, Parameter>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Map<String, Value>>,
+    pub resources: Vec<ResourceEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directives: Option<Map<String, Value>>,
+}
+
+/// One resource instance of a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceEntry {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Map<String, Value>>,
+    /// `[resourceId('<type>', '<name>')]` expressions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<Vec<String>>,
+    /// An expression; when it evaluates to false the resource is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// A version requirement for the resource (`apiVersion` is accepted as an alias).
+    #[serde(default, alias = "apiVersion", skip_serializing_if = "Option::is_none")]
+    pub require_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// A parameter definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Parameter {
+    #[serde(rename = "type")]
+    pub parameter_type: ParameterType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_values: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// The type of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ParameterType {
+    String,
+    SecureString,
+    Int,
+    Bool,
+    Object,
+    SecureObject,
+    Array,
+}
+
+impl ParameterType {
+    /// Whether values of this type must never appear in results, messages or logs.
+    pub fn is_secure(self) -> bool {
+        matches!(
+            self,
+            ParameterType::SecureString | ParameterType::SecureObject
+        )
+    }
+
+    fn accepts(self, v: &Value) -> bool {
+        match self {
+            ParameterType::String | ParameterType::SecureString => v.is_string(),
+            ParameterType::Int => v.as_i64().is_some(),
+            ParameterType::Bool => v.is_boolean(),
+            ParameterType::Object | ParameterType::SecureObject => v.is_object(),
+            ParameterType::Array => v.is_array(),
+        }
+    }
+}
+
+/// Why a document cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    /// JSON/YAML syntax (exit code 3).
+    #[error("{0}")]
+    Syntax(String),
+    /// Shape, unknown fields, duplicate names, bad dependencies (exit code 4... or 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// A parameter is missing or breaks a constraint (exit code 4).
+    #[error("{0}")]
+    Parameter(String),
+}
+
+/// The JSON Schema of a configuration document (`traek schema configuration`).
+pub fn document_json_schema() -> Value {
+    schemars::schema_for!(ConfigurationDocument).to_value()
+}
+
+/// Parses a document from JSON or YAML text.
+pub fn parse_document(text: &str) -> Result<ConfigurationDocument, DocumentError> {
+    let (value, _) =
+        crate::text::parse_json_or_yaml(text).map_err(|e| DocumentError::Syntax(e.message))?;
+    let doc = ConfigurationDocument::deserialize(&value)
+        .map_err(|e| DocumentError::Invalid(format!("invalid configuration document: {e}")))?;
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (i, r) in doc.resources.iter().enumerate() {
+        let key = (r.type_name.to_lowercase(), r.name.clone());
+        if let Some(first) = seen.insert(key, i) {
+            return Err(DocumentError::Invalid(format!(
+                "resources {first} and {i} are both named '{}' of type '{}': names must be unique per type",
+                r.name, r.type_name
+            )));
+        }
+    }
+    Ok(doc)
+}
+
+/// Parses the `--parameters` input: `{"parameters": {"name": value}}` (JSON or YAML).
+pub fn parse_parameters_input(text: &str) -> Result<Map<String, Value>, DocumentError> {
+    let (value, _) = crate::text::parse_json_or_yaml(text)
+        .map_err(|e| DocumentError::Syntax(format!("parameters: {e}")))?;
+    match value {
+        Value::Object(mut m) if m.len() == 1 && m.contains_key("parameters") => {
+            match m.remove("parameters") {
+                Some(Value::Object(p)) => Ok(p),
+                _ => Err(DocumentError::Parameter(
+                    "'parameters' must be an object of name: value".into(),
+                )),
+            }
+        }
+        _ => Err(DocumentError::Parameter(
+            "parameters must be given as {\"parameters\": {\"name\": value}}".into(),
+        )),
+    }
+}
+
+/// Resolves parameter values: supplied values, else defaults; checks types and constraints.
+/// Defaults may be expressions (evaluated with `ctx`, which sees no parameters yet).
+pub fn resolve_parameters(
+    doc: &ConfigurationDocument,
+    supplied: &Map<String, Value>,
+    ctx: &dyn Context,
+) -> Result<Map<String, Value>, DocumentError> {
+    let defs = doc.parameters.clone().unwrap_or_default();
+    if let Some(unknown) = supplied.keys().find(|k| !defs.contains_key(*k)) {
+        return Err(DocumentError::Parameter(format!(
+            "parameter '{unknown}' is not defined by the document"
+        )));
+    }
+    let mut out = Map::new();
+    for (name, def) in &defs {
+        let value = match supplied.get(name) {
+            Some(v) => v.clone(),
+            None => match &def.default_value {
+                Some(Value::String(s)) => match expr::classify(s) {
+                    StringValue::Expression(_) => expr::evaluate_string(s, ctx).map_err(|e| {
+                        DocumentError::Parameter(format!("default of parameter '{name}': {e}"))
+                    })?,
+                    StringValue::Literal(l) => Value::String(l.into_owned()),
+                },
+                Some(v) => v.clone(),
+                None => {
+                    return Err(DocumentError::Parameter(format!(
+                        "parameter '{name}' has no value and no defaultValue"
+                    )));
+                }
+            },
+        };
+        check_parameter(name, def, &value)?;
+        out.insert(name.clone(), value);
+    }
+    Ok(out)
+}
+
+fn check_parameter(name: &str, def: &Parameter, v: &Value) -> Result<(), DocumentError> {
+    let fail = |m: String| Err(DocumentError::Parameter(format!("parameter '{name}': {m}")));
+    let shown = |v: &Value| {
+        if def.parameter_type.is_secure() {
+            "(secure value)".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    if !def.parameter_type.accepts(v) {
+        return fail(format!(
+            "expected a value of type {:?}, got {}",
+            def.parameter_type,
+            crate::text::type_name(v)
+        ));
+    }
+    if let Some(allowed) = &def.allowed_values
+        && !allowed.contains(v)
+    {
+        let list: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
+        return fail(format!(
+            "{} is not one of the allowed values ({})",
+            shown(v),
+            list.join(", ")
+        ));
+    }
+    if let Some(n) = v.as_i64() {
+        if let Some(min) = def.min_value
+            && n < min
+        {
+            return fail(format!("{n} is less than minValue {min}"));
+        }
+        if let Some(max) = def.max_value
+            && n > max
+        {
+            return fail(format!("{n} is greater than maxValue {max}"));
+        }
+    }
+    let len = match v {
+        Value::String(s) => Some(s.chars().count() as u64),
+        Value::Array(a) => Some(a.len() as u64),
+        _ => None,
+    };
+    if let Some(len) = len {
+        if let Some(min) = def.min_length
+            && len < min
+        {
+            return fail(format!("length {len} is less than minLength {min}"));
+        }
+        if let Some(max) = def.max_length
+            && len > max
+        {
+            return fail(format!("length {len} is greater than maxLength {max}"));
+        }
+    }
+    Ok(())
+}
+
+/// The run order: a topological order of the resources by `dependsOn`, keeping document order
+/// among resources that do not depend on each other. `ids[i]` are the evaluated dependsOn ids of
+/// resource `i` (`type:name`). A missing dependency or a cycle is an error naming the resources.
+pub fn run_order(
+    resources: &[ResourceEntry],
+    ids: &[Vec<String>],
+) -> Result<Vec<usize>, DocumentError> {
+    let id_of = |r: &ResourceEntry| expr::resource_id(&r.type_name, &r.name).to_lowercase();
+    let index: BTreeMap<String, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (id_of(r), i))
+        .collect();
+    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(resources.len());
+    for (i, list) in ids.iter().enumerate() {
+        let mut d = Vec::new();
+        for id in list {
+            match index.get(&id.to_lowercase()) {
+                Some(&j) if j == i => {
+                    return Err(DocumentError::Invalid(format!(
+                        "resource '{}' depends on itself",
+                        resources[i].name
+                    )));
+                }
+                Some(&j) => d.push(j),
+                None => {
+                    return Err(DocumentError::Invalid(format!(
+                        "resource '{}' depends on '{id}', which is not in the document",
+                        resources[i].name
+                    )));
+                }
+            }
+        }
+        deps.push(d);
+    }
+    let mut done = vec![false; resources.len()];
+    let mut order = Vec::with_capacity(resources.len());
+    while order.len() < resources.len() {
+        // The first resource in document order whose dependencies have all run.
+        let next = (0..resources.len()).find(|&i| !done[i] && deps[i].iter().all(|&d| done[d]));
+        match next {
+            Some(i) => {
+                done[i] = true;
+                order.push(i);
+            }
+            None => {
+                let stuck: Vec<String> = (0..resources.len())
+                    .filter(|&i| !done[i])
+                    .map(|i| format!("'{}'", resources[i].name))
+                    .collect();
+                return Err(DocumentError::Invalid(format!(
+                    "dependsOn forms a cycle among {}",
+                    stuck.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct NoCtx;
+    impl Context for NoCtx {
+        fn parameter(&self, _: &str) -> Option<Value> {
+            None
+        }
+        fn variable(&self, _: &str) -> Option<Value> {
+            None
+        }
+        fn reference(&self, _: &str) -> Option<Value> {
+            None
+        }
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn now(&self) -> time::OffsetDateTime {
+            time::OffsetDateTime::UNIX_EPOCH
+        }
+    }
+
+    const DOC: &str = r#"
+$schema: https://aka.ms/dsc/schemas/v3/bundled/config/document.json
+parameters:
+  name: {type: string, defaultValue: web, allowedValues: [web, db]}
+  port: {type: int, defaultValue: 80, minValue: 1, maxValue: 65535}
+  tag: {type: string, minLength: 2, maxLength: 4}
+  secret: {type: secureString, defaultValue: hunter2}
+  upper: {type: string, defaultValue: "[toUpper('x')]"}
+resources:
+  - {type: Test/A, name: a}
+  - {type: Test/B, name: b, dependsOn: ["[resourceId('Test/A', 'a')]"], apiVersion: "^1"}
+"#;
+
+    #[test]
+    fn documents_parse_from_yaml_and_json_and_refuse_unknown_fields() {
+        let d = parse_document(DOC).unwrap();
+        assert_eq!(d.resources.len(), 2);
+        assert_eq!(d.resources[1].require_version.as_deref(), Some("^1"));
+        let json = r#"{"$schema": "x", "resources": [{"type": "T/x", "name": "n", "properties": {"a": 1}}]}"#;
+        assert_eq!(
+            parse_document(json).unwrap().resources[0]
+                .properties
+                .as_ref()
+                .unwrap()["a"],
+            1
+        );
+        let err = parse_document(r#"{"$schema": "x", "resources": [], "bogus": 1}"#).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+        let err = parse_document(
+            r#"{"$schema": "x", "resources": [{"type": "T/x", "name": "n", "extra": 1}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("extra"), "{err}");
+        assert!(matches!(
+            parse_document("{\"a\": "),
+            Err(DocumentError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn duplicate_names_of_one_type_are_refused() {
+        let err = parse_document(r#"{"$schema": "x", "resources": [{"type": "T/x", "name": "n"}, {"type": "t/X", "name": "n"}]}"#).unwrap_err();
+        assert!(err.to_string().contains("'n'"), "{err}");
+        assert!(parse_document(r#"{"$schema": "x", "resources": [{"type": "T/x", "name": "n"}, {"type": "T/y", "name": "n"}]}"#).is_ok());
+    }
+
+    #[test]
+    fn parameters_resolve_with_defaults_and_constraints() {
+        let d = parse_document(DOC).unwrap();
+        let p = resolve_parameters(
+            &d,
+            &json!({"tag": "ab"}).as_object().unwrap().clone(),
+            &NoCtx,
+        )
+        .unwrap();
+        assert_eq!(p["name"], "web");
+        assert_eq!(p["port"], 80);
+        assert_eq!(p["upper"], "X");
+        let bad = |supplied: Value, fragment: &str| {
+            let e = resolve_parameters(&d, supplied.as_object().unwrap(), &NoCtx).unwrap_err();
+            assert!(matches!(e, DocumentError::Parameter(_)));
+            assert!(e.to_string().contains(fragment), "{e} lacks {fragment}");
+        };
+        bad(json!({}), "parameter 'tag' has no value");
+        bad(json!({"tag": "a"}), "length 1 is less than minLength 2");
+        bad(json!({"tag": "abcde"}), "greater than maxLength 4");
+        bad(json!({"tag": "ab", "port": 0}), "less than minValue 1");
+        bad(
+            json!({"tag": "ab", "port": 70000}),
+            "greater than maxValue 65535",
+        );
+        bad(
+            json!({"tag": "ab", "port": "80"}),
+            "expected a value of type Int",
+        );
+        bad(
+            json!({"tag": "ab", "name": "mail"}),
+            "not one of the allowed values",
+        );
+        bad(
+            json!({"tag": "ab", "nope": 1}),
+            "parameter 'nope' is not defined",
+        );
+        bad(json!({"tag": "ab", "secret": 5}), "parameter 'secret'");
+    }
+
+    #[test]
+    fn secure_values_are_not_echoed_in_constraint_errors() {
+        let d = parse_document(r#"{"$schema": "x", "parameters": {"pw": {"type": "secureString", "allowedValues": ["a"]}}, "resources": []}"#).unwrap();
+        let e = resolve_parameters(&d, json!({"pw": "topsecret"}).as_object().unwrap(), &NoCtx)
+            .unwrap_err();
+        assert!(!e.to_string().contains("topsecret"), "{e}");
+    }
+
+    #[test]
+    fn parameters_input_has_the_documented_shape() {
+        assert_eq!(
+            parse_parameters_input(r#"{"parameters": {"a": 1}}"#).unwrap()["a"],
+            1
+        );
+        assert_eq!(
+            parse_parameters_input("parameters:\n  a: x\n").unwrap()["a"],
+            "x"
+        );
+        assert!(parse_parameters_input(r#"{"a": 1}"#).is_err());
+        assert!(matches!(
+            parse_parameters_input("{"),
+            Err(DocumentError::Syntax(_))
+        ));
+    }
+
+    fn entries(names: &[&str]) -> Vec<ResourceEntry> {
+        names
+            .iter()
+            .map(|n| ResourceEntry {
+                type_name: "T/x".into(),
+                name: n.to_string(),
+                properties: None,
+                depends_on: None,
+                condition: None,
+                require_version: None,
+                metadata: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn run_order_is_topological_and_keeps_document_order() {
+        let r = entries(&["a", "b", "c", "d"]);
+        let ids = vec![
+            vec!["T/x:c".to_string()],
+            vec![],
+            vec![],
+            vec!["t/X:a".to_string()],
+        ];
+        assert_eq!(run_order(&r, &ids).unwrap(), vec![1, 2, 0, 3]);
+        assert_eq!(run_order(&r, &vec![vec![]; 4]).unwrap(), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn cycles_and_missing_dependencies_name_the_resources() {
+        let r = entries(&["a", "b", "c"]);
+        let e = run_order(&r, &[vec!["T/x:b".into()], vec!["T/x:a".into()], vec![]]).unwrap_err();
+        assert!(e.to_string().contains("cycle among 'a', 'b'"), "{e}");
+        let e = run_order(&r, &[vec![], vec!["T/x:zz".into()], vec![]]).unwrap_err();
+        assert!(e.to_string().contains("'b' depends on 'T/x:zz'"), "{e}");
+        let e = run_order(&r, &[vec!["T/x:a".into()], vec![], vec![]]).unwrap_err();
+        assert!(e.to_string().contains("depends on itself"), "{e}");
+    }
+
+    #[test]
+    fn the_document_schema_is_draft_2020_12() {
+        let s = document_json_schema();
+        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+        assert!(s["properties"]["resources"].is_object());
+    }
+}
