@@ -3,6 +3,7 @@
 //! This crate only parses arguments, reads input, prints results and maps errors to exit codes;
 //! everything else lives in `dsc-core`.
 
+mod config;
 mod output;
 mod server;
 
@@ -59,6 +60,8 @@ enum Command {
     /// Print JSON Schemas of traek's own formats.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Run a configuration document.
+    Config(config::ConfigArgs),
     /// Administer a traek pull server (admin API).
     Server(server::ServerArgs),
 }
@@ -67,6 +70,11 @@ enum Command {
 enum SchemaCommand {
     /// The JSON Schema of a resource manifest.
     ResourceManifest {
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+    /// The JSON Schema of a configuration document.
+    Configuration {
         #[arg(short, long, value_enum)]
         output: Option<OutputFormat>,
     },
@@ -187,7 +195,7 @@ fn main() -> ExitCode {
 }
 
 /// Prints each message to stderr as it happens.
-fn print_message(m: Message) {
+pub(crate) fn print_message(m: Message) {
     let level = m.level.as_str().to_uppercase();
     match &m.resource_type {
         Some(t) => eprintln!("{level:<5} [{t}] {}", m.message),
@@ -202,7 +210,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Schema(SchemaCommand::ResourceManifest { output }) => {
             output::print_value(&dsc_core::manifest::manifest_json_schema(), output)
         }
+        Command::Schema(SchemaCommand::Configuration { output }) => {
+            output::print_value(&config::schema(), output)
+        }
         Command::Resource(cmd) => run_resource(cmd, options),
+        Command::Config(args) => config::run_config(args, options),
         Command::Server(args) => server::run(args),
     }
 }

@@ -1,0 +1,171 @@
+//! `traek config [-p PARAMS | --parameters-file F] get|test|set|export [-i DOC | -f FILE|-]`.
+
+use crate::output::{self, OutputFormat};
+use crate::{Failure, exit, print_message};
+use clap::{Args, Subcommand};
+use dsc_core::config::document::{DocumentError, parse_document, parse_parameters_input};
+use dsc_core::config::run::{Operation, RunError, run};
+use dsc_core::{Engine, EngineOptions, Error};
+use serde_json::{Map, Value};
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Parameter values as JSON or YAML: {"parameters": {"name": value}}.
+    #[arg(
+        short = 'p',
+        long = "parameters",
+        conflicts_with = "parameters_file",
+        global = true
+    )]
+    parameters: Option<String>,
+    /// Read the parameter values from a file.
+    #[arg(long = "parameters-file", global = true)]
+    parameters_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: ConfigCommand,
+}
+
+#[derive(Args, Debug)]
+struct DocArgs {
+    /// The configuration document as JSON or YAML text.
+    #[arg(short = 'i', long = "input", conflicts_with = "file")]
+    input: Option<String>,
+    /// Read the document from a file, or from stdin with `-`.
+    #[arg(short = 'f', long = "file")]
+    file: Option<String>,
+    /// Output format [default: yaml on a terminal, json otherwise].
+    #[arg(short, long, value_enum)]
+    output: Option<OutputFormat>,
+    /// Kill a resource (and its child processes) after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Get the actual state of every resource.
+    Get(DocArgs),
+    /// Test every resource against its desired state.
+    Test(DocArgs),
+    /// Set every resource to its desired state.
+    Set {
+        #[command(flatten)]
+        doc: DocArgs,
+        /// Show what would change without changing anything.
+        #[arg(short = 'w', long = "what-if")]
+        what_if: bool,
+    },
+    /// Export every instance of every resource, as a configuration document.
+    Export(DocArgs),
+}
+
+fn invalid(code: u8, e: impl std::fmt::Display) -> Failure {
+    Failure {
+        code,
+        message: e.to_string(),
+    }
+}
+
+fn document_failure(e: DocumentError) -> Failure {
+    match e {
+        DocumentError::Syntax(m) => invalid(exit::PARSE_ERROR, m),
+        DocumentError::Invalid(m) | DocumentError::Parameter(m) => invalid(exit::INVALID_INPUT, m),
+    }
+}
+
+pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Failure> {
+    let (doc_args, operation) = match &args.command {
+        ConfigCommand::Get(d) => (d, Operation::Get),
+        ConfigCommand::Test(d) => (d, Operation::Test),
+        ConfigCommand::Set { doc, what_if } => (doc, Operation::Set { what_if: *what_if }),
+        ConfigCommand::Export(d) => (d, Operation::Export),
+    };
+    let (text, root) = read_document(doc_args)?;
+    let doc = parse_document(&text).map_err(document_failure)?;
+    let supplied = match (&args.parameters, &args.parameters_file) {
+        (Some(p), _) => parse_parameters_input(p).map_err(document_failure)?,
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                invalid(
+                    exit::INVALID_ARGS,
+                    format!("reading parameters file '{}': {e}", f.display()),
+                )
+            })?;
+            parse_parameters_input(&text).map_err(document_failure)?
+        }
+        (None, None) => Map::new(),
+    };
+    if let Some(secs) = doc_args.timeout {
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(crate::usage(format!(
+                "--timeout must be a positive number of seconds, not {secs}"
+            )));
+        }
+        options.timeout = Some(std::time::Duration::from_secs_f64(secs));
+    }
+    options
+        .env
+        .push(("DSC_CONFIG_ROOT".into(), root.into_os_string()));
+    let engine = Engine::new(options);
+    let result = run(&engine, &doc, &supplied, operation).map_err(|e| match e {
+        RunError::Document(d) => document_failure(d),
+        RunError::Expression(m) => invalid(exit::INVALID_INPUT, m),
+    })?;
+    for m in &result.messages {
+        let origin = format!("{} '{}'", m.type_name, m.name);
+        print_message(dsc_core::Message {
+            level: m.level,
+            resource_type: Some(origin),
+            message: m.message.clone(),
+        });
+    }
+    match &result.exported {
+        Some(doc) => output::print_value(doc, doc_args.output)?,
+        None => output::print_serialize(&result, doc_args.output)?,
+    }
+    if result.had_errors {
+        return Err(Failure {
+            code: exit::RESOURCE_ERROR,
+            message: "one or more resources failed; see 'messages' in the result".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The document text and the directory resources see as DSC_CONFIG_ROOT.
+fn read_document(d: &DocArgs) -> Result<(String, PathBuf), Failure> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    match (&d.input, &d.file) {
+        (Some(t), _) => Ok((t.clone(), cwd)),
+        (None, Some(f)) if f == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Failure::from(Error::io("reading the document from stdin", e)))?;
+            Ok((s, cwd))
+        }
+        (None, Some(f)) => {
+            let path = std::path::absolute(f).unwrap_or_else(|_| PathBuf::from(f));
+            let bytes = std::fs::read(&path)
+                .map_err(|e| Failure::from(Error::io(format!("reading configuration '{f}'"), e)))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                invalid(
+                    exit::PARSE_ERROR,
+                    format!("configuration '{f}' is not valid UTF-8"),
+                )
+            })?;
+            let root = path.parent().map(PathBuf::from).unwrap_or(cwd);
+            Ok((text, root))
+        }
+        (None, None) => Err(crate::usage(
+            "pass the configuration document with -f FILE, -f - for stdin, or -i TEXT",
+        )),
+    }
+}
+
+/// For `traek schema configuration`.
+pub fn schema() -> Value {
+    dsc_core::config::document::document_json_schema()
+}
