@@ -19,6 +19,7 @@ pub mod discovery;
 pub mod engine;
 pub mod error;
 pub mod manifest;
+pub mod package;
 pub mod process;
 pub mod pull;
 pub mod results;
