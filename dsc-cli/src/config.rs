@@ -23,12 +23,20 @@ pub struct ConfigArgs {
     /// Read the parameter values from a file.
     #[arg(long = "parameters-file", global = true)]
     parameters_file: Option<PathBuf>,
+    #[command(flatten)]
+    trust: crate::package::TrustArgs,
+    /// Run a package that is unsigned or not signed by a trusted key.
+    #[arg(long = "allow-unsigned", global = true)]
+    allow_unsigned: bool,
     #[command(subcommand)]
     command: ConfigCommand,
 }
 
 #[derive(Args, Debug)]
 struct DocArgs {
+    /// A configuration document or a .dscpkg package (same as -f).
+    #[arg(conflicts_with_all = ["input", "file"])]
+    path: Option<String>,
     /// The configuration document as JSON or YAML text.
     #[arg(short = 'i', long = "input", conflicts_with = "file")]
     input: Option<String>,
@@ -82,7 +90,40 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
         ConfigCommand::Set { doc, what_if } => (doc, Operation::Set { what_if: *what_if }),
         ConfigCommand::Export(d) => (d, Operation::Export),
     };
-    let (text, root) = read_document(doc_args)?;
+    let file = doc_args.path.clone().or_else(|| doc_args.file.clone());
+    let package_path = file
+        .as_deref()
+        .filter(|f| *f != "-")
+        .map(PathBuf::from)
+        .filter(|p| dsc_core::package::run::is_package(p));
+    let prepared = match &package_path {
+        Some(pkg) => Some(prepare_package(
+            pkg,
+            &args.trust,
+            args.allow_unsigned,
+            &options,
+        )?),
+        None => None,
+    };
+    let (text, root) = match &prepared {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p.configuration).map_err(|e| {
+                invalid(
+                    exit::INVALID_INPUT,
+                    format!("reading the package's configuration: {e}"),
+                )
+            })?;
+            options.search_path = p.search_path.clone();
+            (
+                text,
+                p.configuration
+                    .parent()
+                    .map(PathBuf::from)
+                    .unwrap_or_default(),
+            )
+        }
+        None => read_document(doc_args, file.as_deref())?,
+    };
     let doc = parse_document(&text).map_err(document_failure)?;
     let supplied = match (&args.parameters, &args.parameters_file) {
         (Some(p), _) => parse_parameters_input(p).map_err(document_failure)?,
@@ -125,6 +166,18 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
         Some(doc) => output::print_value(doc, doc_args.output)?,
         None => output::print_serialize(&result, doc_args.output)?,
     }
+    if let (Some(p), Some(pkg)) = (prepared, package_path) {
+        let policy = p.opened.manifest.remove_package();
+        drop(p); // removes the unpacked files
+        dsc_core::package::run::apply_remove_policy(&pkg, policy, !result.had_errors).map_err(
+            |e| {
+                invalid(
+                    exit::RESOURCE_ERROR,
+                    format!("removing {} (removePackage): {e}", pkg.display()),
+                )
+            },
+        )?;
+    }
     if result.had_errors {
         return Err(Failure {
             code: exit::RESOURCE_ERROR,
@@ -134,12 +187,49 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
     Ok(())
 }
 
+/// Verifies and unpacks a package, and makes Ctrl-C remove the unpacked files.
+fn prepare_package(
+    pkg: &std::path::Path,
+    trust: &crate::package::TrustArgs,
+    allow_unsigned: bool,
+    options: &EngineOptions,
+) -> Result<dsc_core::package::run::PreparedPackage, Failure> {
+    let trust = dsc_core::package::run::Trust {
+        keys: trust.keys()?,
+        allow_unsigned,
+    };
+    // Core resources: traek's own directory, then DSC_RESOURCE_PATH (never the host PATH).
+    let mut core = Vec::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(PathBuf::from))
+    {
+        core.push(dir);
+    }
+    if let Some(p) = std::env::var_os("DSC_RESOURCE_PATH") {
+        core.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
+    }
+    let _ = options;
+    let progress = crate::package::Progress::new(pkg, "verifying");
+    let prepared =
+        dsc_core::package::run::prepare(pkg, &trust, &core, &mut |d, t| progress.update(d, t))
+            .map_err(crate::package::failure)?;
+    drop(progress);
+    let dir = prepared.dir.path().to_path_buf();
+    // Ctrl-C (and SIGTERM): remove the unpacked files, then exit as interrupted.
+    let _ = ctrlc::set_handler(move || {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::process::exit(130);
+    });
+    Ok(prepared)
+}
+
 /// The document text and the directory resources see as DSC_CONFIG_ROOT.
-fn read_document(d: &DocArgs) -> Result<(String, PathBuf), Failure> {
+fn read_document(d: &DocArgs, file: Option<&str>) -> Result<(String, PathBuf), Failure> {
     let cwd = std::env::current_dir().unwrap_or_default();
-    match (&d.input, &d.file) {
+    match (&d.input, file) {
         (Some(t), _) => Ok((t.clone(), cwd)),
-        (None, Some(f)) if f == "-" => {
+        (None, Some("-")) => {
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)

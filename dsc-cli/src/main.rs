@@ -5,6 +5,7 @@
 
 mod config;
 mod output;
+mod package;
 mod server;
 
 use clap::{Args, Parser, Subcommand};
@@ -60,8 +61,11 @@ enum Command {
     /// Print JSON Schemas of traek's own formats.
     #[command(subcommand)]
     Schema(SchemaCommand),
-    /// Run a configuration document.
+    /// Run a configuration document or a .dscpkg package.
     Config(config::ConfigArgs),
+    /// Build, sign, verify and inspect .dscpkg packages.
+    #[command(subcommand)]
+    Package(package::PackageCommand),
     /// Administer a traek pull server (admin API).
     Server(server::ServerArgs),
 }
@@ -215,6 +219,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Resource(cmd) => run_resource(cmd, options),
         Command::Config(args) => config::run_config(args, options),
+        Command::Package(cmd) => package::run(cmd),
         Command::Server(args) => server::run(args),
     }
 }

@@ -1,6 +1,8 @@
 //! `.dscpkg` packages (issue 4, in progress): the manifest and path rules (`manifest`), Ed25519
-//! signing keys (`signing`), and the archive: build, sign, open and verify (`archive`).
+//! signing keys (`signing`), the archive: build, sign, open and verify (`archive`), and
+//! preparing a package to run (`run`).
 
 pub mod archive;
 pub mod manifest;
+pub mod run;
 pub mod signing;

@@ -1,0 +1,289 @@
+//! `traek package build|sign|verify|inspect|keygen`, and the trust options shared with
+//! `traek config ... PKG.dscpkg`.
+
+use crate::output::{self, OutputFormat, render_table};
+use crate::{Failure, exit};
+use clap::{Args, Subcommand};
+use dsc_core::package::archive::{self, Limits, PackageError};
+use dsc_core::package::signing;
+use ed25519_dalek::VerifyingKey;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Which keys are trusted.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrustArgs {
+    /// A trusted public key (PEM); repeatable.
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    pub trusted_key: Vec<PathBuf>,
+    /// A directory of trusted public keys (*.pem, *.pub) [default: the `trusted-keys` folder in
+    /// traek's configuration directory, ~/.config/traek/trusted-keys].
+    #[arg(long = "trusted-keys", value_name = "DIR")]
+    pub trusted_keys: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    pub fn keys(&self) -> Result<Vec<VerifyingKey>, Failure> {
+        let mut keys = Vec::new();
+        for f in &self.trusted_key {
+            keys.push(signing::read_public(f).map_err(|e| Failure {
+                code: exit::INVALID_ARGS,
+                message: e.to_string(),
+            })?);
+        }
+        let dir = self.trusted_keys.clone().or_else(default_trusted_dir);
+        if let Some(d) = dir {
+            keys.extend(signing::read_public_dir(&d).map_err(|e| Failure {
+                code: exit::INVALID_ARGS,
+                message: e.to_string(),
+            })?);
+        }
+        Ok(keys)
+    }
+}
+
+fn default_trusted_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("traek").join("trusted-keys"))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PackageCommand {
+    /// Build a package from a directory (its root holds the *.dscpkg.json|yaml|yml manifest).
+    Build {
+        dir: PathBuf,
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Sign with this private key (PKCS#8 PEM).
+        #[arg(long = "sign-key")]
+        sign_key: Option<PathBuf>,
+    },
+    /// Add a signature to a package (existing signatures are kept).
+    Sign {
+        package: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Verify a package against its catalog (and its signatures).
+    Verify {
+        package: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// Fail unless a trusted key signed the package.
+        #[arg(long)]
+        require_signature: bool,
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+    /// Show a package's manifest, catalog, signers and sizes (verifying it).
+    Inspect {
+        package: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+    /// Write a new Ed25519 key pair: PREFIX.key (private, PKCS#8 PEM) and PREFIX.pub.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The exit code of a package error: tampering and hostility are invalid input (4), I/O is 2.
+pub fn failure(e: PackageError) -> Failure {
+    let code = match e {
+        PackageError::Io(_) | PackageError::Build(_) => exit::RESOURCE_ERROR,
+        _ => exit::INVALID_INPUT,
+    };
+    Failure {
+        code,
+        message: e.to_string(),
+    }
+}
+
+/// A progress bar on stderr for large packages when stderr is a terminal.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    pub fn new(path: &Path, what: &str) -> Self {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        Self::sized(size, what)
+    }
+
+    pub fn sized(size: u64, what: &str) -> Self {
+        let bar = (std::io::stderr().is_terminal() && size > 16 << 20).then(|| {
+            let b = indicatif::ProgressBar::new(size);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})",
+            ) {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b.set_message(what.to_string());
+            b
+        });
+        Progress { bar }
+    }
+
+    pub fn update(&self, done: u64, total: u64) {
+        if let Some(b) = &self.bar {
+            b.set_length(total.max(done));
+            b.set_position(done);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => dir_size(&e.path()),
+                    _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+pub fn run(cmd: PackageCommand) -> Result<(), Failure> {
+    match cmd {
+        PackageCommand::Build { dir, out, sign_key } => {
+            let key = sign_key
+                .map(|k| signing::read_private(&k))
+                .transpose()
+                .map_err(|e| Failure {
+                    code: exit::INVALID_ARGS,
+                    message: e.to_string(),
+                })?;
+            let progress = Progress::sized(dir_size(&dir), "building");
+            let catalog =
+                archive::build(&dir, &out, key.as_ref(), &mut |d, t| progress.update(d, t))
+                    .map_err(failure)?;
+            drop(progress);
+            let signed = key
+                .map(|k| format!(", signed by {}", signing::key_id(&k.verifying_key())))
+                .unwrap_or_default();
+            output::print_text(&format!(
+                "built {} ({} files{signed})",
+                out.display(),
+                catalog.entries.len()
+            ))
+        }
+        PackageCommand::Sign { package, key } => {
+            let key = signing::read_private(&key).map_err(|e| Failure {
+                code: exit::INVALID_ARGS,
+                message: e.to_string(),
+            })?;
+            let id = archive::sign(&package, &key).map_err(failure)?;
+            output::print_text(&format!("signed {} with key {id}", package.display()))
+        }
+        PackageCommand::Verify {
+            package,
+            trust,
+            require_signature,
+            output,
+        } => {
+            let keys = trust.keys()?;
+            let progress = Progress::new(&package, "verifying");
+            let opened = archive::open(&package, &keys, Limits::default(), None, &mut |d, t| {
+                progress.update(d, t)
+            })
+            .map_err(failure)?;
+            drop(progress);
+            if require_signature {
+                archive::require_trusted(&opened).map_err(failure)?;
+            }
+            let v = json!({"package": package, "valid": true, "entries": opened.catalog.len(), "bytes": opened.total_bytes, "signers": opened.signers, "trusted": opened.trusted()});
+            match output {
+                Some(f) => output::print_value(&v, Some(f)),
+                None => {
+                    let signers = if opened.signers.is_empty() {
+                        "unsigned".to_string()
+                    } else {
+                        opened
+                            .signers
+                            .iter()
+                            .map(|s| format!("{} ({})", s.key_id, s.status))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    output::print_text(&format!(
+                        "{}: OK, {} files, {} bytes; signatures: {signers}",
+                        package.display(),
+                        opened.catalog.len(),
+                        opened.total_bytes
+                    ))
+                }
+            }
+        }
+        PackageCommand::Inspect {
+            package,
+            trust,
+            output,
+        } => {
+            let keys = trust.keys()?;
+            let opened = archive::open(&package, &keys, Limits::default(), None, &mut |_, _| {})
+                .map_err(failure)?;
+            let v = serde_json::to_value(&opened).map_err(|e| Failure {
+                code: exit::RESOURCE_ERROR,
+                message: e.to_string(),
+            })?;
+            match output {
+                Some(f) => output::print_value(&v, Some(f)),
+                None => {
+                    let m = &opened.manifest;
+                    let mut text = format!(
+                        "manifest:       {}\nconfiguration:  {}\nresourcePath:   {}\ncore resources: {}\nremovePackage:  {:?}\nsigners:        {}\n\n",
+                        opened.manifest_path,
+                        m.configuration_file,
+                        m.resource_path.join(", "),
+                        m.allow_core_resources.unwrap_or(false),
+                        m.remove_package(),
+                        if opened.signers.is_empty() {
+                            "none".to_string()
+                        } else {
+                            opened
+                                .signers
+                                .iter()
+                                .map(|s| format!("{} ({})", s.key_id, s.status))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    );
+                    let rows: Vec<Vec<String>> = opened
+                        .catalog
+                        .iter()
+                        .map(|e| vec![e.size.to_string(), e.sha256.clone(), e.path.clone()])
+                        .collect();
+                    text.push_str(&render_table(&["Size", "SHA-256", "Path"], &rows));
+                    output::print_text(&text)
+                }
+            }
+        }
+        PackageCommand::Keygen { out } => {
+            let id = signing::keygen(&out).map_err(|e| Failure {
+                code: exit::INVALID_ARGS,
+                message: e.to_string(),
+            })?;
+            output::print_text(&format!(
+                "wrote {} (private, keep it secret) and {} (public); key id {id}",
+                out.with_extension("key").display(),
+                out.with_extension("pub").display()
+            ))
+        }
+    }
+}
