@@ -97,12 +97,7 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
         .map(PathBuf::from)
         .filter(|p| dsc_core::package::run::is_package(p));
     let prepared = match &package_path {
-        Some(pkg) => Some(prepare_package(
-            pkg,
-            &args.trust,
-            args.allow_unsigned,
-            &options,
-        )?),
+        Some(pkg) => Some(prepare_package(pkg, &args.trust, args.allow_unsigned)?),
         None => None,
     };
     let (text, root) = match &prepared {
@@ -192,7 +187,6 @@ fn prepare_package(
     pkg: &std::path::Path,
     trust: &crate::package::TrustArgs,
     allow_unsigned: bool,
-    options: &EngineOptions,
 ) -> Result<dsc_core::package::run::PreparedPackage, Failure> {
     let trust = dsc_core::package::run::Trust {
         keys: trust.keys()?,
@@ -209,7 +203,6 @@ fn prepare_package(
     if let Some(p) = std::env::var_os("DSC_RESOURCE_PATH") {
         core.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
     }
-    let _ = options;
     let progress = crate::package::Progress::new(pkg, "verifying");
     let prepared =
         dsc_core::package::run::prepare(pkg, &trust, &core, &mut |d, t| progress.update(d, t))

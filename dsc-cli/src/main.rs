@@ -82,6 +82,11 @@ enum SchemaCommand {
         #[arg(short, long, value_enum)]
         output: Option<OutputFormat>,
     },
+    /// The JSON Schema of a .dscpkg package manifest.
+    PackageManifest {
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -217,6 +222,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Schema(SchemaCommand::Configuration { output }) => {
             output::print_value(&config::schema(), output)
         }
+        Command::Schema(SchemaCommand::PackageManifest { output }) => output::print_value(
+            &dsc_core::package::manifest::package_manifest_schema(),
+            output,
+        ),
         Command::Resource(cmd) => run_resource(cmd, options),
         Command::Config(args) => config::run_config(args, options),
         Command::Package(cmd) => package::run(cmd),
