@@ -8,6 +8,10 @@ need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)   # script resources, replay.py
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)         # HTTPS client-certificate tests
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)   # test certificates
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)             # the C ABI test program
+command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)   # ... run under valgrind
+command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)        # the C# P/Invoke test
+command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
