@@ -366,8 +366,12 @@ pub unsafe extern "C" fn traek_engine_set_log_callback(
     }
     // SAFETY: a live engine (documented).
     let e = unsafe { &*engine };
-    *lock(&e.log) = callback.map(|func| Callback { func, userdata });
-    TRAEK_OK
+    match catch_unwind(AssertUnwindSafe(|| {
+        *lock(&e.log) = callback.map(|func| Callback { func, userdata })
+    })) {
+        Ok(()) => TRAEK_OK,
+        Err(_) => TRAEK_ERR_PANIC,
+    }
 }
 
 /// Frees a string returned by the library (NULL is ignored).
