@@ -487,6 +487,16 @@ pub unsafe extern "C" fn traek_resource_invoke(
     }
 }
 
+/// The optional `{"parameters": {...}}` argument of the config functions.
+unsafe fn parameters_arg(
+    parameters_json: *const c_char,
+) -> FfiResult<serde_json::Map<String, Value>> {
+    match unsafe { opt_arg(parameters_json, "parameters_json") }? {
+        Some(p) => parse_parameters_input(p).map_err(document_error),
+        None => Ok(Default::default()),
+    }
+}
+
 fn config_operation(op: &str, what_if: c_int) -> FfiResult<Operation> {
     Ok(match op {
         "get" => Operation::Get,
@@ -549,10 +559,7 @@ pub unsafe extern "C" fn traek_config_run(
         with_engine(engine, out_json, |e| {
             let op = config_operation(arg(operation, "operation")?, what_if)?;
             let doc = parse_document(arg(document, "document")?).map_err(document_error)?;
-            let params = match opt_arg(parameters_json, "parameters_json")? {
-                Some(p) => parse_parameters_input(p).map_err(document_error)?,
-                None => Default::default(),
-            };
+            let params = parameters_arg(parameters_json)?;
             let result =
                 dsc_core::config::run::run(&e.engine, &doc, &params, op).map_err(run_error)?;
             config_output(e, result)
@@ -611,10 +618,7 @@ pub unsafe extern "C" fn traek_config_run_package(
                 keys: trust_keys(opt_arg(trusted_keys_json, "trusted_keys_json")?)?,
                 allow_unsigned: allow_unsigned != 0,
             };
-            let params = match opt_arg(parameters_json, "parameters_json")? {
-                Some(p) => parse_parameters_input(p).map_err(document_error)?,
-                None => Default::default(),
-            };
+            let params = parameters_arg(parameters_json)?;
             let prepared = prepare(
                 &path,
                 &trust,
