@@ -90,36 +90,6 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
         ConfigCommand::Set { doc, what_if } => (doc, Operation::Set { what_if: *what_if }),
         ConfigCommand::Export(d) => (d, Operation::Export),
     };
-    let file = doc_args.path.clone().or_else(|| doc_args.file.clone());
-    let package_path = file
-        .as_deref()
-        .filter(|f| *f != "-")
-        .map(PathBuf::from)
-        .filter(|p| dsc_core::package::run::is_package(p));
-    let prepared = match &package_path {
-        Some(pkg) => Some(prepare_package(pkg, &args.trust, args.allow_unsigned)?),
-        None => None,
-    };
-    let (text, root) = match &prepared {
-        Some(p) => {
-            let text = std::fs::read_to_string(&p.configuration).map_err(|e| {
-                invalid(
-                    exit::INVALID_INPUT,
-                    format!("reading the package's configuration: {e}"),
-                )
-            })?;
-            options.search_path = p.search_path.clone();
-            (
-                text,
-                p.configuration
-                    .parent()
-                    .map(PathBuf::from)
-                    .unwrap_or_default(),
-            )
-        }
-        None => read_document(doc_args, file.as_deref())?,
-    };
-    let doc = parse_document(&text).map_err(document_failure)?;
     let supplied = match (&args.parameters, &args.parameters_file) {
         (Some(p), _) => parse_parameters_input(p).map_err(document_failure)?,
         (None, Some(f)) => {
@@ -141,14 +111,37 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
         }
         options.timeout = Some(std::time::Duration::from_secs_f64(secs));
     }
-    options
-        .env
-        .push(("DSC_CONFIG_ROOT".into(), root.into_os_string()));
-    let engine = Engine::new(options);
-    let result = run(&engine, &doc, &supplied, operation).map_err(|e| match e {
-        RunError::Document(d) => document_failure(d),
-        RunError::Expression(m) => invalid(exit::INVALID_INPUT, m),
-    })?;
+    let file = doc_args.path.clone().or_else(|| doc_args.file.clone());
+    let package_path = file
+        .as_deref()
+        .filter(|f| *f != "-")
+        .map(PathBuf::from)
+        .filter(|p| dsc_core::package::run::is_package(p));
+    let (result, removed) = match &package_path {
+        Some(pkg) => {
+            let run = run_package(
+                pkg,
+                &args.trust,
+                args.allow_unsigned,
+                &options,
+                &supplied,
+                operation,
+            )?;
+            (run.result, Some(run.removed))
+        }
+        None => {
+            let (text, root) = read_document(doc_args, file.as_deref())?;
+            let doc = parse_document(&text).map_err(document_failure)?;
+            options
+                .env
+                .push(("DSC_CONFIG_ROOT".into(), root.into_os_string()));
+            let engine = Engine::new(options);
+            (
+                run(&engine, &doc, &supplied, operation).map_err(run_failure)?,
+                None,
+            )
+        }
+    };
     for m in &result.messages {
         let origin = format!("{} '{}'", m.type_name, m.name);
         print_message(dsc_core::Message {
@@ -161,17 +154,8 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
         Some(doc) => output::print_value(doc, doc_args.output)?,
         None => output::print_serialize(&result, doc_args.output)?,
     }
-    if let (Some(p), Some(pkg)) = (prepared, package_path) {
-        let policy = p.opened.manifest.remove_package();
-        drop(p); // removes the unpacked files
-        dsc_core::package::run::apply_remove_policy(&pkg, policy, !result.had_errors).map_err(
-            |e| {
-                invalid(
-                    exit::RESOURCE_ERROR,
-                    format!("removing {} (removePackage): {e}", pkg.display()),
-                )
-            },
-        )?;
+    if let Some(Err(message)) = removed {
+        return Err(invalid(exit::RESOURCE_ERROR, message));
     }
     if result.had_errors {
         return Err(Failure {
@@ -182,12 +166,23 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
     Ok(())
 }
 
-/// Verifies and unpacks a package, and makes Ctrl-C remove the unpacked files.
-fn prepare_package(
+fn run_failure(e: RunError) -> Failure {
+    match e {
+        RunError::Document(d) => document_failure(d),
+        RunError::Expression(m) => invalid(exit::INVALID_INPUT, m),
+    }
+}
+
+/// Runs a package (see `dsc_core::package::run::run_package`) with a progress bar while it is
+/// verified, and makes Ctrl-C remove the unpacked files.
+fn run_package(
     pkg: &std::path::Path,
     trust: &crate::package::TrustArgs,
     allow_unsigned: bool,
-) -> Result<dsc_core::package::run::PreparedPackage, Failure> {
+    options: &EngineOptions,
+    parameters: &Map<String, Value>,
+    operation: Operation,
+) -> Result<dsc_core::package::run::PackageRun, Failure> {
     let trust = dsc_core::package::run::Trust {
         keys: trust.keys()?,
         allow_unsigned,
@@ -204,17 +199,29 @@ fn prepare_package(
         core.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
     }
     let progress = crate::package::Progress::new(pkg, "verifying");
-    let prepared =
-        dsc_core::package::run::prepare(pkg, &trust, &core, &mut |d, t| progress.update(d, t))
-            .map_err(crate::package::failure)?;
-    drop(progress);
-    let dir = prepared.dir.path().to_path_buf();
-    // Ctrl-C (and SIGTERM): remove the unpacked files, then exit as interrupted.
-    let _ = ctrlc::set_handler(move || {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::process::exit(130);
-    });
-    Ok(prepared)
+    let mut on_unpacked = |dir: &std::path::Path| {
+        progress.finish(); // verified and unpacked: the run starts
+        let dir = dir.to_path_buf();
+        // Ctrl-C (and SIGTERM): remove the unpacked files, then exit as interrupted.
+        let _ = ctrlc::set_handler(move || {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::process::exit(130);
+        });
+    };
+    dsc_core::package::run::run_package(
+        options,
+        pkg,
+        &trust,
+        &core,
+        parameters,
+        operation,
+        &mut |d, t| progress.update(d, t),
+        &mut on_unpacked,
+    )
+    .map_err(|e| match e {
+        dsc_core::package::run::PackageRunError::Package(p) => crate::package::failure(p),
+        dsc_core::package::run::PackageRunError::Run(r) => run_failure(r),
+    })
 }
 
 /// The document text and the directory resources see as DSC_CONFIG_ROOT.

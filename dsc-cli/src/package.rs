@@ -130,6 +130,13 @@ impl Progress {
         Progress { bar }
     }
 
+    /// Removes the bar (the work it showed is done).
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+
     pub fn update(&self, done: u64, total: u64) {
         if let Some(b) = &self.bar {
             b.set_length(total.max(done));

@@ -155,7 +155,8 @@ enum traek_result traek_config_run(struct traek_engine *engine,
  Runs a `.dscpkg` package like a document: verified first (refused unless signed by one of
  `trusted_keys_json` — a JSON array of public key file paths, may be NULL — or `allow_unsigned`
  is non-zero), unpacked into a private temporary directory that is removed afterwards, resources
- discovered only in the package; then `removePackage` is applied.
+ discovered only in the package (then in the engine's resource path when the package allows
+ core resources); then `removePackage` is applied.
  */
 enum traek_result traek_config_run_package(struct traek_engine *engine,
                                            const char *operation,

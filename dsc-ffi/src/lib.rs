@@ -25,7 +25,7 @@ use dsc_core::config::document::{DocumentError, parse_document, parse_parameters
 use dsc_core::config::run::{Operation, RunError};
 use dsc_core::manifest::VersionReq;
 use dsc_core::package::archive::{self, Limits, PackageError};
-use dsc_core::package::run::{Trust, apply_remove_policy, prepare};
+use dsc_core::package::run::{PackageRunError, Trust, run_package};
 use dsc_core::{Engine, EngineOptions, ErrorClass, Level, Message, SearchPath};
 use serde_json::{Value, json};
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
@@ -598,7 +598,8 @@ fn trust_keys(
 /// Runs a `.dscpkg` package like a document: verified first (refused unless signed by one of
 /// `trusted_keys_json` — a JSON array of public key file paths, may be NULL — or `allow_unsigned`
 /// is non-zero), unpacked into a private temporary directory that is removed afterwards, resources
-/// discovered only in the package; then `removePackage` is applied.
+/// discovered only in the package (then in the engine's resource path when the package allows
+/// core resources); then `removePackage` is applied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn traek_config_run_package(
     engine: *mut traek_engine,
@@ -619,37 +620,26 @@ pub unsafe extern "C" fn traek_config_run_package(
                 allow_unsigned: allow_unsigned != 0,
             };
             let params = parameters_arg(parameters_json)?;
-            let prepared = prepare(
+            // With allowCoreResources, the engine's own resource path is searched after the package.
+            let core = e.engine.options().search_path.dirs.clone();
+            let run = run_package(
+                e.engine.options(),
                 &path,
                 &trust,
-                &e.engine.options().search_path.dirs,
+                &core,
+                &params,
+                op,
                 &mut |_, _| {},
+                &mut |_| {},
             )
-            .map_err(package_error)?;
-            let text = std::fs::read_to_string(&prepared.configuration).map_err(|err| {
-                Failure(
-                    TRAEK_ERR_INVALID_INPUT,
-                    format!("reading the package's configuration: {err}"),
-                )
+            .map_err(|err| match err {
+                PackageRunError::Package(p) => package_error(p),
+                PackageRunError::Run(r) => run_error(r),
             })?;
-            let doc = parse_document(&text).map_err(document_error)?;
-            let mut options = e.engine.options().clone();
-            options.search_path = prepared.search_path.clone();
-            options.env.push((
-                "DSC_CONFIG_ROOT".into(),
-                prepared
-                    .configuration
-                    .parent()
-                    .map(|p| p.as_os_str().to_owned())
-                    .unwrap_or_default(),
-            ));
-            let package_engine = Engine::new(options);
-            let result = dsc_core::config::run::run(&package_engine, &doc, &params, op)
-                .map_err(run_error)?;
-            let policy = prepared.opened.manifest.remove_package();
-            drop(prepared);
-            apply_remove_policy(&path, policy, !result.had_errors)
-                .map_err(|err| Failure(TRAEK_ERR_RESOURCE, format!("removePackage: {err}")))?;
+            if let Err(message) = run.removed {
+                return Err(Failure(TRAEK_ERR_RESOURCE, message));
+            }
+            let result = run.result;
             config_output(e, result)
         })
     }

@@ -58,6 +58,74 @@ fn sorted_entries(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// `<Name>.mof` → the configuration `<Name>`.
+fn configuration_key(stem: &str) -> Result<ContentKey, String> {
+    check_name("configuration name", stem).map_err(|e| e.to_string())?;
+    Ok(ContentKey::Configuration {
+        name: stem.to_string(),
+    })
+}
+
+/// `<Module>_<Version>.zip` → that module version.
+fn module_key(stem: &str) -> Result<ContentKey, String> {
+    let (name, version) = stem
+        .rsplit_once('_')
+        .ok_or("module file names are <Module>_<Version>.zip")?;
+    check_name("module name", name)
+        .and_then(|_| check_module_version(version))
+        .map_err(|e| e.to_string())?;
+    Ok(ContentKey::Module {
+        name: name.to_string(),
+        version: version.to_string(),
+    })
+}
+
+/// Imports every `*<suffix>` file of `dir` (suffix matched case-insensitively) whose name maps
+/// to a content key and whose checksum file, if any, agrees; returns what was imported.
+async fn import_dir(
+    dir: &Path,
+    suffix: &str,
+    key_of: fn(&str) -> Result<ContentKey, String>,
+    storage: &dyn Storage,
+    report: &mut ImportReport,
+) -> Result<Vec<String>, String> {
+    let mut imported = Vec::new();
+    for file in sorted_entries(dir) {
+        let fname = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(stem) = fname
+            .len()
+            .checked_sub(suffix.len())
+            .filter(|&n| fname.is_char_boundary(n) && fname[n..].eq_ignore_ascii_case(suffix))
+            .map(|n| &fname[..n])
+        else {
+            continue;
+        };
+        let key = match key_of(stem) {
+            Ok(k) => k,
+            Err(reason) => {
+                report.skipped.push((file.display().to_string(), reason));
+                continue;
+            }
+        };
+        let Some(bytes) = read_verified(&file, report)? else {
+            continue;
+        };
+        let label = match &key {
+            ContentKey::Configuration { name } => name.clone(),
+            ContentKey::Module { name, version } => format!("{name} {version}"),
+        };
+        storage
+            .put_content(key, Bytes::from(bytes))
+            .await
+            .map_err(|e| e.to_string())?;
+        imported.push(label);
+    }
+    Ok(imported)
+}
+
 /// Imports `src` into `storage` and `keys`.
 pub async fn import_windows_layout(
     src: &Path,
@@ -75,80 +143,11 @@ pub async fn import_windows_layout(
         })
     };
     if let Some(dir) = find("Configuration") {
-        for file in sorted_entries(&dir) {
-            let fname = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let Some(name) = fname
-                .strip_suffix(".mof")
-                .or_else(|| fname.strip_suffix(".MOF"))
-            else {
-                continue;
-            };
-            if let Err(e) = check_name("configuration name", name) {
-                report
-                    .skipped
-                    .push((file.display().to_string(), e.to_string()));
-                continue;
-            }
-            let Some(bytes) = read_verified(&file, &mut report)? else {
-                continue;
-            };
-            storage
-                .put_content(
-                    ContentKey::Configuration {
-                        name: name.to_string(),
-                    },
-                    Bytes::from(bytes),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            report.configurations.push(name.to_string());
-        }
+        report.configurations =
+            import_dir(&dir, ".mof", configuration_key, storage, &mut report).await?;
     }
     if let Some(dir) = find("Modules") {
-        for file in sorted_entries(&dir) {
-            let fname = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let Some(stem) = fname
-                .strip_suffix(".zip")
-                .or_else(|| fname.strip_suffix(".ZIP"))
-            else {
-                continue;
-            };
-            let Some((name, version)) = stem.rsplit_once('_') else {
-                report.skipped.push((
-                    file.display().to_string(),
-                    "module file names are <Module>_<Version>.zip".into(),
-                ));
-                continue;
-            };
-            if let Err(e) =
-                check_name("module name", name).and_then(|_| check_module_version(version))
-            {
-                report
-                    .skipped
-                    .push((file.display().to_string(), e.to_string()));
-                continue;
-            }
-            let Some(bytes) = read_verified(&file, &mut report)? else {
-                continue;
-            };
-            storage
-                .put_content(
-                    ContentKey::Module {
-                        name: name.to_string(),
-                        version: version.to_string(),
-                    },
-                    Bytes::from(bytes),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            report.modules.push(format!("{name} {version}"));
-        }
+        report.modules = import_dir(&dir, ".zip", module_key, storage, &mut report).await?;
     }
     if let Some(file) = find("RegistrationKeys.txt") {
         let text = std::fs::read_to_string(&file)

@@ -118,13 +118,7 @@ async fn check_pinned(app: &App, peer: &Peer, agent_id: Uuid) -> Result<(), Resp
 
 async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Incoming>) -> Resp {
     let headers = req.headers().clone();
-    let body = match read_body(
-        req.into_body(),
-        app.config.max_body_bytes,
-        app.config.read_timeout,
-    )
-    .await
-    {
+    let body = match protocol_body(app, req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -207,6 +201,16 @@ fn storage_error(e: crate::storage::StorageError) -> Resp {
     )
 }
 
+/// A protocol request's body, within the protocol's size and time limits.
+async fn protocol_body(app: &App, req: Request<Incoming>) -> Result<bytes::Bytes, Resp> {
+    read_body(
+        req.into_body(),
+        app.config.max_body_bytes,
+        app.config.read_timeout,
+    )
+    .await
+}
+
 /// The registered agent, or the answer to give when it is not (401) or storage fails (500).
 async fn registered(app: &App, agent_id: Uuid) -> Result<Arc<crate::storage::AgentView>, Resp> {
     match app.storage.agent(agent_id).await {
@@ -225,13 +229,7 @@ async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) 
         Ok(v) => v,
         Err(r) => return r,
     };
-    let body = match read_body(
-        req.into_body(),
-        app.config.max_body_bytes,
-        app.config.read_timeout,
-    )
-    .await
-    {
+    let body = match protocol_body(app, req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -347,13 +345,7 @@ async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> 
     if let Err(r) = registered(app, agent_id).await {
         return r;
     }
-    let body = match read_body(
-        req.into_body(),
-        app.config.max_body_bytes,
-        app.config.read_timeout,
-    )
-    .await
-    {
+    let body = match protocol_body(app, req).await {
         Ok(b) => b,
         Err(r) => return r,
     };

@@ -153,3 +153,61 @@ pub fn is_package(path: &Path) -> bool {
         .is_ok()
         && magic == *b"PK\x03\x04"
 }
+
+/// Why a package could not be run (resource failures are reported in the result instead).
+#[derive(Debug, thiserror::Error)]
+pub enum PackageRunError {
+    /// Verification, trust or unpacking failed.
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// The package's configuration could not run (document, parameters, expressions).
+    #[error(transparent)]
+    Run(#[from] crate::config::run::RunError),
+}
+
+/// A finished package run.
+#[derive(Debug)]
+pub struct PackageRun {
+    pub result: crate::config::run::ConfigResult,
+    /// Whether `removePackage` deleted the `.dscpkg`, or why deleting it failed.
+    pub removed: Result<bool, String>,
+}
+
+/// Runs a package like a configuration document: [`prepare`] it, call `unpacked` with the
+/// private directory (so a frontend can remove it on Ctrl-C), run its configuration with an
+/// engine that searches only the package (and `core_dirs` when it allows core resources) and sees
+/// `DSC_CONFIG_ROOT`, remove the unpacked files, then apply `removePackage` (the package counts
+/// as succeeded when no resource failed).
+#[allow(clippy::too_many_arguments)]
+pub fn run_package(
+    options: &crate::engine::EngineOptions,
+    package: &Path,
+    trust: &Trust,
+    core_dirs: &[PathBuf],
+    parameters: &serde_json::Map<String, serde_json::Value>,
+    operation: crate::config::run::Operation,
+    progress: &mut dyn FnMut(u64, u64),
+    unpacked: &mut dyn FnMut(&Path),
+) -> Result<PackageRun, PackageRunError> {
+    let prepared = prepare(package, trust, core_dirs, progress)?;
+    unpacked(prepared.dir.path());
+    let text = std::fs::read_to_string(&prepared.configuration)
+        .map_err(|e| PackageError::Io(format!("reading the package's configuration: {e}")))?;
+    let doc = crate::config::document::parse_document(&text)
+        .map_err(crate::config::run::RunError::Document)?;
+    let mut options = options.clone();
+    options.search_path = prepared.search_path.clone();
+    let root = prepared
+        .configuration
+        .parent()
+        .map(|p| p.as_os_str().to_owned())
+        .unwrap_or_default();
+    options.env.push(("DSC_CONFIG_ROOT".into(), root));
+    let engine = crate::engine::Engine::new(options);
+    let result = crate::config::run::run(&engine, &doc, parameters, operation)?;
+    let policy = prepared.opened.manifest.remove_package();
+    drop(prepared); // removes the unpacked files
+    let removed = apply_remove_policy(package, policy, !result.had_errors)
+        .map_err(|e| format!("removing {} (removePackage): {e}", package.display()));
+    Ok(PackageRun { result, removed })
+}
