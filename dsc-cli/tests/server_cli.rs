@@ -6,7 +6,7 @@ use dsc_pull_server::app::{App, serve};
 use dsc_pull_server::config::{FileConfig, Overrides, ServerConfig};
 use dsc_pull_server::keys::KeyFile;
 use dsc_pull_server::metrics::Metrics;
-use dsc_pull_server::sqlite::SqliteStorage;
+use dsc_pull_server::storage::sqlite::SqliteStorage;
 use serde_json::Value;
 use std::process::Command;
 use std::sync::Arc;

@@ -18,7 +18,7 @@ async fn main() {
     let agents: usize = args[2].parse().expect("AGENTS must be a number");
     let reports: usize = args[3].parse().expect("REPORTS must be a number");
     let storage = std::sync::Arc::new(
-        dsc_pull_server::sqlite::SqliteStorage::open(&data).expect("open storage"),
+        dsc_pull_server::storage::sqlite::SqliteStorage::open(&data).expect("open storage"),
     );
     storage
         .put_content(

@@ -12,6 +12,5 @@ pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod protocol;
-pub mod sqlite;
 pub mod storage;
 pub mod tls;

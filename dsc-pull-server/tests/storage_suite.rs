@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use dsc_core::pull::messages::*;
-use dsc_pull_server::sqlite::SqliteStorage;
+use dsc_pull_server::storage::sqlite::SqliteStorage;
 use dsc_pull_server::storage::*;
 use std::sync::Arc;
 use uuid::Uuid;

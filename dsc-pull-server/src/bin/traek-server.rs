@@ -8,7 +8,7 @@ use dsc_pull_server::app::{App, serve};
 use dsc_pull_server::config::{FileConfig, Overrides, ServerConfig};
 use dsc_pull_server::keys::{KeyFile, restrict, write_atomic};
 use dsc_pull_server::metrics::Metrics;
-use dsc_pull_server::sqlite::SqliteStorage;
+use dsc_pull_server::storage::sqlite::SqliteStorage;
 use dsc_pull_server::storage::Storage;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -4,9 +4,20 @@
 //! registration message type, so a ReportServer registration never erases the
 //! ConfigurationRepository one's names), administrator assignments, reports (every body byte for
 //! byte plus indexed fields), content metadata and blobs (MOFs, module zips) and registration
-//! keys. [`crate::sqlite::SqliteStorage`] is the embedded default; a PostgreSQL + object-storage
-//! backend implements the same trait. `tests/storage_suite.rs` is the behaviour suite every
-//! backend must pass.
+//! keys.
+//!
+//! - [`sqlite::SqliteStorage`]: the embedded default, one process, SQLite in the data directory.
+//! - [`postgres::PgStorage`]: PostgreSQL, shared by any number of replicas.
+//! - Content bytes live in a [`blobs::BlobStore`] (a local directory or S3-compatible object
+//!   storage), chosen independently of the database.
+//! - [`cache`] holds what the GetDscAction hot path reads from memory, for both backends.
+//!
+//! `tests/storage_suite.rs` is the behaviour suite every backend must pass.
+
+pub mod blobs;
+pub mod cache;
+pub mod postgres;
+pub mod sqlite;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -14,10 +25,33 @@ use dsc_core::pull::messages::{RegisterRequest, RegistrationMessageType, ReportS
 use serde::Serialize;
 use uuid::Uuid;
 
-/// A storage failure (I/O, database). Handlers answer 500 and log it.
+/// A storage failure. Handlers log it and answer 503 when the store is unreachable (the request
+/// may be retried) and 500 otherwise.
 #[derive(Debug, thiserror::Error)]
-#[error("storage: {0}")]
-pub struct StorageError(pub String);
+#[error("storage: {message}")]
+pub struct StorageError {
+    pub message: String,
+    /// The database or object store could not be reached (or no connection was free in time).
+    pub unavailable: bool,
+}
+
+impl StorageError {
+    /// A failure of the store itself (a bug, corrupt data, a full disk).
+    pub fn failed(message: impl std::fmt::Display) -> Self {
+        StorageError {
+            message: message.to_string(),
+            unavailable: false,
+        }
+    }
+
+    /// The store could not be reached; the same request may work later.
+    pub fn unavailable(message: impl std::fmt::Display) -> Self {
+        StorageError {
+            message: message.to_string(),
+            unavailable: true,
+        }
+    }
+}
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
@@ -69,6 +103,61 @@ pub struct NodeSummary {
     pub last_seen: Option<i64>,
     pub last_report_status: Option<String>,
     pub last_report_time: Option<i64>,
+}
+
+impl NodeSummary {
+    /// A node with the fields of its agent row and no registration yet.
+    pub fn new(
+        agent_id: Uuid,
+        last_seen: Option<i64>,
+        assigned_names: Option<String>,
+        last_report_status: Option<String>,
+        last_report_time: Option<i64>,
+    ) -> Self {
+        NodeSummary {
+            agent_id,
+            node_name: None,
+            ip_addresses: Vec::new(),
+            lcm_version: None,
+            registration_types: Vec::new(),
+            registered_names: Vec::new(),
+            assigned_names: assigned_names.and_then(|a| serde_json::from_str(&a).ok()),
+            last_seen,
+            last_report_status,
+            last_report_time,
+        }
+    }
+
+    /// Adds one registration (rows in message-type order; the first names the node).
+    pub fn add_registration(
+        &mut self,
+        message_type: String,
+        node_name: String,
+        ip_addresses: &str,
+        lcm_version: String,
+        names: Option<String>,
+    ) {
+        self.node_name.get_or_insert(node_name);
+        if self.ip_addresses.is_empty() {
+            self.ip_addresses = ip_addresses
+                .split(';')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        self.lcm_version.get_or_insert(lcm_version);
+        if let Some(n) = names.and_then(|n| serde_json::from_str::<Vec<String>>(&n).ok()) {
+            self.registered_names = n;
+        }
+        self.registration_types.push(message_type);
+    }
+
+    /// Takes the later of the stored last-seen time and one known only in memory.
+    pub fn seen_in_memory(&mut self, t: i64) {
+        if t > 0 {
+            self.last_seen = Some(self.last_seen.map_or(t, |s| s.max(t)));
+        }
+    }
 }
 
 /// A stored report: indexed fields and the body as received.
@@ -128,6 +217,27 @@ pub struct KeyRecord {
     pub added_at: i64,
 }
 
+/// What report retention removes. A node's newest report is never removed, whatever the
+/// policy (its status is kept on the node itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrunePolicy {
+    /// Remove reports received before this time (Unix seconds).
+    pub older_than: Option<i64>,
+    /// Keep at most this many reports per node (the newest).
+    pub max_per_node: Option<u64>,
+}
+
+impl PrunePolicy {
+    /// True when the policy removes no report (content blobs are still collected).
+    pub fn keeps_everything(&self) -> bool {
+        self.older_than.is_none() && self.max_per_node.is_none()
+    }
+}
+
+/// Reports deleted in one statement or transaction while pruning, so that ingest never waits
+/// long behind a prune.
+pub const PRUNE_BATCH: i64 = 2000;
+
 /// The storage operations.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -182,6 +292,79 @@ pub trait Storage: Send + Sync + 'static {
     /// Revokes the active key with this id (or this exact key); returns the key, or `None`.
     async fn revoke_registration_key(&self, id_or_key: &str) -> StorageResult<Option<String>>;
 
+    /// Deletes reports as the policy says, then content blobs nothing references; returns the
+    /// number of reports deleted. Safe to call from several replicas at once (one prunes, the
+    /// others return 0).
+    async fn prune(&self, policy: &PrunePolicy) -> StorageResult<u64>;
+
+    /// Answers when the store can be reached (readiness).
+    async fn ping(&self) -> StorageResult<()>;
+
     /// Flushes anything buffered (called on shutdown).
     async fn flush(&self) -> StorageResult<()>;
+}
+
+/// Compares dotted numeric versions ("1.10.0.0" > "1.9").
+pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let parse = |v: &str| {
+        v.split('.')
+            .map(|p| p.parse::<u64>().unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
+    parse(a).cmp(&parse(b))
+}
+
+/// `(kind, lowercased name, lowercased version or "", name as given)` of a content key: the
+/// columns content is stored under in both backends.
+pub fn content_columns(key: &ContentKey) -> (&'static str, String, String, String) {
+    match key {
+        ContentKey::Configuration { name } => (
+            "configuration",
+            name.to_lowercase(),
+            String::new(),
+            name.clone(),
+        ),
+        ContentKey::Module { name, version } => (
+            "module",
+            name.to_lowercase(),
+            version.to_lowercase(),
+            name.clone(),
+        ),
+    }
+}
+
+/// The current time, Unix seconds.
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Where a server keeps its data, from `--database` and `--content`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageLocation {
+    /// `postgres://...`; `None` keeps SQLite in the data directory.
+    pub database: Option<String>,
+    /// `s3://BUCKET/PREFIX` or `file:///DIR`; `None` keeps blobs in DATA_DIR/blobs.
+    pub content: Option<String>,
+    pub data_dir: std::path::PathBuf,
+}
+
+/// Opens the storage a location names. PostgreSQL is migrated first (under an advisory lock).
+pub async fn open(location: &StorageLocation) -> StorageResult<std::sync::Arc<dyn Storage>> {
+    let blobs = blobs::open(location.content.as_deref(), &location.data_dir)?;
+    match &location.database {
+        Some(url) => {
+            postgres::check_url(url)?;
+            let pg = postgres::PgStorage::connect(url, blobs).await?;
+            Ok(std::sync::Arc::new(pg))
+        }
+        None => {
+            let data_dir = location.data_dir.clone();
+            let sqlite = tokio::task::spawn_blocking(move || {
+                sqlite::SqliteStorage::open_with(&data_dir, blobs)
+            })
+            .await
+            .map_err(StorageError::failed)??;
+            Ok(std::sync::Arc::new(sqlite))
+        }
+    }
 }

@@ -1,0 +1,201 @@
+//! What the protocol hot path reads from memory: each agent's view (configuration names,
+//! assignment, certificate thumbprints) with its last-seen time, and every configuration's
+//! checksum.
+//!
+//! Both backends keep one. SQLite's is the whole truth (one process writes); PostgreSQL's is
+//! kept true by change notifications from every replica. To keep a slow loader from putting back
+//! a view older than a notification that arrived meanwhile, every invalidation bumps an epoch
+//! and a loader stores its result only if the epoch has not moved since it started
+//! ([`Cache::epoch`], [`Cache::insert_if_current`]).
+
+use super::AgentView;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use uuid::Uuid;
+
+/// One cached agent: its view (shared with readers without copying) and when it was last seen.
+pub struct CachedAgent {
+    pub view: Arc<AgentView>,
+    /// Last seen (Unix seconds), updated lock-free on every request.
+    pub last_seen: AtomicI64,
+    /// The last-seen value already written to the database.
+    pub flushed: AtomicI64,
+}
+
+impl CachedAgent {
+    pub fn new(view: AgentView, last_seen: i64) -> Arc<Self> {
+        Arc::new(CachedAgent {
+            view: Arc::new(view),
+            last_seen: AtomicI64::new(last_seen),
+            flushed: AtomicI64::new(last_seen),
+        })
+    }
+
+    /// A copy with another view and the same times.
+    fn with_view(&self, view: AgentView) -> Arc<Self> {
+        Arc::new(CachedAgent {
+            view: Arc::new(view),
+            last_seen: AtomicI64::new(self.last_seen.load(Relaxed)),
+            flushed: AtomicI64::new(self.flushed.load(Relaxed)),
+        })
+    }
+}
+
+pub fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+pub fn write_lock<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Default)]
+pub struct Cache {
+    agents: RwLock<HashMap<Uuid, Arc<CachedAgent>>>,
+    /// Lowercased configuration name → checksum.
+    configs: RwLock<HashMap<String, String>>,
+    epoch: AtomicU64,
+}
+
+impl Cache {
+    /// The agent's view, if cached.
+    pub fn agent(&self, id: &Uuid) -> Option<Arc<AgentView>> {
+        read_lock(&self.agents).get(id).map(|a| Arc::clone(&a.view))
+    }
+
+    /// The agent's last-seen time known to this process (0 when none).
+    pub fn last_seen(&self, id: &Uuid) -> i64 {
+        read_lock(&self.agents)
+            .get(id)
+            .map(|a| a.last_seen.load(Relaxed))
+            .unwrap_or(0)
+    }
+
+    pub fn agent_count(&self) -> usize {
+        read_lock(&self.agents).len()
+    }
+
+    /// Records a request from the agent (no lock taken beyond the read lock).
+    pub fn touch(&self, id: &Uuid, now: i64) {
+        if let Some(a) = read_lock(&self.agents).get(id) {
+            a.last_seen.fetch_max(now, Relaxed);
+        }
+    }
+
+    /// Marks the agent seen at `t` and that time as already stored.
+    pub fn seen_and_stored(&self, id: &Uuid, t: i64) {
+        if let Some(a) = read_lock(&self.agents).get(id) {
+            a.last_seen.fetch_max(t, Relaxed);
+            a.flushed.fetch_max(t, Relaxed);
+        }
+    }
+
+    /// Agents seen since their last-seen time was last stored: `(id, time)`.
+    pub fn unflushed(&self) -> Vec<(Uuid, i64)> {
+        read_lock(&self.agents)
+            .iter()
+            .filter_map(|(id, a)| {
+                let seen = a.last_seen.load(Relaxed);
+                (seen > a.flushed.load(Relaxed)).then_some((*id, seen))
+            })
+            .collect()
+    }
+
+    /// Records that these last-seen times are stored.
+    pub fn mark_flushed(&self, seen: &[(Uuid, i64)]) {
+        let agents = read_lock(&self.agents);
+        for (id, t) in seen {
+            if let Some(a) = agents.get(id) {
+                a.flushed.fetch_max(*t, Relaxed);
+            }
+        }
+    }
+
+    /// Applies `f` to a copy of the agent's view (creating the agent if asked) and stores it.
+    pub fn update_agent(&self, id: Uuid, create: bool, f: impl FnOnce(&mut AgentView)) {
+        let mut agents = write_lock(&self.agents);
+        match agents.get(&id) {
+            Some(entry) => {
+                let mut view = (*entry.view).clone();
+                f(&mut view);
+                let replacement = entry.with_view(view);
+                agents.insert(id, replacement);
+            }
+            None if create => {
+                let mut view = AgentView::default();
+                f(&mut view);
+                agents.insert(id, CachedAgent::new(view, 0));
+            }
+            None => {}
+        }
+    }
+
+    /// Replaces (or, with `None`, removes) an agent's view, keeping its times.
+    pub fn set_agent(&self, id: Uuid, view: Option<(AgentView, i64)>) {
+        let mut agents = write_lock(&self.agents);
+        match (view, agents.get(&id)) {
+            (None, _) => {
+                agents.remove(&id);
+            }
+            (Some((view, seen)), Some(entry)) => {
+                let replacement = entry.with_view(view);
+                replacement.last_seen.fetch_max(seen, Relaxed);
+                replacement.flushed.fetch_max(seen, Relaxed);
+                agents.insert(id, replacement);
+            }
+            (Some((view, seen)), None) => {
+                agents.insert(id, CachedAgent::new(view, seen));
+            }
+        }
+    }
+
+    /// Replaces every agent (a full load).
+    pub fn replace_agents(&self, all: HashMap<Uuid, (AgentView, i64)>) {
+        let fresh = all
+            .into_iter()
+            .map(|(id, (view, seen))| (id, CachedAgent::new(view, seen)))
+            .collect();
+        *write_lock(&self.agents) = fresh;
+    }
+
+    /// The invalidation counter a loader reads before it queries.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Relaxed)
+    }
+
+    /// Announces that something changed elsewhere: loads begun before now must not be stored.
+    pub fn bump_epoch(&self) {
+        let _guard = write_lock(&self.agents);
+        self.epoch.fetch_add(1, Relaxed);
+    }
+
+    /// Stores a loaded view unless an invalidation arrived since `epoch` was read.
+    pub fn insert_if_current(&self, id: Uuid, view: AgentView, seen: i64, epoch: u64) -> bool {
+        let mut agents = write_lock(&self.agents);
+        if self.epoch.load(Relaxed) != epoch {
+            return false;
+        }
+        agents
+            .entry(id)
+            .or_insert_with(|| CachedAgent::new(view, seen));
+        true
+    }
+
+    pub fn configuration_checksum(&self, name: &str) -> Option<String> {
+        read_lock(&self.configs).get(&name.to_lowercase()).cloned()
+    }
+
+    /// Sets (or, with `None`, removes) a configuration's checksum; `name_key` is lowercased.
+    pub fn set_configuration(&self, name_key: String, checksum: Option<String>) {
+        let mut configs = write_lock(&self.configs);
+        match checksum {
+            Some(c) => configs.insert(name_key, c),
+            None => configs.remove(&name_key),
+        };
+    }
+
+    pub fn replace_configurations(&self, all: HashMap<String, String>) {
+        *write_lock(&self.configs) = all;
+    }
+}

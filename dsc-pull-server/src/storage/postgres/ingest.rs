@@ -1,0 +1,114 @@
+//! Report ingest with group commit: reports queue here, a few committer tasks each take
+//! whatever has queued (up to [`MAX_BATCH`]) and store it in one transaction, pipelining the
+//! inserts on one connection. Every request waits for the commit that holds its report, so an
+//! acknowledged report is in PostgreSQL (`synchronous_commit` as the server has it); a burst
+//! costs one commit per batch, not one per report.
+
+use super::{Shared, pg_error};
+use crate::storage::{StorageError, StorageResult};
+use bytes::Bytes;
+use dsc_core::pull::messages::ReportSummary;
+use futures_util::future::try_join_all;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use uuid::Uuid;
+
+const MAX_BATCH: usize = 256;
+/// Batches committed at once (each on its own connection).
+pub const COMMITTERS: usize = 3;
+
+pub struct ReportJob {
+    pub agent_id: Uuid,
+    pub summary: ReportSummary,
+    pub body: Bytes,
+    pub received_at: i64,
+    pub ack: oneshot::Sender<StorageResult<i64>>,
+}
+
+/// Starts the committers; reports sent to the returned queue are stored.
+pub fn start(shared: Arc<Shared>) -> (mpsc::Sender<ReportJob>, Vec<tokio::task::JoinHandle<()>>) {
+    let (tx, rx) = mpsc::channel::<ReportJob>(16 * 1024);
+    let rx = Arc::new(Mutex::new(rx));
+    let tasks = (0..COMMITTERS)
+        .map(|_| tokio::spawn(committer(Arc::clone(&shared), Arc::clone(&rx))))
+        .collect();
+    (tx, tasks)
+}
+
+async fn committer(shared: Arc<Shared>, rx: Arc<Mutex<mpsc::Receiver<ReportJob>>>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut rx = rx.lock().await;
+            if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
+        }
+        match store(&shared, &batch).await {
+            Ok(ids) => {
+                for (job, id) in batch.into_iter().zip(ids) {
+                    let _ = job.ack.send(Ok(id));
+                }
+            }
+            Err(e) => {
+                for job in batch {
+                    let _ = job.ack.send(Err(StorageError {
+                        message: e.message.clone(),
+                        unavailable: e.unavailable,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+const INSERT: &str = "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
+const STATUS: &str = "UPDATE agents SET last_report_status = $2, last_report_time = $3 WHERE agent_id = $1";
+
+/// Stores the batch in one transaction; the ids in the batch's order.
+async fn store(shared: &Shared, jobs: &[ReportJob]) -> StorageResult<Vec<i64>> {
+    let mut client = shared.client().await?;
+    let tx = client.transaction().await.map_err(pg_error)?;
+    let insert = tx.prepare_cached(INSERT).await.map_err(pg_error)?;
+    let status = tx.prepare_cached(STATUS).await.map_err(pg_error)?;
+    let inserts = jobs.iter().map(|j| {
+        let s = &j.summary;
+        let error_count = i32::try_from(s.error_count).unwrap_or(i32::MAX);
+        let insert = &insert;
+        let tx = &tx;
+        async move {
+            tx.query_one(
+                insert,
+                &[
+                    &j.agent_id,
+                    &s.job_id,
+                    &j.received_at,
+                    &s.operation_type,
+                    &s.refresh_mode,
+                    &s.status,
+                    &s.node_name,
+                    &s.ip_address,
+                    &s.start_time,
+                    &s.end_time,
+                    &s.start_unix,
+                    &s.end_unix,
+                    &error_count,
+                    &s.first_error,
+                    &j.body.as_ref(),
+                ],
+            )
+            .await
+            .map(|row| row.get::<_, i64>(0))
+        }
+    });
+    let ids = try_join_all(inserts).await.map_err(pg_error)?;
+    let updates = jobs.iter().filter_map(|j| {
+        let st = j.summary.status.as_ref()?;
+        let (tx, status) = (&tx, &status);
+        Some(async move { tx.execute(status, &[&j.agent_id, st, &j.received_at]).await })
+    });
+    try_join_all(updates).await.map_err(pg_error)?;
+    tx.commit().await.map_err(pg_error)?;
+    Ok(ids)
+}

@@ -1,0 +1,440 @@
+//! PostgreSQL storage, shared by any number of `traek-server` replicas.
+//!
+//! - Everything that matters is in the database: a replica keeps only caches. Schema
+//!   migrations ([`schema`]) run at connect under an advisory lock.
+//! - Registrations, assignments and content writes are single transactions; reports are group
+//!   committed ([`ingest`]). An answer is sent only after the commit.
+//! - The hot path reads the [`Cache`]; a cache miss reads the database. Writes announce what
+//!   they changed with `pg_notify` inside their transaction and every replica's listener
+//!   ([`notify`]) applies it, so a change made through one replica is obeyed by all of them
+//!   within moments.
+//! - A blob upload and the removal of an unreferenced blob with the same checksum hold the
+//!   same transaction-scoped advisory lock, so removal never races an upload.
+//! - Pruning holds a session advisory lock: one replica prunes at a time.
+//! - Connections come from a pool with bounded waits: when the database is unreachable,
+//!   operations fail fast with an "unavailable" error (503) and the pool reconnects by itself
+//!   when it returns.
+
+mod ingest;
+mod notify;
+pub mod schema;
+
+use crate::storage::blobs::BlobStore;
+use crate::storage::cache::Cache;
+use crate::storage::*;
+use async_trait::async_trait;
+use bytes::Bytes;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use dsc_core::pull::checksum;
+use dsc_core::pull::messages::{RegistrationMessageType, ReportSummary};
+use notify::Change;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+/// Connections per replica.
+const POOL_SIZE: usize = 16;
+/// How long a request waits for a pooled connection, and for a new one to connect.
+const POOL_WAIT: Duration = Duration::from_secs(3);
+/// Advisory lock namespaces (two-key form): blobs by checksum hash, and pruning.
+const BLOB_LOCK: i32 = 0x7472_6b01;
+const PRUNE_LOCK: i32 = 0x7472_6b02;
+
+/// Refuses a URL that is not PostgreSQL's, with what to write instead.
+pub fn check_url(url: &str) -> StorageResult<()> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        Err(StorageError::failed(format!(
+            "database URL '{}' is not supported: use postgres://USER:PASSWORD@HOST:PORT/DATABASE (or leave --database unset for SQLite)",
+            redact(url)
+        )))
+    }
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:*****{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Classifies a database error: lost or refused connections mean "unavailable" (503, retry);
+/// anything PostgreSQL answered with an SQL state of its own is a failure (500), except the
+/// states that mean the server is shutting down or starting up.
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> StorageError {
+    let transient = match e.code() {
+        None => true,
+        Some(code) => {
+            let c = code.code();
+            c.starts_with("08") || c.starts_with("57P") || c == "53300"
+        }
+    };
+    if transient {
+        StorageError::unavailable(format!("database: {e}"))
+    } else {
+        StorageError::failed(format!("database: {e}"))
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StorageError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg_error(e),
+        other => StorageError::unavailable(format!("database: {other}")),
+    }
+}
+
+/// What the storage and its background tasks share.
+pub struct Shared {
+    pool: Pool,
+    cache: Cache,
+}
+
+impl Shared {
+    async fn client(&self) -> StorageResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Reads every agent and configuration checksum into the cache.
+    async fn reload_cache(&self) -> StorageResult<()> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT agent_id, assigned_names, last_seen FROM agents", &[])
+            .await
+            .map_err(pg_error)?;
+        let mut agents: HashMap<Uuid, (AgentView, i64)> = rows
+            .iter()
+            .map(|r| (r.get(0), (view_of(r.get(1)), r.get::<_, Option<i64>>(2).unwrap_or(0))))
+            .collect();
+        let regs = client
+            .query(
+                "SELECT agent_id, message_type, configuration_names, thumbprint FROM registrations",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?;
+        for r in &regs {
+            if let Some((view, _)) = agents.get_mut(&r.get::<_, Uuid>(0)) {
+                add_registration_to_view(view, r.get(1), r.get(2), r.get(3));
+            }
+        }
+        let configs = client
+            .query(
+                "SELECT name_key, checksum FROM content WHERE kind = 'configuration'",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        self.cache.replace_agents(agents);
+        self.cache.replace_configurations(configs);
+        Ok(())
+    }
+
+    /// The agent's view and last-seen time, read from the database.
+    async fn load_agent(&self, id: Uuid) -> StorageResult<Option<(AgentView, i64)>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT assigned_names, last_seen FROM agents WHERE agent_id = $1")
+            .await
+            .map_err(pg_error)?;
+        let Some(row) = client.query_opt(&stmt, &[&id]).await.map_err(pg_error)? else {
+            return Ok(None);
+        };
+        let mut view = view_of(row.get(0));
+        let seen = row.get::<_, Option<i64>>(1).unwrap_or(0);
+        let stmt = client
+            .prepare_cached("SELECT message_type, configuration_names, thumbprint FROM registrations WHERE agent_id = $1")
+            .await
+            .map_err(pg_error)?;
+        for r in client.query(&stmt, &[&id]).await.map_err(pg_error)? {
+            add_registration_to_view(&mut view, r.get(0), r.get(1), r.get(2));
+        }
+        Ok(Some((view, seen)))
+    }
+
+    /// Applies a change announced by some replica.
+    async fn apply(&self, change: Change) {
+        self.cache.bump_epoch();
+        let result = match &change {
+            Change::Agent(id) => self
+                .load_agent(*id)
+                .await
+                .map(|view| self.cache.set_agent(*id, view)),
+            Change::Configuration(name_key) => self
+                .configuration_checksum(name_key)
+                .await
+                .map(|c| self.cache.set_configuration(name_key.clone(), c)),
+        };
+        if let Err(e) = result {
+            // The next read of this agent goes to the database; a configuration is reloaded
+            // with the whole cache when the listener reconnects.
+            tracing::warn!(error = %e, ?change, "applying a change notification failed");
+            if let Change::Agent(id) = change {
+                self.cache.set_agent(id, None);
+            }
+        }
+    }
+
+    async fn configuration_checksum(&self, name_key: &str) -> StorageResult<Option<String>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT checksum FROM content WHERE kind = 'configuration' AND name_key = $1",
+                &[&name_key],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}
+
+fn view_of(assigned: Option<String>) -> AgentView {
+    AgentView {
+        assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
+        ..Default::default()
+    }
+}
+
+/// Adds one registration's names and thumbprint to an agent's view.
+fn add_registration_to_view(
+    view: &mut AgentView,
+    message_type: String,
+    names: Option<String>,
+    thumbprint: Option<String>,
+) {
+    if message_type == RegistrationMessageType::ConfigurationRepository.as_str() {
+        view.registered_names = names
+            .and_then(|n| serde_json::from_str(&n).ok())
+            .unwrap_or_default();
+    }
+    if let Some(t) = thumbprint
+        && !view.thumbprints.contains(&t)
+    {
+        view.thumbprints.push(t);
+    }
+}
+
+/// PostgreSQL + blob store.
+pub struct PgStorage {
+    shared: Arc<Shared>,
+    blobs: Arc<dyn BlobStore>,
+    reports: Mutex<Option<mpsc::Sender<ingest::ReportJob>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Parses a URL into a connection configuration with traek's timeouts.
+fn pg_config(url: &str) -> StorageResult<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        StorageError::failed(format!("database URL '{}': {e}", redact(url)))
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(POOL_WAIT);
+    }
+    config.application_name("traek-server");
+    Ok(config)
+}
+
+/// Runs the schema migrations alone (`traek-server migrate`); returns the versions applied.
+pub async fn migrate(url: &str) -> StorageResult<Vec<i32>> {
+    check_url(url)?;
+    let (mut client, connection) = pg_config(url)?
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(pg_error)?;
+    let driver = tokio::spawn(connection);
+    let applied = schema::migrate(&mut client).await;
+    drop(client);
+    let _ = driver.await;
+    applied
+}
+
+impl PgStorage {
+    /// Connects, migrates, loads the cache and starts the listener and report committers.
+    pub async fn connect(url: &str, blobs: Arc<dyn BlobStore>) -> StorageResult<Self> {
+        migrate(url).await?;
+        let config = pg_config(url)?;
+        let manager = Manager::from_config(
+            config.clone(),
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .recycle_timeout(Some(POOL_WAIT))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(StorageError::failed)?;
+        let shared = Arc::new(Shared {
+            pool,
+            cache: Cache::default(),
+        });
+        shared.reload_cache().await?;
+        let mut tasks = vec![tokio::spawn(notify::listen(Arc::clone(&shared), config))];
+        let (reports, committers) = ingest::start(Arc::clone(&shared));
+        tasks.extend(committers);
+        Ok(PgStorage {
+            shared,
+            blobs,
+            reports: Mutex::new(Some(reports)),
+            tasks,
+        })
+    }
+
+    async fn client(&self) -> StorageResult<deadpool_postgres::Object> {
+        self.shared.client().await
+    }
+
+    /// Removes the blob if no content references it, under the blob's advisory lock.
+    async fn collect_blob(&self, checksum: &str) -> StorageResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&BLOB_LOCK, &checksum],
+        )
+        .await
+        .map_err(pg_error)?;
+        let referenced = tx
+            .query_opt("SELECT 1 FROM content WHERE checksum = $1 LIMIT 1", &[&checksum])
+            .await
+            .map_err(pg_error)?
+            .is_some();
+        if !referenced {
+            self.blobs.delete(checksum).await?;
+        }
+        tx.commit().await.map_err(pg_error)
+    }
+
+    /// Deletes reports as the policy says, on one connection that holds the prune lock.
+    async fn prune_reports(
+        client: &deadpool_postgres::Object,
+        policy: &PrunePolicy,
+    ) -> StorageResult<u64> {
+        let mut deleted = 0u64;
+        if let Some(cutoff) = policy.older_than {
+            let stmt = client
+                .prepare_cached(
+                    "DELETE FROM reports WHERE id IN (SELECT r.id FROM reports r WHERE r.received_at < $1
+                     AND r.id < (SELECT max(r2.id) FROM reports r2 WHERE r2.agent_id = r.agent_id) LIMIT $2)",
+                )
+                .await
+                .map_err(pg_error)?;
+            loop {
+                let n = client
+                    .execute(&stmt, &[&cutoff, &PRUNE_BATCH])
+                    .await
+                    .map_err(pg_error)?;
+                deleted += n;
+                if n < PRUNE_BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        if let Some(keep) = policy.max_per_node {
+            let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+            let over: Vec<Uuid> = client
+                .query(
+                    "SELECT agent_id FROM reports GROUP BY agent_id HAVING count(*) > $1",
+                    &[&keep],
+                )
+                .await
+                .map_err(pg_error)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let stmt = client
+                .prepare_cached(
+                    "DELETE FROM reports WHERE agent_id = $1 AND id < (SELECT id FROM reports
+                     WHERE agent_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                )
+                .await
+                .map_err(pg_error)?;
+            for agent in over {
+                deleted += client
+                    .execute(&stmt, &[&agent, &(keep - 1)])
+                    .await
+                    .map_err(pg_error)?;
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn notify_in(
+        tx: &deadpool_postgres::Transaction<'_>,
+        change: Change,
+    ) -> StorageResult<()> {
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&notify::CHANNEL, &change.payload()],
+        )
+        .await
+        .map(|_| ())
+        .map_err(pg_error)
+    }
+}
+
+impl Drop for PgStorage {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+const REPORT_COLUMNS: &str = "id, agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body";
+
+fn report_from_row(r: &Row) -> StoredReport {
+    StoredReport {
+        id: r.get(0),
+        agent_id: r.get(1),
+        received_at: r.get(3),
+        summary: ReportSummary {
+            job_id: r.get(2),
+            operation_type: r.get(4),
+            refresh_mode: r.get(5),
+            status: r.get(6),
+            node_name: r.get(7),
+            ip_address: r.get(8),
+            start_time: r.get(9),
+            end_time: r.get(10),
+            start_unix: r.get(11),
+            end_unix: r.get(12),
+            error_count: usize::try_from(r.get::<_, i32>(13)).unwrap_or(0),
+            first_error: r.get(14),
+        },
+        body: Bytes::from(r.get::<_, Vec<u8>>(15)),
+    }
+}
+
+fn content_from_row(r: &Row, modules: bool) -> ContentMeta {
+    ContentMeta {
+        name: r.get(0),
+        version: Some(r.get::<_, String>(1)).filter(|_| modules),
+        checksum: r.get(2),
+        size: u64::try_from(r.get::<_, i64>(3)).unwrap_or(0),
+        updated_at: r.get(4),
+    }
+}
+
+mod queries;

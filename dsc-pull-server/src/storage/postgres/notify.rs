@@ -1,0 +1,110 @@
+//! Change notifications between replicas.
+//!
+//! Every write that changes what the hot path caches sends `pg_notify('traek_changes', ...)`
+//! inside its transaction, so the notification is delivered at commit, in commit order, to
+//! every replica (this one included). A listener task per replica keeps one dedicated
+//! connection in `LISTEN` and applies each change to the [`Cache`](crate::storage::cache::Cache):
+//!
+//! - `agent <uuid>`: the agent's view is read again (or dropped when it is gone);
+//! - `config <lowercased name>`: the configuration's checksum is read again.
+//!
+//! Notifications sent while the connection was down are lost, so after every (re)connection
+//! the listener reloads the whole cache before it trusts it again.
+
+use super::Shared;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::AsyncMessage;
+use uuid::Uuid;
+
+pub const CHANNEL: &str = "traek_changes";
+
+/// One change, as sent in a notification's payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Agent(Uuid),
+    Configuration(String),
+}
+
+impl Change {
+    pub fn payload(&self) -> String {
+        match self {
+            Change::Agent(id) => format!("agent {id}"),
+            Change::Configuration(name_key) => format!("config {name_key}"),
+        }
+    }
+
+    pub fn parse(payload: &str) -> Option<Change> {
+        match payload.split_once(' ')? {
+            ("agent", id) => Uuid::parse_str(id).ok().map(Change::Agent),
+            ("config", name) => Some(Change::Configuration(name.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// Runs for the life of the storage: listens, applies, reconnects.
+pub async fn listen(shared: Arc<Shared>, config: tokio_postgres::Config) {
+    loop {
+        match listen_once(&shared, &config).await {
+            Ok(()) => tracing::warn!("the change-notification connection closed; reconnecting"),
+            Err(e) => tracing::warn!(error = %e, "change notifications unavailable; retrying"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn listen_once(
+    shared: &Arc<Shared>,
+    config: &tokio_postgres::Config,
+) -> Result<(), String> {
+    let (client, mut connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notification(n) = message
+                && tx.send(n.payload().to_string()).is_err()
+            {
+                break;
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    // Changes committed while nobody listened must not stay unseen.
+    shared.cache.bump_epoch();
+    if let Err(e) = shared.reload_cache().await {
+        driver.abort();
+        return Err(format!("reloading the cache: {e}"));
+    }
+    while let Some(payload) = rx.recv().await {
+        if let Some(change) = Change::parse(&payload) {
+            shared.apply(change).await;
+        }
+    }
+    driver.abort();
+    drop(client);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip() {
+        let id = Uuid::new_v4();
+        for c in [Change::Agent(id), Change::Configuration("web server".into())] {
+            assert_eq!(Change::parse(&c.payload()), Some(c));
+        }
+        assert_eq!(Change::parse("nonsense"), None);
+        assert_eq!(Change::parse("agent not-a-uuid"), None);
+    }
+}

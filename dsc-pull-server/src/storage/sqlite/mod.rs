@@ -1,0 +1,567 @@
+//! The embedded default storage: SQLite in WAL mode for metadata, agents and reports, with
+//! content bytes in a [`BlobStore`] (by default the directory `DATA_DIR/blobs`).
+//!
+//! - All writes go through one writer thread ([`writer`]) that commits them in batches (group
+//!   commit): every request waits for the commit that contains its write, so an acknowledged
+//!   registration or report is on disk (`synchronous=FULL`) and survives `kill -9`, and a burst
+//!   of reports costs one fsync per batch, not per report.
+//! - Reads use a small pool of connections on blocking threads; WAL lets them run beside
+//!   writes. A read waits for a free connection (up to [`READ_WAIT`], then the request gets
+//!   503), so any number of concurrent requests is served.
+//! - The GetDscAction hot path reads only memory ([`Cache`]), loaded at open and updated by the
+//!   writer after each commit. "Last seen" times are kept in memory and flushed every few
+//!   seconds and on shutdown.
+//! - Blobs are stored before the metadata that names them is committed. Uploads and blob
+//!   removal exclude each other (`blob_gate`), so a blob is never removed under an upload of
+//!   the same bytes.
+
+mod writer;
+
+use crate::storage::blobs::BlobStore;
+use crate::storage::cache::Cache;
+use crate::storage::*;
+use async_trait::async_trait;
+use bytes::Bytes;
+use dsc_core::pull::checksum;
+use dsc_core::pull::messages::ReportSummary;
+use rusqlite::{Connection, OpenFlags, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+use tokio::sync::{Semaphore, oneshot};
+use uuid::Uuid;
+use writer::{WriteJob, WriteOp, WriteOutcome};
+
+const READERS: usize = 4;
+/// How long a read waits for a free connection before the request is answered 503.
+pub const READ_WAIT: Duration = Duration::from_secs(10);
+
+fn err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::failed(e)
+}
+
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// SQLite + blob store.
+pub struct SqliteStorage {
+    writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per idle reader connection.
+    reader_permits: Arc<Semaphore>,
+    blobs: Arc<dyn BlobStore>,
+    /// Held shared by uploads and exclusively by blob removal.
+    blob_gate: tokio::sync::RwLock<()>,
+    cache: Arc<Cache>,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the storage in `data_dir`: `traek.db` and `blobs/`.
+    pub fn open(data_dir: &Path) -> StorageResult<Self> {
+        let blobs = crate::storage::blobs::open(None, data_dir)?;
+        Self::open_with(data_dir, blobs)
+    }
+
+    /// Opens `DATA_DIR/traek.db` with content bytes in `blobs`.
+    pub fn open_with(data_dir: &Path, blobs: Arc<dyn BlobStore>) -> StorageResult<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| err(format!("creating {}: {e}", data_dir.display())))?;
+        let db = data_dir.join("traek.db");
+        let conn =
+            Connection::open(&db).map_err(|e| err(format!("opening {}: {e}", db.display())))?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
+            .map_err(err)?;
+        conn.execute_batch(writer::SCHEMA).map_err(err)?;
+        let cache = Arc::new(Cache::default());
+        writer::load_cache(&conn, &cache)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                &db,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(err)?;
+            r.execute_batch("PRAGMA busy_timeout=5000;").map_err(err)?;
+            readers.push(r);
+        }
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let writer_cache = Arc::clone(&cache);
+        conn.set_prepared_statement_cache_capacity(64);
+        let handle = std::thread::Builder::new()
+            .name("traek-sqlite-writer".into())
+            .spawn(move || writer::writer_loop(conn, rx, writer_cache))
+            .map_err(err)?;
+        Ok(SqliteStorage {
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(handle)),
+            readers: Arc::new(Mutex::new(readers)),
+            reader_permits: Arc::new(Semaphore::new(READERS)),
+            blobs,
+            blob_gate: tokio::sync::RwLock::new(()),
+            cache,
+        })
+    }
+
+    async fn write(&self, op: WriteOp) -> StorageResult<WriteOutcome> {
+        let (ack, rx) = oneshot::channel();
+        {
+            let guard = lock(&self.writer);
+            let sender = guard.as_ref().ok_or_else(|| err("storage is shut down"))?;
+            sender
+                .send(WriteJob { op, ack })
+                .map_err(|_| err("the writer thread has stopped"))?;
+        }
+        rx.await
+            .map_err(|_| err("the writer thread dropped the request"))?
+    }
+
+    /// Runs `f` on a reader connection, waiting (bounded) for one to be free.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        let permit = tokio::time::timeout(
+            READ_WAIT,
+            Arc::clone(&self.reader_permits).acquire_owned(),
+        )
+        .await
+        .map_err(|_| StorageError::unavailable("every database reader stayed busy"))?
+        .map_err(err)?;
+        let pool = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = lock(&pool)
+                .pop()
+                .ok_or_else(|| err("a reader permit without a connection"))?;
+            let out = f(&conn);
+            lock(&pool).push(conn);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(err)?
+    }
+
+    /// Removes the blobs among `candidates` that no content references any longer.
+    async fn collect_blobs(&self, candidates: Vec<String>) -> StorageResult<()> {
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let _exclusive = self.blob_gate.write().await;
+        let unreferenced = self
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT 1 FROM content WHERE checksum = ?1 LIMIT 1")
+                    .map_err(err)?;
+                let mut out = Vec::new();
+                for checksum in candidates {
+                    if !stmt.exists(params![checksum]).map_err(err)? {
+                        out.push(checksum);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        for checksum in unreferenced {
+            self.blobs.delete(&checksum).await?;
+        }
+        Ok(())
+    }
+
+    /// Agents with more than `keep` reports.
+    async fn agents_over(&self, keep: u64) -> StorageResult<Vec<String>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare("SELECT agent_id FROM reports GROUP BY agent_id HAVING COUNT(*) > ?1")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![keep as i64], |r| r.get::<_, String>(0))
+                .map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })
+        .await
+    }
+
+    async fn query_nodes(
+        &self,
+        key: String,
+        exact: bool,
+        limit: usize,
+    ) -> StorageResult<Vec<NodeSummary>> {
+        let cache = Arc::clone(&self.cache);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            let sql = if exact {
+                "SELECT agent_id, last_seen, assigned_names, last_report_status, last_report_time FROM agents WHERE agent_id = ?1 LIMIT ?2"
+            } else {
+                "SELECT agent_id, last_seen, assigned_names, last_report_status, last_report_time FROM agents WHERE agent_id > ?1 ORDER BY agent_id LIMIT ?2"
+            };
+            let mut stmt = c.prepare_cached(sql).map_err(err)?;
+            let rows = stmt
+                .query_map(params![key, limit], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, Option<i64>>(4)?))
+                })
+                .map_err(err)?;
+            let mut out = Vec::new();
+            let mut reg = c
+                .prepare_cached("SELECT message_type, node_name, ip_address, lcm_version, configuration_names FROM registrations WHERE agent_id = ?1 ORDER BY message_type")
+                .map_err(err)?;
+            for row in rows {
+                let (id, last_seen, assigned, status, status_time) = row.map_err(err)?;
+                let Ok(agent_id) = Uuid::parse_str(&id) else { continue };
+                let mut node = NodeSummary::new(agent_id, last_seen, assigned, status, status_time);
+                node.seen_in_memory(cache.last_seen(&agent_id));
+                let regs = reg
+                    .query_map(params![id], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
+                    })
+                    .map_err(err)?;
+                for r in regs {
+                    let (mt, name, ips, lcm, names) = r.map_err(err)?;
+                    node.add_registration(mt, name, &ips, lcm, names);
+                }
+                out.push(node);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Stops the writer after it has committed everything queued.
+    pub fn shutdown(&self) {
+        lock(&self.writer).take();
+        if let Some(h) = lock(&self.writer_thread).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for SqliteStorage {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+
+fn report_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredReport> {
+    let agent: String = r.get(1)?;
+    let job: String = r.get(2)?;
+    let body: Vec<u8> = r.get(15)?;
+    Ok(StoredReport {
+        id: r.get(0)?,
+        agent_id: Uuid::parse_str(&agent).unwrap_or_default(),
+        received_at: r.get(3)?,
+        summary: ReportSummary {
+            job_id: Uuid::parse_str(&job).unwrap_or_default(),
+            operation_type: r.get(4)?,
+            refresh_mode: r.get(5)?,
+            status: r.get(6)?,
+            node_name: r.get(7)?,
+            ip_address: r.get(8)?,
+            start_time: r.get(9)?,
+            end_time: r.get(10)?,
+            start_unix: r.get(11)?,
+            end_unix: r.get(12)?,
+            error_count: r.get::<_, i64>(13)? as usize,
+            first_error: r.get(14)?,
+        },
+        body: Bytes::from(body),
+    })
+}
+
+const REPORT_COLUMNS: &str = "id, agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body";
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn register(&self, registration: Registration) -> StorageResult<()> {
+        self.write(WriteOp::Register(registration))
+            .await
+            .map(|_| ())
+    }
+
+    async fn agent(&self, agent_id: Uuid) -> StorageResult<Option<Arc<AgentView>>> {
+        Ok(self.cache.agent(&agent_id))
+    }
+
+    fn touch(&self, agent_id: Uuid, now: i64) {
+        self.cache.touch(&agent_id, now);
+    }
+
+    async fn unregister(&self, agent_id: Uuid) -> StorageResult<bool> {
+        match self.write(WriteOp::Unregister(agent_id)).await? {
+            WriteOutcome::Found(f) => Ok(f),
+            _ => Ok(false),
+        }
+    }
+
+    async fn assign(&self, agent_id: Uuid, names: Option<Vec<String>>) -> StorageResult<bool> {
+        match self.write(WriteOp::Assign(agent_id, names)).await? {
+            WriteOutcome::Found(f) => Ok(f),
+            _ => Ok(false),
+        }
+    }
+
+    async fn nodes(&self, after: Option<Uuid>, limit: usize) -> StorageResult<Vec<NodeSummary>> {
+        self.query_nodes(
+            after.map(|a| a.to_string()).unwrap_or_default(),
+            false,
+            limit,
+        )
+        .await
+    }
+
+    async fn node(&self, agent_id: Uuid) -> StorageResult<Option<NodeSummary>> {
+        Ok(self.query_nodes(agent_id.to_string(), true, 1).await?.pop())
+    }
+
+    async fn agent_count(&self) -> StorageResult<u64> {
+        Ok(self.cache.agent_count() as u64)
+    }
+
+    async fn store_report(
+        &self,
+        agent_id: Uuid,
+        summary: ReportSummary,
+        body: Bytes,
+    ) -> StorageResult<i64> {
+        match self
+            .write(WriteOp::Report {
+                agent_id,
+                summary,
+                body,
+                received_at: now_unix(),
+            })
+            .await?
+        {
+            WriteOutcome::Id(id) => Ok(id),
+            _ => Err(err("unexpected writer outcome")),
+        }
+    }
+
+    async fn reports(&self, f: ReportFilter) -> StorageResult<Vec<StoredReport>> {
+        self.read(move |c| {
+            let mut sql = format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id > ?1");
+            let mut args: Vec<rusqlite::types::Value> = vec![f.after_id.unwrap_or(0).into()];
+            let mut add = |clause: &str, v: rusqlite::types::Value| {
+                args.push(v);
+                sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+            };
+            if let Some(a) = f.agent_id {
+                add("agent_id =", a.to_string().into());
+            }
+            if let Some(j) = f.job_id {
+                add("job_id =", j.to_string().into());
+            }
+            if let Some(s) = &f.status {
+                add("status =", s.clone().into());
+            }
+            if let Some(s) = f.since {
+                add("received_at >=", s.into());
+            }
+            if let Some(u) = f.until {
+                add("received_at <", u.into());
+            }
+            let limit = if f.limit == 0 { 1000 } else { f.limit };
+            sql.push_str(&format!(" ORDER BY id LIMIT {limit}"));
+            let mut stmt = c.prepare_cached(&sql).map_err(err)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args), report_from_row)
+                .map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })
+        .await
+    }
+
+    async fn report_count(&self) -> StorageResult<u64> {
+        self.read(|c| {
+            c.query_row("SELECT COUNT(*) FROM reports", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(err)
+        })
+        .await
+    }
+
+    async fn put_content(&self, key: ContentKey, bytes: Bytes) -> StorageResult<ContentMeta> {
+        let checksum = checksum::sha256_hex(&bytes);
+        let size = bytes.len() as u64;
+        let (name, version) = match &key {
+            ContentKey::Configuration { name } => (name.clone(), None),
+            ContentKey::Module { name, version } => (name.clone(), Some(version.clone())),
+        };
+        let meta = ContentMeta {
+            name,
+            version,
+            checksum,
+            size,
+            updated_at: now_unix(),
+        };
+        let outcome = {
+            let _shared = self.blob_gate.read().await;
+            self.blobs.put(&meta.checksum, bytes).await?;
+            self.write(WriteOp::PutContent(key, meta.clone())).await?
+        };
+        if let WriteOutcome::Content {
+            released: Some(old),
+            ..
+        } = outcome
+        {
+            self.collect_blobs(vec![old]).await?;
+        }
+        Ok(meta)
+    }
+
+    async fn content_meta(&self, key: &ContentKey) -> StorageResult<Option<ContentMeta>> {
+        let (kind, name_key, version, _) = content_columns(key);
+        self.read(move |c| {
+            let q = if kind == "module" && version.is_empty() {
+                "SELECT name, version, checksum, size, updated_at FROM content WHERE kind = ?1 AND name_key = ?2"
+            } else {
+                "SELECT name, version, checksum, size, updated_at FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3"
+            };
+            let mut stmt = c.prepare_cached(q).map_err(err)?;
+            let map = |r: &rusqlite::Row<'_>| {
+                Ok(ContentMeta {
+                    name: r.get(0)?,
+                    version: Some(r.get::<_, String>(1)?).filter(|_| kind == "module"),
+                    checksum: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    updated_at: r.get(4)?,
+                })
+            };
+            let rows: Vec<ContentMeta> = if kind == "module" && version.is_empty() {
+                stmt.query_map(params![kind, name_key], map).map_err(err)?.collect::<Result<_, _>>().map_err(err)?
+            } else {
+                stmt.query_map(params![kind, name_key, version], map).map_err(err)?.collect::<Result<_, _>>().map_err(err)?
+            };
+            Ok(rows.into_iter().max_by(|a, b| version_cmp(a.version.as_deref().unwrap_or(""), b.version.as_deref().unwrap_or(""))))
+        })
+        .await
+    }
+
+    async fn content(&self, key: &ContentKey) -> StorageResult<Option<(ContentMeta, Bytes)>> {
+        let Some(meta) = self.content_meta(key).await? else {
+            return Ok(None);
+        };
+        match self.blobs.get(&meta.checksum).await? {
+            Some(bytes) => Ok(Some((meta, bytes))),
+            None => Err(err(format!(
+                "blob {} is missing from {}",
+                meta.checksum,
+                self.blobs.describe()
+            ))),
+        }
+    }
+
+    fn configuration_checksum(&self, name: &str) -> Option<String> {
+        self.cache.configuration_checksum(name)
+    }
+
+    async fn delete_content(&self, key: &ContentKey) -> StorageResult<bool> {
+        match self.write(WriteOp::DeleteContent(key.clone())).await? {
+            WriteOutcome::Content { found, released } => {
+                self.collect_blobs(released.into_iter().collect()).await?;
+                Ok(found)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn list_content(&self, modules: bool) -> StorageResult<Vec<ContentMeta>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT name, version, checksum, size, updated_at FROM content WHERE kind = ?1 ORDER BY name_key, version")
+                .map_err(err)?;
+            let kind = if modules { "module" } else { "configuration" };
+            let rows = stmt
+                .query_map(params![kind], |r| {
+                    Ok(ContentMeta {
+                        name: r.get(0)?,
+                        version: Some(r.get::<_, String>(1)?).filter(|_| modules),
+                        checksum: r.get(2)?,
+                        size: r.get::<_, i64>(3)? as u64,
+                        updated_at: r.get(4)?,
+                    })
+                })
+                .map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })
+        .await
+    }
+
+    async fn registration_keys(&self) -> StorageResult<Vec<KeyRecord>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT id, key, source, added_at FROM registration_keys WHERE revoked_at IS NULL ORDER BY added_at, key")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| Ok(KeyRecord { id: r.get(0)?, key: r.get(1)?, source: r.get(2)?, added_at: r.get(3)? }))
+                .map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })
+        .await
+    }
+
+    async fn add_registration_keys(&self, keys: Vec<String>, source: &str) -> StorageResult<usize> {
+        match self
+            .write(WriteOp::AddKeys(keys, source.to_string()))
+            .await?
+        {
+            WriteOutcome::Count(n) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
+    async fn revoke_registration_key(&self, id_or_key: &str) -> StorageResult<Option<String>> {
+        match self
+            .write(WriteOp::RevokeKey(id_or_key.to_string()))
+            .await?
+        {
+            WriteOutcome::Revoked(k) => Ok(k),
+            _ => Ok(None),
+        }
+    }
+
+    async fn prune(&self, policy: &PrunePolicy) -> StorageResult<u64> {
+        let mut deleted = 0u64;
+        if let Some(cutoff) = policy.older_than {
+            loop {
+                let n = match self.write(WriteOp::PruneOlderThan(cutoff)).await? {
+                    WriteOutcome::Count(n) => n as u64,
+                    _ => 0,
+                };
+                deleted += n;
+                if n < PRUNE_BATCH as u64 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        if let Some(keep) = policy.max_per_node {
+            for agent_id in self.agents_over(keep).await? {
+                let op = WriteOp::PruneNode { agent_id, keep };
+                if let WriteOutcome::Count(n) = self.write(op).await? {
+                    deleted += n as u64;
+                }
+            }
+        }
+        let stored = self.blobs.list().await?;
+        self.collect_blobs(stored).await?;
+        Ok(deleted)
+    }
+
+    async fn ping(&self) -> StorageResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(err))
+            .await
+    }
+
+    async fn flush(&self) -> StorageResult<()> {
+        let dirty = self.cache.unflushed();
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        self.write(WriteOp::Touch(dirty.clone())).await?;
+        self.cache.mark_flushed(&dirty);
+        Ok(())
+    }
+}

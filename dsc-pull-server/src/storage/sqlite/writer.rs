@@ -1,0 +1,441 @@
+//! The SQLite writer: one thread that owns the read-write connection and commits queued
+//! writes in batches (group commit), the schema, and the cache load at open.
+
+use super::err;
+use crate::storage::cache::Cache;
+use crate::storage::*;
+use bytes::Bytes;
+use dsc_core::pull::messages::{RegistrationMessageType, ReportSummary};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::sync::{Arc, mpsc};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub(super) const MAX_BATCH: usize = 1024;
+
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS agents (
+    agent_id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    last_seen INTEGER,
+    assigned_names TEXT,
+    last_report_status TEXT,
+    last_report_time INTEGER
+);
+CREATE TABLE IF NOT EXISTS registrations (
+    agent_id TEXT NOT NULL REFERENCES agents(agent_id) ON DELETE CASCADE,
+    message_type TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    registered_at INTEGER NOT NULL,
+    node_name TEXT NOT NULL,
+    ip_address TEXT NOT NULL,
+    lcm_version TEXT NOT NULL,
+    thumbprint TEXT,
+    configuration_names TEXT,
+    request TEXT NOT NULL,
+    PRIMARY KEY (agent_id, message_type)
+);
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    operation_type TEXT,
+    refresh_mode TEXT,
+    status TEXT,
+    node_name TEXT,
+    ip_address TEXT,
+    start_time TEXT,
+    end_time TEXT,
+    start_unix INTEGER,
+    end_unix INTEGER,
+    error_count INTEGER NOT NULL,
+    first_error TEXT,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_by_agent ON reports(agent_id, id);
+CREATE INDEX IF NOT EXISTS reports_by_job ON reports(job_id, id);
+CREATE INDEX IF NOT EXISTS reports_by_received ON reports(received_at, id);
+CREATE TABLE IF NOT EXISTS content (
+    kind TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    version TEXT NOT NULL,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, name_key, version)
+);
+CREATE TABLE IF NOT EXISTS registration_keys (
+    key TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+"#;
+
+
+pub(super) enum WriteOp {
+    Register(Registration),
+    Unregister(Uuid),
+    Assign(Uuid, Option<Vec<String>>),
+    Report {
+        agent_id: Uuid,
+        summary: ReportSummary,
+        body: Bytes,
+        received_at: i64,
+    },
+    PutContent(ContentKey, ContentMeta),
+    DeleteContent(ContentKey),
+    Touch(Vec<(Uuid, i64)>),
+    AddKeys(Vec<String>, String),
+    RevokeKey(String),
+    /// Deletes up to [`PRUNE_BATCH`] reports received before this time, never a node's newest.
+    PruneOlderThan(i64),
+    /// Deletes one node's reports beyond its newest `keep`.
+    PruneNode { agent_id: String, keep: u64 },
+}
+
+pub(super) enum WriteOutcome {
+    Done,
+    Found(bool),
+    /// A content write: whether the name existed, and the checksum it no longer points at.
+    Content {
+        found: bool,
+        released: Option<String>,
+    },
+    Id(i64),
+    Count(usize),
+    Revoked(Option<String>),
+}
+
+/// A cache change applied after the commit that made it true.
+type CacheUpdate = Box<dyn FnOnce(&Cache)>;
+
+pub(super) struct WriteJob {
+    pub(super) op: WriteOp,
+    pub(super) ack: oneshot::Sender<StorageResult<WriteOutcome>>,
+}
+
+
+pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
+    let mut agents: HashMap<Uuid, (AgentView, i64)> = HashMap::new();
+    let mut stmt = conn
+        .prepare("SELECT agent_id, assigned_names, last_seen FROM agents")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })
+        .map_err(err)?;
+    for row in rows {
+        let (id, assigned, seen) = row.map_err(err)?;
+        let Ok(id) = Uuid::parse_str(&id) else {
+            continue;
+        };
+        let view = AgentView {
+            assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
+            ..Default::default()
+        };
+        agents.insert(id, (view, seen.unwrap_or(0)));
+    }
+    let mut stmt = conn
+        .prepare(
+            "SELECT agent_id, message_type, configuration_names, thumbprint FROM registrations",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .map_err(err)?;
+    for row in rows {
+        let (id, mt, names, thumb) = row.map_err(err)?;
+        let Ok(id) = Uuid::parse_str(&id) else {
+            continue;
+        };
+        let Some((view, _)) = agents.get_mut(&id) else {
+            continue;
+        };
+        if mt == RegistrationMessageType::ConfigurationRepository.as_str() {
+            view.registered_names = names
+                .and_then(|n| serde_json::from_str(&n).ok())
+                .unwrap_or_default();
+        }
+        if let Some(t) = thumb
+            && !view.thumbprints.contains(&t)
+        {
+            view.thumbprints.push(t);
+        }
+    }
+    cache.replace_agents(agents);
+    let mut configs = HashMap::new();
+    let mut stmt = conn
+        .prepare("SELECT name_key, checksum FROM content WHERE kind = 'configuration'")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(err)?;
+    for row in rows {
+        let (k, c) = row.map_err(err)?;
+        configs.insert(k, c);
+    }
+    cache.replace_configurations(configs);
+    Ok(())
+}
+
+
+pub(super) fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, cache: Arc<Cache>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut results: Vec<StorageResult<WriteOutcome>> = Vec::with_capacity(batch.len());
+        let mut cache_updates: Vec<CacheUpdate> = Vec::new();
+        let commit = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            for job in &batch {
+                results
+                    .push(apply(&tx, &job.op, &mut cache_updates).map_err(err));
+            }
+            tx.commit()
+        })();
+        match commit {
+            Ok(()) => {
+                for update in cache_updates {
+                    update(&cache);
+                }
+                for (job, result) in batch.into_iter().zip(results) {
+                    let _ = job.ack.send(result);
+                }
+            }
+            Err(e) => {
+                let message = format!("commit failed: {e}");
+                for job in batch {
+                    let _ = job.ack.send(Err(err(&message)));
+                }
+            }
+        }
+    }
+}
+
+
+fn apply(
+    tx: &rusqlite::Transaction<'_>,
+    op: &WriteOp,
+    updates: &mut Vec<CacheUpdate>,
+) -> rusqlite::Result<WriteOutcome> {
+    match op {
+        WriteOp::Register(r) => {
+            let id = r.agent_id.to_string();
+            tx.prepare_cached("INSERT INTO agents (agent_id, created_at, last_seen) VALUES (?1, ?2, ?2) ON CONFLICT(agent_id) DO UPDATE SET last_seen = ?2")?
+                .execute(params![id, r.registered_at])?;
+            let req = &r.request;
+            let cert = req
+                .registration_information
+                .certificate_information
+                .as_ref();
+            let names = req
+                .configuration_names
+                .as_ref()
+                .map(|n| serde_json::to_string(n).unwrap_or_default());
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO registrations (agent_id, message_type, key_id, registered_at, node_name, ip_address, lcm_version, thumbprint, configuration_names, request)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                id,
+                r.message_type.as_str(),
+                r.key_id,
+                r.registered_at,
+                req.agent_information.node_name,
+                req.agent_information.ip_address,
+                req.agent_information.lcm_version,
+                cert.map(|c| c.thumbprint.clone()),
+                names,
+                serde_json::to_string(req).unwrap_or_default(),
+            ])?;
+            let (agent_id, mt) = (r.agent_id, r.message_type);
+            let new_names = req.configuration_names.clone().unwrap_or_default();
+            let thumb = cert.map(|c| c.thumbprint.clone());
+            let seen = r.registered_at;
+            updates.push(Box::new(move |c: &Cache| {
+                c.update_agent(agent_id, true, |view| {
+                    if mt == RegistrationMessageType::ConfigurationRepository {
+                        view.registered_names = new_names;
+                    }
+                    if let Some(t) = thumb
+                        && !view.thumbprints.contains(&t)
+                    {
+                        view.thumbprints.push(t);
+                    }
+                });
+                c.seen_and_stored(&agent_id, seen);
+            }));
+            Ok(WriteOutcome::Done)
+        }
+        WriteOp::Unregister(agent_id) => {
+            let n = tx
+                .prepare_cached("DELETE FROM agents WHERE agent_id = ?1")?
+                .execute(params![agent_id.to_string()])?;
+            let id = *agent_id;
+            updates.push(Box::new(move |c: &Cache| {
+                c.set_agent(id, None);
+            }));
+            Ok(WriteOutcome::Found(n > 0))
+        }
+        WriteOp::Assign(agent_id, names) => {
+            let json = names
+                .as_ref()
+                .map(|n| serde_json::to_string(n).unwrap_or_default());
+            let n = tx
+                .prepare_cached("UPDATE agents SET assigned_names = ?2 WHERE agent_id = ?1")?
+                .execute(params![agent_id.to_string(), json])?;
+            let (id, names) = (*agent_id, names.clone());
+            if n > 0 {
+                updates.push(Box::new(move |c: &Cache| {
+                    c.update_agent(id, false, |v| v.assigned_names = names)
+                }));
+            }
+            Ok(WriteOutcome::Found(n > 0))
+        }
+        WriteOp::Report {
+            agent_id,
+            summary: s,
+            body,
+            received_at,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?
+            .execute(params![
+                agent_id.to_string(),
+                s.job_id.to_string(),
+                received_at,
+                s.operation_type,
+                s.refresh_mode,
+                s.status,
+                s.node_name,
+                s.ip_address,
+                s.start_time,
+                s.end_time,
+                s.start_unix,
+                s.end_unix,
+                s.error_count as i64,
+                s.first_error,
+                body.as_ref(),
+            ])?;
+            let id = tx.last_insert_rowid();
+            if let Some(status) = &s.status {
+                tx.prepare_cached("UPDATE agents SET last_report_status = ?2, last_report_time = ?3 WHERE agent_id = ?1")?
+                    .execute(params![agent_id.to_string(), status, received_at])?;
+            }
+            Ok(WriteOutcome::Id(id))
+        }
+        WriteOp::PutContent(key, meta) => {
+            let (kind, name_key, version, _) = content_columns(key);
+            let old: Option<String> = tx
+                .prepare_cached("SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3")?
+                .query_row(params![kind, name_key, version], |r| r.get(0))
+                .optional()?;
+            tx.prepare_cached("INSERT OR REPLACE INTO content (kind, name_key, version, name, checksum, size, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+                .execute(params![kind, name_key, version, meta.name, meta.checksum, meta.size as i64, meta.updated_at])?;
+            let found = old.is_some();
+            let released = old.filter(|o| *o != meta.checksum);
+            if kind == "configuration" {
+                let checksum = meta.checksum.clone();
+                updates.push(Box::new(move |c: &Cache| {
+                    c.set_configuration(name_key, Some(checksum))
+                }));
+            }
+            Ok(WriteOutcome::Content { found, released })
+        }
+        WriteOp::DeleteContent(key) => {
+            let (kind, name_key, version, _) = content_columns(key);
+            let old: Option<String> = tx
+                .prepare_cached("SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3")?
+                .query_row(params![kind, name_key, version], |r| r.get(0))
+                .optional()?;
+            let Some(old) = old else {
+                return Ok(WriteOutcome::Content {
+                    found: false,
+                    released: None,
+                });
+            };
+            tx.prepare_cached(
+                "DELETE FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3",
+            )?
+            .execute(params![kind, name_key, version])?;
+            if kind == "configuration" {
+                updates.push(Box::new(move |c: &Cache| {
+                    c.set_configuration(name_key, None)
+                }));
+            }
+            Ok(WriteOutcome::Content {
+                found: true,
+                released: Some(old),
+            })
+        }
+        WriteOp::AddKeys(keys, source) => {
+            let now = now_unix();
+            let mut n = 0;
+            for k in keys {
+                n += tx
+                    .prepare_cached(
+                        "INSERT INTO registration_keys (key, id, source, added_at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(key) DO UPDATE SET revoked_at = NULL, added_at = ?4, source = ?3 WHERE revoked_at IS NOT NULL",
+                    )?
+                    .execute(params![k, crate::keys::key_id(k), source, now])?;
+            }
+            Ok(WriteOutcome::Count(n))
+        }
+        WriteOp::RevokeKey(id_or_key) => {
+            let key: Option<String> = tx
+                .prepare_cached("SELECT key FROM registration_keys WHERE revoked_at IS NULL AND (key = ?1 OR id = upper(?1)) LIMIT 1")?
+                .query_row(params![id_or_key], |r| r.get(0))
+                .optional()?;
+            if let Some(k) = &key {
+                tx.prepare_cached("UPDATE registration_keys SET revoked_at = ?2 WHERE key = ?1")?
+                    .execute(params![k, now_unix()])?;
+            }
+            Ok(WriteOutcome::Revoked(key))
+        }
+        WriteOp::Touch(seen) => {
+            let mut stmt = tx.prepare_cached("UPDATE agents SET last_seen = ?2 WHERE agent_id = ?1 AND (last_seen IS NULL OR last_seen < ?2)")?;
+            for (id, t) in seen {
+                stmt.execute(params![id.to_string(), t])?;
+            }
+            Ok(WriteOutcome::Done)
+        }
+        WriteOp::PruneOlderThan(cutoff) => Ok(WriteOutcome::Count(
+            tx.prepare_cached(
+                "DELETE FROM reports WHERE id IN (SELECT r.id FROM reports r WHERE r.received_at < ?1
+                 AND r.id < (SELECT max(r2.id) FROM reports r2 WHERE r2.agent_id = r.agent_id) LIMIT ?2)",
+            )?
+            .execute(params![cutoff, PRUNE_BATCH])?,
+        )),
+        WriteOp::PruneNode { agent_id, keep } => Ok(WriteOutcome::Count(
+            tx.prepare_cached(
+                "DELETE FROM reports WHERE agent_id = ?1 AND id < (SELECT id FROM reports
+                 WHERE agent_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            )?
+            .execute(params![agent_id, keep.saturating_sub(1) as i64])?,
+        )),
+    }
+}
