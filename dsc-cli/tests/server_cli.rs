@@ -29,7 +29,8 @@ fn start() -> Running {
             data_dir: Some(data.clone()),
             ..Default::default()
         },
-    );
+    )
+    .unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,9 +1,11 @@
 //! The admin API (`/api/v1/...`, JSON, `Authorization: Bearer <token>`). The OpenAPI document
 //! is `openapi.json` beside this file, served at `/api/v1/openapi.json`.
 
-use crate::app::App;
-use crate::http::{Resp, constant_time_eq, empty, error, json, query_params, read_body, respond};
-use crate::storage::{ContentKey, ReportFilter, StorageError};
+use crate::state::App;
+use crate::http::{
+    Resp, constant_time_eq, empty, error, json, query_params, read_body, respond, storage_error,
+};
+use crate::storage::{ContentKey, ReportFilter};
 use dsc_core::pull::path::{check_module_version, check_name, parse_guid};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -11,14 +13,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub const OPENAPI: &str = include_str!("openapi.json");
-
-fn storage_error(e: StorageError) -> Resp {
-    tracing::error!(error = %e, "storage failure");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "storage failure; see the server log",
-    )
-}
 
 fn key_error(e: crate::keys::KeyError) -> Resp {
     tracing::error!(error = %e, "registration key operation failed");
@@ -371,6 +365,10 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
                 format!("no active key with id '{id}'"),
             ),
             Err(e) => key_error(e),
+        },
+        (Method::POST, ["maintenance", "prune"]) => match crate::retention::prune_now(app).await {
+            Ok(n) => json(StatusCode::OK, &json!({"deleted": n})),
+            Err(e) => storage_error(e),
         },
         _ => error(
             StatusCode::NOT_FOUND,

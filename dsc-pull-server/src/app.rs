@@ -1,11 +1,8 @@
 //! The application: shared state, request dispatch, and the accept loop with graceful
 //! shutdown.
 
-use crate::config::ServerConfig;
 use crate::http::{Resp, error, respond};
-use crate::keys::KeyFile;
-use crate::metrics::Metrics;
-use crate::storage::Storage;
+pub use crate::state::{App, Peer};
 use dsc_core::pull::PROTOCOL_VERSION;
 use dsc_core::pull::path::{Method, RouteError, route};
 use hyper::body::Incoming;
@@ -19,25 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
-/// Everything a request handler needs.
-pub struct App {
-    pub storage: Arc<dyn Storage>,
-    pub keys: KeyFile,
-    pub config: ServerConfig,
-    pub admin_token: String,
-    pub metrics: Metrics,
-    /// HTTPS configuration; `None` serves plain HTTP.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-}
-
-/// What is known about the connection a request came on.
-#[derive(Debug, Clone, Default)]
-pub struct Peer {
-    /// The connection is HTTPS.
-    pub tls: bool,
-    /// Thumbprint of the client certificate, when one was presented.
-    pub thumbprint: Option<String>,
-}
+/// How long `/readyz` waits for storage before answering 503.
+const READY_WAIT: Duration = Duration::from_secs(3);
 
 /// Handles one request; never fails (errors become 4xx/5xx answers).
 pub async fn handle(
@@ -63,9 +43,14 @@ async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'sta
     match path.as_str() {
         "/healthz" => return ("healthz", respond(StatusCode::OK, "text/plain", "ok\n")),
         "/readyz" => {
-            return match app.storage.agent_count().await {
-                Ok(_) => ("readyz", respond(StatusCode::OK, "text/plain", "ready\n")),
-                Err(e) => ("readyz", error(StatusCode::SERVICE_UNAVAILABLE, e)),
+            let ping = tokio::time::timeout(READY_WAIT, app.storage.ping()).await;
+            return match ping {
+                Ok(Ok(())) => ("readyz", respond(StatusCode::OK, "text/plain", "ready\n")),
+                Ok(Err(e)) => ("readyz", error(StatusCode::SERVICE_UNAVAILABLE, e)),
+                Err(_) => (
+                    "readyz",
+                    error(StatusCode::SERVICE_UNAVAILABLE, "storage did not answer in time"),
+                ),
             };
         }
         "/metrics" => {
@@ -146,6 +131,7 @@ pub async fn serve(
             }
         })
     };
+    let pruner = tokio::spawn(crate::retention::prune_loop(Arc::clone(&app)));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -195,6 +181,7 @@ pub async fn serve(
         tracing::warn!("some connections did not finish within 30 s");
     }
     flusher.abort();
+    pruner.abort();
     if let Err(e) = app.storage.flush().await {
         tracing::error!(error = %e, "final flush failed");
     }

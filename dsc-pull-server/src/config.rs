@@ -11,6 +11,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub registration_keys: PathBuf,
+    /// The keys file was named explicitly (flag, variable or TOML), not defaulted.
+    pub registration_keys_explicit: bool,
     pub admin_token: Option<String>,
     pub max_clock_skew: Duration,
     /// Largest protocol request body (registrations, reports).
@@ -23,6 +25,16 @@ pub struct ServerConfig {
     /// PEM certificate chain and key: HTTPS when both are set.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `postgres://...`; `None` is SQLite in the data directory.
+    pub database: Option<String>,
+    /// `s3://BUCKET/PREFIX` or `file:///DIR`; `None` is `DATA_DIR/blobs`.
+    pub content: Option<String>,
+    /// Reports older than this are pruned (`None`: kept).
+    pub report_retention: Option<Duration>,
+    /// Reports kept per node (`None`: all).
+    pub max_reports_per_node: Option<u64>,
+    /// How often retention is applied.
+    pub prune_interval: Duration,
 }
 
 /// The TOML file's shape (every key optional).
@@ -40,6 +52,11 @@ pub struct FileConfig {
     pub log_json: Option<bool>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub database: Option<String>,
+    pub content: Option<String>,
+    pub report_retention: Option<String>,
+    pub max_reports_per_node: Option<u64>,
+    pub prune_interval: Option<String>,
 }
 
 impl FileConfig {
@@ -61,24 +78,56 @@ pub struct Overrides {
     pub log_json: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub database: Option<String>,
+    pub content: Option<String>,
+    pub report_retention: Option<String>,
+    pub max_reports_per_node: Option<u64>,
+    pub prune_interval: Option<String>,
+}
+
+/// Parses a duration such as `90d`, `12h`, `30m` or `1h 30m`.
+pub fn parse_duration(what: &str, text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("{what} '{text}' is not a duration ({e}); write e.g. 90d, 12h or 30m")
+    })?;
+    if d.is_zero() {
+        return Err(format!("{what} must be longer than zero"));
+    }
+    Ok(d)
 }
 
 impl ServerConfig {
-    pub fn resolve(file: FileConfig, o: Overrides) -> Self {
+    pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, String> {
         let data_dir = o
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("traek-data"));
-        let registration_keys = o
-            .registration_keys
-            .or(file.registration_keys)
-            .unwrap_or_else(|| data_dir.join("RegistrationKeys.txt"));
-        ServerConfig {
+        let explicit_keys = o.registration_keys.or(file.registration_keys);
+        let registration_keys_explicit = explicit_keys.is_some();
+        let registration_keys =
+            explicit_keys.unwrap_or_else(|| data_dir.join("RegistrationKeys.txt"));
+        let report_retention = o
+            .report_retention
+            .or(file.report_retention)
+            .map(|t| parse_duration("--report-retention", &t))
+            .transpose()?;
+        let prune_interval = o
+            .prune_interval
+            .or(file.prune_interval)
+            .map(|t| parse_duration("--prune-interval", &t))
+            .transpose()?
+            .unwrap_or(Duration::from_secs(3600));
+        let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
+        if max_reports_per_node == Some(0) {
+            return Err("--max-reports-per-node must be at least 1 (a node's newest report is always kept)".into());
+        }
+        Ok(ServerConfig {
             listen: o
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             registration_keys,
+            registration_keys_explicit,
             admin_token: o.admin_token.or(file.admin_token).filter(|t| !t.is_empty()),
             max_clock_skew: Duration::from_secs(
                 o.max_clock_skew.or(file.max_clock_skew).unwrap_or(300),
@@ -89,7 +138,35 @@ impl ServerConfig {
             log_json: o.log_json || file.log_json.unwrap_or(false),
             tls_cert: o.tls_cert.or(file.tls_cert),
             tls_key: o.tls_key.or(file.tls_key),
+            database: o.database.or(file.database).filter(|d| !d.is_empty()),
+            content: o.content.or(file.content).filter(|c| !c.is_empty()),
+            report_retention,
+            max_reports_per_node,
+            prune_interval,
             data_dir,
+        })
+    }
+
+    /// Where the storage lives.
+    pub fn storage_location(&self) -> crate::storage::StorageLocation {
+        crate::storage::StorageLocation {
+            database: self.database.clone(),
+            content: self.content.clone(),
+            data_dir: self.data_dir.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("x", "90d").unwrap(), Duration::from_secs(90 * 86400));
+        assert_eq!(parse_duration("x", "12h").unwrap(), Duration::from_secs(12 * 3600));
+        assert_eq!(parse_duration("x", "1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("x", "soon").unwrap_err().contains("90d"));
+        assert!(parse_duration("x", "0s").is_err());
     }
 }

@@ -34,6 +34,27 @@ pub fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
     json(status, &serde_json::json!({"error": message.to_string()}))
 }
 
+/// The answer to a storage failure: 503 with `Retry-After` when the store is unreachable (the
+/// client may retry), 500 otherwise. The cause goes to the log, not to the client.
+pub fn storage_error(e: crate::storage::StorageError) -> Resp {
+    if e.unavailable {
+        tracing::warn!(error = %e, "storage unavailable");
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage is unavailable; retry later",
+        );
+        r.headers_mut()
+            .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
+        r
+    } else {
+        tracing::error!(error = %e, "storage failure");
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage failure; see the server log",
+        )
+    }
+}
+
 /// Reads a request body up to `limit` bytes within `timeout`.
 pub async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, Resp> {
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {

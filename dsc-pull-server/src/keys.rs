@@ -6,6 +6,9 @@
 //!   and active keys no longer in the file are revoked (an administrator who deletes a line means
 //!   "revoke");
 //! - keys added or revoked through the admin API are written back to the file atomically.
+//!
+//! With PostgreSQL the database is the only source of truth unless a keys file is named
+//! explicitly: then [`KeyFile::none`] is used and every operation touches storage alone.
 
 use crate::storage::{Storage, StorageError};
 use dsc_core::pull::auth::parse_keys_file;
@@ -29,42 +32,53 @@ pub enum KeyError {
     },
 }
 
-/// The `RegistrationKeys.txt` mirror.
+/// The `RegistrationKeys.txt` mirror, or none.
 #[derive(Debug, Clone)]
 pub struct KeyFile {
-    path: PathBuf,
+    path: Option<PathBuf>,
 }
 
 impl KeyFile {
     pub fn new(path: &Path) -> Self {
         KeyFile {
-            path: path.to_path_buf(),
+            path: Some(path.to_path_buf()),
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// No file: keys live in storage only.
+    pub fn none() -> Self {
+        KeyFile { path: None }
     }
 
-    fn file_error(&self, source: std::io::Error) -> KeyError {
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn file_error(&self, path: &Path, source: std::io::Error) -> KeyError {
         KeyError::File {
-            path: self.path.clone(),
+            path: path.to_path_buf(),
             source,
         }
     }
 
     /// The keys in the file (a missing file has none).
     pub fn read(&self) -> Result<Vec<String>, KeyError> {
-        match std::fs::read_to_string(&self.path) {
+        let Some(path) = &self.path else {
+            return Ok(Vec::new());
+        };
+        match std::fs::read_to_string(path) {
             Ok(text) => Ok(parse_keys_file(&text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(self.file_error(e)),
+            Err(e) => Err(self.file_error(path, e)),
         }
     }
 
     /// Makes storage match the file: adds its keys, revokes active keys it no longer lists.
-    /// Returns the number of active keys.
+    /// Returns the number of active keys. Without a file, only counts them.
     pub async fn sync(&self, storage: &dyn Storage) -> Result<usize, KeyError> {
+        if self.path.is_none() {
+            return Ok(storage.registration_keys().await?.len());
+        }
         let in_file = self.read()?;
         storage
             .add_registration_keys(in_file.clone(), "file")
@@ -89,15 +103,18 @@ impl KeyFile {
             .add_registration_keys(vec![key.to_string()], source)
             .await?
             > 0;
+        let Some(path) = &self.path else {
+            return Ok(added);
+        };
         if !self.read()?.iter().any(|k| k == key) {
-            let mut text = std::fs::read_to_string(&self.path).unwrap_or_default();
+            let mut text = std::fs::read_to_string(path).unwrap_or_default();
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
             text.push_str(key);
             text.push('\n');
-            write_atomic(&self.path, text.as_bytes()).map_err(|e| self.file_error(e))?;
-            restrict(&self.path);
+            write_atomic(path, text.as_bytes()).map_err(|e| self.file_error(path, e))?;
+            restrict(path);
         }
         Ok(added)
     }
@@ -108,13 +125,16 @@ impl KeyFile {
         let Some(key) = storage.revoke_registration_key(id_or_key).await? else {
             return Ok(false);
         };
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let Some(path) = &self.path else {
+            return Ok(true);
+        };
+        let text = std::fs::read_to_string(path).unwrap_or_default();
         let kept: Vec<&str> = text
             .lines()
             .filter(|l| l.split('#').next().unwrap_or("").trim() != key)
             .collect();
-        write_atomic(&self.path, (kept.join("\n") + "\n").as_bytes())
-            .map_err(|e| self.file_error(e))?;
+        write_atomic(path, (kept.join("\n") + "\n").as_bytes())
+            .map_err(|e| self.file_error(path, e))?;
         Ok(true)
     }
 }

@@ -12,5 +12,7 @@ pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod protocol;
+pub mod retention;
+pub mod state;
 pub mod storage;
 pub mod tls;

@@ -1,7 +1,7 @@
 //! The MS-DSCPM v2 endpoints.
 
-use crate::app::{App, Peer};
-use crate::http::{ODATA_JSON, Resp, empty, error, read_body, respond};
+use crate::state::{App, Peer};
+use crate::http::{ODATA_JSON, Resp, empty, error, read_body, respond, storage_error};
 use crate::storage::{ContentKey, Registration, ReportFilter};
 use dsc_core::pull::action::decide;
 use dsc_core::pull::auth::{self, AuthError};
@@ -191,14 +191,6 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
         }
         Err(e) => storage_error(e),
     }
-}
-
-fn storage_error(e: crate::storage::StorageError) -> Resp {
-    tracing::error!(error = %e, "storage failure");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "storage failure; see the server log",
-    )
 }
 
 /// A protocol request's body, within the protocol's size and time limits.

@@ -8,8 +8,7 @@ use dsc_pull_server::app::{App, serve};
 use dsc_pull_server::config::{FileConfig, Overrides, ServerConfig};
 use dsc_pull_server::keys::{KeyFile, restrict, write_atomic};
 use dsc_pull_server::metrics::Metrics;
-use dsc_pull_server::storage::sqlite::SqliteStorage;
-use dsc_pull_server::storage::Storage;
+use dsc_pull_server::storage::{self, Storage};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,7 +18,9 @@ use std::sync::Arc;
 #[command(
     name = "traek-server",
     version,
-    about = "DSC pull server (MS-DSCPM v2) for Windows LCMs."
+    about = "DSC pull server (MS-DSCPM v2) for Windows LCMs.",
+    long_about = "DSC pull server (MS-DSCPM v2) for Windows LCMs.\n\nWith no arguments it serves on 127.0.0.1:8080 with SQLite and content in ./traek-data. \
+Give --database postgres://... (and --content s3://BUCKET/PREFIX) to run any number of identical replicas."
 )]
 struct Cli {
     #[command(flatten)]
@@ -40,7 +41,8 @@ struct ServeArgs {
     /// Directory of the database and content [default: ./traek-data].
     #[arg(long, global = true, env = "TRAEK_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Registration keys file [default: DATA_DIR/RegistrationKeys.txt].
+    /// Registration keys file [default with SQLite: DATA_DIR/RegistrationKeys.txt; with
+    /// PostgreSQL: none, the database holds the keys].
     #[arg(long, global = true, env = "TRAEK_REGISTRATION_KEYS")]
     registration_keys: Option<PathBuf>,
     /// Bearer token of the admin API [default: the one in DATA_DIR/admin-token, created if missing].
@@ -59,6 +61,23 @@ struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, global = true, env = "TRAEK_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB) shared by every replica
+    /// [default: SQLite in DATA_DIR].
+    #[arg(long, global = true, env = "TRAEK_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// Where content bytes live: s3://BUCKET/PREFIX (endpoint and credentials from AWS_*
+    /// variables) or file:///DIR [default: DATA_DIR/blobs].
+    #[arg(long, global = true, env = "TRAEK_CONTENT_URL")]
+    content: Option<String>,
+    /// Prune reports older than this (e.g. 90d, 12h) [default: keep every report].
+    #[arg(long, global = true, env = "TRAEK_REPORT_RETENTION")]
+    report_retention: Option<String>,
+    /// Keep at most this many reports per node, the newest [default: unlimited].
+    #[arg(long, global = true, env = "TRAEK_MAX_REPORTS_PER_NODE")]
+    max_reports_per_node: Option<u64>,
+    /// How often retention is applied [default: 1h].
+    #[arg(long, global = true, env = "TRAEK_PRUNE_INTERVAL")]
+    prune_interval: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,6 +90,9 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Apply the PostgreSQL schema migrations and exit (serving replicas also migrate at
+    /// start, one at a time).
+    Migrate,
 }
 
 fn main() -> ExitCode {
@@ -89,7 +111,7 @@ fn main() -> ExitCode {
         }
     };
     let o = &cli.opts;
-    let config = ServerConfig::resolve(
+    let config = match ServerConfig::resolve(
         file,
         Overrides {
             listen: o.listen,
@@ -100,8 +122,19 @@ fn main() -> ExitCode {
             log_json: o.log_json,
             tls_cert: o.tls_cert.clone(),
             tls_key: o.tls_key.clone(),
+            database: o.database.clone(),
+            content: o.content.clone(),
+            report_retention: o.report_retention.clone(),
+            max_reports_per_node: o.max_reports_per_node,
+            prune_interval: o.prune_interval.clone(),
         },
-    );
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
     init_logging(config.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -116,6 +149,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Some(Command::Import { from }) => import(config, &from).await,
+            Some(Command::Migrate) => migrate(&config).await,
             None | Some(Command::Serve) => run(config).await,
         }
     });
@@ -133,6 +167,7 @@ fn init_logging(json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -141,11 +176,42 @@ fn init_logging(json: bool) {
     }
 }
 
-fn open_storage(config: &ServerConfig) -> Result<(Arc<SqliteStorage>, KeyFile), String> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
-    let storage = SqliteStorage::open(&config.data_dir).map_err(|e| e.to_string())?;
-    Ok((Arc::new(storage), KeyFile::new(&config.registration_keys)))
+/// Opens the configured storage and the keys mirror: with SQLite the keys file is always
+/// mirrored; with PostgreSQL only when named explicitly.
+async fn open_storage(config: &ServerConfig) -> Result<(Arc<dyn Storage>, KeyFile), String> {
+    if config.database.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
+    }
+    let storage = storage::open(&config.storage_location())
+        .await
+        .map_err(|e| e.to_string())?;
+    let keys = if config.database.is_none() || config.registration_keys_explicit {
+        KeyFile::new(&config.registration_keys)
+    } else {
+        KeyFile::none()
+    };
+    Ok((storage, keys))
+}
+
+async fn migrate(config: &ServerConfig) -> Result<(), String> {
+    let Some(url) = &config.database else {
+        return Err("migrate needs --database postgres://... (SQLite migrates itself)".into());
+    };
+    let applied = storage::postgres::migrate(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    if applied.is_empty() {
+        println!(
+            "schema is up to date (version {})",
+            storage::postgres::schema::latest()
+        );
+    } else {
+        for v in applied {
+            println!("applied migration {v}");
+        }
+    }
+    Ok(())
 }
 
 fn random_secret() -> String {
@@ -160,6 +226,12 @@ fn random_secret() -> String {
 fn admin_token(config: &ServerConfig) -> Result<(String, Option<PathBuf>), String> {
     if let Some(t) = &config.admin_token {
         return Ok((t.clone(), None));
+    }
+    if config.database.is_some() {
+        return Err(
+            "with --database, give every replica the same --admin-token (or TRAEK_ADMIN_TOKEN)"
+                .into(),
+        );
     }
     let path = config.data_dir.join("admin-token");
     match std::fs::read_to_string(&path) {
@@ -177,24 +249,24 @@ fn admin_token(config: &ServerConfig) -> Result<(String, Option<PathBuf>), Strin
 }
 
 async fn run(config: ServerConfig) -> Result<(), String> {
-    let (storage, keys) = open_storage(&config)?;
+    let (token, token_file) = admin_token(&config)?;
+    let (storage, keys) = open_storage(&config).await?;
     let active = keys
         .sync(storage.as_ref())
         .await
         .map_err(|e| e.to_string())?;
-    if active == 0 {
+    if active == 0 && keys.path().is_some() {
         let key = uuid::Uuid::new_v4().to_string();
         keys.add(storage.as_ref(), &key, "generated")
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(file = %keys.path().display(), "created a registration key");
+        tracing::info!(file = %config.registration_keys.display(), "created a registration key");
     }
     let active = storage
         .registration_keys()
         .await
         .map_err(|e| e.to_string())?
         .len();
-    let (token, token_file) = admin_token(&config)?;
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(dsc_pull_server::tls::server_config(cert, key)?),
         (None, None) => None,
@@ -206,12 +278,23 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         .map_err(|e| format!("listening on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("traek-server listening on {scheme}://{local}");
-    eprintln!("  data directory:     {}", config.data_dir.display());
-    eprintln!(
-        "  registration keys:  {} ({} key(s))",
-        keys.path().display(),
-        active
-    );
+    match &config.database {
+        Some(url) => eprintln!(
+            "  database:           {}",
+            storage::postgres::redact(url)
+        ),
+        None => eprintln!("  data directory:     {}", config.data_dir.display()),
+    }
+    if let Some(content) = &config.content {
+        eprintln!("  content:            {content}");
+    }
+    match keys.path() {
+        Some(p) => eprintln!("  registration keys:  {} ({active} key(s))", p.display()),
+        None => eprintln!("  registration keys:  in the database ({active} key(s))"),
+    }
+    if active == 0 {
+        tracing::warn!("no registration key is active: add one with `traek server keys add` or POST /api/v1/keys");
+    }
     match &token_file {
         Some(f) => eprintln!("  admin token:        in {}", f.display()),
         None => eprintln!("  admin token:        from configuration"),
@@ -245,7 +328,7 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     drop(app);
-    storage.shutdown();
+    drop(storage);
     tracing::info!("stopped");
     Ok(())
 }
@@ -273,7 +356,7 @@ async fn shutdown_signal() {
 }
 
 async fn import(config: ServerConfig, from: &Path) -> Result<(), String> {
-    let (storage, keys) = open_storage(&config)?;
+    let (storage, keys) = open_storage(&config).await?;
     let report =
         dsc_pull_server::import::import_windows_layout(from, storage.as_ref(), &keys).await?;
     for c in &report.configurations {
@@ -286,7 +369,7 @@ async fn import(config: ServerConfig, from: &Path) -> Result<(), String> {
     for (file, reason) in &report.skipped {
         eprintln!("skipped {file}: {reason}");
     }
-    storage.shutdown();
+    drop(storage);
     if report.skipped.is_empty() {
         Ok(())
     } else {
