@@ -11,31 +11,135 @@ use uuid::Uuid;
 pub const KEY: &str = "91E51A37-B59F-11E5-9C04-14109FD663AE";
 pub const TOKEN: &str = "test-admin-token";
 
+/// Which storage a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: SQLite and blobs in the data directory.
+    Sqlite,
+    /// PostgreSQL (a fresh database per server) and S3 content (a fresh prefix).
+    Postgres,
+}
+
+/// How to point `traek-server` at a provisioned store: arguments and environment.
+#[derive(Debug, Clone, Default)]
+pub struct StoreArgs {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests through scripts/test.sh, which starts PostgreSQL and S3")
+    })
+}
+
+/// A fresh, empty PostgreSQL database on the test cluster; its URL.
+pub fn fresh_database() -> String {
+    let base = required_env("TRAEK_TEST_DATABASE_URL");
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+    });
+    format!("{base}/{name}")
+}
+
+/// The S3 settings of the test object store, as `AWS_*` variables.
+pub fn s3_env() -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", required_env("TRAEK_TEST_S3_ENDPOINT")),
+        ("AWS_ACCESS_KEY_ID", "traek".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "traek-secret".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// A fresh content location in the test bucket.
+pub fn fresh_s3_url() -> String {
+    format!("s3://traek-test/{}", Uuid::new_v4().simple())
+}
+
+impl Backend {
+    /// Provisions an empty store of this kind.
+    pub fn provision(self) -> StoreArgs {
+        match self {
+            Backend::Sqlite => StoreArgs::default(),
+            Backend::Postgres => StoreArgs {
+                args: vec![
+                    "--database".into(),
+                    fresh_database(),
+                    "--content".into(),
+                    fresh_s3_url(),
+                ],
+                env: s3_env(),
+            },
+        }
+    }
+}
+
 /// A running `traek-server` on a random port, killed on drop.
 pub struct Server {
     pub child: Child,
     pub addr: String,
     pub data: PathBuf,
+    pub store: StoreArgs,
     _tmp: Option<tempfile::TempDir>,
+}
+
+/// A data directory in `tmp` holding the test registration key.
+pub fn data_dir_with_key(tmp: &Path) -> PathBuf {
+    let data = tmp.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("RegistrationKeys.txt"),
+        format!("# test keys\n{KEY}\n"),
+    )
+    .unwrap();
+    data
 }
 
 impl Server {
     pub fn start() -> Self {
+        Self::start_on(Backend::Sqlite)
+    }
+
+    /// Starts on a freshly provisioned store of the given kind.
+    pub fn start_on(backend: Backend) -> Self {
         let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        std::fs::write(
-            data.join("RegistrationKeys.txt"),
-            format!("# test keys\n{KEY}\n"),
-        )
-        .unwrap();
-        let mut s = Self::start_in(&data, &[]);
+        let data = data_dir_with_key(tmp.path());
+        let mut s = Self::start_with(&data, backend.provision(), &[]);
         s._tmp = Some(tmp);
         s
     }
 
     /// Starts on an existing data directory (restarts keep the directory).
     pub fn start_in(data: &Path, extra: &[&str]) -> Self {
+        Self::start_with(data, StoreArgs::default(), extra)
+    }
+
+    /// Starts again on the same store, with the same data directory.
+    pub fn restart(&self, extra: &[&str]) -> Self {
+        Self::start_with(&self.data, self.store.clone(), extra)
+    }
+
+    /// Starts on a data directory and a store (the keys file in the data directory is named
+    /// explicitly, so it is mirrored whatever the database).
+    pub fn start_with(data: &Path, store: StoreArgs, extra: &[&str]) -> Self {
+        let keys = data.join("RegistrationKeys.txt");
         let mut child = Command::new(env!("CARGO_BIN_EXE_traek-server"))
             .args([
                 "--data-dir",
@@ -44,8 +148,12 @@ impl Server {
                 "127.0.0.1:0",
                 "--admin-token",
                 TOKEN,
+                "--registration-keys",
+                keys.to_str().unwrap(),
             ])
+            .args(&store.args)
             .args(extra)
+            .envs(store.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -78,6 +186,7 @@ impl Server {
             child,
             addr,
             data: data.to_path_buf(),
+            store,
             _tmp: None,
         }
     }

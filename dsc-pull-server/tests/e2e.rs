@@ -14,9 +14,8 @@ fn new_agent() -> Uuid {
     Uuid::new_v4()
 }
 
-#[test]
-fn registration_with_a_valid_key_succeeds_and_bad_credentials_are_refused() {
-    let s = Server::start();
+fn registration_with_a_valid_key_succeeds_and_bad_credentials_are_refused(backend: Backend) {
+    let s = Server::start_on(backend);
     let c = s.client(new_agent());
     let req = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
     let r = c.register(KEY, &req).unwrap();
@@ -91,9 +90,8 @@ fn registration_with_a_valid_key_succeeds_and_bad_credentials_are_refused() {
     );
 }
 
-#[test]
-fn unknown_json_members_and_wrong_types_are_400() {
-    let s = Server::start();
+fn unknown_json_members_and_wrong_types_are_400(backend: Backend) {
+    let s = Server::start_on(backend);
     let c = s.client(new_agent());
     let req = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
     let text = serde_json::to_string(&req).unwrap();
@@ -133,9 +131,8 @@ fn unknown_json_members_and_wrong_types_are_400() {
     assert_eq!(r.status, 400);
 }
 
-#[test]
-fn unregistered_agents_get_nothing() {
-    let s = Server::start();
+fn unregistered_agents_get_nothing(backend: Backend) {
+    let s = Server::start_on(backend);
     s.admin("PUT", "/api/v1/configurations/Web", Some(b"mof"));
     let c = s.client(new_agent());
     assert!(matches!(
@@ -167,9 +164,8 @@ fn unregistered_agents_get_nothing() {
     assert_eq!(r.status, 401, "GetModule without AgentId header");
 }
 
-#[test]
-fn get_dsc_action_answers_each_outcome() {
-    let s = Server::start();
+fn get_dsc_action_answers_each_outcome(backend: Backend) {
+    let s = Server::start_on(backend);
     let mof = utf16_mof("instance of MSFT_Credential {};");
     // No registered name: Ok, no details.
     let none = s.client(new_agent());
@@ -241,9 +237,8 @@ fn get_dsc_action_answers_each_outcome() {
     assert_eq!((a.node_status, a.details.len()), (NodeStatus::Ok, 0));
 }
 
-#[test]
-fn partial_configurations_are_answered_one_by_one() {
-    let s = Server::start();
+fn partial_configurations_are_answered_one_by_one(backend: Backend) {
+    let s = Server::start_on(backend);
     s.admin("PUT", "/api/v1/configurations/PartialOne", Some(b"one"));
     s.admin("PUT", "/api/v1/configurations/PartialTwo", Some(b"two"));
     let c = s.client(new_agent());
@@ -278,9 +273,8 @@ fn partial_configurations_are_answered_one_by_one() {
     );
 }
 
-#[test]
-fn content_is_served_byte_for_byte_with_its_checksum() {
-    let s = Server::start();
+fn content_is_served_byte_for_byte_with_its_checksum(backend: Backend) {
+    let s = Server::start_on(backend);
     let mof =
         utf16_mof("/* compiled */ instance of OMI_ConfigurationDocument { Version=\"2.0.0\"; };");
     s.admin("PUT", "/api/v1/configurations/Web", Some(&mof));
@@ -334,9 +328,8 @@ fn content_is_served_byte_for_byte_with_its_checksum() {
     ));
 }
 
-#[test]
-fn report_server_registration_does_not_erase_configuration_names() {
-    let s = Server::start();
+fn report_server_registration_does_not_erase_configuration_names(backend: Backend) {
+    let s = Server::start_on(backend);
     s.admin("PUT", "/api/v1/configurations/Web", Some(b"mof"));
     let c = s.client(new_agent());
     c.register(
@@ -359,9 +352,8 @@ fn report_server_registration_does_not_erase_configuration_names() {
     assert_eq!(node["registrationTypes"].as_array().unwrap().len(), 3);
 }
 
-#[test]
-fn a_jobs_reports_are_kept_and_merged() {
-    let s = Server::start();
+fn a_jobs_reports_are_kept_and_merged(backend: Backend) {
+    let s = Server::start_on(backend);
     let c = s.client(new_agent());
     c.register(KEY, &registration(Rmt::ReportServer, None))
         .unwrap();
@@ -431,9 +423,8 @@ fn a_jobs_reports_are_kept_and_merged() {
     assert_eq!(job_view["Status"], "Failure");
 }
 
-#[test]
-fn admin_assignment_takes_precedence_and_unregister_removes_the_node() {
-    let s = Server::start();
+fn admin_assignment_takes_precedence_and_unregister_removes_the_node(backend: Backend) {
+    let s = Server::start_on(backend);
     s.admin("PUT", "/api/v1/configurations/Web", Some(b"web"));
     s.admin("PUT", "/api/v1/configurations/Db", Some(b"db"));
     let c = s.client(new_agent());
@@ -502,9 +493,8 @@ fn admin_assignment_takes_precedence_and_unregister_removes_the_node() {
     ));
 }
 
-#[test]
-fn admin_api_needs_the_token_and_manages_content_and_keys() {
-    let s = Server::start();
+fn admin_api_needs_the_token_and_manages_content_and_keys(backend: Backend) {
+    let s = Server::start_on(backend);
     let plain = dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), Uuid::nil());
     assert_eq!(
         plain
@@ -572,9 +562,8 @@ fn admin_api_needs_the_token_and_manages_content_and_keys() {
     assert_eq!(generated["key"].as_str().unwrap().len(), 36);
 }
 
-#[test]
-fn hostile_requests_get_4xx_and_the_server_stays_up() {
-    let s = Server::start();
+fn hostile_requests_get_4xx_and_the_server_stays_up(backend: Backend) {
+    let s = Server::start_on(backend);
     let c = s.client(new_agent());
     c.register(
         KEY,
@@ -648,9 +637,8 @@ fn hostile_requests_get_4xx_and_the_server_stays_up() {
     assert_eq!(entries, vec!["data"]);
 }
 
-#[test]
-fn health_readiness_and_metrics_are_served() {
-    let s = Server::start();
+fn health_readiness_and_metrics_are_served(backend: Backend) {
+    let s = Server::start_on(backend);
     let c = s.client(new_agent());
     c.register(
         KEY,
@@ -674,9 +662,8 @@ fn health_readiness_and_metrics_are_served() {
     );
 }
 
-#[test]
-fn sigterm_stops_the_server_cleanly_and_data_survives_restart() {
-    let mut s = Server::start();
+fn sigterm_stops_the_server_cleanly_and_data_survives_restart(backend: Backend) {
+    let mut s = Server::start_on(backend);
     let c = s.client(new_agent());
     c.register(
         KEY,
@@ -690,7 +677,7 @@ fn sigterm_stops_the_server_cleanly_and_data_survives_restart() {
     }
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let s2 = Server::start_in(&s.data, &[]);
+    let s2 = s.restart(&[]);
     let (_, node) = s2.admin("GET", &format!("/api/v1/nodes/{}", c.agent_id), None);
     assert_eq!(node["registeredNames"], json!(["Web"]));
     assert!(
@@ -699,9 +686,8 @@ fn sigterm_stops_the_server_cleanly_and_data_survives_restart() {
     );
 }
 
-#[test]
-fn the_keys_file_is_mirrored_and_hand_edits_apply_on_reload() {
-    let s = Server::start();
+fn the_keys_file_is_mirrored_and_hand_edits_apply_on_reload(backend: Backend) {
+    let s = Server::start_on(backend);
     let file = s.data.join("RegistrationKeys.txt");
     let c = s.client(new_agent());
     let req = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
@@ -740,3 +726,38 @@ fn the_keys_file_is_mirrored_and_hand_edits_apply_on_reload() {
             .any(|l| l == "api-key")
     );
 }
+
+/// Every check above, once per storage backend.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite)
+            })*
+        }
+        mod postgres_s3 {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Postgres)
+            })*
+        }
+    };
+}
+
+on_every_backend!(
+    registration_with_a_valid_key_succeeds_and_bad_credentials_are_refused,
+    unknown_json_members_and_wrong_types_are_400,
+    unregistered_agents_get_nothing,
+    get_dsc_action_answers_each_outcome,
+    partial_configurations_are_answered_one_by_one,
+    content_is_served_byte_for_byte_with_its_checksum,
+    report_server_registration_does_not_erase_configuration_names,
+    a_jobs_reports_are_kept_and_merged,
+    admin_assignment_takes_precedence_and_unregister_removes_the_node,
+    admin_api_needs_the_token_and_manages_content_and_keys,
+    hostile_requests_get_4xx_and_the_server_stays_up,
+    health_readiness_and_metrics_are_served,
+    sigterm_stops_the_server_cleanly_and_data_survives_restart,
+    the_keys_file_is_mirrored_and_hand_edits_apply_on_reload,
+);

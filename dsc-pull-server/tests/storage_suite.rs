@@ -1,11 +1,17 @@
 //! The storage behaviour suite: every check is written against the `Storage` trait only, so a
 //! new backend (PostgreSQL + object storage, say) runs the same checks by adding its factory to
-//! `backends()`.
+//! `backends()`. It runs on SQLite (blobs on disk) and on PostgreSQL (blobs in S3).
 
 use bytes::Bytes;
 use dsc_core::pull::messages::*;
+mod common;
+
+use dsc_pull_server::storage::blobs::{BlobStore, FileBlobs, ObjectBlobs};
+use dsc_pull_server::storage::postgres::PgStorage;
 use dsc_pull_server::storage::sqlite::SqliteStorage;
 use dsc_pull_server::storage::*;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -13,20 +19,60 @@ use uuid::Uuid;
 struct Backend {
     name: &'static str,
     storage: Arc<dyn Storage>,
-    reopen: Box<dyn Fn() -> Arc<dyn Storage>>,
+    blobs: Arc<dyn BlobStore>,
+    reopen: Reopen,
     _keep: Box<dyn std::any::Any>,
 }
 
-fn backends() -> Vec<Backend> {
+type Reopen = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Storage>>>>>;
+
+fn s3_blobs(url: &str) -> Arc<dyn BlobStore> {
+    let env = common::s3_env();
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap();
+    let settings = [
+        ("aws_endpoint", get("AWS_ENDPOINT_URL")),
+        ("aws_access_key_id", get("AWS_ACCESS_KEY_ID")),
+        ("aws_secret_access_key", get("AWS_SECRET_ACCESS_KEY")),
+        ("aws_region", get("AWS_REGION")),
+        ("aws_allow_http", "true"),
+    ];
+    Arc::new(ObjectBlobs::s3_with(url, &settings).unwrap())
+}
+
+/// SQLite with blobs on disk, and PostgreSQL with blobs in S3 (`database`, `content`: fresh ones).
+async fn backends(database: String, content: String) -> Vec<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    let sqlite: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&path).unwrap());
-    vec![Backend {
-        name: "sqlite",
-        storage: sqlite,
-        reopen: Box::new(move || Arc::new(SqliteStorage::open(&path).unwrap()) as Arc<dyn Storage>),
-        _keep: Box::new(dir),
-    }]
+    let file_blobs: Arc<dyn BlobStore> = Arc::new(FileBlobs::new(path.join("blobs")).unwrap());
+    let sqlite: Arc<dyn Storage> =
+        Arc::new(SqliteStorage::open_with(&path, Arc::clone(&file_blobs)).unwrap());
+    let s3 = s3_blobs(&content);
+    let pg: Arc<dyn Storage> = Arc::new(PgStorage::connect(&database, Arc::clone(&s3)).await.unwrap());
+    let pg_blobs = Arc::clone(&s3);
+    vec![
+        Backend {
+            name: "sqlite",
+            storage: sqlite,
+            blobs: file_blobs,
+            reopen: Box::new(move || {
+                let path = path.clone();
+                Box::pin(async move { Arc::new(SqliteStorage::open(&path).unwrap()) as Arc<dyn Storage> })
+            }),
+            _keep: Box::new(dir),
+        },
+        Backend {
+            name: "postgres+s3",
+            storage: pg,
+            blobs: s3,
+            reopen: Box::new(move || {
+                let (database, blobs) = (database.clone(), Arc::clone(&pg_blobs));
+                Box::pin(async move {
+                    Arc::new(PgStorage::connect(&database, blobs).await.unwrap()) as Arc<dyn Storage>
+                })
+            }),
+            _keep: Box::new(()),
+        },
+    ]
 }
 
 fn registration(
@@ -69,7 +115,9 @@ fn run(check: impl Fn(&Backend) -> std::pin::Pin<Box<dyn std::future::Future<Out
         .enable_all()
         .build()
         .unwrap();
-    for b in backends() {
+    let database = common::fresh_database();
+    let content = common::fresh_s3_url();
+    for b in rt.block_on(backends(database, content)) {
         eprintln!("backend: {}", b.name);
         rt.block_on(check(&b));
     }
@@ -410,7 +458,7 @@ fn node_list_pages_in_agent_id_order_and_last_seen_is_flushed() {
             assert_eq!(listed, ids);
             s.touch(ids[0], 1_900_000_000);
             s.flush().await.unwrap();
-            let reopened = (b.reopen)();
+            let reopened = (b.reopen)().await;
             assert_eq!(
                 reopened.node(ids[0]).await.unwrap().unwrap().last_seen,
                 Some(1_900_000_000)
@@ -441,7 +489,7 @@ fn everything_acknowledged_is_there_after_reopening() {
             .unwrap();
             let (sum, body) = report(Uuid::new_v4(), Some("Success"));
             s.store_report(a, sum, body).await.unwrap();
-            let r = (b.reopen)();
+            let r = (b.reopen)().await;
             let view = r.agent(a).await.unwrap().unwrap();
             assert_eq!(view.registered_names, vec!["Web"]);
             assert_eq!(view.effective_names(), ["Db".to_string()]);
@@ -505,7 +553,7 @@ fn registration_keys_are_added_revoked_and_re_activated() {
                 1,
                 "re-activated"
             );
-            let r = (b.reopen)();
+            let r = (b.reopen)().await;
             assert_eq!(
                 r.registration_keys()
                     .await
@@ -515,6 +563,109 @@ fn registration_keys_are_added_revoked_and_re_activated() {
                     .collect::<Vec<_>>(),
                 vec!["k1"]
             );
+        })
+    });
+}
+
+#[test]
+fn retention_keeps_each_nodes_newest_reports_and_its_status() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let (busy, quiet) = (Uuid::new_v4(), Uuid::new_v4());
+            for a in [busy, quiet] {
+                s.register(registration(a, RegistrationMessageType::ReportServer, None))
+                    .await
+                    .unwrap();
+            }
+            let mut busy_ids = Vec::new();
+            for i in 0..20 {
+                let status = if i == 19 { "Failure" } else { "Success" };
+                let (sum, body) = report(Uuid::new_v4(), Some(status));
+                busy_ids.push(s.store_report(busy, sum, body).await.unwrap());
+            }
+            for _ in 0..3 {
+                let (sum, body) = report(Uuid::new_v4(), Some("Success"));
+                s.store_report(quiet, sum, body).await.unwrap();
+            }
+            let policy = PrunePolicy {
+                max_per_node: Some(5),
+                ..Default::default()
+            };
+            assert_eq!(s.prune(&policy).await.unwrap(), 15);
+            let kept = |agent| {
+                let filter = ReportFilter {
+                    agent_id: Some(agent),
+                    limit: 100,
+                    ..Default::default()
+                };
+                async move { s.reports(filter).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>() }
+            };
+            assert_eq!(kept(busy).await, busy_ids[15..].to_vec());
+            assert_eq!(kept(quiet).await.len(), 3);
+            let node = s.node(busy).await.unwrap().unwrap();
+            assert_eq!(node.last_report_status.as_deref(), Some("Failure"));
+            // An age limit that covers every report still keeps each node's newest.
+            let policy = PrunePolicy {
+                older_than: Some(now_unix() + 10),
+                ..Default::default()
+            };
+            assert_eq!(s.prune(&policy).await.unwrap(), 4 + 2);
+            assert_eq!(kept(busy).await, vec![busy_ids[19]]);
+            assert_eq!(kept(quiet).await.len(), 1);
+            assert_eq!(
+                s.node(busy).await.unwrap().unwrap().last_report_status.as_deref(),
+                Some("Failure")
+            );
+        })
+    });
+}
+
+#[test]
+fn content_blobs_are_removed_once_nothing_references_them() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let shared = Bytes::from_static(b"the same bytes");
+            let checksum = dsc_core::pull::checksum::sha256_hex(&shared);
+            let a = ContentKey::Configuration { name: "A".into() };
+            let bk = ContentKey::Configuration { name: "B".into() };
+            s.put_content(a.clone(), shared.clone()).await.unwrap();
+            s.put_content(bk.clone(), shared.clone()).await.unwrap();
+            assert!(s.delete_content(&a).await.unwrap());
+            assert_eq!(s.content(&bk).await.unwrap().unwrap().1, shared, "still referenced by B");
+            assert!(b.blobs.list().await.unwrap().contains(&checksum));
+            // Replacing B's bytes releases the old blob.
+            s.put_content(bk.clone(), Bytes::from_static(b"new")).await.unwrap();
+            assert!(!b.blobs.list().await.unwrap().contains(&checksum));
+            // A blob left behind by a crash between upload and commit goes at the next prune.
+            b.blobs.put(&"A".repeat(64), Bytes::from_static(b"orphan")).await.unwrap();
+            s.prune(&PrunePolicy::default()).await.unwrap();
+            let left = b.blobs.list().await.unwrap();
+            assert!(!left.contains(&"A".repeat(64)));
+            assert_eq!(left, vec![dsc_core::pull::checksum::sha256_hex(b"new")]);
+        })
+    });
+}
+
+#[test]
+fn sixty_four_concurrent_reads_all_succeed() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let a = Uuid::new_v4();
+            s.register(registration(a, RegistrationMessageType::ConfigurationRepository, Some(&["Web"])))
+                .await
+                .unwrap();
+            let reads = (0..64).map(|i| async move {
+                if i % 2 == 0 {
+                    s.node(a).await.map(|n| n.is_some())
+                } else {
+                    s.nodes(None, 100).await.map(|n| n.len() == 1)
+                }
+            });
+            let results = futures_util::future::join_all(reads).await;
+            assert!(results.iter().all(|r| matches!(r, Ok(true))), "{results:?}");
         })
     });
 }

@@ -172,6 +172,12 @@ fn object_error(e: object_store::Error) -> StorageError {
 impl ObjectBlobs {
     /// `s3://BUCKET/PREFIX` with the endpoint and credentials from `AWS_*` variables.
     pub fn s3(url: &str) -> StorageResult<Self> {
+        Self::s3_with(url, &[])
+    }
+
+    /// Like [`ObjectBlobs::s3`], with settings (`aws_endpoint`, `aws_allow_http`, ...) that
+    /// override the environment's.
+    pub fn s3_with(url: &str, settings: &[(&str, &str)]) -> StorageResult<Self> {
         let rest = &url["s3://".len()..];
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
@@ -179,8 +185,14 @@ impl ObjectBlobs {
                 "content URL '{url}' names no bucket: use s3://BUCKET/PREFIX"
             )));
         }
-        let store = object_store::aws::AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for (key, value) in settings {
+            let key: object_store::aws::AmazonS3ConfigKey = key
+                .parse()
+                .map_err(|e| StorageError::failed(format!("object storage setting {key}: {e}")))?;
+            builder = builder.with_config(key, *value);
+        }
+        let store = builder
             .build()
             .map_err(|e| StorageError::failed(format!("object storage {url}: {e}")))?;
         Ok(ObjectBlobs {
