@@ -19,4 +19,13 @@ fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# PostgreSQL and an S3-compatible server for the storage, end-to-end and replica tests.
+source scripts/services.sh
+trap services_stop EXIT
+services_start
+
 cargo test --workspace --locked
+
+# The Kubernetes manifests: every overlay renders and validates against the schemas.
+bash dsc-pull-server/deploy/check.sh

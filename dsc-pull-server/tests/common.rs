@@ -136,10 +136,17 @@ impl Server {
         Self::start_with(&self.data, self.store.clone(), extra)
     }
 
-    /// Starts on a data directory and a store (the keys file in the data directory is named
-    /// explicitly, so it is mirrored whatever the database).
+    /// Starts on a data directory and a store. A keys file in the data directory is named
+    /// explicitly, so it is mirrored whatever the database; without one, a PostgreSQL server
+    /// keeps its keys in the database alone.
     pub fn start_with(data: &Path, store: StoreArgs, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(data).unwrap();
         let keys = data.join("RegistrationKeys.txt");
+        let keys_args: Vec<String> = if keys.exists() {
+            vec!["--registration-keys".into(), keys.to_str().unwrap().into()]
+        } else {
+            Vec::new()
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_traek-server"))
             .args([
                 "--data-dir",
@@ -148,9 +155,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--admin-token",
                 TOKEN,
-                "--registration-keys",
-                keys.to_str().unwrap(),
             ])
+            .args(&keys_args)
             .args(&store.args)
             .args(extra)
             .envs(store.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -328,4 +334,83 @@ pub fn report(job: Uuid, extra: serde_json::Value) -> Vec<u8> {
         }
     }
     serde_json::to_vec(&v).unwrap()
+}
+
+/// A private PostgreSQL cluster that a test may stop and start (an outage), removed on drop.
+pub struct PgCluster {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    bin: PathBuf,
+}
+
+fn as_postgres(program: &Path) -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", "postgres", "--"]).arg(program);
+    c
+}
+
+impl PgCluster {
+    pub fn start() -> Self {
+        let bin = PathBuf::from(required_env("TRAEK_TEST_PG_BIN"));
+        let dir = tempfile::Builder::new().prefix("traek-pg").tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Command::new("chown")
+            .arg("postgres")
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        let ok = as_postgres(&bin.join("initdb"))
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "initdb failed");
+        let cluster = PgCluster { dir, port, bin };
+        cluster.resume();
+        cluster
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> bool {
+        as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    /// Stops the server (fast shutdown: connections are cut).
+    pub fn stop(&self) {
+        assert!(self.pg_ctl(&["-m", "fast", "-w", "stop"]), "pg_ctl stop failed");
+    }
+
+    /// Starts the server again on the same port.
+    pub fn resume(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c synchronous_commit=on",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log");
+        let ok = self.pg_ctl(&["-l", log.to_str().unwrap(), "-o", &opts, "-w", "-t", "60", "start"]);
+        assert!(ok, "pg_ctl start failed");
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        self.pg_ctl(&["-m", "immediate", "-w", "stop"]);
+    }
 }

@@ -155,7 +155,7 @@ fn import_from_a_windows_layout_skips_items_whose_checksum_disagrees() {
     assert_eq!(c.get_module("xSmbShare", "1.1.0.0").unwrap().bytes, zip);
 }
 
-fn replay(trace: &str, key: &str) {
+fn replay(trace: &str, key: &str, backend: Backend) {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
     let trace = shared.join("traces").join(trace);
     assert!(
@@ -166,6 +166,7 @@ fn replay(trace: &str, key: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     let data = tmp.path().join("data");
+    let store = backend.provision();
     let ok = Command::new("python3")
         .arg(shared.join("replay.py"))
         .args(["prepare"])
@@ -180,11 +181,13 @@ fn replay(trace: &str, key: &str) {
         .arg(&data)
         .arg("--from")
         .arg(&src)
+        .args(&store.args)
+        .envs(store.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .status()
         .unwrap();
     assert!(ok.success());
     // The captures are years old: accept their x-ms-date.
-    let s = Server::start_in(&data, &["--max-clock-skew", "999999999"]);
+    let s = Server::start_with(&data, store, &["--max-clock-skew", "999999999"]);
     let prefix = if trace.to_string_lossy().contains("traek-") {
         ""
     } else {
@@ -202,15 +205,27 @@ fn replay(trace: &str, key: &str) {
     assert!(text.contains(", 0 failed"), "{text}");
 }
 
+const WINDOWS_TRACE: &str = "v2-initial-registration-config-pull-module-pull-reporting.http.json";
+const WINDOWS_KEY: &str = "91E51A37-B59F-11E5-9C04-14109FD663AE";
+const TRAEK_TRACE: &str = "traek-dscregistration.http.json";
+const TRAEK_KEY: &str = "845279827-796-493";
+
 #[test]
 fn the_windows_capture_replays_cleanly() {
-    replay(
-        "v2-initial-registration-config-pull-module-pull-reporting.http.json",
-        "91E51A37-B59F-11E5-9C04-14109FD663AE",
-    );
+    replay(WINDOWS_TRACE, WINDOWS_KEY, Backend::Sqlite);
 }
 
 #[test]
 fn the_dsc_traek_capture_replays_cleanly() {
-    replay("traek-dscregistration.http.json", "845279827-796-493");
+    replay(TRAEK_TRACE, TRAEK_KEY, Backend::Sqlite);
+}
+
+#[test]
+fn the_windows_capture_replays_cleanly_on_postgres_and_s3() {
+    replay(WINDOWS_TRACE, WINDOWS_KEY, Backend::Postgres);
+}
+
+#[test]
+fn the_dsc_traek_capture_replays_cleanly_on_postgres_and_s3() {
+    replay(TRAEK_TRACE, TRAEK_KEY, Backend::Postgres);
 }
