@@ -90,6 +90,12 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Ask a running server's /healthz (for container health checks); exit 0 when healthy.
+    Healthcheck {
+        /// The server's base URL [default: http://LISTEN].
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Apply the PostgreSQL schema migrations and exit (serving replicas also migrate at
     /// start, one at a time).
     Migrate,
@@ -135,6 +141,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(Command::Healthcheck { url }) = &cli.command {
+        return healthcheck(url.clone().unwrap_or_else(|| format!("http://{}", config.listen)));
+    }
     init_logging(config.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -150,6 +159,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Import { from }) => import(config, &from).await,
             Some(Command::Migrate) => migrate(&config).await,
+            Some(Command::Healthcheck { .. }) => Ok(()),
             None | Some(Command::Serve) => run(config).await,
         }
     });
@@ -158,6 +168,21 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn healthcheck(base: String) -> ExitCode {
+    let client = dsc_core::pull::client::PullClient::new(&base, uuid::Uuid::nil());
+    match client.request("GET", "/healthz", &[], None) {
+        Ok(r) if r.status == 200 => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("unhealthy: {base}/healthz answered {}", r.status);
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {base}/healthz: {e}");
+            ExitCode::from(1)
         }
     }
 }
