@@ -24,7 +24,6 @@ text = open(sys.argv[1]).read()
 docs = [d for d in text.split("\n---\n") if d.strip()]
 for i, d in enumerate(docs):
     open(f"{sys.argv[2]}-{i}.yaml", "w").write(d)
-print(len(docs))
 PY
   kubernetes-validate --strict --quiet "$out"/doc-*.yaml
   echo "kubernetes: $name renders $(ls "$out"/doc-*.yaml | wc -l) valid manifests"

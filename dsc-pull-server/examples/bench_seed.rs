@@ -1,5 +1,7 @@
-//! Seeds a data directory for the pull-server benchmark through the `Storage` trait:
-//! `bench_seed DATA_DIR AGENTS REPORTS AGENT_LIST_FILE`. Every agent registers the configuration
+//! Seeds a store for the pull-server benchmark through the `Storage` trait:
+//! `bench_seed STORE AGENTS REPORTS AGENT_LIST_FILE`, where STORE is a data directory (SQLite)
+//! or `postgres://...` (content then goes to `$TRAEK_CONTENT_URL`, default the current directory's
+//! `traek-data/blobs`). Every agent registers the configuration
 //! `BenchConfig` (which is published); reports are spread over the agents.
 use bytes::Bytes;
 use dsc_core::pull::messages::*;
@@ -11,15 +13,24 @@ use uuid::Uuid;
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 5 {
-        eprintln!("usage: bench_seed DATA_DIR AGENTS REPORTS AGENT_LIST_FILE");
+        eprintln!("usage: bench_seed STORE AGENTS REPORTS AGENT_LIST_FILE");
         std::process::exit(1);
     }
-    let data = std::path::PathBuf::from(&args[1]);
+    let postgres = args[1].starts_with("postgres");
+    let location = dsc_pull_server::storage::StorageLocation {
+        database: postgres.then(|| args[1].clone()),
+        content: std::env::var("TRAEK_CONTENT_URL").ok(),
+        data_dir: if postgres {
+            std::path::PathBuf::from("traek-data")
+        } else {
+            std::path::PathBuf::from(&args[1])
+        },
+    };
     let agents: usize = args[2].parse().expect("AGENTS must be a number");
     let reports: usize = args[3].parse().expect("REPORTS must be a number");
-    let storage = std::sync::Arc::new(
-        dsc_pull_server::storage::sqlite::SqliteStorage::open(&data).expect("open storage"),
-    );
+    let storage = dsc_pull_server::storage::open(&location)
+        .await
+        .expect("open storage");
     storage
         .put_content(
             ContentKey::Configuration {
@@ -94,5 +105,4 @@ async fn main() {
     while tasks.join_next().await.is_some() {}
     eprintln!("stored {reports} reports in {:.1?}", start.elapsed());
     storage.flush().await.expect("flush");
-    storage.shutdown();
 }
