@@ -5,7 +5,7 @@
 //! `BenchConfig` (which is published); reports are spread over the agents.
 use bytes::Bytes;
 use dsc_core::pull::messages::*;
-use dsc_pull_server::storage::{ContentKey, Registration, Storage};
+use dsc_pull_server::storage::{ContentKey, Registration};
 use std::io::Write;
 use uuid::Uuid;
 

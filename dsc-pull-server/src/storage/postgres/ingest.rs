@@ -44,7 +44,7 @@ async fn committer(shared: Arc<Shared>, rx: Arc<Mutex<mpsc::Receiver<ReportJob>>
                 return;
             }
         }
-        match store(&shared, &batch).await {
+        match store_with_retry(&shared, &batch).await {
             Ok(ids) => {
                 for (job, id) in batch.into_iter().zip(ids) {
                     let _ = job.ack.send(Ok(id));
@@ -66,12 +66,54 @@ const INSERT: &str = "INSERT INTO reports (agent_id, job_id, received_at, operat
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
 const STATUS: &str = "UPDATE agents SET last_report_status = $2, last_report_time = $3 WHERE agent_id = $1";
 
-/// Stores the batch in one transaction; the ids in the batch's order.
-async fn store(shared: &Shared, jobs: &[ReportJob]) -> StorageResult<Vec<i64>> {
+/// Attempts at a batch that lost a deadlock or serialization race.
+const ATTEMPTS: usize = 3;
+
+async fn store_with_retry(shared: &Shared, jobs: &[ReportJob]) -> StorageResult<Vec<i64>> {
+    let mut attempt = 1;
+    loop {
+        match store(shared, jobs).await {
+            Err(e) if e.retryable && attempt < ATTEMPTS => {
+                tracing::debug!(error = %e.error, attempt, "retrying a report batch");
+                attempt += 1;
+            }
+            other => return other.map_err(|e| e.error),
+        }
+    }
+}
+
+/// A failed batch, and whether trying it again may succeed.
+struct BatchError {
+    error: StorageError,
+    retryable: bool,
+}
+
+impl From<tokio_postgres::Error> for BatchError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let retryable = matches!(e.code().map(|c| c.code()), Some("40P01" | "40001"));
+        BatchError {
+            error: pg_error(e),
+            retryable,
+        }
+    }
+}
+
+impl From<StorageError> for BatchError {
+    fn from(error: StorageError) -> Self {
+        BatchError {
+            error,
+            retryable: false,
+        }
+    }
+}
+
+/// Stores the batch in one transaction; the ids in the batch's order. Agents' latest statuses
+/// are updated once per agent, in agent-id order, so concurrent batches never deadlock.
+async fn store(shared: &Shared, jobs: &[ReportJob]) -> Result<Vec<i64>, BatchError> {
     let mut client = shared.client().await?;
-    let tx = client.transaction().await.map_err(pg_error)?;
-    let insert = tx.prepare_cached(INSERT).await.map_err(pg_error)?;
-    let status = tx.prepare_cached(STATUS).await.map_err(pg_error)?;
+    let tx = client.transaction().await?;
+    let insert = tx.prepare_cached(INSERT).await?;
+    let status = tx.prepare_cached(STATUS).await?;
     let inserts = jobs.iter().map(|j| {
         let s = &j.summary;
         let error_count = i32::try_from(s.error_count).unwrap_or(i32::MAX);
@@ -102,13 +144,18 @@ async fn store(shared: &Shared, jobs: &[ReportJob]) -> StorageResult<Vec<i64>> {
             .map(|row| row.get::<_, i64>(0))
         }
     });
-    let ids = try_join_all(inserts).await.map_err(pg_error)?;
-    let updates = jobs.iter().filter_map(|j| {
-        let st = j.summary.status.as_ref()?;
+    let ids = try_join_all(inserts).await?;
+    let mut latest: std::collections::BTreeMap<Uuid, (&String, i64)> = Default::default();
+    for j in jobs {
+        if let Some(st) = &j.summary.status {
+            latest.insert(j.agent_id, (st, j.received_at));
+        }
+    }
+    let updates = latest.iter().map(|(agent, (st, at))| {
         let (tx, status) = (&tx, &status);
-        Some(async move { tx.execute(status, &[&j.agent_id, st, &j.received_at]).await })
+        async move { tx.execute(status, &[agent, *st, at]).await }
     });
-    try_join_all(updates).await.map_err(pg_error)?;
-    tx.commit().await.map_err(pg_error)?;
+    try_join_all(updates).await?;
+    tx.commit().await?;
     Ok(ids)
 }

@@ -44,14 +44,28 @@ impl Change {
     }
 }
 
+/// Waits between reconnection attempts: doubling from the first to the last.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_LAST: Duration = Duration::from_secs(2);
+
 /// Runs for the life of the storage: listens, applies, reconnects.
 pub async fn listen(shared: Arc<Shared>, config: tokio_postgres::Config) {
+    let mut wait = RETRY_FIRST;
     loop {
-        match listen_once(&shared, &config).await {
-            Ok(()) => tracing::warn!("the change-notification connection closed; reconnecting"),
-            Err(e) => tracing::warn!(error = %e, "change notifications unavailable; retrying"),
+        let started = std::time::Instant::now();
+        let result = listen_once(&shared, &config).await;
+        if started.elapsed() > RETRY_LAST {
+            wait = RETRY_FIRST;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        match result {
+            Ok(()) => tracing::warn!("the change-notification connection closed; reconnecting"),
+            Err(e) if wait == RETRY_FIRST => {
+                tracing::warn!(error = %e, "change notifications unavailable; retrying")
+            }
+            Err(e) => tracing::debug!(error = %e, "change notifications still unavailable"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_LAST);
     }
 }
 

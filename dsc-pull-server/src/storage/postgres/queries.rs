@@ -450,21 +450,30 @@ impl Storage for PgStorage {
     }
 
     async fn flush(&self) -> StorageResult<()> {
-        let dirty = self.shared.cache.unflushed();
+        let mut dirty = self.shared.cache.unflushed();
         if dirty.is_empty() {
             return Ok(());
         }
+        dirty.sort_unstable();
         let ids: Vec<Uuid> = dirty.iter().map(|d| d.0).collect();
         let times: Vec<i64> = dirty.iter().map(|d| d.1).collect();
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE agents a SET last_seen = GREATEST(COALESCE(a.last_seen, 0), v.t)
-                 FROM unnest($1::uuid[], $2::bigint[]) AS v(id, t) WHERE a.agent_id = v.id",
-                &[&ids, &times],
-            )
-            .await
-            .map_err(pg_error)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        // Rows are locked in agent-id order, as report batches lock them: no deadlock.
+        tx.execute(
+            "SELECT 1 FROM agents WHERE agent_id = ANY($1) ORDER BY agent_id FOR UPDATE",
+            &[&ids],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.execute(
+            "UPDATE agents a SET last_seen = GREATEST(COALESCE(a.last_seen, 0), v.t)
+             FROM unnest($1::uuid[], $2::bigint[]) AS v(id, t) WHERE a.agent_id = v.id",
+            &[&ids, &times],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
         self.shared.cache.mark_flushed(&dirty);
         Ok(())
     }
