@@ -1,10 +1,10 @@
 //! The admin API (`/api/v1/...`, JSON, `Authorization: Bearer <token>`). The OpenAPI document
 //! is `openapi.json` beside this file, served at `/api/v1/openapi.json`.
 
-use crate::state::App;
 use crate::http::{
     Resp, constant_time_eq, empty, error, json, query_params, read_body, respond, storage_error,
 };
+use crate::state::App;
 use crate::storage::{ContentKey, ReportFilter};
 use dsc_core::pull::path::{check_module_version, check_name, parse_guid};
 use hyper::body::Incoming;

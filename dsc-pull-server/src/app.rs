@@ -49,7 +49,10 @@ async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'sta
                 Ok(Err(e)) => ("readyz", error(StatusCode::SERVICE_UNAVAILABLE, e)),
                 Err(_) => (
                     "readyz",
-                    error(StatusCode::SERVICE_UNAVAILABLE, "storage did not answer in time"),
+                    error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "storage did not answer in time",
+                    ),
                 ),
             };
         }

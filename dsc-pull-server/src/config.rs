@@ -119,7 +119,10 @@ impl ServerConfig {
             .unwrap_or(Duration::from_secs(3600));
         let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
         if max_reports_per_node == Some(0) {
-            return Err("--max-reports-per-node must be at least 1 (a node's newest report is always kept)".into());
+            return Err(
+                "--max-reports-per-node must be at least 1 (a node's newest report is always kept)"
+                    .into(),
+            );
         }
         Ok(ServerConfig {
             listen: o
@@ -163,9 +166,18 @@ mod tests {
 
     #[test]
     fn durations_read_as_people_write_them() {
-        assert_eq!(parse_duration("x", "90d").unwrap(), Duration::from_secs(90 * 86400));
-        assert_eq!(parse_duration("x", "12h").unwrap(), Duration::from_secs(12 * 3600));
-        assert_eq!(parse_duration("x", "1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_duration("x", "90d").unwrap(),
+            Duration::from_secs(90 * 86400)
+        );
+        assert_eq!(
+            parse_duration("x", "12h").unwrap(),
+            Duration::from_secs(12 * 3600)
+        );
+        assert_eq!(
+            parse_duration("x", "1h 30m").unwrap(),
+            Duration::from_secs(5400)
+        );
         assert!(parse_duration("x", "soon").unwrap_err().contains("90d"));
         assert!(parse_duration("x", "0s").is_err());
     }

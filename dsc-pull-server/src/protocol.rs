@@ -1,7 +1,7 @@
 //! The MS-DSCPM v2 endpoints.
 
-use crate::state::{App, Peer};
 use crate::http::{ODATA_JSON, Resp, empty, error, read_body, respond, storage_error};
+use crate::state::{App, Peer};
 use crate::storage::{ContentKey, Registration, ReportFilter};
 use dsc_core::pull::action::decide;
 use dsc_core::pull::auth::{self, AuthError};

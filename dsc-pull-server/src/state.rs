@@ -22,10 +22,9 @@ impl App {
     /// The report-retention policy as of now.
     pub fn prune_policy(&self) -> PrunePolicy {
         PrunePolicy {
-            older_than: self
-                .config
-                .report_retention
-                .map(|d| crate::storage::now_unix() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            older_than: self.config.report_retention.map(|d| {
+                crate::storage::now_unix() - i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+            }),
             max_per_node: self.config.max_reports_per_node,
         }
     }
@@ -39,4 +38,3 @@ pub struct Peer {
     /// Thumbprint of the client certificate, when one was presented.
     pub thumbprint: Option<String>,
 }
-

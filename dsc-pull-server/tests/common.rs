@@ -42,9 +42,10 @@ pub fn fresh_database() -> String {
         .build()
         .unwrap();
     rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
-            .await
-            .unwrap();
+        let (client, conn) =
+            tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
         tokio::spawn(conn);
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -352,7 +353,10 @@ fn as_postgres(program: &Path) -> Command {
 impl PgCluster {
     pub fn start() -> Self {
         let bin = PathBuf::from(required_env("TRAEK_TEST_PG_BIN"));
-        let dir = tempfile::Builder::new().prefix("traek-pg").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("traek-pg")
+            .tempdir()
+            .unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -366,7 +370,16 @@ impl PgCluster {
         let ok = as_postgres(&bin.join("initdb"))
             .arg("-D")
             .arg(dir.path().join("data"))
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ])
             .stdout(Stdio::null())
             .status()
             .unwrap();
@@ -393,7 +406,10 @@ impl PgCluster {
 
     /// Stops the server (fast shutdown: connections are cut).
     pub fn stop(&self) {
-        assert!(self.pg_ctl(&["-m", "fast", "-w", "stop"]), "pg_ctl stop failed");
+        assert!(
+            self.pg_ctl(&["-m", "fast", "-w", "stop"]),
+            "pg_ctl stop failed"
+        );
     }
 
     /// Starts the server again on the same port.
@@ -404,7 +420,16 @@ impl PgCluster {
             self.dir.path().display()
         );
         let log = self.dir.path().join("log");
-        let ok = self.pg_ctl(&["-l", log.to_str().unwrap(), "-o", &opts, "-w", "-t", "60", "start"]);
+        let ok = self.pg_ctl(&[
+            "-l",
+            log.to_str().unwrap(),
+            "-o",
+            &opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]);
         assert!(ok, "pg_ctl start failed");
     }
 }

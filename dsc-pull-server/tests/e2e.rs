@@ -730,9 +730,15 @@ fn the_keys_file_is_mirrored_and_hand_edits_apply_on_reload(backend: Backend) {
 fn sixty_four_concurrent_clients_on_every_endpoint_get_no_5xx(backend: Backend) {
     let s = Server::start_on(backend);
     let mof = utf16_mof("instance of Web {};");
-    assert_eq!(s.admin("PUT", "/api/v1/configurations/Web", Some(&mof)).0, 200);
+    assert_eq!(
+        s.admin("PUT", "/api/v1/configurations/Web", Some(&mof)).0,
+        200
+    );
     let zip = tiny_zip("xWeb.psd1", b"@{}");
-    assert_eq!(s.admin("PUT", "/api/v1/modules/xWeb/1.0", Some(&zip)).0, 200);
+    assert_eq!(
+        s.admin("PUT", "/api/v1/modules/xWeb/1.0", Some(&zip)).0,
+        200
+    );
     let statuses: Vec<u16> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..64)
             .map(|_| {
@@ -743,9 +749,21 @@ fn sixty_four_concurrent_clients_on_every_endpoint_get_no_5xx(backend: Backend) 
                         let reg = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
                         seen.push(c.register(KEY, &reg).map(|r| r.status).unwrap_or(0));
                         let calls = [
-                            ("POST", "GetDscAction", Some(serde_json::to_vec(&action(&[(None, "")])).unwrap())),
-                            ("GET", "Configurations(ConfigurationName='Web')/ConfigurationContent", None),
-                            ("POST", "SendReport", Some(report(Uuid::new_v4(), json!({"Status": "Success"})))),
+                            (
+                                "POST",
+                                "GetDscAction",
+                                Some(serde_json::to_vec(&action(&[(None, "")])).unwrap()),
+                            ),
+                            (
+                                "GET",
+                                "Configurations(ConfigurationName='Web')/ConfigurationContent",
+                                None,
+                            ),
+                            (
+                                "POST",
+                                "SendReport",
+                                Some(report(Uuid::new_v4(), json!({"Status": "Success"}))),
+                            ),
                             ("GET", "Reports", None),
                         ];
                         for (method, suffix, body) in calls {
@@ -760,10 +778,21 @@ fn sixty_four_concurrent_clients_on_every_endpoint_get_no_5xx(backend: Backend) 
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
     });
-    let bad: Vec<&u16> = statuses.iter().filter(|st| **st == 0 || **st >= 500).collect();
-    assert!(bad.is_empty(), "{} of {} requests failed: {bad:?}", bad.len(), statuses.len());
+    let bad: Vec<&u16> = statuses
+        .iter()
+        .filter(|st| **st == 0 || **st >= 500)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {} requests failed: {bad:?}",
+        bad.len(),
+        statuses.len()
+    );
 }
 
 fn retention_keeps_a_nodes_newest_reports_and_its_status(backend: Backend) {
@@ -771,16 +800,31 @@ fn retention_keeps_a_nodes_newest_reports_and_its_status(backend: Backend) {
     let data = data_dir_with_key(tmp.path());
     let s = Server::start_with(&data, backend.provision(), &["--max-reports-per-node", "5"]);
     let c = s.client(new_agent());
-    c.register(KEY, &registration(Rmt::ReportServer, None)).unwrap();
+    c.register(KEY, &registration(Rmt::ReportServer, None))
+        .unwrap();
     let jobs: Vec<Uuid> = (0..20).map(|_| Uuid::new_v4()).collect();
     for (i, job) in jobs.iter().enumerate() {
         let status = if i == 19 { "Failure" } else { "Success" };
-        assert_eq!(c.send_report(&report(*job, json!({"Status": status}))).unwrap().status, 200);
+        assert_eq!(
+            c.send_report(&report(*job, json!({"Status": status})))
+                .unwrap()
+                .status,
+            200
+        );
     }
     let (st, v) = s.admin("POST", "/api/v1/maintenance/prune", None);
     assert_eq!((st, v["deleted"].as_u64()), (200, Some(15)));
-    let (_, page) = s.admin("GET", &format!("/api/v1/reports?agent={}", c.agent_id), None);
-    let kept: Vec<String> = page["reports"].as_array().unwrap().iter().map(|r| r["jobId"].as_str().unwrap().to_string()).collect();
+    let (_, page) = s.admin(
+        "GET",
+        &format!("/api/v1/reports?agent={}", c.agent_id),
+        None,
+    );
+    let kept: Vec<String> = page["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["jobId"].as_str().unwrap().to_string())
+        .collect();
     let newest: Vec<String> = jobs[15..].iter().map(|j| j.to_string()).collect();
     assert_eq!(kept, newest);
     let (_, node) = s.admin("GET", &format!("/api/v1/nodes/{}", c.agent_id), None);
@@ -829,14 +873,22 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
     let tmp = tempfile::tempdir().unwrap();
     let log = std::fs::File::create(tmp.path().join("server.log")).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_traek-server"))
-        .args(["--data-dir", tmp.path().join("data").to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args([
+            "--data-dir",
+            tmp.path().join("data").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env("RUST_LOG", "info")
         .stderr(log)
         .spawn()
         .unwrap();
     let path = tmp.path().join("server.log");
     let start = std::time::Instant::now();
-    while !std::fs::read_to_string(&path).unwrap().contains("created an admin token") {
+    while !std::fs::read_to_string(&path)
+        .unwrap()
+        .contains("created an admin token")
+    {
         assert!(start.elapsed().as_secs() < 20, "the server logged nothing");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -844,5 +896,8 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
     child.wait().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("INFO"), "{text}");
-    assert!(!text.contains('\u{1b}'), "ANSI escape codes in a log file: {text:?}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "ANSI escape codes in a log file: {text:?}"
+    );
 }

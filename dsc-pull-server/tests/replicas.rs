@@ -26,7 +26,11 @@ fn replicas_on(store: StoreArgs, n: usize) -> (Vec<Server>, tempfile::TempDir) {
     let servers: Vec<Server> = (0..n)
         .map(|i| Server::start_with(&tmp.path().join(format!("r{i}")), store.clone(), &[]))
         .collect();
-    let (st, _) = servers[0].admin("POST", "/api/v1/keys", Some(json!({"key": KEY}).to_string().as_bytes()));
+    let (st, _) = servers[0].admin(
+        "POST",
+        "/api/v1/keys",
+        Some(json!({"key": KEY}).to_string().as_bytes()),
+    );
     assert_eq!(st, 201);
     (servers, tmp)
 }
@@ -35,7 +39,10 @@ fn replicas_on(store: StoreArgs, n: usize) -> (Vec<Server>, tempfile::TempDir) {
 fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     start.elapsed()
@@ -50,14 +57,18 @@ fn any_replica_serves_what_another_was_told() {
     let (r, _tmp) = replicas(3);
     let mof = utf16_mof("instance of MSFT_Web {};");
     let zip = tiny_zip("xWeb.psd1", b"@{}");
-    let put = |s: &Server, path: &str, body: &[u8]| assert_eq!(s.admin("PUT", path, Some(body)).0, 200);
+    let put =
+        |s: &Server, path: &str, body: &[u8]| assert_eq!(s.admin("PUT", path, Some(body)).0, 200);
     put(&r[0], "/api/v1/configurations/Web", &mof);
     put(&r[0], "/api/v1/modules/xWeb/1.0.0.0", &zip);
     put(&r[2], "/api/v1/configurations/Db", b"instance of Db {};");
 
     // Published through A, registered through B, served by C byte for byte.
     let agent = Uuid::new_v4();
-    let reg = r[1].client(agent).register(KEY, &registration(Rmt::ConfigurationRepository, Some(&["Web"])));
+    let reg = r[1].client(agent).register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    );
     assert_eq!(reg.unwrap().status, 204);
     let c = r[2].client(agent);
     let answer = c.get_dsc_action(&action(&[(None, "")])).unwrap();
@@ -69,11 +80,21 @@ fn any_replica_serves_what_another_was_told() {
 
     // An assignment changed on B is honoured by A and C within 2 s.
     let body = json!(["Db"]).to_string();
-    assert_eq!(r[1].admin("PUT", &format!("/api/v1/nodes/{agent}/configurations"), Some(body.as_bytes())).0, 200);
+    assert_eq!(
+        r[1].admin(
+            "PUT",
+            &format!("/api/v1/nodes/{agent}/configurations"),
+            Some(body.as_bytes())
+        )
+        .0,
+        200
+    );
     for s in [&r[0], &r[2]] {
-        let took = within(Duration::from_secs(2), "the assignment reaching a replica", || {
-            serves(s, agent, "Db") && !serves(s, agent, "Web")
-        });
+        let took = within(
+            Duration::from_secs(2),
+            "the assignment reaching a replica",
+            || serves(s, agent, "Db") && !serves(s, agent, "Web"),
+        );
         eprintln!("assignment obeyed after {took:?}");
     }
 
@@ -81,30 +102,59 @@ fn any_replica_serves_what_another_was_told() {
     let new_mof = utf16_mof("instance of Db2 {};");
     put(&r[2], "/api/v1/configurations/Db", &new_mof);
     let new_sum = dsc_core::pull::checksum::sha256_hex(&new_mof);
-    within(Duration::from_secs(2), "new content reaching replica A", || {
-        let a = r[0].client(agent).get_dsc_action(&action(&[(None, &new_sum)])).unwrap();
-        a.node_status == NodeStatus::Ok
-    });
+    within(
+        Duration::from_secs(2),
+        "new content reaching replica A",
+        || {
+            let a = r[0]
+                .client(agent)
+                .get_dsc_action(&action(&[(None, &new_sum)]))
+                .unwrap();
+            a.node_status == NodeStatus::Ok
+        },
+    );
 
     // A key revoked on A refuses registrations on C.
     let (_, keys) = r[0].admin("GET", "/api/v1/keys", None);
     let id = keys["keys"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(r[0].admin("DELETE", &format!("/api/v1/keys/{id}"), None).0, 204);
-    within(Duration::from_secs(2), "the revocation reaching replica C", || {
-        let reply = r[2].client(Uuid::new_v4()).register(KEY, &registration(Rmt::ReportServer, None));
-        matches!(reply, Ok(r) if r.status == 401)
-    });
+    assert_eq!(
+        r[0].admin("DELETE", &format!("/api/v1/keys/{id}"), None).0,
+        204
+    );
+    within(
+        Duration::from_secs(2),
+        "the revocation reaching replica C",
+        || {
+            let reply = r[2]
+                .client(Uuid::new_v4())
+                .register(KEY, &registration(Rmt::ReportServer, None));
+            matches!(reply, Ok(r) if r.status == 401)
+        },
+    );
 
     // A node unregistered on A is refused by B within 2 s.
-    assert_eq!(r[0].admin("DELETE", &format!("/api/v1/nodes/{agent}"), None).0, 204);
-    within(Duration::from_secs(2), "the unregistration reaching replica B", || {
-        let answer = r[1].client(agent).get_dsc_action(&action(&[(None, "")]));
-        matches!(answer, Err(ClientError::Status { status: 401, .. }))
-    });
+    assert_eq!(
+        r[0].admin("DELETE", &format!("/api/v1/nodes/{agent}"), None)
+            .0,
+        204
+    );
+    within(
+        Duration::from_secs(2),
+        "the unregistration reaching replica B",
+        || {
+            let answer = r[1].client(agent).get_dsc_action(&action(&[(None, "")]));
+            matches!(answer, Err(ClientError::Status { status: 401, .. }))
+        },
+    );
 }
 
 /// Sends reports as fast as answers come, to `url`, until `stop`; acknowledged JobIds go to `acked`.
-fn report_stream(url: String, agent: Uuid, acked: Arc<Mutex<Vec<Uuid>>>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+fn report_stream(
+    url: String,
+    agent: Uuid,
+    acked: Arc<Mutex<Vec<Uuid>>>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let c = PullClient::new(&url, agent);
         while !stop.load(Ordering::Relaxed) {
@@ -122,7 +172,11 @@ fn stored_jobs(server: &Server, agent: Uuid) -> HashSet<String> {
     let mut stored = HashSet::new();
     let mut after = 0i64;
     loop {
-        let (st, page) = server.admin("GET", &format!("/api/v1/reports?agent={agent}&limit=1000&after={after}"), None);
+        let (st, page) = server.admin(
+            "GET",
+            &format!("/api/v1/reports?agent={agent}&limit=1000&after={after}"),
+            None,
+        );
         assert_eq!(st, 200, "{page}");
         let items = page["reports"].as_array().unwrap().clone();
         for r in &items {
@@ -136,15 +190,25 @@ fn stored_jobs(server: &Server, agent: Uuid) -> HashSet<String> {
 }
 
 fn assert_all_stored(acked: &[Uuid], stored: &HashSet<String>) {
-    let missing = acked.iter().filter(|j| !stored.contains(&j.to_string())).count();
-    assert_eq!(missing, 0, "{missing} of {} acknowledged reports were lost", acked.len());
+    let missing = acked
+        .iter()
+        .filter(|j| !stored.contains(&j.to_string()))
+        .count();
+    assert_eq!(
+        missing,
+        0,
+        "{missing} of {} acknowledged reports were lost",
+        acked.len()
+    );
 }
 
 #[test]
 fn reports_acknowledged_by_a_replica_killed_with_sigkill_are_kept() {
     let (mut r, _tmp) = replicas(3);
     let agent = Uuid::new_v4();
-    r[1].client(agent).register(KEY, &registration(Rmt::ReportServer, None)).unwrap();
+    r[1].client(agent)
+        .register(KEY, &registration(Rmt::ReportServer, None))
+        .unwrap();
     let acked: Arc<Mutex<Vec<Uuid>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let streams: Vec<_> = (0..4)
@@ -159,7 +223,11 @@ fn reports_acknowledged_by_a_replica_killed_with_sigkill_are_kept() {
         t.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 50, "too few reports to mean anything: {}", acked.len());
+    assert!(
+        acked.len() > 50,
+        "too few reports to mean anything: {}",
+        acked.len()
+    );
     assert_all_stored(&acked, &stored_jobs(&r[2], agent));
 }
 
@@ -167,13 +235,20 @@ fn reports_acknowledged_by_a_replica_killed_with_sigkill_are_kept() {
 fn a_database_outage_answers_503_then_recovers_with_nothing_lost() {
     let cluster = PgCluster::start();
     let store = StoreArgs {
-        args: vec!["--database".into(), cluster.url(), "--content".into(), fresh_s3_url()],
+        args: vec![
+            "--database".into(),
+            cluster.url(),
+            "--content".into(),
+            fresh_s3_url(),
+        ],
         env: s3_env(),
     };
     let (r, _tmp) = replicas_on(store, 1);
     let s = &r[0];
     let agent = Uuid::new_v4();
-    s.client(agent).register(KEY, &registration(Rmt::ReportServer, None)).unwrap();
+    s.client(agent)
+        .register(KEY, &registration(Rmt::ReportServer, None))
+        .unwrap();
 
     // Two streams keep sending through the outage; every answer is timed.
     let acked: Arc<Mutex<Vec<Uuid>>> = Arc::default();
@@ -182,8 +257,13 @@ fn a_database_outage_answers_503_then_recovers_with_nothing_lost() {
     let stop = Arc::new(AtomicBool::new(false));
     let streams: Vec<_> = (0..2)
         .map(|_| {
-            let (url, acked, unavailable, slowest, stop) =
-                (s.url(), Arc::clone(&acked), Arc::clone(&unavailable), Arc::clone(&slowest), Arc::clone(&stop));
+            let (url, acked, unavailable, slowest, stop) = (
+                s.url(),
+                Arc::clone(&acked),
+                Arc::clone(&unavailable),
+                Arc::clone(&slowest),
+                Arc::clone(&stop),
+            );
             std::thread::spawn(move || {
                 let c = PullClient::new(&url, agent);
                 while !stop.load(Ordering::Relaxed) {
@@ -214,21 +294,37 @@ fn a_database_outage_answers_503_then_recovers_with_nothing_lost() {
             .map(|r| r.status)
             .unwrap_or(0)
     };
-    let took = within(Duration::from_secs(5), "/readyz answering 503", || ready(s) == 503);
+    let took = within(Duration::from_secs(5), "/readyz answering 503", || {
+        ready(s) == 503
+    });
     eprintln!("/readyz answered 503 {took:?} after the database stopped");
     std::thread::sleep(Duration::from_secs(1));
     cluster.resume();
-    let took = within(Duration::from_secs(20), "recovery after the database returned", || ready(s) == 200);
+    let took = within(
+        Duration::from_secs(20),
+        "recovery after the database returned",
+        || ready(s) == 200,
+    );
     eprintln!("ready again {took:?} after the database returned");
     let before = acked.lock().unwrap().len();
-    within(Duration::from_secs(10), "reports acknowledged again", || acked.lock().unwrap().len() > before + 20);
+    within(
+        Duration::from_secs(10),
+        "reports acknowledged again",
+        || acked.lock().unwrap().len() > before + 20,
+    );
     stop.store(true, Ordering::Relaxed);
     for t in streams {
         t.join().unwrap();
     }
-    assert!(unavailable.load(Ordering::Relaxed) > 0, "no request saw the outage");
+    assert!(
+        unavailable.load(Ordering::Relaxed) > 0,
+        "no request saw the outage"
+    );
     let worst = *slowest.lock().unwrap();
-    assert!(worst < Duration::from_secs(6), "a request took {worst:?} during the outage");
+    assert!(
+        worst < Duration::from_secs(6),
+        "a request took {worst:?} during the outage"
+    );
     let acked = acked.lock().unwrap().clone();
     assert_all_stored(&acked, &stored_jobs(s, agent));
 }

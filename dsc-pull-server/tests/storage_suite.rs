@@ -28,7 +28,12 @@ type Reopen = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Storage>>>>>;
 
 fn s3_blobs(url: &str) -> Arc<dyn BlobStore> {
     let env = common::s3_env();
-    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap();
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
+    };
     let settings = [
         ("aws_endpoint", get("AWS_ENDPOINT_URL")),
         ("aws_access_key_id", get("AWS_ACCESS_KEY_ID")),
@@ -47,7 +52,11 @@ async fn backends(database: String, content: String) -> Vec<Backend> {
     let sqlite: Arc<dyn Storage> =
         Arc::new(SqliteStorage::open_with(&path, Arc::clone(&file_blobs)).unwrap());
     let s3 = s3_blobs(&content);
-    let pg: Arc<dyn Storage> = Arc::new(PgStorage::connect(&database, Arc::clone(&s3)).await.unwrap());
+    let pg: Arc<dyn Storage> = Arc::new(
+        PgStorage::connect(&database, Arc::clone(&s3))
+            .await
+            .unwrap(),
+    );
     let pg_blobs = Arc::clone(&s3);
     vec![
         Backend {
@@ -56,7 +65,9 @@ async fn backends(database: String, content: String) -> Vec<Backend> {
             blobs: file_blobs,
             reopen: Box::new(move || {
                 let path = path.clone();
-                Box::pin(async move { Arc::new(SqliteStorage::open(&path).unwrap()) as Arc<dyn Storage> })
+                Box::pin(async move {
+                    Arc::new(SqliteStorage::open(&path).unwrap()) as Arc<dyn Storage>
+                })
             }),
             _keep: Box::new(dir),
         },
@@ -67,7 +78,8 @@ async fn backends(database: String, content: String) -> Vec<Backend> {
             reopen: Box::new(move || {
                 let (database, blobs) = (database.clone(), Arc::clone(&pg_blobs));
                 Box::pin(async move {
-                    Arc::new(PgStorage::connect(&database, blobs).await.unwrap()) as Arc<dyn Storage>
+                    Arc::new(PgStorage::connect(&database, blobs).await.unwrap())
+                        as Arc<dyn Storage>
                 })
             }),
             _keep: Box::new(()),
@@ -599,7 +611,14 @@ fn retention_keeps_each_nodes_newest_reports_and_its_status() {
                     limit: 100,
                     ..Default::default()
                 };
-                async move { s.reports(filter).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>() }
+                async move {
+                    s.reports(filter)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|r| r.id)
+                        .collect::<Vec<_>>()
+                }
             };
             assert_eq!(kept(busy).await, busy_ids[15..].to_vec());
             assert_eq!(kept(quiet).await.len(), 3);
@@ -614,7 +633,12 @@ fn retention_keeps_each_nodes_newest_reports_and_its_status() {
             assert_eq!(kept(busy).await, vec![busy_ids[19]]);
             assert_eq!(kept(quiet).await.len(), 1);
             assert_eq!(
-                s.node(busy).await.unwrap().unwrap().last_report_status.as_deref(),
+                s.node(busy)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .last_report_status
+                    .as_deref(),
                 Some("Failure")
             );
         })
@@ -633,13 +657,22 @@ fn content_blobs_are_removed_once_nothing_references_them() {
             s.put_content(a.clone(), shared.clone()).await.unwrap();
             s.put_content(bk.clone(), shared.clone()).await.unwrap();
             assert!(s.delete_content(&a).await.unwrap());
-            assert_eq!(s.content(&bk).await.unwrap().unwrap().1, shared, "still referenced by B");
+            assert_eq!(
+                s.content(&bk).await.unwrap().unwrap().1,
+                shared,
+                "still referenced by B"
+            );
             assert!(b.blobs.list().await.unwrap().contains(&checksum));
             // Replacing B's bytes releases the old blob.
-            s.put_content(bk.clone(), Bytes::from_static(b"new")).await.unwrap();
+            s.put_content(bk.clone(), Bytes::from_static(b"new"))
+                .await
+                .unwrap();
             assert!(!b.blobs.list().await.unwrap().contains(&checksum));
             // A blob left behind by a crash between upload and commit goes at the next prune.
-            b.blobs.put(&"A".repeat(64), Bytes::from_static(b"orphan")).await.unwrap();
+            b.blobs
+                .put(&"A".repeat(64), Bytes::from_static(b"orphan"))
+                .await
+                .unwrap();
             s.prune(&PrunePolicy::default()).await.unwrap();
             let left = b.blobs.list().await.unwrap();
             assert!(!left.contains(&"A".repeat(64)));
@@ -654,9 +687,13 @@ fn sixty_four_concurrent_reads_all_succeed() {
         Box::pin(async move {
             let s = &b.storage;
             let a = Uuid::new_v4();
-            s.register(registration(a, RegistrationMessageType::ConfigurationRepository, Some(&["Web"])))
-                .await
-                .unwrap();
+            s.register(registration(
+                a,
+                RegistrationMessageType::ConfigurationRepository,
+                Some(&["Web"]),
+            ))
+            .await
+            .unwrap();
             let reads = (0..64).map(|i| async move {
                 if i % 2 == 0 {
                     s.node(a).await.map(|n| n.is_some())

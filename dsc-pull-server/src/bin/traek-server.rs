@@ -63,7 +63,12 @@ struct ServeArgs {
     tls_key: Option<PathBuf>,
     /// PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB) shared by every replica
     /// [default: SQLite in DATA_DIR].
-    #[arg(long, global = true, env = "TRAEK_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "TRAEK_DATABASE_URL",
+        hide_env_values = true
+    )]
     database: Option<String>,
     /// Where content bytes live: s3://BUCKET/PREFIX (endpoint and credentials from AWS_*
     /// variables) or file:///DIR [default: DATA_DIR/blobs].
@@ -142,7 +147,10 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::Healthcheck { url }) = &cli.command {
-        return healthcheck(url.clone().unwrap_or_else(|| format!("http://{}", config.listen)));
+        return healthcheck(
+            url.clone()
+                .unwrap_or_else(|| format!("http://{}", config.listen)),
+        );
     }
     init_logging(config.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -304,10 +312,7 @@ async fn run(config: ServerConfig) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("traek-server listening on {scheme}://{local}");
     match &config.database {
-        Some(url) => eprintln!(
-            "  database:           {}",
-            storage::postgres::redact(url)
-        ),
+        Some(url) => eprintln!("  database:           {}", storage::postgres::redact(url)),
         None => eprintln!("  data directory:     {}", config.data_dir.display()),
     }
     if let Some(content) = &config.content {
@@ -318,7 +323,9 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         None => eprintln!("  registration keys:  in the database ({active} key(s))"),
     }
     if active == 0 {
-        tracing::warn!("no registration key is active: add one with `traek server keys add` or POST /api/v1/keys");
+        tracing::warn!(
+            "no registration key is active: add one with `traek server keys add` or POST /api/v1/keys"
+        );
     }
     match &token_file {
         Some(f) => eprintln!("  admin token:        in {}", f.display()),

@@ -68,9 +68,8 @@ pub struct FileBlobs {
 
 impl FileBlobs {
     pub fn new(dir: PathBuf) -> StorageResult<Self> {
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            StorageError::failed(format!("creating {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| StorageError::failed(format!("creating {}: {e}", dir.display())))?;
         Ok(FileBlobs { dir })
     }
 

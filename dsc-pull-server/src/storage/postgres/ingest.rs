@@ -64,7 +64,8 @@ async fn committer(shared: Arc<Shared>, rx: Arc<Mutex<mpsc::Receiver<ReportJob>>
 
 const INSERT: &str = "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
-const STATUS: &str = "UPDATE agents SET last_report_status = $2, last_report_time = $3 WHERE agent_id = $1";
+const STATUS: &str =
+    "UPDATE agents SET last_report_status = $2, last_report_time = $3 WHERE agent_id = $1";
 
 /// Attempts at a batch that lost a deadlock or serialization race.
 const ATTEMPTS: usize = 3;

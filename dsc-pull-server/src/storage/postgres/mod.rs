@@ -109,12 +109,20 @@ impl Shared {
     async fn reload_cache(&self) -> StorageResult<()> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT agent_id, assigned_names, last_seen FROM agents", &[])
+            .query(
+                "SELECT agent_id, assigned_names, last_seen FROM agents",
+                &[],
+            )
             .await
             .map_err(pg_error)?;
         let mut agents: HashMap<Uuid, (AgentView, i64)> = rows
             .iter()
-            .map(|r| (r.get(0), (view_of(r.get(1)), r.get::<_, Option<i64>>(2).unwrap_or(0))))
+            .map(|r| {
+                (
+                    r.get(0),
+                    (view_of(r.get(1)), r.get::<_, Option<i64>>(2).unwrap_or(0)),
+                )
+            })
             .collect();
         let regs = client
             .query(
@@ -237,9 +245,9 @@ pub struct PgStorage {
 
 /// Parses a URL into a connection configuration with traek's timeouts.
 fn pg_config(url: &str) -> StorageResult<tokio_postgres::Config> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
-        StorageError::failed(format!("database URL '{}': {e}", redact(url)))
-    })?;
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StorageError::failed(format!("database URL '{}': {e}", redact(url))))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(POOL_WAIT);
     }
@@ -312,7 +320,10 @@ impl PgStorage {
         .await
         .map_err(pg_error)?;
         let referenced = tx
-            .query_opt("SELECT 1 FROM content WHERE checksum = $1 LIMIT 1", &[&checksum])
+            .query_opt(
+                "SELECT 1 FROM content WHERE checksum = $1 LIMIT 1",
+                &[&checksum],
+            )
             .await
             .map_err(pg_error)?
             .is_some();

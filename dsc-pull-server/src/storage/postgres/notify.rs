@@ -69,10 +69,7 @@ pub async fn listen(shared: Arc<Shared>, config: tokio_postgres::Config) {
     }
 }
 
-async fn listen_once(
-    shared: &Arc<Shared>,
-    config: &tokio_postgres::Config,
-) -> Result<(), String> {
+async fn listen_once(shared: &Arc<Shared>, config: &tokio_postgres::Config) -> Result<(), String> {
     let (client, mut connection) = config
         .connect(tokio_postgres::NoTls)
         .await
@@ -115,7 +112,10 @@ mod tests {
     #[test]
     fn payloads_round_trip() {
         let id = Uuid::new_v4();
-        for c in [Change::Agent(id), Change::Configuration("web server".into())] {
+        for c in [
+            Change::Agent(id),
+            Change::Configuration("web server".into()),
+        ] {
             assert_eq!(Change::parse(&c.payload()), Some(c));
         }
         assert_eq!(Change::parse("nonsense"), None);

@@ -63,7 +63,9 @@ impl Storage for PgStorage {
                 view.thumbprints.push(t);
             }
         });
-        self.shared.cache.seen_and_stored(&r.agent_id, r.registered_at);
+        self.shared
+            .cache
+            .seen_and_stored(&r.agent_id, r.registered_at);
         Ok(())
     }
 

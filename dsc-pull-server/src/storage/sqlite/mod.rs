@@ -122,13 +122,11 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Connection) -> StorageResult<T> + Send + 'static,
     ) -> StorageResult<T> {
-        let permit = tokio::time::timeout(
-            READ_WAIT,
-            Arc::clone(&self.reader_permits).acquire_owned(),
-        )
-        .await
-        .map_err(|_| StorageError::unavailable("every database reader stayed busy"))?
-        .map_err(err)?;
+        let permit =
+            tokio::time::timeout(READ_WAIT, Arc::clone(&self.reader_permits).acquire_owned())
+                .await
+                .map_err(|_| StorageError::unavailable("every database reader stayed busy"))?
+                .map_err(err)?;
         let pool = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
             let conn = lock(&pool)
@@ -242,7 +240,6 @@ impl Drop for SqliteStorage {
         self.shutdown();
     }
 }
-
 
 fn report_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredReport> {
     let agent: String = r.get(1)?;

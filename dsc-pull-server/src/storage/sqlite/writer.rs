@@ -76,7 +76,6 @@ CREATE TABLE IF NOT EXISTS registration_keys (
 );
 "#;
 
-
 pub(super) enum WriteOp {
     Register(Registration),
     Unregister(Uuid),
@@ -95,7 +94,10 @@ pub(super) enum WriteOp {
     /// Deletes up to [`PRUNE_BATCH`] reports received before this time, never a node's newest.
     PruneOlderThan(i64),
     /// Deletes one node's reports beyond its newest `keep`.
-    PruneNode { agent_id: String, keep: u64 },
+    PruneNode {
+        agent_id: String,
+        keep: u64,
+    },
 }
 
 pub(super) enum WriteOutcome {
@@ -118,7 +120,6 @@ pub(super) struct WriteJob {
     pub(super) op: WriteOp,
     pub(super) ack: oneshot::Sender<StorageResult<WriteOutcome>>,
 }
-
 
 pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
     let mut agents: HashMap<Uuid, (AgentView, i64)> = HashMap::new();
@@ -195,7 +196,6 @@ pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> 
     Ok(())
 }
 
-
 pub(super) fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, cache: Arc<Cache>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -210,8 +210,7 @@ pub(super) fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, ca
         let commit = (|| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
             for job in &batch {
-                results
-                    .push(apply(&tx, &job.op, &mut cache_updates).map_err(err));
+                results.push(apply(&tx, &job.op, &mut cache_updates).map_err(err));
             }
             tx.commit()
         })();
@@ -233,7 +232,6 @@ pub(super) fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, ca
         }
     }
 }
-
 
 fn apply(
     tx: &rusqlite::Transaction<'_>,
