@@ -274,6 +274,8 @@ fn admin_token(config: &ServerConfig) -> Result<(String, Option<PathBuf>), Strin
         Err(e) => return Err(format!("reading {}: {e}", path.display())),
     }
     let token = random_secret();
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
     write_atomic(&path, format!("{token}\n").as_bytes())
         .map_err(|e| format!("writing {}: {e}", path.display()))?;
     restrict(&path);
