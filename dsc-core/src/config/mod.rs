@@ -1,4 +1,4 @@
-//! Configuration documents (issue 3, in progress): the document model, parameters and run
+//! Configuration documents: the document model, parameters and run
 //! order (`document`) and the expression language (`expr`).
 
 pub mod document;

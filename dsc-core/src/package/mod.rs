@@ -1,4 +1,4 @@
-//! `.dscpkg` packages (issue 4, in progress): the manifest and path rules (`manifest`), Ed25519
+//! `.dscpkg` packages: the manifest and path rules (`manifest`), Ed25519
 //! signing keys (`signing`), the archive: build, sign, open and verify (`archive`), and
 //! preparing a package to run (`run`).
 

@@ -36,6 +36,22 @@ pub trait BlobStore: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// The bytes the metadata names; a missing blob is a failure (metadata is committed only after
+/// its blob is stored).
+pub async fn fetch(
+    blobs: &dyn BlobStore,
+    meta: super::ContentMeta,
+) -> StorageResult<(super::ContentMeta, Bytes)> {
+    match blobs.get(&meta.checksum).await? {
+        Some(bytes) => Ok((meta, bytes)),
+        None => Err(StorageError::failed(format!(
+            "blob {} is missing from {}",
+            meta.checksum,
+            blobs.describe()
+        ))),
+    }
+}
+
 /// Opens the store a `--content` URL names; `None` is `DATA_DIR/blobs`.
 pub fn open(url: Option<&str>, data_dir: &Path) -> StorageResult<Arc<dyn BlobStore>> {
     match url {

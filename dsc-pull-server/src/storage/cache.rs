@@ -131,6 +131,26 @@ impl Cache {
         }
     }
 
+    /// Applies a committed registration: creates the agent if new, takes its names (from a
+    /// ConfigurationRepository registration) and its certificate thumbprint.
+    pub fn apply_registration(&self, r: &super::Registration) {
+        let configuration = r.message_type
+            == dsc_core::pull::messages::RegistrationMessageType::ConfigurationRepository;
+        let names = r.request.configuration_names.clone().unwrap_or_default();
+        let thumbprint = r.thumbprint();
+        self.update_agent(r.agent_id, true, |view| {
+            if configuration {
+                view.registered_names = names;
+            }
+            if let Some(t) = thumbprint
+                && !view.thumbprints.contains(&t)
+            {
+                view.thumbprints.push(t);
+            }
+        });
+        self.seen_and_stored(&r.agent_id, r.registered_at);
+    }
+
     /// Replaces (or, with `None`, removes) an agent's view, keeping its times.
     pub fn set_agent(&self, id: Uuid, view: Option<(AgentView, i64)>) {
         let mut agents = write_lock(&self.agents);

@@ -68,6 +68,30 @@ pub struct Registration {
     pub request: RegisterRequest,
 }
 
+impl Registration {
+    /// Thumbprint of the client certificate the agent described, if any.
+    pub fn thumbprint(&self) -> Option<String> {
+        self.request
+            .registration_information
+            .certificate_information
+            .as_ref()
+            .map(|c| c.thumbprint.clone())
+    }
+
+    /// The registered configuration names as stored (a JSON array), if any.
+    pub fn names_json(&self) -> Option<String> {
+        self.request
+            .configuration_names
+            .as_ref()
+            .map(|n| serde_json::to_string(n).unwrap_or_default())
+    }
+
+    /// The whole registration request as stored (JSON).
+    pub fn request_json(&self) -> String {
+        serde_json::to_string(&self.request).unwrap_or_default()
+    }
+}
+
 /// What the protocol handlers need to know about an agent, quickly.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentView {
@@ -203,6 +227,23 @@ pub struct ContentMeta {
     pub checksum: String,
     pub size: u64,
     pub updated_at: i64,
+}
+
+impl ContentMeta {
+    /// The metadata of `bytes` stored under `key`, as of now.
+    pub fn of(key: &ContentKey, bytes: &[u8]) -> Self {
+        let (name, version) = match key {
+            ContentKey::Configuration { name } => (name.clone(), None),
+            ContentKey::Module { name, version } => (name.clone(), Some(version.clone())),
+        };
+        ContentMeta {
+            name,
+            version,
+            checksum: dsc_core::pull::checksum::sha256_hex(bytes),
+            size: bytes.len() as u64,
+            updated_at: now_unix(),
+        }
+    }
 }
 
 /// An active registration key.

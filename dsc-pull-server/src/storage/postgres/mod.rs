@@ -25,7 +25,6 @@ use crate::storage::*;
 use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use dsc_core::pull::checksum;
 use dsc_core::pull::messages::{RegistrationMessageType, ReportSummary};
 use notify::Change;
 use std::collections::HashMap;

@@ -6,15 +6,6 @@ use super::*;
 impl Storage for PgStorage {
     async fn register(&self, r: Registration) -> StorageResult<()> {
         let req = &r.request;
-        let cert = req
-            .registration_information
-            .certificate_information
-            .as_ref();
-        let names = req
-            .configuration_names
-            .as_ref()
-            .map(|n| serde_json::to_string(n).unwrap_or_default());
-        let request = serde_json::to_string(req).map_err(StorageError::failed)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_error)?;
         let agent = tx
@@ -42,30 +33,16 @@ impl Storage for PgStorage {
                 &req.agent_information.node_name,
                 &req.agent_information.ip_address,
                 &req.agent_information.lcm_version,
-                &cert.map(|c| c.thumbprint.clone()),
-                &names,
-                &request,
+                &r.thumbprint(),
+                &r.names_json(),
+                &r.request_json(),
             ],
         )
         .await
         .map_err(pg_error)?;
         Self::notify_in(&tx, Change::Agent(r.agent_id)).await?;
         tx.commit().await.map_err(pg_error)?;
-        let (mt, new_names) = (r.message_type, req.configuration_names.clone());
-        let thumb = cert.map(|c| c.thumbprint.clone());
-        self.shared.cache.update_agent(r.agent_id, true, |view| {
-            if mt == RegistrationMessageType::ConfigurationRepository {
-                view.registered_names = new_names.unwrap_or_default();
-            }
-            if let Some(t) = thumb
-                && !view.thumbprints.contains(&t)
-            {
-                view.thumbprints.push(t);
-            }
-        });
-        self.shared
-            .cache
-            .seen_and_stored(&r.agent_id, r.registered_at);
+        self.shared.cache.apply_registration(&r);
         Ok(())
     }
 
@@ -233,14 +210,8 @@ impl Storage for PgStorage {
     }
 
     async fn put_content(&self, key: ContentKey, bytes: Bytes) -> StorageResult<ContentMeta> {
-        let (kind, name_key, version, name) = content_columns(&key);
-        let meta = ContentMeta {
-            name,
-            version: matches!(key, ContentKey::Module { .. }).then(|| version.clone()),
-            checksum: checksum::sha256_hex(&bytes),
-            size: bytes.len() as u64,
-            updated_at: now_unix(),
-        };
+        let (kind, name_key, version, _) = content_columns(&key);
+        let meta = ContentMeta::of(&key, &bytes);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_error)?;
         tx.execute(
@@ -308,16 +279,9 @@ impl Storage for PgStorage {
     }
 
     async fn content(&self, key: &ContentKey) -> StorageResult<Option<(ContentMeta, Bytes)>> {
-        let Some(meta) = self.content_meta(key).await? else {
-            return Ok(None);
-        };
-        match self.blobs.get(&meta.checksum).await? {
-            Some(bytes) => Ok(Some((meta, bytes))),
-            None => Err(StorageError::failed(format!(
-                "blob {} is missing from {}",
-                meta.checksum,
-                self.blobs.describe()
-            ))),
+        match self.content_meta(key).await? {
+            Some(meta) => blobs::fetch(self.blobs.as_ref(), meta).await.map(Some),
+            None => Ok(None),
         }
     }
 

@@ -22,7 +22,6 @@ use crate::storage::cache::Cache;
 use crate::storage::*;
 use async_trait::async_trait;
 use bytes::Bytes;
-use dsc_core::pull::checksum;
 use dsc_core::pull::messages::ReportSummary;
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::Path;
@@ -380,19 +379,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn put_content(&self, key: ContentKey, bytes: Bytes) -> StorageResult<ContentMeta> {
-        let checksum = checksum::sha256_hex(&bytes);
-        let size = bytes.len() as u64;
-        let (name, version) = match &key {
-            ContentKey::Configuration { name } => (name.clone(), None),
-            ContentKey::Module { name, version } => (name.clone(), Some(version.clone())),
-        };
-        let meta = ContentMeta {
-            name,
-            version,
-            checksum,
-            size,
-            updated_at: now_unix(),
-        };
+        let meta = ContentMeta::of(&key, &bytes);
         let outcome = {
             let _shared = self.blob_gate.read().await;
             self.blobs.put(&meta.checksum, bytes).await?;
@@ -437,16 +424,9 @@ impl Storage for SqliteStorage {
     }
 
     async fn content(&self, key: &ContentKey) -> StorageResult<Option<(ContentMeta, Bytes)>> {
-        let Some(meta) = self.content_meta(key).await? else {
-            return Ok(None);
-        };
-        match self.blobs.get(&meta.checksum).await? {
-            Some(bytes) => Ok(Some((meta, bytes))),
-            None => Err(err(format!(
-                "blob {} is missing from {}",
-                meta.checksum,
-                self.blobs.describe()
-            ))),
+        match self.content_meta(key).await? {
+            Some(meta) => blobs::fetch(self.blobs.as_ref(), meta).await.map(Some),
+            None => Ok(None),
         }
     }
 

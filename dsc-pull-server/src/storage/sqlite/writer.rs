@@ -244,14 +244,6 @@ fn apply(
             tx.prepare_cached("INSERT INTO agents (agent_id, created_at, last_seen) VALUES (?1, ?2, ?2) ON CONFLICT(agent_id) DO UPDATE SET last_seen = ?2")?
                 .execute(params![id, r.registered_at])?;
             let req = &r.request;
-            let cert = req
-                .registration_information
-                .certificate_information
-                .as_ref();
-            let names = req
-                .configuration_names
-                .as_ref()
-                .map(|n| serde_json::to_string(n).unwrap_or_default());
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO registrations (agent_id, message_type, key_id, registered_at, node_name, ip_address, lcm_version, thumbprint, configuration_names, request)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -264,27 +256,12 @@ fn apply(
                 req.agent_information.node_name,
                 req.agent_information.ip_address,
                 req.agent_information.lcm_version,
-                cert.map(|c| c.thumbprint.clone()),
-                names,
-                serde_json::to_string(req).unwrap_or_default(),
+                r.thumbprint(),
+                r.names_json(),
+                r.request_json(),
             ])?;
-            let (agent_id, mt) = (r.agent_id, r.message_type);
-            let new_names = req.configuration_names.clone().unwrap_or_default();
-            let thumb = cert.map(|c| c.thumbprint.clone());
-            let seen = r.registered_at;
-            updates.push(Box::new(move |c: &Cache| {
-                c.update_agent(agent_id, true, |view| {
-                    if mt == RegistrationMessageType::ConfigurationRepository {
-                        view.registered_names = new_names;
-                    }
-                    if let Some(t) = thumb
-                        && !view.thumbprints.contains(&t)
-                    {
-                        view.thumbprints.push(t);
-                    }
-                });
-                c.seen_and_stored(&agent_id, seen);
-            }));
+            let r = r.clone();
+            updates.push(Box::new(move |c: &Cache| c.apply_registration(&r)));
             Ok(WriteOutcome::Done)
         }
         WriteOp::Unregister(agent_id) => {
