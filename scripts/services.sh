@@ -61,6 +61,7 @@ services_start() {
     -s3 -s3.port="$s3" -s3.port.grpc="${p[6]}" -s3.localSocket="$TRAEK_SERVICES_DIR/s3/s3.sock" \
     -s3.port.iceberg=0 -s3.port.lance=0 >"$TRAEK_SERVICES_DIR/s3/log" 2>&1 &
   echo $! >"$TRAEK_SERVICES_DIR/s3/pid"
+  disown
   local i
   for i in $(seq 1 120); do
     curl -sf -o /dev/null "http://127.0.0.1:$s3/" && break
