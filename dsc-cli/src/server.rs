@@ -28,6 +28,12 @@ enum ServerCommand {
         name: String,
         file: std::path::PathBuf,
     },
+    /// Publish a signed .dscpkg package under a configuration name; traek agents get it, WMF
+    /// LCMs keep getting the MOF of the same name.
+    PublishPackage {
+        name: String,
+        file: std::path::PathBuf,
+    },
     /// Publish a module zip.
     PublishModule {
         name: String,
@@ -135,6 +141,20 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
                 &v,
                 &["Configuration", "Checksum", "Size"],
                 vec![vec![s(&v["name"]), s(&v["checksum"]), s(&v["size"])]],
+            )
+        }
+        ServerCommand::PublishPackage { name, file } => {
+            let v = client
+                .publish_package(&name, read_file(&file)?)
+                .map_err(failure)?;
+            let signers = v["signers"]
+                .as_array()
+                .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default();
+            show(
+                &v,
+                &["Package", "Checksum", "Size", "Signed by"],
+                vec![vec![s(&v["name"]), s(&v["checksum"]), s(&v["size"]), signers]],
             )
         }
         ServerCommand::PublishModule {

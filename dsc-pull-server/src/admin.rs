@@ -5,7 +5,7 @@ use crate::http::{
     Resp, constant_time_eq, empty, error, json, query_params, read_body, respond, storage_error,
 };
 use crate::state::App;
-use crate::storage::{ContentKey, ReportFilter};
+use crate::storage::{ContentKey, ContentKind, ReportFilter};
 use dsc_core::pull::path::{check_module_version, check_name, parse_guid};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -65,8 +65,21 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let query = query_params(req.uri().query());
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     match (method, seg.as_slice()) {
-        (Method::GET, ["configurations"]) => list_content(app, false).await,
-        (Method::GET, ["modules"]) => list_content(app, true).await,
+        (Method::GET, ["configurations"]) => list_content(app, ContentKind::Configuration).await,
+        (Method::GET, ["modules"]) => list_content(app, ContentKind::Module).await,
+        (Method::GET, ["packages"]) => list_content(app, ContentKind::Package).await,
+        (Method::PUT, ["packages", name]) => {
+            if let Err(e) = check_name("configuration name", name) {
+                return error(StatusCode::BAD_REQUEST, e);
+            }
+            put_package(app, name, req).await
+        }
+        (Method::GET, ["packages", name]) => {
+            get_content(app, ContentKey::Package { name: name.to_string() }).await
+        }
+        (Method::DELETE, ["packages", name]) => {
+            delete_content(app, ContentKey::Package { name: name.to_string() }).await
+        }
         (Method::PUT, ["configurations", name]) => {
             if let Err(e) = check_name("configuration name", name) {
                 return error(StatusCode::BAD_REQUEST, e);
@@ -377,12 +390,41 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     }
 }
 
-async fn list_content(app: &Arc<App>, modules: bool) -> Resp {
-    match app.storage.list_content(modules).await {
-        Ok(items) => json(
-            StatusCode::OK,
-            &json!({ if modules { "modules" } else { "configurations" }: items }),
-        ),
+async fn list_content(app: &Arc<App>, kind: ContentKind) -> Resp {
+    let member = match kind {
+        ContentKind::Configuration => "configurations",
+        ContentKind::Module => "modules",
+        ContentKind::Package => "packages",
+    };
+    match app.storage.list_content(kind).await {
+        Ok(items) => json(StatusCode::OK, &json!({ member: items })),
+        Err(e) => storage_error(e),
+    }
+}
+
+/// Stores a `.dscpkg` under a configuration name after checking that it opens (catalog and
+/// signatures consistent); its signers' key ids are recorded. Trust is the agents' business.
+async fn put_package(app: &Arc<App>, name: &str, req: Request<Incoming>) -> Resp {
+    let body = match read_body(
+        req.into_body(),
+        app.config.max_upload_bytes,
+        app.config.read_timeout,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let bytes = body.clone();
+    let opened = tokio::task::spawn_blocking(move || dsc_core::package::archive::open_bytes(&bytes)).await;
+    let signers = match opened {
+        Ok(Ok(p)) => p.signers.into_iter().map(|s| s.key_id).collect(),
+        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("not a valid package: {e}")),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let key = ContentKey::Package { name: name.to_string() };
+    match app.storage.put_signed_content(key, body, signers).await {
+        Ok(meta) => json(StatusCode::OK, &json!(meta)),
         Err(e) => storage_error(e),
     }
 }

@@ -114,7 +114,7 @@ async fn import_dir(
             continue;
         };
         let label = match &key {
-            ContentKey::Configuration { name } => name.clone(),
+            ContentKey::Configuration { name } | ContentKey::Package { name } => name.clone(),
             ContentKey::Module { name, version } => format!("{name} {version}"),
         };
         storage

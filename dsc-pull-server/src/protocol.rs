@@ -247,7 +247,11 @@ async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) 
     }
     app.storage.touch(agent_id, now().unix_timestamp());
     let decision = decide(&request, view.effective_names(), |name| {
-        app.storage.configuration_checksum(name)
+        if view.traek_agent {
+            app.storage.package_checksum(name)
+        } else {
+            app.storage.configuration_checksum(name)
+        }
     });
     if let Some(d) = &decision.diagnosis {
         tracing::warn!(agent = %agent_id, "{d}");
@@ -288,7 +292,11 @@ async fn get_configuration(app: &Arc<App>, agent_id: Uuid, name: String) -> Resp
     app.storage.touch(agent_id, now().unix_timestamp());
     match app
         .storage
-        .content(&ContentKey::Configuration { name: name.clone() })
+        .content(&if view.traek_agent {
+            ContentKey::Package { name: name.clone() }
+        } else {
+            ContentKey::Configuration { name: name.clone() }
+        })
         .await
     {
         Ok(Some((meta, bytes))) => content_response(&meta, bytes),

@@ -181,10 +181,29 @@ pub fn open(
     let file =
         std::fs::File::open(path).map_err(|e| io(format!("opening {}", path.display()), e))?;
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| PackageError::NotZip(e.to_string()))?;
+    let reader = std::io::BufReader::new(file);
+    open_reader(reader, file_len, trusted, limits, extract, progress)
+}
+
+/// Opens and verifies a package held in memory (no extraction, no trusted keys: signers are
+/// listed as `untrusted`), as a server does before storing an upload.
+pub fn open_bytes(bytes: &[u8]) -> Result<OpenedPackage, PackageError> {
+    let reader = std::io::Cursor::new(bytes);
+    open_reader(reader, bytes.len() as u64, &[], Limits::default(), None, &mut |_, _| {})
+}
+
+fn open_reader<R: Read + std::io::Seek>(
+    reader: R,
+    file_len: u64,
+    trusted: &[VerifyingKey],
+    limits: Limits,
+    extract: Option<Extract<'_>>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<OpenedPackage, PackageError> {
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| PackageError::NotZip(e.to_string()))?;
     if zip.has_duplicate_names() {
-        let name = duplicated_name(path, zip.central_directory_start())
+        let cd_start = zip.central_directory_start();
+        let name = duplicated_name(zip.into_inner(), cd_start)
             .unwrap_or_else(|| "(unknown)".to_string());
         return Err(hostile(&name, "the archive lists this name more than once"));
     }
@@ -419,9 +438,8 @@ pub fn open(
 }
 
 /// Finds a name the central directory lists twice (the zip reader keeps only one of them).
-fn duplicated_name(path: &Path, cd_start: u64) -> Option<String> {
-    use std::io::{Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).ok()?;
+fn duplicated_name<R: Read + std::io::Seek>(mut f: R, cd_start: u64) -> Option<String> {
+    use std::io::SeekFrom;
     f.seek(SeekFrom::Start(cd_start)).ok()?;
     let mut cd = Vec::new();
     f.take(64 << 20).read_to_end(&mut cd).ok()?;

@@ -106,6 +106,15 @@ impl AdminClient {
         )
     }
 
+    /// Publishes a signed `.dscpkg` under a configuration name (served to traek agents).
+    pub fn publish_package(&self, name: &str, bytes: Vec<u8>) -> Result<Value, AdminError> {
+        self.call(
+            "PUT",
+            &format!("/packages/{}", segment(name)),
+            Some(("application/zip", bytes)),
+        )
+    }
+
     pub fn publish_module(
         &self,
         name: &str,

@@ -53,8 +53,10 @@ pub fn write_lock<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 #[derive(Default)]
 pub struct Cache {
     agents: RwLock<HashMap<Uuid, Arc<CachedAgent>>>,
-    /// Lowercased configuration name → checksum.
+    /// Lowercased configuration name → checksum of its MOF.
     configs: RwLock<HashMap<String, String>>,
+    /// Lowercased configuration name → checksum of its package.
+    packages: RwLock<HashMap<String, String>>,
     epoch: AtomicU64,
 }
 
@@ -202,20 +204,44 @@ impl Cache {
         true
     }
 
+    fn map(&self, kind: &str) -> Option<&RwLock<HashMap<String, String>>> {
+        match kind {
+            "configuration" => Some(&self.configs),
+            "package" => Some(&self.packages),
+            _ => None,
+        }
+    }
+
     pub fn configuration_checksum(&self, name: &str) -> Option<String> {
         read_lock(&self.configs).get(&name.to_lowercase()).cloned()
     }
 
-    /// Sets (or, with `None`, removes) a configuration's checksum; `name_key` is lowercased.
-    pub fn set_configuration(&self, name_key: String, checksum: Option<String>) {
-        let mut configs = write_lock(&self.configs);
+    pub fn package_checksum(&self, name: &str) -> Option<String> {
+        read_lock(&self.packages).get(&name.to_lowercase()).cloned()
+    }
+
+    /// Sets (or, with `None`, removes) the checksum of a configuration's MOF or package
+    /// (`kind` as stored; modules are not cached); `name_key` is lowercased.
+    pub fn set_checksum(&self, kind: &str, name_key: String, checksum: Option<String>) {
+        let Some(map) = self.map(kind) else { return };
+        let mut map = write_lock(map);
         match checksum {
-            Some(c) => configs.insert(name_key, c),
-            None => configs.remove(&name_key),
+            Some(c) => map.insert(name_key, c),
+            None => map.remove(&name_key),
         };
     }
 
-    pub fn replace_configurations(&self, all: HashMap<String, String>) {
-        *write_lock(&self.configs) = all;
+    /// Replaces every cached checksum with `(kind, name_key, checksum)` rows.
+    pub fn replace_checksums(&self, rows: Vec<(String, String, String)>) {
+        let (mut configs, mut packages) = (HashMap::new(), HashMap::new());
+        for (kind, name_key, checksum) in rows {
+            match kind.as_str() {
+                "configuration" => configs.insert(name_key, checksum),
+                "package" => packages.insert(name_key, checksum),
+                _ => None,
+            };
+        }
+        *write_lock(&self.configs) = configs;
+        *write_lock(&self.packages) = packages;
     }
 }

@@ -101,6 +101,36 @@ pub struct AgentView {
     pub assigned_names: Option<Vec<String>>,
     /// Thumbprints of the registered client certificates.
     pub thumbprints: Vec<String>,
+    /// The agent is a traek agent (its LCMVersion starts with `traek-agent/`): it is served
+    /// packages instead of MOFs.
+    pub traek_agent: bool,
+}
+
+/// The LCMVersion prefix by which traek agents identify themselves.
+pub const TRAEK_AGENT_PREFIX: &str = "traek-agent/";
+
+impl AgentView {
+    /// Adds one stored registration: its names (ConfigurationRepository), its certificate
+    /// thumbprint and what kind of agent sent it.
+    pub fn add_registration(
+        &mut self,
+        message_type: &str,
+        names: Option<String>,
+        thumbprint: Option<String>,
+        lcm_version: &str,
+    ) {
+        if message_type == RegistrationMessageType::ConfigurationRepository.as_str() {
+            self.registered_names = names
+                .and_then(|n| serde_json::from_str(&n).ok())
+                .unwrap_or_default();
+            self.traek_agent = lcm_version.starts_with(TRAEK_AGENT_PREFIX);
+        }
+        if let Some(t) = thumbprint
+            && !self.thumbprints.contains(&t)
+        {
+            self.thumbprints.push(t);
+        }
+    }
 }
 
 impl AgentView {
@@ -212,8 +242,40 @@ pub struct ReportFilter {
 /// Which content.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ContentKey {
+    /// A MOF, served to WMF LCMs.
     Configuration { name: String },
     Module { name: String, version: String },
+    /// A signed `.dscpkg` package of the same configuration name, served to traek agents.
+    Package { name: String },
+}
+
+/// The kinds of content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContentKind {
+    Configuration,
+    Module,
+    Package,
+}
+
+impl ContentKind {
+    /// The name stored in the `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentKind::Configuration => "configuration",
+            ContentKind::Module => "module",
+            ContentKind::Package => "package",
+        }
+    }
+}
+
+impl ContentKey {
+    pub fn kind(&self) -> ContentKind {
+        match self {
+            ContentKey::Configuration { .. } => ContentKind::Configuration,
+            ContentKey::Module { .. } => ContentKind::Module,
+            ContentKey::Package { .. } => ContentKind::Package,
+        }
+    }
 }
 
 /// Content metadata.
@@ -227,13 +289,16 @@ pub struct ContentMeta {
     pub checksum: String,
     pub size: u64,
     pub updated_at: i64,
+    /// Key ids of a package's signatures (packages only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<String>,
 }
 
 impl ContentMeta {
     /// The metadata of `bytes` stored under `key`, as of now.
     pub fn of(key: &ContentKey, bytes: &[u8]) -> Self {
         let (name, version) = match key {
-            ContentKey::Configuration { name } => (name.clone(), None),
+            ContentKey::Configuration { name } | ContentKey::Package { name } => (name.clone(), None),
             ContentKey::Module { name, version } => (name.clone(), Some(version.clone())),
         };
         ContentMeta {
@@ -242,6 +307,7 @@ impl ContentMeta {
             checksum: dsc_core::pull::checksum::sha256_hex(bytes),
             size: bytes.len() as u64,
             updated_at: now_unix(),
+            signers: Vec::new(),
         }
     }
 }
@@ -313,18 +379,29 @@ pub trait Storage: Send + Sync + 'static {
     async fn report_count(&self) -> StorageResult<u64>;
 
     /// Stores content (durably) and returns its metadata.
-    async fn put_content(&self, key: ContentKey, bytes: Bytes) -> StorageResult<ContentMeta>;
+    async fn put_content(&self, key: ContentKey, bytes: Bytes) -> StorageResult<ContentMeta> {
+        self.put_signed_content(key, bytes, Vec::new()).await
+    }
+    /// Stores content with the key ids of its signatures (packages).
+    async fn put_signed_content(
+        &self,
+        key: ContentKey,
+        bytes: Bytes,
+        signers: Vec<String>,
+    ) -> StorageResult<ContentMeta>;
     /// Content metadata (names compared case-insensitively; an empty module version means the
     /// highest version).
     async fn content_meta(&self, key: &ContentKey) -> StorageResult<Option<ContentMeta>>;
     /// The bytes of content, exactly as stored.
     async fn content(&self, key: &ContentKey) -> StorageResult<Option<(ContentMeta, Bytes)>>;
-    /// Checksum of a configuration by name (hot path: must be cheap).
+    /// Checksum of a configuration (MOF) by name (hot path: must be cheap).
     fn configuration_checksum(&self, name: &str) -> Option<String>;
+    /// Checksum of a package by configuration name (hot path: must be cheap).
+    fn package_checksum(&self, name: &str) -> Option<String>;
     /// Deletes content. False when absent.
     async fn delete_content(&self, key: &ContentKey) -> StorageResult<bool>;
-    /// All configurations or all modules.
-    async fn list_content(&self, modules: bool) -> StorageResult<Vec<ContentMeta>>;
+    /// All content of one kind.
+    async fn list_content(&self, kind: ContentKind) -> StorageResult<Vec<ContentMeta>>;
 
     /// The active registration keys.
     async fn registration_keys(&self) -> StorageResult<Vec<KeyRecord>>;
@@ -371,6 +448,7 @@ pub fn content_columns(key: &ContentKey) -> (&'static str, String, String, Strin
             version.to_lowercase(),
             name.clone(),
         ),
+        ContentKey::Package { name } => ("package", name.to_lowercase(), String::new(), name.clone()),
     }
 }
 

@@ -25,7 +25,7 @@ use crate::storage::*;
 use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use dsc_core::pull::messages::{RegistrationMessageType, ReportSummary};
+use dsc_core::pull::messages::ReportSummary;
 use notify::Change;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -125,28 +125,28 @@ impl Shared {
             .collect();
         let regs = client
             .query(
-                "SELECT agent_id, message_type, configuration_names, thumbprint FROM registrations",
+                "SELECT agent_id, message_type, configuration_names, thumbprint, lcm_version FROM registrations",
                 &[],
             )
             .await
             .map_err(pg_error)?;
         for r in &regs {
             if let Some((view, _)) = agents.get_mut(&r.get::<_, Uuid>(0)) {
-                add_registration_to_view(view, r.get(1), r.get(2), r.get(3));
+                view.add_registration(r.get(1), r.get(2), r.get(3), r.get(4));
             }
         }
-        let configs = client
+        let checksums = client
             .query(
-                "SELECT name_key, checksum FROM content WHERE kind = 'configuration'",
+                "SELECT kind, name_key, checksum FROM content WHERE kind IN ('configuration', 'package')",
                 &[],
             )
             .await
             .map_err(pg_error)?
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
         self.cache.replace_agents(agents);
-        self.cache.replace_configurations(configs);
+        self.cache.replace_checksums(checksums);
         Ok(())
     }
 
@@ -163,11 +163,11 @@ impl Shared {
         let mut view = view_of(row.get(0));
         let seen = row.get::<_, Option<i64>>(1).unwrap_or(0);
         let stmt = client
-            .prepare_cached("SELECT message_type, configuration_names, thumbprint FROM registrations WHERE agent_id = $1")
+            .prepare_cached("SELECT message_type, configuration_names, thumbprint, lcm_version FROM registrations WHERE agent_id = $1")
             .await
             .map_err(pg_error)?;
         for r in client.query(&stmt, &[&id]).await.map_err(pg_error)? {
-            add_registration_to_view(&mut view, r.get(0), r.get(1), r.get(2));
+            view.add_registration(r.get(0), r.get(1), r.get(2), r.get(3));
         }
         Ok(Some((view, seen)))
     }
@@ -180,10 +180,11 @@ impl Shared {
                 .load_agent(*id)
                 .await
                 .map(|view| self.cache.set_agent(*id, view)),
-            Change::Configuration(name_key) => self
-                .configuration_checksum(name_key)
-                .await
-                .map(|c| self.cache.set_configuration(name_key.clone(), c)),
+            Change::Configuration(name_key) => self.content_checksums(name_key).await.map(|sums| {
+                for (kind, checksum) in sums {
+                    self.cache.set_checksum(kind, name_key.clone(), checksum);
+                }
+            }),
         };
         if let Err(e) = result {
             // The next read of this agent goes to the database; a configuration is reloaded
@@ -195,16 +196,28 @@ impl Shared {
         }
     }
 
-    async fn configuration_checksum(&self, name_key: &str) -> StorageResult<Option<String>> {
+    /// The checksums of a configuration name's MOF and package (`None` where absent).
+    async fn content_checksums(
+        &self,
+        name_key: &str,
+    ) -> StorageResult<[(&'static str, Option<String>); 2]> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT checksum FROM content WHERE kind = 'configuration' AND name_key = $1",
+        let rows = client
+            .query(
+                "SELECT kind, checksum FROM content WHERE kind IN ('configuration', 'package') AND name_key = $1",
                 &[&name_key],
             )
             .await
             .map_err(pg_error)?;
-        Ok(row.map(|r| r.get(0)))
+        let of = |kind: &str| {
+            rows.iter()
+                .find(|r| r.get::<_, &str>(0) == kind)
+                .map(|r| r.get::<_, String>(1))
+        };
+        Ok([
+            ("configuration", of("configuration")),
+            ("package", of("package")),
+        ])
     }
 }
 
@@ -212,25 +225,6 @@ fn view_of(assigned: Option<String>) -> AgentView {
     AgentView {
         assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
         ..Default::default()
-    }
-}
-
-/// Adds one registration's names and thumbprint to an agent's view.
-fn add_registration_to_view(
-    view: &mut AgentView,
-    message_type: String,
-    names: Option<String>,
-    thumbprint: Option<String>,
-) {
-    if message_type == RegistrationMessageType::ConfigurationRepository.as_str() {
-        view.registered_names = names
-            .and_then(|n| serde_json::from_str(&n).ok())
-            .unwrap_or_default();
-    }
-    if let Some(t) = thumbprint
-        && !view.thumbprints.contains(&t)
-    {
-        view.thumbprints.push(t);
     }
 }
 
@@ -444,6 +438,10 @@ fn content_from_row(r: &Row, modules: bool) -> ContentMeta {
         checksum: r.get(2),
         size: u64::try_from(r.get::<_, i64>(3)).unwrap_or(0),
         updated_at: r.get(4),
+        signers: r
+            .get::<_, Option<String>>(5)
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default(),
     }
 }
 

@@ -209,9 +209,19 @@ impl Storage for PgStorage {
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
-    async fn put_content(&self, key: ContentKey, bytes: Bytes) -> StorageResult<ContentMeta> {
+    async fn put_signed_content(
+        &self,
+        key: ContentKey,
+        bytes: Bytes,
+        signers: Vec<String>,
+    ) -> StorageResult<ContentMeta> {
         let (kind, name_key, version, _) = content_columns(&key);
-        let meta = ContentMeta::of(&key, &bytes);
+        let meta = ContentMeta {
+            signers,
+            ..ContentMeta::of(&key, &bytes)
+        };
+        let signers_json =
+            (!meta.signers.is_empty()).then(|| serde_json::to_string(&meta.signers).unwrap_or_default());
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_error)?;
         tx.execute(
@@ -230,21 +240,19 @@ impl Storage for PgStorage {
             .map_err(pg_error)?
             .map(|r| r.get(0));
         tx.execute(
-            "INSERT INTO content (kind, name_key, version, name, checksum, size, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (kind, name_key, version) DO UPDATE SET name = $4, checksum = $5, size = $6, updated_at = $7",
-            &[&kind, &name_key, &version, &meta.name, &meta.checksum, &(meta.size as i64), &meta.updated_at],
+            "INSERT INTO content (kind, name_key, version, name, checksum, size, updated_at, signers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (kind, name_key, version) DO UPDATE SET name = $4, checksum = $5, size = $6, updated_at = $7, signers = $8",
+            &[&kind, &name_key, &version, &meta.name, &meta.checksum, &(meta.size as i64), &meta.updated_at, &signers_json],
         )
         .await
         .map_err(pg_error)?;
-        if kind == "configuration" {
+        if kind != "module" {
             Self::notify_in(&tx, Change::Configuration(name_key.clone())).await?;
         }
         tx.commit().await.map_err(pg_error)?;
-        if kind == "configuration" {
-            self.shared
-                .cache
-                .set_configuration(name_key, Some(meta.checksum.clone()));
-        }
+        self.shared
+            .cache
+            .set_checksum(kind, name_key, Some(meta.checksum.clone()));
         if let Some(old) = old.filter(|o| *o != meta.checksum) {
             self.collect_blob(&old).await?;
         }
@@ -257,7 +265,7 @@ impl Storage for PgStorage {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
-                "SELECT name, version, checksum, size, updated_at FROM content
+                "SELECT name, version, checksum, size, updated_at, signers FROM content
                  WHERE kind = $1 AND name_key = $2 AND ($3 = '' OR version = $3)",
             )
             .await
@@ -289,6 +297,10 @@ impl Storage for PgStorage {
         self.shared.cache.configuration_checksum(name)
     }
 
+    fn package_checksum(&self, name: &str) -> Option<String> {
+        self.shared.cache.package_checksum(name)
+    }
+
     async fn delete_content(&self, key: &ContentKey) -> StorageResult<bool> {
         let (kind, name_key, version, _) = content_columns(key);
         let mut client = self.client().await?;
@@ -301,13 +313,11 @@ impl Storage for PgStorage {
             .await
             .map_err(pg_error)?
             .map(|r| r.get(0));
-        if kind == "configuration" {
+        if kind != "module" {
             Self::notify_in(&tx, Change::Configuration(name_key.clone())).await?;
         }
         tx.commit().await.map_err(pg_error)?;
-        if kind == "configuration" {
-            self.shared.cache.set_configuration(name_key, None);
-        }
+        self.shared.cache.set_checksum(kind, name_key, None);
         match old {
             Some(old) => {
                 self.collect_blob(&old).await?;
@@ -317,13 +327,13 @@ impl Storage for PgStorage {
         }
     }
 
-    async fn list_content(&self, modules: bool) -> StorageResult<Vec<ContentMeta>> {
-        let kind = if modules { "module" } else { "configuration" };
+    async fn list_content(&self, kind: ContentKind) -> StorageResult<Vec<ContentMeta>> {
+        let modules = kind == ContentKind::Module;
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT name, version, checksum, size, updated_at FROM content WHERE kind = $1 ORDER BY name_key, version",
-                &[&kind],
+                "SELECT name, version, checksum, size, updated_at, signers FROM content WHERE kind = $1 ORDER BY name_key, version",
+                &[&kind.as_str()],
             )
             .await
             .map_err(pg_error)?;

@@ -12,8 +12,9 @@ use tokio_postgres::Client;
 const MIGRATION_LOCK: i64 = 0x7472_6165_6b00_0001;
 
 /// `(version, SQL)`, in order. Never edit a released migration: add the next one.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
     r#"
 CREATE TABLE agents (
     agent_id uuid PRIMARY KEY,
@@ -76,7 +77,9 @@ CREATE TABLE registration_keys (
     revoked_at bigint
 );
 "#,
-)];
+    ),
+    (2, "ALTER TABLE content ADD COLUMN signers text;"),
+];
 
 /// The newest schema version this build knows.
 pub fn latest() -> i32 {

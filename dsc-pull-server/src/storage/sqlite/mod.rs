@@ -73,6 +73,7 @@ impl SqliteStorage {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
             .map_err(err)?;
         conn.execute_batch(writer::SCHEMA).map_err(err)?;
+        writer::add_missing_columns(&conn).map_err(err)?;
         let cache = Arc::new(Cache::default());
         writer::load_cache(&conn, &cache)?;
         let mut readers = Vec::with_capacity(READERS);
@@ -266,6 +267,21 @@ fn report_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredReport> {
     })
 }
 
+/// Content metadata from `name, version, checksum, size, updated_at, signers`.
+fn content_from_row(r: &rusqlite::Row<'_>, modules: bool) -> rusqlite::Result<ContentMeta> {
+    Ok(ContentMeta {
+        name: r.get(0)?,
+        version: Some(r.get::<_, String>(1)?).filter(|_| modules),
+        checksum: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        updated_at: r.get(4)?,
+        signers: r
+            .get::<_, Option<String>>(5)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default(),
+    })
+}
+
 const REPORT_COLUMNS: &str = "id, agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body";
 
 #[async_trait]
@@ -378,8 +394,16 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn put_content(&self, key: ContentKey, bytes: Bytes) -> StorageResult<ContentMeta> {
-        let meta = ContentMeta::of(&key, &bytes);
+    async fn put_signed_content(
+        &self,
+        key: ContentKey,
+        bytes: Bytes,
+        signers: Vec<String>,
+    ) -> StorageResult<ContentMeta> {
+        let meta = ContentMeta {
+            signers,
+            ..ContentMeta::of(&key, &bytes)
+        };
         let outcome = {
             let _shared = self.blob_gate.read().await;
             self.blobs.put(&meta.checksum, bytes).await?;
@@ -399,20 +423,12 @@ impl Storage for SqliteStorage {
         let (kind, name_key, version, _) = content_columns(key);
         self.read(move |c| {
             let q = if kind == "module" && version.is_empty() {
-                "SELECT name, version, checksum, size, updated_at FROM content WHERE kind = ?1 AND name_key = ?2"
+                "SELECT name, version, checksum, size, updated_at, signers FROM content WHERE kind = ?1 AND name_key = ?2"
             } else {
-                "SELECT name, version, checksum, size, updated_at FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3"
+                "SELECT name, version, checksum, size, updated_at, signers FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3"
             };
             let mut stmt = c.prepare_cached(q).map_err(err)?;
-            let map = |r: &rusqlite::Row<'_>| {
-                Ok(ContentMeta {
-                    name: r.get(0)?,
-                    version: Some(r.get::<_, String>(1)?).filter(|_| kind == "module"),
-                    checksum: r.get(2)?,
-                    size: r.get::<_, i64>(3)? as u64,
-                    updated_at: r.get(4)?,
-                })
-            };
+            let map = |r: &rusqlite::Row<'_>| content_from_row(r, kind == "module");
             let rows: Vec<ContentMeta> = if kind == "module" && version.is_empty() {
                 stmt.query_map(params![kind, name_key], map).map_err(err)?.collect::<Result<_, _>>().map_err(err)?
             } else {
@@ -434,6 +450,10 @@ impl Storage for SqliteStorage {
         self.cache.configuration_checksum(name)
     }
 
+    fn package_checksum(&self, name: &str) -> Option<String> {
+        self.cache.package_checksum(name)
+    }
+
     async fn delete_content(&self, key: &ContentKey) -> StorageResult<bool> {
         match self.write(WriteOp::DeleteContent(key.clone())).await? {
             WriteOutcome::Content { found, released } => {
@@ -444,22 +464,14 @@ impl Storage for SqliteStorage {
         }
     }
 
-    async fn list_content(&self, modules: bool) -> StorageResult<Vec<ContentMeta>> {
+    async fn list_content(&self, kind: ContentKind) -> StorageResult<Vec<ContentMeta>> {
         self.read(move |c| {
             let mut stmt = c
-                .prepare_cached("SELECT name, version, checksum, size, updated_at FROM content WHERE kind = ?1 ORDER BY name_key, version")
+                .prepare_cached("SELECT name, version, checksum, size, updated_at, signers FROM content WHERE kind = ?1 ORDER BY name_key, version")
                 .map_err(err)?;
-            let kind = if modules { "module" } else { "configuration" };
+            let modules = kind == ContentKind::Module;
             let rows = stmt
-                .query_map(params![kind], |r| {
-                    Ok(ContentMeta {
-                        name: r.get(0)?,
-                        version: Some(r.get::<_, String>(1)?).filter(|_| modules),
-                        checksum: r.get(2)?,
-                        size: r.get::<_, i64>(3)? as u64,
-                        updated_at: r.get(4)?,
-                    })
-                })
+                .query_map(params![kind.as_str()], |r| content_from_row(r, modules))
                 .map_err(err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(err)
         })

@@ -5,7 +5,7 @@ use super::err;
 use crate::storage::cache::Cache;
 use crate::storage::*;
 use bytes::Bytes;
-use dsc_core::pull::messages::{RegistrationMessageType, ReportSummary};
+use dsc_core::pull::messages::ReportSummary;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::sync::{Arc, mpsc};
@@ -75,6 +75,22 @@ CREATE TABLE IF NOT EXISTS registration_keys (
     revoked_at INTEGER
 );
 "#;
+
+/// Columns added after the first release, for databases created before them.
+pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("content", "signers", "TEXT")];
+
+/// Adds the [`ADDED_COLUMNS`] a database lacks.
+pub(super) fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, ty) in ADDED_COLUMNS {
+        let present: bool = conn
+            .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?
+            .exists(params![column])?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+        }
+    }
+    Ok(())
+}
 
 pub(super) enum WriteOp {
     Register(Registration),
@@ -148,7 +164,7 @@ pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> 
     }
     let mut stmt = conn
         .prepare(
-            "SELECT agent_id, message_type, configuration_names, thumbprint FROM registrations",
+            "SELECT agent_id, message_type, configuration_names, thumbprint, lcm_version FROM registrations",
         )
         .map_err(err)?;
     let rows = stmt
@@ -158,41 +174,27 @@ pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> 
                 r.get::<_, String>(1)?,
                 r.get::<_, Option<String>>(2)?,
                 r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
             ))
         })
         .map_err(err)?;
     for row in rows {
-        let (id, mt, names, thumb) = row.map_err(err)?;
+        let (id, mt, names, thumb, lcm) = row.map_err(err)?;
         let Ok(id) = Uuid::parse_str(&id) else {
             continue;
         };
-        let Some((view, _)) = agents.get_mut(&id) else {
-            continue;
-        };
-        if mt == RegistrationMessageType::ConfigurationRepository.as_str() {
-            view.registered_names = names
-                .and_then(|n| serde_json::from_str(&n).ok())
-                .unwrap_or_default();
-        }
-        if let Some(t) = thumb
-            && !view.thumbprints.contains(&t)
-        {
-            view.thumbprints.push(t);
+        if let Some((view, _)) = agents.get_mut(&id) {
+            view.add_registration(&mt, names, thumb, &lcm);
         }
     }
     cache.replace_agents(agents);
-    let mut configs = HashMap::new();
     let mut stmt = conn
-        .prepare("SELECT name_key, checksum FROM content WHERE kind = 'configuration'")
+        .prepare("SELECT kind, name_key, checksum FROM content WHERE kind IN ('configuration', 'package')")
         .map_err(err)?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(err)?;
-    for row in rows {
-        let (k, c) = row.map_err(err)?;
-        configs.insert(k, c);
-    }
-    cache.replace_configurations(configs);
+    cache.replace_checksums(rows.collect::<Result<_, _>>().map_err(err)?);
     Ok(())
 }
 
@@ -329,16 +331,16 @@ fn apply(
                 .prepare_cached("SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3")?
                 .query_row(params![kind, name_key, version], |r| r.get(0))
                 .optional()?;
-            tx.prepare_cached("INSERT OR REPLACE INTO content (kind, name_key, version, name, checksum, size, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-                .execute(params![kind, name_key, version, meta.name, meta.checksum, meta.size as i64, meta.updated_at])?;
+            let signers = (!meta.signers.is_empty())
+                .then(|| serde_json::to_string(&meta.signers).unwrap_or_default());
+            tx.prepare_cached("INSERT OR REPLACE INTO content (kind, name_key, version, name, checksum, size, updated_at, signers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+                .execute(params![kind, name_key, version, meta.name, meta.checksum, meta.size as i64, meta.updated_at, signers])?;
             let found = old.is_some();
             let released = old.filter(|o| *o != meta.checksum);
-            if kind == "configuration" {
-                let checksum = meta.checksum.clone();
-                updates.push(Box::new(move |c: &Cache| {
-                    c.set_configuration(name_key, Some(checksum))
-                }));
-            }
+            let checksum = meta.checksum.clone();
+            updates.push(Box::new(move |c: &Cache| {
+                c.set_checksum(kind, name_key, Some(checksum))
+            }));
             Ok(WriteOutcome::Content { found, released })
         }
         WriteOp::DeleteContent(key) => {
@@ -357,11 +359,9 @@ fn apply(
                 "DELETE FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3",
             )?
             .execute(params![kind, name_key, version])?;
-            if kind == "configuration" {
-                updates.push(Box::new(move |c: &Cache| {
-                    c.set_configuration(name_key, None)
-                }));
-            }
+            updates.push(Box::new(move |c: &Cache| {
+                c.set_checksum(kind, name_key, None)
+            }));
             Ok(WriteOutcome::Content {
                 found: true,
                 released: Some(old),
