@@ -187,17 +187,7 @@ fn run_package(
         keys: trust.keys()?,
         allow_unsigned,
     };
-    // Core resources: traek's own directory, then DSC_RESOURCE_PATH (never the host PATH).
-    let mut core = Vec::new();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(PathBuf::from))
-    {
-        core.push(dir);
-    }
-    if let Some(p) = std::env::var_os("DSC_RESOURCE_PATH") {
-        core.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
-    }
+    let core = crate::core_dirs();
     let progress = crate::package::Progress::new(pkg, "verifying");
     let mut on_unpacked = |dir: &std::path::Path| {
         progress.finish(); // verified and unpacked: the run starts

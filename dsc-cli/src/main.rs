@@ -3,6 +3,7 @@
 //! This crate only parses arguments, reads input, prints results and maps errors to exit codes;
 //! everything else lives in `dsc-core`.
 
+mod agent;
 mod config;
 mod output;
 mod package;
@@ -39,7 +40,9 @@ Exit codes:
 Environment:
   DSC_RESOURCE_PATH  directories searched for resource manifests (instead of PATH)
   TRAEK_SERVER       pull server URL for 'traek server'
-  TRAEK_ADMIN_TOKEN  admin API token for 'traek server'";
+  TRAEK_ADMIN_TOKEN  admin API token for 'traek server'
+
+'traek agent run --once' exits 0 when compliant, 2 on failure, 5 when not in desired state.";
 
 #[derive(Parser, Debug)]
 #[command(name = "traek", version, about = "Run DSC v3 command resources and configurations.", after_help = EXIT_CODES_HELP)]
@@ -68,6 +71,8 @@ enum Command {
     Package(package::PackageCommand),
     /// Administer a traek pull server (admin API).
     Server(server::ServerArgs),
+    /// The pull agent for DSC v3 nodes: register, run cycles, show status.
+    Agent(agent::AgentArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -197,10 +202,28 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            if !f.message.is_empty() {
+                eprintln!("error: {}", f.message);
+            }
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Directories of core resources for packages that allow them: traek's own directory, then
+/// DSC_RESOURCE_PATH (never the host PATH).
+pub(crate) fn core_dirs() -> Vec<std::path::PathBuf> {
+    let mut core = Vec::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(std::path::PathBuf::from))
+    {
+        core.push(dir);
+    }
+    if let Some(p) = std::env::var_os("DSC_RESOURCE_PATH") {
+        core.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
+    }
+    core
 }
 
 /// Prints each message to stderr as it happens.
@@ -230,6 +253,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Config(args) => config::run_config(args, options),
         Command::Package(cmd) => package::run(cmd),
         Command::Server(args) => server::run(args),
+        Command::Agent(args) => agent::run(args, options),
     }
 }
 

@@ -14,6 +14,9 @@ pub struct ServerArgs {
     /// Admin API token.
     #[arg(long, env = "TRAEK_ADMIN_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
+    /// PEM certificate of a private CA that signed an HTTPS server's certificate.
+    #[arg(long, env = "TRAEK_SERVER_CA", global = true, value_name = "FILE")]
+    server_ca: Option<std::path::PathBuf>,
     /// Output format [default: a table].
     #[arg(short, long, value_enum, global = true)]
     output: Option<OutputFormat>,
@@ -124,7 +127,10 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
     let token = args.token.ok_or_else(|| {
         crate::usage("pass the admin token with --token T (or TRAEK_ADMIN_TOKEN)")
     })?;
-    let client = AdminClient::new(&server, &token);
+    let client = match &args.server_ca {
+        None => AdminClient::new(&server, &token),
+        Some(ca) => AdminClient::with_ca(&server, &token, read_file(ca)?).map_err(failure)?,
+    };
     let format = args.output;
     let show = |value: &Value, header: &[&str], rows: Vec<Vec<String>>| -> Result<(), Failure> {
         match format {
@@ -154,7 +160,12 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
             show(
                 &v,
                 &["Package", "Checksum", "Size", "Signed by"],
-                vec![vec![s(&v["name"]), s(&v["checksum"]), s(&v["size"]), signers]],
+                vec![vec![
+                    s(&v["name"]),
+                    s(&v["checksum"]),
+                    s(&v["size"]),
+                    signers,
+                ]],
             )
         }
         ServerCommand::PublishModule {

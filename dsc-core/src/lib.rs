@@ -13,6 +13,7 @@
 //! println!("{}", serde_json::to_string(&got).unwrap());
 //! # Ok::<(), dsc_core::Error>(())
 //! ```
+pub mod agent;
 pub mod compare;
 pub mod config;
 pub mod discovery;

@@ -75,10 +75,22 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             put_package(app, name, req).await
         }
         (Method::GET, ["packages", name]) => {
-            get_content(app, ContentKey::Package { name: name.to_string() }).await
+            get_content(
+                app,
+                ContentKey::Package {
+                    name: name.to_string(),
+                },
+            )
+            .await
         }
         (Method::DELETE, ["packages", name]) => {
-            delete_content(app, ContentKey::Package { name: name.to_string() }).await
+            delete_content(
+                app,
+                ContentKey::Package {
+                    name: name.to_string(),
+                },
+            )
+            .await
         }
         (Method::PUT, ["configurations", name]) => {
             if let Err(e) = check_name("configuration name", name) {
@@ -416,13 +428,16 @@ async fn put_package(app: &Arc<App>, name: &str, req: Request<Incoming>) -> Resp
         Err(r) => return r,
     };
     let bytes = body.clone();
-    let opened = tokio::task::spawn_blocking(move || dsc_core::package::archive::open_bytes(&bytes)).await;
+    let opened =
+        tokio::task::spawn_blocking(move || dsc_core::package::archive::open_bytes(&bytes)).await;
     let signers = match opened {
         Ok(Ok(p)) => p.signers.into_iter().map(|s| s.key_id).collect(),
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("not a valid package: {e}")),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let key = ContentKey::Package { name: name.to_string() };
+    let key = ContentKey::Package {
+        name: name.to_string(),
+    };
     match app.storage.put_signed_content(key, body, signers).await {
         Ok(meta) => json(StatusCode::OK, &json!(meta)),
         Err(e) => storage_error(e),

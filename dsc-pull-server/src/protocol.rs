@@ -342,9 +342,10 @@ async fn get_module(app: &Arc<App>, headers: &HeaderMap, name: String, version: 
 
 async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> Resp {
     let root = service_root(&req);
-    if let Err(r) = registered(app, agent_id).await {
-        return r;
-    }
+    let view = match registered(app, agent_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let body = match protocol_body(app, req).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -354,6 +355,23 @@ async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> 
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     app.storage.touch(agent_id, now().unix_timestamp());
+    // A traek agent sends one report per JobId and resends it when it did not see the answer:
+    // store it once. (LCMs send several reports per JobId, all kept.)
+    if view.traek_agent {
+        let filter = ReportFilter {
+            agent_id: Some(agent_id),
+            job_id: Some(summary.job_id),
+            limit: 1,
+            ..Default::default()
+        };
+        match app.storage.reports(filter).await {
+            Ok(found) if !found.is_empty() => {
+                return respond(StatusCode::OK, ODATA_JSON, saved_report_json(&root));
+            }
+            Ok(_) => {}
+            Err(e) => return storage_error(e),
+        }
+    }
     match app.storage.store_report(agent_id, summary, body).await {
         Ok(_) => respond(StatusCode::OK, ODATA_JSON, saved_report_json(&root)),
         Err(e) => storage_error(e),

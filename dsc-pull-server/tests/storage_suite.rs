@@ -431,8 +431,14 @@ fn content_round_trips_and_names_match_case_insensitively() {
                 .unwrap()
                 .is_none()
             );
-            assert_eq!(s.list_content(true).await.unwrap().len(), 3);
-            assert_eq!(s.list_content(false).await.unwrap().len(), 1);
+            assert_eq!(s.list_content(ContentKind::Module).await.unwrap().len(), 3);
+            assert_eq!(
+                s.list_content(ContentKind::Configuration)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
             assert!(
                 s.delete_content(&ContentKey::Configuration { name: "WEB".into() })
                     .await
@@ -703,6 +709,57 @@ fn sixty_four_concurrent_reads_all_succeed() {
             });
             let results = futures_util::future::join_all(reads).await;
             assert!(results.iter().all(|r| matches!(r, Ok(true))), "{results:?}");
+        })
+    });
+}
+
+#[test]
+fn a_configuration_name_holds_a_mof_and_a_package_side_by_side() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let mof = ContentKey::Configuration { name: "Web".into() };
+            let pkg = ContentKey::Package { name: "Web".into() };
+            s.put_content(mof.clone(), Bytes::from_static(b"mof"))
+                .await
+                .unwrap();
+            let meta = s
+                .put_signed_content(
+                    pkg.clone(),
+                    Bytes::from_static(b"package"),
+                    vec!["AB12".into()],
+                )
+                .await
+                .unwrap();
+            assert_eq!(meta.signers, ["AB12"]);
+            let sum = |b: &[u8]| Some(dsc_core::pull::checksum::sha256_hex(b));
+            assert_eq!(s.configuration_checksum("web"), sum(b"mof"));
+            assert_eq!(s.package_checksum("WEB"), sum(b"package"));
+            assert_eq!(
+                s.content(&pkg).await.unwrap().unwrap().1,
+                Bytes::from_static(b"package")
+            );
+            let listed = s.list_content(ContentKind::Package).await.unwrap();
+            assert_eq!(
+                (listed.len(), listed[0].signers.clone()),
+                (1, vec!["AB12".to_string()])
+            );
+            assert_eq!(
+                s.list_content(ContentKind::Configuration)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert!(s.delete_content(&pkg).await.unwrap());
+            assert_eq!(s.package_checksum("Web"), None);
+            assert_eq!(
+                s.configuration_checksum("Web"),
+                sum(b"mof"),
+                "the MOF stays"
+            );
+            let reopened = (b.reopen)().await;
+            assert_eq!(reopened.configuration_checksum("Web"), sum(b"mof"));
         })
     });
 }

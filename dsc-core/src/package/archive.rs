@@ -189,7 +189,14 @@ pub fn open(
 /// listed as `untrusted`), as a server does before storing an upload.
 pub fn open_bytes(bytes: &[u8]) -> Result<OpenedPackage, PackageError> {
     let reader = std::io::Cursor::new(bytes);
-    open_reader(reader, bytes.len() as u64, &[], Limits::default(), None, &mut |_, _| {})
+    open_reader(
+        reader,
+        bytes.len() as u64,
+        &[],
+        Limits::default(),
+        None,
+        &mut |_, _| {},
+    )
 }
 
 fn open_reader<R: Read + std::io::Seek>(
@@ -203,8 +210,8 @@ fn open_reader<R: Read + std::io::Seek>(
     let mut zip = zip::ZipArchive::new(reader).map_err(|e| PackageError::NotZip(e.to_string()))?;
     if zip.has_duplicate_names() {
         let cd_start = zip.central_directory_start();
-        let name = duplicated_name(zip.into_inner(), cd_start)
-            .unwrap_or_else(|| "(unknown)".to_string());
+        let name =
+            duplicated_name(zip.into_inner(), cd_start).unwrap_or_else(|| "(unknown)".to_string());
         return Err(hostile(&name, "the archive lists this name more than once"));
     }
     if zip.len() > limits.max_entries {

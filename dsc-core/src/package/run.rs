@@ -191,6 +191,23 @@ pub fn run_package(
 ) -> Result<PackageRun, PackageRunError> {
     let prepared = prepare(package, trust, core_dirs, progress)?;
     unpacked(prepared.dir.path());
+    let result = run_prepared(options, &prepared, parameters, operation)?;
+    let policy = prepared.opened.manifest.remove_package();
+    drop(prepared); // removes the unpacked files
+    let removed = apply_remove_policy(package, policy, !result.had_errors)
+        .map_err(|e| format!("removing {} (removePackage): {e}", package.display()));
+    Ok(PackageRun { result, removed })
+}
+
+/// Runs the configuration of a prepared package with an engine that searches only the package
+/// (and its allowed core directories) and sees `DSC_CONFIG_ROOT`. The package stays unpacked, so
+/// one preparation serves several operations (a test, then a set).
+pub fn run_prepared(
+    options: &crate::engine::EngineOptions,
+    prepared: &PreparedPackage,
+    parameters: &serde_json::Map<String, serde_json::Value>,
+    operation: crate::config::run::Operation,
+) -> Result<crate::config::run::ConfigResult, PackageRunError> {
     let text = std::fs::read_to_string(&prepared.configuration)
         .map_err(|e| PackageError::Io(format!("reading the package's configuration: {e}")))?;
     let doc = crate::config::document::parse_document(&text)
@@ -204,10 +221,7 @@ pub fn run_package(
         .unwrap_or_default();
     options.env.push(("DSC_CONFIG_ROOT".into(), root));
     let engine = crate::engine::Engine::new(options);
-    let result = crate::config::run::run(&engine, &doc, parameters, operation)?;
-    let policy = prepared.opened.manifest.remove_package();
-    drop(prepared); // removes the unpacked files
-    let removed = apply_remove_policy(package, policy, !result.had_errors)
-        .map_err(|e| format!("removing {} (removePackage): {e}", package.display()));
-    Ok(PackageRun { result, removed })
+    Ok(crate::config::run::run(
+        &engine, &doc, parameters, operation,
+    )?)
 }

@@ -41,6 +41,27 @@ impl AdminClient {
         }
     }
 
+    /// A client that trusts the CA certificate(s) in `ca_pem` for an HTTPS server.
+    pub fn with_ca(server: &str, token: &str, ca_pem: Vec<u8>) -> Result<Self, AdminError> {
+        let tls = crate::pull::client::ClientTls {
+            ca_pem: Some(ca_pem),
+            ..Default::default()
+        };
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .tls_config(tls.config().map_err(|e| AdminError::Unreachable {
+                url: server.to_string(),
+                reason: e.to_string(),
+            })?)
+            .build();
+        Ok(AdminClient {
+            agent: config.into(),
+            base: format!("{}/api/v1", server.trim_end_matches('/')),
+            token: token.to_string(),
+        })
+    }
+
     /// Sends a request; returns the JSON answer (`Null` for an empty one).
     pub fn call(
         &self,

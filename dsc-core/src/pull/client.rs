@@ -76,7 +76,82 @@ pub struct PullClient {
     pub agent_id: Uuid,
 }
 
+/// HTTPS settings of a client.
+#[derive(Debug, Clone, Default)]
+pub struct ClientTls {
+    /// PEM certificate(s) of the CA that signed the server's certificate; `None` trusts the
+    /// system's roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM certificate and private key presented to the server (an LCM's client certificate).
+    pub client_cert_pem: Option<Vec<u8>>,
+    pub client_key_pem: Option<Vec<u8>>,
+}
+
+fn tls_error(what: &str, e: impl std::fmt::Display) -> ClientError {
+    ClientError::Http(format!("{what}: {e}"))
+}
+
+impl ClientTls {
+    pub(crate) fn config(&self) -> Result<ureq::tls::TlsConfig, ClientError> {
+        use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+        let roots = match &self.ca_pem {
+            Some(pem) => {
+                let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
+                    .filter_map(|item| match item {
+                        Ok(PemItem::Certificate(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                if certs.is_empty() {
+                    return Err(tls_error("the CA file", "holds no PEM certificate"));
+                }
+                RootCerts::new_with_certs(&certs)
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                let certs: Vec<Certificate<'static>> = found
+                    .certs
+                    .iter()
+                    .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+                    .collect();
+                RootCerts::new_with_certs(&certs)
+            }
+        };
+        let client = match (&self.client_cert_pem, &self.client_key_pem) {
+            (Some(cert), Some(key)) => {
+                let cert =
+                    Certificate::from_pem(cert).map_err(|e| tls_error("client certificate", e))?;
+                let key = PrivateKey::from_pem(key).map_err(|e| tls_error("client key", e))?;
+                Some(ClientCert::new_with_certs(&[cert], key))
+            }
+            _ => None,
+        };
+        Ok(TlsConfig::builder()
+            .root_certs(roots)
+            .client_cert(client)
+            .build())
+    }
+}
+
 impl PullClient {
+    /// A client with HTTPS settings (used for `https://` URLs).
+    pub fn with_tls(
+        server_url: &str,
+        agent_id: Uuid,
+        tls: &ClientTls,
+    ) -> Result<Self, ClientError> {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .tls_config(tls.config()?)
+            .build();
+        Ok(PullClient {
+            agent: config.into(),
+            server_url: server_url.trim_end_matches('/').to_string(),
+            agent_id,
+        })
+    }
+
     /// `server_url` is the LCM's `ServerURL` (e.g. `http://host:8080/PSDSCPullServer.svc`).
     pub fn new(server_url: &str, agent_id: Uuid) -> Self {
         let config = ureq::Agent::config_builder()

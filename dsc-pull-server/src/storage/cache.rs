@@ -136,19 +136,13 @@ impl Cache {
     /// Applies a committed registration: creates the agent if new, takes its names (from a
     /// ConfigurationRepository registration) and its certificate thumbprint.
     pub fn apply_registration(&self, r: &super::Registration) {
-        let configuration = r.message_type
-            == dsc_core::pull::messages::RegistrationMessageType::ConfigurationRepository;
-        let names = r.request.configuration_names.clone().unwrap_or_default();
-        let thumbprint = r.thumbprint();
         self.update_agent(r.agent_id, true, |view| {
-            if configuration {
-                view.registered_names = names;
-            }
-            if let Some(t) = thumbprint
-                && !view.thumbprints.contains(&t)
-            {
-                view.thumbprints.push(t);
-            }
+            view.add_registration(
+                r.message_type.as_str(),
+                r.names_json(),
+                r.thumbprint(),
+                &r.request.agent_information.lcm_version,
+            )
         });
         self.seen_and_stored(&r.agent_id, r.registered_at);
     }

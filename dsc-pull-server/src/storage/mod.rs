@@ -243,10 +243,17 @@ pub struct ReportFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ContentKey {
     /// A MOF, served to WMF LCMs.
-    Configuration { name: String },
-    Module { name: String, version: String },
+    Configuration {
+        name: String,
+    },
+    Module {
+        name: String,
+        version: String,
+    },
     /// A signed `.dscpkg` package of the same configuration name, served to traek agents.
-    Package { name: String },
+    Package {
+        name: String,
+    },
 }
 
 /// The kinds of content.
@@ -298,7 +305,9 @@ impl ContentMeta {
     /// The metadata of `bytes` stored under `key`, as of now.
     pub fn of(key: &ContentKey, bytes: &[u8]) -> Self {
         let (name, version) = match key {
-            ContentKey::Configuration { name } | ContentKey::Package { name } => (name.clone(), None),
+            ContentKey::Configuration { name } | ContentKey::Package { name } => {
+                (name.clone(), None)
+            }
             ContentKey::Module { name, version } => (name.clone(), Some(version.clone())),
         };
         ContentMeta {
@@ -448,7 +457,9 @@ pub fn content_columns(key: &ContentKey) -> (&'static str, String, String, Strin
             version.to_lowercase(),
             name.clone(),
         ),
-        ContentKey::Package { name } => ("package", name.to_lowercase(), String::new(), name.clone()),
+        ContentKey::Package { name } => {
+            ("package", name.to_lowercase(), String::new(), name.clone())
+        }
     }
 }
 

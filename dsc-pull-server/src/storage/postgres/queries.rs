@@ -220,8 +220,8 @@ impl Storage for PgStorage {
             signers,
             ..ContentMeta::of(&key, &bytes)
         };
-        let signers_json =
-            (!meta.signers.is_empty()).then(|| serde_json::to_string(&meta.signers).unwrap_or_default());
+        let signers_json = (!meta.signers.is_empty())
+            .then(|| serde_json::to_string(&meta.signers).unwrap_or_default());
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_error)?;
         tx.execute(

@@ -15,7 +15,7 @@ const MIGRATION_LOCK: i64 = 0x7472_6165_6b00_0001;
 const MIGRATIONS: &[(i32, &str)] = &[
     (
         1,
-    r#"
+        r#"
 CREATE TABLE agents (
     agent_id uuid PRIMARY KEY,
     created_at bigint NOT NULL,

@@ -83,7 +83,9 @@ pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("content", "signers",
 pub(super) fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
     for (table, column, ty) in ADDED_COLUMNS {
         let present: bool = conn
-            .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+            ))?
             .exists(params![column])?;
         if !present {
             conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
