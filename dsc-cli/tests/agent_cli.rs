@@ -743,3 +743,66 @@ fn a_wmf_lcm_and_an_agent_are_served_side_by_side() {
         "{versions:?}"
     );
 }
+
+fn last_job(f: &Fleet) -> Option<String> {
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(f.path("agent/state.json")).ok()?).ok()?;
+    state["lastCycle"]["jobId"].as_str().map(str::to_string)
+}
+
+fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_loop_reloads_on_sighup_and_sigterm_lets_the_running_cycle_finish() {
+    let f = Fleet::new();
+    f.publish(
+        "Web",
+        &f.package("slow.dscpkg", &[("a.txt", "A")], Some("trusted"), 1.0),
+    );
+    f.register("agent", "Web", "monitor");
+    let dir = f.path("agent");
+    let mut child = f
+        .traek(&["agent", "run", "--state-dir", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(20), "the first cycle", || {
+        last_job(&f).is_some()
+    });
+    let first = last_job(&f);
+    assert_eq!(f.managed("a.txt"), None, "monitor");
+    // SIGHUP: the settings are read again (now autocorrect) and a cycle runs with them.
+    f.register("agent", "Web", "autocorrect");
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    wait_until(Duration::from_secs(20), "a cycle after SIGHUP", || {
+        last_job(&f) != first
+    });
+    assert_eq!(
+        f.managed("a.txt").as_deref(),
+        Some("A"),
+        "the reloaded mode applied"
+    );
+    // SIGTERM during a cycle: the cycle finishes, then the agent exits 0.
+    f.register("agent", "Web", "autocorrect");
+    let before = last_job(&f);
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(400));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_ne!(
+        last_job(&f),
+        before,
+        "the interrupted cycle finished and was saved"
+    );
+}

@@ -626,6 +626,16 @@ fn hostile_requests_get_4xx_and_the_server_stays_up(backend: Backend) {
         s.admin("PUT", "/api/v1/configurations/..", Some(b"x")).0,
         400
     );
+    let (st, v) = s.admin(
+        "PUT",
+        "/api/v1/packages/Web",
+        Some(b"PK\x03\x04 not really a zip"),
+    );
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("not a valid package"),
+        "{v}"
+    );
     assert_eq!(
         s.admin("PUT", "/api/v1/configurations/a%2F..%2Fb", Some(b"x"))
             .0,
