@@ -428,8 +428,10 @@ async fn put_package(app: &Arc<App>, name: &str, req: Request<Incoming>) -> Resp
         Err(r) => return r,
     };
     let bytes = body.clone();
-    let opened =
-        tokio::task::spawn_blocking(move || dsc_core::package::archive::open_bytes(&bytes)).await;
+    let opened = tokio::task::spawn_blocking(move || {
+        dsc_core::package::archive::open_bytes(&bytes, Default::default())
+    })
+    .await;
     let signers = match opened {
         Ok(Ok(p)) => p.signers.into_iter().map(|s| s.key_id).collect(),
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("not a valid package: {e}")),
