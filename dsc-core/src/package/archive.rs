@@ -187,13 +187,13 @@ pub fn open(
 
 /// Opens and verifies a package held in memory (no extraction, no trusted keys: signers are
 /// listed as `untrusted`), as a server does before storing an upload.
-pub fn open_bytes(bytes: &[u8]) -> Result<OpenedPackage, PackageError> {
+pub fn open_bytes(bytes: &[u8], limits: Limits) -> Result<OpenedPackage, PackageError> {
     let reader = std::io::Cursor::new(bytes);
     open_reader(
         reader,
         bytes.len() as u64,
         &[],
-        Limits::default(),
+        limits,
         None,
         &mut |_, _| {},
     )
