@@ -177,6 +177,9 @@ pub struct ReportSummary {
     pub error_count: usize,
     /// The first error message, when the report carries errors.
     pub first_error: Option<String>,
+    /// What a final report says about its run (`None` for start and error-only reports, and
+    /// for summaries read back from storage).
+    pub run: Option<super::compliance::RunCompliance>,
 }
 
 /// Why a report was refused (400).
@@ -248,6 +251,7 @@ pub fn parse_report(body: &[u8]) -> Result<ReportSummary, ReportError> {
         end_unix,
         error_count: errors.len(),
         first_error,
+        run: super::compliance::run_compliance(&value),
     })
 }
 

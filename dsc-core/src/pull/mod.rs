@@ -1,12 +1,13 @@
 //! The DSC pull protocol (MS-DSCPM v2) as WMF 5.x LCMs speak it: request paths, registration-key
 //! signatures, checksums, typed bodies, and the GetDscAction decision. Shared by the pull server
-//! and by clients (tests today, an agent later). See `shared/pull-protocol.md`.
+//! and by clients (the agent, tests). See `shared/pull-protocol.md`.
 
 pub mod action;
 pub mod admin_client;
 pub mod auth;
 pub mod checksum;
 pub mod client;
+pub mod compliance;
 pub mod messages;
 pub mod path;
 

@@ -426,6 +426,7 @@ fn report_from_row(r: &Row) -> StoredReport {
             end_unix: r.get(12),
             error_count: usize::try_from(r.get::<_, i32>(13)).unwrap_or(0),
             first_error: r.get(14),
+            run: None,
         },
         body: Bytes::from(r.get::<_, Vec<u8>>(15)),
     }

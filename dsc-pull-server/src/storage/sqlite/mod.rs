@@ -262,6 +262,7 @@ fn report_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredReport> {
             end_unix: r.get(12)?,
             error_count: r.get::<_, i64>(13)? as usize,
             first_error: r.get(14)?,
+            run: None,
         },
         body: Bytes::from(body),
     })
