@@ -5,7 +5,8 @@ use crate::http::{
     Resp, constant_time_eq, empty, error, json, query_params, read_body, respond, storage_error,
 };
 use crate::state::App;
-use crate::storage::{ContentKey, ContentKind, ReportFilter};
+use crate::storage::{ContentKey, ContentKind, NodeQuery, NodeSummary, ReportFilter};
+use dsc_core::pull::compliance::ComplianceStatus;
 use dsc_core::pull::path::{check_module_version, check_name, parse_guid};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -154,6 +155,13 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             )
             .await
         }
+        (Method::GET, ["summary"]) => {
+            let stale = app.stale_after_secs();
+            match app.storage.summary(crate::storage::now_unix(), stale).await {
+                Ok(summary) => json(StatusCode::OK, &json!(summary)),
+                Err(e) => storage_error(e),
+            }
+        }
         (Method::GET, ["nodes"]) => {
             let limit = match q("limit").map(|l| l.parse::<usize>()) {
                 None => 100,
@@ -165,7 +173,27 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
                 Some(Ok(a)) => Some(a),
                 Some(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
             };
-            match app.storage.nodes(after, limit).await {
+            let status = match q("status").map(|s| ComplianceStatus::parse(&s).ok_or(s)) {
+                None => None,
+                Some(Ok(s)) => Some(s),
+                Some(Err(s)) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "status '{s}' is not one of compliant, non-compliant, failed, pending, stale"
+                        ),
+                    );
+                }
+            };
+            let query = NodeQuery {
+                after,
+                limit,
+                status,
+                now: crate::storage::now_unix(),
+                stale_after: app.stale_after_secs(),
+            };
+            match app.storage.find_nodes(&query).await {
+                Ok(nodes) if wants_csv(&req) => nodes_csv(&nodes),
                 Ok(nodes) => {
                     let next = if nodes.len() == limit {
                         nodes.last().map(|n| n.agent_id.to_string())
@@ -183,7 +211,16 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
                 Err(e) => return error(StatusCode::BAD_REQUEST, e),
             };
             match app.storage.node(agent).await {
-                Ok(Some(n)) => json(StatusCode::OK, &json!(n)),
+                Ok(Some(mut n)) => {
+                    n.judge(crate::storage::now_unix(), app.stale_after_secs());
+                    let resources = match app.storage.node_resources(agent).await {
+                        Ok(r) => r,
+                        Err(e) => return storage_error(e),
+                    };
+                    let mut v = json!(n);
+                    v["resources"] = json!(resources);
+                    json(StatusCode::OK, &v)
+                }
                 Ok(None) => error(
                     StatusCode::NOT_FOUND,
                     format!("agent {agent} is not registered"),
@@ -489,4 +526,49 @@ async fn delete_content(app: &Arc<App>, key: ContentKey) -> Resp {
         Ok(false) => error(StatusCode::NOT_FOUND, "no such content"),
         Err(e) => storage_error(e),
     }
+}
+
+/// The client asked for CSV (`Accept: text/csv`).
+fn wants_csv(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("text/csv"))
+}
+
+/// One CSV field, quoted when it needs to be (RFC 4180).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The node list as CSV, one node per line after a header.
+fn nodes_csv(nodes: &[NodeSummary]) -> Resp {
+    let mut out = String::from(
+        "agentId,nodeName,status,lcmVersion,ipAddresses,configurations,lastSeen,lastRunTime\n",
+    );
+    for n in nodes {
+        let names = n
+            .assigned_names
+            .as_ref()
+            .unwrap_or(&n.registered_names)
+            .join(";");
+        let fields = [
+            n.agent_id.to_string(),
+            n.node_name.clone().unwrap_or_default(),
+            n.status.as_str().to_string(),
+            n.lcm_version.clone().unwrap_or_default(),
+            n.ip_addresses.join(";"),
+            names,
+            n.last_seen.map(|t| t.to_string()).unwrap_or_default(),
+            n.run_time.map(|t| t.to_string()).unwrap_or_default(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    respond(StatusCode::OK, "text/csv; charset=utf-8", out)
 }

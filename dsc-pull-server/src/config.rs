@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub max_reports_per_node: Option<u64>,
     /// How often retention is applied.
     pub prune_interval: Duration,
+    /// A node whose latest report is older than this is `stale`.
+    pub stale_after: Duration,
 }
 
 /// The TOML file's shape (every key optional).
@@ -57,6 +59,7 @@ pub struct FileConfig {
     pub report_retention: Option<String>,
     pub max_reports_per_node: Option<u64>,
     pub prune_interval: Option<String>,
+    pub stale_after: Option<String>,
 }
 
 impl FileConfig {
@@ -83,6 +86,7 @@ pub struct Overrides {
     pub report_retention: Option<String>,
     pub max_reports_per_node: Option<u64>,
     pub prune_interval: Option<String>,
+    pub stale_after: Option<String>,
 }
 
 /// Parses a duration such as `90d`, `12h`, `30m` or `1h 30m`.
@@ -117,6 +121,12 @@ impl ServerConfig {
             .map(|t| parse_duration("--prune-interval", &t))
             .transpose()?
             .unwrap_or(Duration::from_secs(3600));
+        let stale_after = o
+            .stale_after
+            .or(file.stale_after)
+            .map(|t| parse_duration("--stale-after", &t))
+            .transpose()?
+            .unwrap_or(Duration::from_secs(2 * 3600));
         let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
         if max_reports_per_node == Some(0) {
             return Err(
@@ -146,6 +156,7 @@ impl ServerConfig {
             report_retention,
             max_reports_per_node,
             prune_interval,
+            stale_after,
             data_dir,
         })
     }

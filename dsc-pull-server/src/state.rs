@@ -19,6 +19,11 @@ pub struct App {
 }
 
 impl App {
+    /// The stale threshold in seconds.
+    pub fn stale_after_secs(&self) -> i64 {
+        i64::try_from(self.config.stale_after.as_secs()).unwrap_or(i64::MAX)
+    }
+
     /// The report-retention policy as of now.
     pub fn prune_policy(&self) -> PrunePolicy {
         PrunePolicy {

@@ -845,6 +845,88 @@ fn retention_keeps_a_nodes_newest_reports_and_its_status(backend: Backend) {
     assert_eq!(node["lastReportStatus"], "Failure");
 }
 
+fn the_summary_node_list_and_csv_show_compliance(backend: Backend) {
+    let s = Server::start_on(backend);
+    let (good, bad, idle) = (
+        s.client(new_agent()),
+        s.client(new_agent()),
+        s.client(new_agent()),
+    );
+    for c in [&good, &bad, &idle] {
+        c.register(
+            KEY,
+            &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+        )
+        .unwrap();
+    }
+    let data = |ok: bool| {
+        let key = if ok {
+            "ResourcesInDesiredState"
+        } else {
+            "ResourcesNotInDesiredState"
+        };
+        json!({key: [{"ResourceId": "[File]motd", "ModuleName": "PSDesiredStateConfiguration", "InDesiredState": ok}]}).to_string()
+    };
+    let final_report = |ok: bool| {
+        report(
+            Uuid::new_v4(),
+            json!({"Status": "Success", "StatusData": [data(ok)]}),
+        )
+    };
+    assert_eq!(good.send_report(&final_report(true)).unwrap().status, 200);
+    assert_eq!(bad.send_report(&final_report(false)).unwrap().status, 200);
+    let (st, v) = s.admin("GET", "/api/v1/summary", None);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["statuses"],
+        json!({"compliant": 1, "non-compliant": 1, "failed": 0, "pending": 1, "stale": 0})
+    );
+    assert_eq!(
+        v["failingResources"][0],
+        json!({"name": "[File]motd", "nodes": 1})
+    );
+    assert_eq!(v["configurations"][0], json!({"name": "Web", "nodes": 3}));
+    let (_, v) = s.admin("GET", "/api/v1/nodes?status=non-compliant", None);
+    let listed: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["agentId"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [bad.agent_id.to_string()]);
+    assert_eq!(v["nodes"][0]["status"], "non-compliant");
+    let (st, _) = s.admin("GET", "/api/v1/nodes?status=bogus", None);
+    assert_eq!(st, 400);
+    let (_, node) = s.admin("GET", &format!("/api/v1/nodes/{}", bad.agent_id), None);
+    assert_eq!(
+        node["resources"],
+        json!([{"resourceId": "[File]motd", "module": "PSDesiredStateConfiguration", "inDesiredState": false}])
+    );
+    let plain = dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), Uuid::nil());
+    let auth = format!("Bearer {TOKEN}");
+    let csv = plain
+        .request(
+            "GET",
+            "/api/v1/nodes",
+            &[("Authorization", &auth), ("Accept", "text/csv")],
+            None,
+        )
+        .unwrap();
+    let text = String::from_utf8(csv.body).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "agentId,nodeName,status,lcmVersion,ipAddresses,configurations,lastSeen,lastRunTime"
+    );
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&good.agent_id.to_string()) && l.contains(",compliant,")),
+        "{text}"
+    );
+}
+
 /// Every check above, once per storage backend.
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
@@ -880,6 +962,7 @@ on_every_backend!(
     the_keys_file_is_mirrored_and_hand_edits_apply_on_reload,
     sixty_four_concurrent_clients_on_every_endpoint_get_no_5xx,
     retention_keeps_a_nodes_newest_reports_and_its_status,
+    the_summary_node_list_and_csv_show_compliance,
 );
 
 #[test]

@@ -763,3 +763,113 @@ fn a_configuration_name_holds_a_mof_and_a_package_side_by_side() {
         })
     });
 }
+
+/// A final report whose run had these resources in and out of the desired state.
+fn run_report(status: &str, ok: &[&str], not_ok: &[&str]) -> (ReportSummary, Bytes) {
+    let list = |ids: &[&str], in_state: bool| -> Vec<serde_json::Value> {
+        ids.iter()
+            .map(|id| serde_json::json!({"ResourceId": id, "ModuleName": "M", "InDesiredState": in_state}))
+            .collect()
+    };
+    let data = serde_json::json!({"ResourcesInDesiredState": list(ok, true), "ResourcesNotInDesiredState": list(not_ok, false)});
+    let v = serde_json::json!({"JobId": Uuid::new_v4().to_string(), "Status": status, "Errors": [], "StatusData": [data.to_string()]});
+    let body = Bytes::from(serde_json::to_vec(&v).unwrap());
+    (parse_report(&body).unwrap(), body)
+}
+
+#[test]
+fn the_latest_run_decides_a_nodes_status_and_the_summary_counts_them() {
+    use dsc_core::pull::compliance::ComplianceStatus as S;
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let ids: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+            for a in &ids {
+                s.register(registration(
+                    *a,
+                    RegistrationMessageType::ConfigurationRepository,
+                    Some(&["Web"]),
+                ))
+                .await
+                .unwrap();
+            }
+            let (compliant, drifted, failed, pending) = (ids[0], ids[1], ids[2], ids[3]);
+            // A drifted run first, then a compliant one: the latest decides.
+            let (sum, body) = run_report("Success", &[], &["[File]a"]);
+            s.store_report(compliant, sum, body).await.unwrap();
+            let (sum, body) = run_report("Success", &["[File]a", "[File]b"], &[]);
+            s.store_report(compliant, sum, body).await.unwrap();
+            let (sum, body) = run_report("Success", &["[File]a"], &["[File]b"]);
+            s.store_report(drifted, sum, body).await.unwrap();
+            let (sum, body) = run_report("Failure", &[], &["[File]b"]);
+            s.store_report(failed, sum, body).await.unwrap();
+            // A start report (no Status) decides nothing.
+            let (sum, body) = report(Uuid::new_v4(), None);
+            s.store_report(failed, sum, body).await.unwrap();
+            let now = now_unix();
+            let summary = s.summary(now, 7200).await.unwrap();
+            let count = |st: S| summary.statuses[st.as_str()];
+            assert_eq!(
+                (
+                    count(S::Compliant),
+                    count(S::NonCompliant),
+                    count(S::Failed),
+                    count(S::Pending),
+                    count(S::Stale)
+                ),
+                (1, 1, 1, 1, 0)
+            );
+            assert_eq!(summary.failing_resources[0].name, "[File]b");
+            assert_eq!(summary.failing_resources[0].nodes, 2);
+            assert_eq!(summary.configurations[0].name, "Web");
+            assert_eq!(summary.configurations[0].nodes, 4);
+            let today = summary.daily.last().unwrap();
+            assert_eq!(summary.daily.len(), 30);
+            assert_eq!(
+                (
+                    today.counts["compliant"],
+                    today.counts["non-compliant"],
+                    today.counts["failed"]
+                ),
+                (1, 1, 1),
+                "the compliant node's earlier drifted run that day is replaced"
+            );
+            let resources = s.node_resources(drifted).await.unwrap();
+            let states: Vec<(String, bool)> = resources
+                .iter()
+                .map(|r| (r.resource_id.clone(), r.in_desired_state))
+                .collect();
+            assert_eq!(
+                states,
+                [
+                    ("[File]a".to_string(), true),
+                    ("[File]b".to_string(), false)
+                ]
+            );
+            let find = |status, now| {
+                let q = NodeQuery {
+                    limit: 100,
+                    status: Some(status),
+                    now,
+                    stale_after: 7200,
+                    ..Default::default()
+                };
+                async move {
+                    s.find_nodes(&q)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|n| (n.agent_id, n.status))
+                        .collect::<Vec<_>>()
+                }
+            };
+            assert_eq!(find(S::Failed, now).await, [(failed, S::Failed)]);
+            assert_eq!(find(S::Pending, now).await, [(pending, S::Pending)]);
+            // Three hours later every node that ran is stale; the pending one stays pending.
+            let later = now + 3 * 3600;
+            assert_eq!(find(S::Stale, later).await.len(), 3);
+            assert_eq!(s.summary(later, 7200).await.unwrap().statuses["stale"], 3);
+            assert!(find(S::Compliant, later).await.is_empty());
+        })
+    });
+}

@@ -192,9 +192,16 @@ mod tests {
         let r = run_compliance(&report(Some("Success"), drift, json!([]))).unwrap();
         assert_eq!(r.status, ComplianceStatus::NonCompliant);
         assert!(!r.resources[0].in_desired_state);
-        let failed = report(Some("Failure"), json!({}), json!([json!({"ErrorMessage": "boom"}).to_string()]));
+        let failed = report(
+            Some("Failure"),
+            json!({}),
+            json!([json!({"ErrorMessage": "boom"}).to_string()]),
+        );
         let r = run_compliance(&failed).unwrap();
-        assert_eq!((r.status, r.errors.clone()), (ComplianceStatus::Failed, vec!["boom".to_string()]));
+        assert_eq!(
+            (r.status, r.errors.clone()),
+            (ComplianceStatus::Failed, vec!["boom".to_string()])
+        );
         let resource_error = json!({"ResourcesNotInDesiredState": [{"ResourceId": "[X]c", "InDesiredState": false, "Error": "denied"}]});
         let r = run_compliance(&report(Some("Success"), resource_error, json!([]))).unwrap();
         assert_eq!(r.status, ComplianceStatus::Failed);
@@ -205,14 +212,23 @@ mod tests {
         assert_eq!(run_compliance(&report(None, json!({}), json!([]))), None);
         let odd = json!({"JobId": "x", "Status": "Success", "StatusData": [1, "not json", {"ResourcesInDesiredState": "nope"}], "Errors": [null]});
         let r = run_compliance(&odd).unwrap();
-        assert_eq!((r.status, r.resources.len()), (ComplianceStatus::Compliant, 0));
+        assert_eq!(
+            (r.status, r.resources.len()),
+            (ComplianceStatus::Compliant, 0)
+        );
     }
 
     #[test]
     fn nodes_are_pending_before_a_run_and_stale_after_the_threshold() {
         assert_eq!(node_status(None, None, 100, 10), ComplianceStatus::Pending);
-        assert_eq!(node_status(Some(ComplianceStatus::Failed), Some(95), 100, 10), ComplianceStatus::Failed);
-        assert_eq!(node_status(Some(ComplianceStatus::Compliant), Some(80), 100, 10), ComplianceStatus::Stale);
+        assert_eq!(
+            node_status(Some(ComplianceStatus::Failed), Some(95), 100, 10),
+            ComplianceStatus::Failed
+        );
+        assert_eq!(
+            node_status(Some(ComplianceStatus::Compliant), Some(80), 100, 10),
+            ComplianceStatus::Stale
+        );
         for s in ComplianceStatus::ALL {
             assert_eq!(ComplianceStatus::parse(s.as_str()), Some(s));
         }

@@ -83,6 +83,9 @@ struct ServeArgs {
     /// How often retention is applied [default: 1h].
     #[arg(long, global = true, env = "TRAEK_PRUNE_INTERVAL")]
     prune_interval: Option<String>,
+    /// A node whose latest report is older than this is `stale` [default: 2h].
+    #[arg(long, global = true, env = "TRAEK_STALE_AFTER")]
+    stale_after: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
             report_retention: o.report_retention.clone(),
             max_reports_per_node: o.max_reports_per_node,
             prune_interval: o.prune_interval.clone(),
+            stale_after: o.stale_after.clone(),
         },
     ) {
         Ok(c) => c,

@@ -78,6 +78,22 @@ impl Cache {
         read_lock(&self.agents).len()
     }
 
+    /// Nodes per effective configuration name (assigned, else registered), by name.
+    pub fn configuration_counts(&self) -> Vec<super::NameCount> {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for a in read_lock(&self.agents).values() {
+            for name in a.view.effective_names() {
+                *counts.entry(name.clone()).or_default() += 1;
+            }
+        }
+        let mut out: Vec<super::NameCount> = counts
+            .into_iter()
+            .map(|(name, nodes)| super::NameCount { name, nodes })
+            .collect();
+        out.sort_by(|a, b| b.nodes.cmp(&a.nodes).then(a.name.cmp(&b.name)));
+        out
+    }
+
     /// Records a request from the agent (no lock taken beyond the read lock).
     pub fn touch(&self, id: &Uuid, now: i64) {
         if let Some(a) = read_lock(&self.agents).get(id) {

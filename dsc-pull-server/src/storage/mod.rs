@@ -21,6 +21,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use dsc_core::pull::compliance::{ComplianceStatus, ResourceResult, node_status};
 use dsc_core::pull::messages::{RegisterRequest, RegistrationMessageType, ReportSummary};
 use serde::Serialize;
 use uuid::Uuid;
@@ -157,9 +158,25 @@ pub struct NodeSummary {
     pub last_seen: Option<i64>,
     pub last_report_status: Option<String>,
     pub last_report_time: Option<i64>,
+    /// The status of the node's latest run (final report), and when it was received.
+    pub run_status: Option<ComplianceStatus>,
+    pub run_time: Option<i64>,
+    /// The node's status now (`pending`, `stale` included): see [`NodeSummary::judge`].
+    pub status: ComplianceStatus,
 }
 
 impl NodeSummary {
+    /// Sets the latest run's status and time as stored.
+    pub fn set_run(&mut self, status: Option<String>, time: Option<i64>) {
+        self.run_status = status.as_deref().and_then(ComplianceStatus::parse);
+        self.run_time = time;
+    }
+
+    /// Computes `status` as of `now` with the stale threshold (seconds).
+    pub fn judge(&mut self, now: i64, stale_after: i64) {
+        self.status = node_status(self.run_status, self.run_time, now, stale_after);
+    }
+
     /// A node with the fields of its agent row and no registration yet.
     pub fn new(
         agent_id: Uuid,
@@ -179,6 +196,9 @@ impl NodeSummary {
             last_seen,
             last_report_status,
             last_report_time,
+            run_status: None,
+            run_time: None,
+            status: ComplianceStatus::Pending,
         }
     }
 
@@ -222,6 +242,115 @@ pub struct StoredReport {
     pub received_at: i64,
     pub summary: ReportSummary,
     pub body: Bytes,
+}
+
+/// Which nodes to list (keyset pagination by agent id).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeQuery {
+    pub after: Option<Uuid>,
+    pub limit: usize,
+    /// Only nodes with this status now.
+    pub status: Option<ComplianceStatus>,
+    /// Now and the stale threshold (seconds), for `status`.
+    pub now: i64,
+    pub stale_after: i64,
+}
+
+impl NodeQuery {
+    /// The SQL condition on `run_status` / `run_time` that selects `status`, with the stale
+    /// cutoff as its one parameter (`{p}` is replaced by the placeholder).
+    pub fn status_condition(&self) -> Option<String> {
+        Some(match self.status? {
+            ComplianceStatus::Pending => "run_status IS NULL AND {p} IS NOT NULL".to_string(),
+            ComplianceStatus::Stale => "run_status IS NOT NULL AND run_time < {p}".to_string(),
+            s => format!("run_status = '{}' AND run_time >= {{p}}", s.as_str()),
+        })
+    }
+
+    /// Received before this, a node's latest run is stale.
+    pub fn stale_cutoff(&self) -> i64 {
+        self.now - self.stale_after
+    }
+}
+
+/// The fleet at a glance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Nodes per status (every status present, zero or not).
+    pub statuses: std::collections::BTreeMap<String, u64>,
+    /// Nodes per configuration name they are given (assigned, else registered).
+    pub configurations: Vec<NameCount>,
+    /// Per day (UTC, oldest first, the last 30): nodes by the status of their last run that day.
+    pub daily: Vec<DailyCounts>,
+    /// Resources not in the desired state on most nodes (latest runs).
+    pub failing_resources: Vec<NameCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameCount {
+    pub name: String,
+    pub nodes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DailyCounts {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
+
+/// Days of daily status counts kept and shown.
+pub const DAILY_DAYS: i64 = 30;
+
+/// The UTC day number of a Unix time.
+pub fn day_of(t: i64) -> i64 {
+    t.div_euclid(86_400)
+}
+
+/// Builds the summary's daily list from `(day, status, count)` rows, the last [`DAILY_DAYS`]
+/// days up to `today`, every day present.
+pub fn daily_counts(rows: &[(i64, String, i64)], today: i64) -> Vec<DailyCounts> {
+    (today - DAILY_DAYS + 1..=today)
+        .map(|day| {
+            let mut counts: std::collections::BTreeMap<String, u64> = [
+                ComplianceStatus::Compliant,
+                ComplianceStatus::NonCompliant,
+                ComplianceStatus::Failed,
+            ]
+            .iter()
+            .map(|s| (s.as_str().to_string(), 0))
+            .collect();
+            for (d, status, n) in rows {
+                if *d == day {
+                    *counts.entry(status.clone()).or_default() += u64::try_from(*n).unwrap_or(0);
+                }
+            }
+            let date = time::OffsetDateTime::from_unix_timestamp(day * 86_400)
+                .map(|t| t.date().to_string())
+                .unwrap_or_default();
+            DailyCounts { day: date, counts }
+        })
+        .collect()
+}
+
+/// Nodes per status from `(run_status, stale, count)` rows.
+pub fn status_counts(
+    rows: &[(Option<String>, bool, i64)],
+) -> std::collections::BTreeMap<String, u64> {
+    let mut out: std::collections::BTreeMap<String, u64> = ComplianceStatus::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), 0))
+        .collect();
+    for (run, stale, n) in rows {
+        let status = match (run.as_deref().and_then(ComplianceStatus::parse), stale) {
+            (None, _) => ComplianceStatus::Pending,
+            (Some(_), true) => ComplianceStatus::Stale,
+            (Some(s), false) => s,
+        };
+        *out.entry(status.as_str().to_string()).or_default() += u64::try_from(*n).unwrap_or(0);
+    }
+    out
 }
 
 /// Filters of the report query.
@@ -369,7 +498,20 @@ pub trait Storage: Send + Sync + 'static {
     /// Sets (`Some`) or clears (`None`) the administrator's assignment. False when unknown.
     async fn assign(&self, agent_id: Uuid, names: Option<Vec<String>>) -> StorageResult<bool>;
     /// Nodes ordered by agent id, after `after` (keyset pagination).
-    async fn nodes(&self, after: Option<Uuid>, limit: usize) -> StorageResult<Vec<NodeSummary>>;
+    async fn nodes(&self, after: Option<Uuid>, limit: usize) -> StorageResult<Vec<NodeSummary>> {
+        self.find_nodes(&NodeQuery {
+            after,
+            limit,
+            ..Default::default()
+        })
+        .await
+    }
+    /// Nodes matching a query, ordered by agent id.
+    async fn find_nodes(&self, query: &NodeQuery) -> StorageResult<Vec<NodeSummary>>;
+    /// The per-resource results of the node's latest run.
+    async fn node_resources(&self, agent_id: Uuid) -> StorageResult<Vec<ResourceResult>>;
+    /// The fleet at a glance, as of `now` with the stale threshold (seconds).
+    async fn summary(&self, now: i64, stale_after: i64) -> StorageResult<Summary>;
     /// One node's summary.
     async fn node(&self, agent_id: Uuid) -> StorageResult<Option<NodeSummary>>;
     /// Number of registered agents.

@@ -7,6 +7,7 @@
 use super::{Shared, pg_error};
 use crate::storage::{StorageError, StorageResult};
 use bytes::Bytes;
+use dsc_core::pull::compliance::{ComplianceStatus, RunCompliance};
 use dsc_core::pull::messages::ReportSummary;
 use futures_util::future::try_join_all;
 use std::sync::Arc;
@@ -147,9 +148,13 @@ async fn store(shared: &Shared, jobs: &[ReportJob]) -> Result<Vec<i64>, BatchErr
     });
     let ids = try_join_all(inserts).await?;
     let mut latest: std::collections::BTreeMap<Uuid, (&String, i64)> = Default::default();
+    let mut runs: std::collections::BTreeMap<Uuid, (&RunCompliance, i64)> = Default::default();
     for j in jobs {
         if let Some(st) = &j.summary.status {
             latest.insert(j.agent_id, (st, j.received_at));
+        }
+        if let Some(run) = &j.summary.run {
+            runs.insert(j.agent_id, (run, j.received_at));
         }
     }
     let updates = latest.iter().map(|(agent, (st, at))| {
@@ -157,6 +162,78 @@ async fn store(shared: &Shared, jobs: &[ReportJob]) -> Result<Vec<i64>, BatchErr
         async move { tx.execute(status, &[agent, *st, at]).await }
     });
     try_join_all(updates).await?;
+    // Daily counts change last, in (day, status) order, so concurrent batches never deadlock.
+    let mut deltas: std::collections::BTreeMap<(i64, &'static str), i64> = Default::default();
+    for (agent, (run, at)) in &runs {
+        if let Some((day, old)) = record_run(&tx, agent, run, *at).await? {
+            if let Some(old) = old.and_then(|o| ComplianceStatus::parse(&o)) {
+                *deltas.entry((day, old.as_str())).or_default() -= 1;
+            }
+            *deltas.entry((day, run.status.as_str())).or_default() += 1;
+        }
+    }
+    for ((day, status), delta) in deltas.into_iter().filter(|d| d.1 != 0) {
+        tx.execute(
+            "INSERT INTO daily_counts (day, status, count) VALUES ($1, $2, $3)
+             ON CONFLICT (day, status) DO UPDATE SET count = daily_counts.count + $3",
+            &[&day, &status, &delta],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(ids)
+}
+
+/// Keeps a node's latest run: its status, its per-resource results and its status of the day.
+/// When the day's status changed: the day and the status it had before (if any).
+async fn record_run(
+    tx: &deadpool_postgres::Transaction<'_>,
+    agent: &Uuid,
+    run: &RunCompliance,
+    received_at: i64,
+) -> Result<Option<(i64, Option<String>)>, BatchError> {
+    let status = run.status.as_str();
+    tx.execute(
+        "UPDATE agents SET run_status = $2, run_time = $3 WHERE agent_id = $1",
+        &[agent, &status, &received_at],
+    )
+    .await?;
+    tx.execute("DELETE FROM node_resources WHERE agent_id = $1", &[agent])
+        .await?;
+    if !run.resources.is_empty() {
+        let ids: Vec<&str> = run
+            .resources
+            .iter()
+            .map(|r| r.resource_id.as_str())
+            .collect();
+        let modules: Vec<&str> = run.resources.iter().map(|r| r.module.as_str()).collect();
+        let ok: Vec<bool> = run.resources.iter().map(|r| r.in_desired_state).collect();
+        let errors: Vec<Option<&str>> = run.resources.iter().map(|r| r.error.as_deref()).collect();
+        tx.execute(
+            "INSERT INTO node_resources (agent_id, resource_id, module, in_desired_state, error)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::boolean[], $5::text[])
+             ON CONFLICT (agent_id, resource_id) DO UPDATE SET module = EXCLUDED.module,
+             in_desired_state = EXCLUDED.in_desired_state, error = EXCLUDED.error",
+            &[agent, &ids, &modules, &ok, &errors],
+        )
+        .await?;
+    }
+    let day = crate::storage::day_of(received_at);
+    let old: Option<String> = tx
+        .query_opt(
+            "SELECT status FROM status_days WHERE agent_id = $1 AND day = $2 FOR UPDATE",
+            &[agent, &day],
+        )
+        .await?
+        .map(|r| r.get(0));
+    if old.as_deref() == Some(status) {
+        return Ok(None);
+    }
+    tx.execute(
+        "INSERT INTO status_days (agent_id, day, status) VALUES ($1, $2, $3)
+         ON CONFLICT (agent_id, day) DO UPDATE SET status = $3",
+        &[agent, &day, &status],
+    )
+    .await?;
+    Ok(Some((day, old)))
 }

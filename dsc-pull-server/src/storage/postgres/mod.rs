@@ -25,6 +25,7 @@ use crate::storage::*;
 use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use dsc_core::pull::compliance::ResourceResult;
 use dsc_core::pull::messages::ReportSummary;
 use notify::Change;
 use std::collections::HashMap;
@@ -376,6 +377,13 @@ impl PgStorage {
                     .await
                     .map_err(pg_error)?;
             }
+        }
+        let before = day_of(now_unix()) - DAILY_DAYS;
+        for table in ["status_days", "daily_counts"] {
+            client
+                .execute(&format!("DELETE FROM {table} WHERE day < $1"), &[&before])
+                .await
+                .map_err(pg_error)?;
         }
         Ok(deleted)
     }

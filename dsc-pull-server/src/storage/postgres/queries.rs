@@ -72,6 +72,12 @@ impl Storage for PgStorage {
             .execute("DELETE FROM agents WHERE agent_id = $1", &[&agent_id])
             .await
             .map_err(pg_error)?;
+        tx.execute(
+            "DELETE FROM node_resources WHERE agent_id = $1",
+            &[&agent_id],
+        )
+        .await
+        .map_err(pg_error)?;
         Self::notify_in(&tx, Change::Agent(agent_id)).await?;
         tx.commit().await.map_err(pg_error)?;
         self.shared.cache.set_agent(agent_id, None);
@@ -101,24 +107,93 @@ impl Storage for PgStorage {
         Ok(n > 0)
     }
 
-    async fn nodes(&self, after: Option<Uuid>, limit: usize) -> StorageResult<Vec<NodeSummary>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    async fn find_nodes(&self, query: &NodeQuery) -> StorageResult<Vec<NodeSummary>> {
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let filter = query
+            .status_condition()
+            .map(|cond| format!(" AND {}", cond.replace("{p}", "$3::bigint")))
+            .unwrap_or_else(|| " AND $3::bigint IS NOT NULL".to_string());
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT a.agent_id, a.last_seen, a.assigned_names, a.last_report_status, a.last_report_time,
-                        r.message_type, r.node_name, r.ip_address, r.lcm_version, r.configuration_names
-                 FROM (SELECT * FROM agents WHERE ($1::uuid IS NULL OR agent_id > $1) ORDER BY agent_id LIMIT $2) a
+                        r.message_type, r.node_name, r.ip_address, r.lcm_version, r.configuration_names,
+                        a.run_status, a.run_time
+                 FROM (SELECT * FROM agents WHERE ($1::uuid IS NULL OR agent_id > $1){filter} ORDER BY agent_id LIMIT $2) a
                  LEFT JOIN registrations r ON r.agent_id = a.agent_id
-                 ORDER BY a.agent_id, r.message_type",
-            )
+                 ORDER BY a.agent_id, r.message_type"
+            ))
             .await
             .map_err(pg_error)?;
         let rows = client
-            .query(&stmt, &[&after, &limit])
+            .query(&stmt, &[&query.after, &limit, &query.stale_cutoff()])
             .await
             .map_err(pg_error)?;
-        Ok(self.fold_nodes(&rows))
+        Ok(self.fold_nodes(&rows, query.now, query.stale_after))
+    }
+
+    async fn node_resources(&self, agent_id: Uuid) -> StorageResult<Vec<ResourceResult>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT resource_id, module, in_desired_state, error FROM node_resources WHERE agent_id = $1 ORDER BY resource_id",
+                &[&agent_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|r| ResourceResult {
+                resource_id: r.get(0),
+                module: r.get(1),
+                in_desired_state: r.get(2),
+                error: r.get(3),
+            })
+            .collect())
+    }
+
+    async fn summary(&self, now: i64, stale_after: i64) -> StorageResult<Summary> {
+        let today = day_of(now);
+        let client = self.client().await?;
+        let statuses: Vec<(Option<String>, bool, i64)> = client
+            .query(
+                "SELECT run_status, COALESCE(run_time < $1, false), count(*) FROM agents GROUP BY 1, 2",
+                &[&(now - stale_after)],
+            )
+            .await
+            .map_err(pg_error)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let daily: Vec<(i64, String, i64)> = client
+            .query(
+                "SELECT day, status, count FROM daily_counts WHERE day > $1",
+                &[&(today - DAILY_DAYS)],
+            )
+            .await
+            .map_err(pg_error)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let failing_resources = client
+            .query(
+                "SELECT resource_id, count(*) FROM node_resources WHERE NOT in_desired_state GROUP BY resource_id ORDER BY 2 DESC, 1 LIMIT 10",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?
+            .iter()
+            .map(|r| NameCount {
+                name: r.get(0),
+                nodes: u64::try_from(r.get::<_, i64>(1)).unwrap_or(0),
+            })
+            .collect();
+        Ok(Summary {
+            statuses: status_counts(&statuses),
+            configurations: self.shared.cache.configuration_counts(),
+            daily: daily_counts(&daily, today),
+            failing_resources,
+        })
     }
 
     async fn node(&self, agent_id: Uuid) -> StorageResult<Option<NodeSummary>> {
@@ -126,14 +201,15 @@ impl Storage for PgStorage {
         let stmt = client
             .prepare_cached(
                 "SELECT a.agent_id, a.last_seen, a.assigned_names, a.last_report_status, a.last_report_time,
-                        r.message_type, r.node_name, r.ip_address, r.lcm_version, r.configuration_names
+                        r.message_type, r.node_name, r.ip_address, r.lcm_version, r.configuration_names,
+                        a.run_status, a.run_time
                  FROM agents a LEFT JOIN registrations r ON r.agent_id = a.agent_id
                  WHERE a.agent_id = $1 ORDER BY r.message_type",
             )
             .await
             .map_err(pg_error)?;
         let rows = client.query(&stmt, &[&agent_id]).await.map_err(pg_error)?;
-        Ok(self.fold_nodes(&rows).pop())
+        Ok(self.fold_nodes(&rows, 0, 0).pop())
     }
 
     async fn agent_count(&self) -> StorageResult<u64> {
@@ -457,12 +533,14 @@ impl Storage for PgStorage {
 
 impl PgStorage {
     /// Folds agent rows joined with their registrations (ordered by agent) into summaries.
-    fn fold_nodes(&self, rows: &[Row]) -> Vec<NodeSummary> {
+    fn fold_nodes(&self, rows: &[Row], now: i64, stale_after: i64) -> Vec<NodeSummary> {
         let mut out: Vec<NodeSummary> = Vec::new();
         for r in rows {
             let id: Uuid = r.get(0);
             if out.last().map(|n| n.agent_id) != Some(id) {
                 let mut node = NodeSummary::new(id, r.get(1), r.get(2), r.get(3), r.get(4));
+                node.set_run(r.get(10), r.get(11));
+                node.judge(now, stale_after);
                 node.seen_in_memory(self.shared.cache.last_seen(&id));
                 out.push(node);
             }

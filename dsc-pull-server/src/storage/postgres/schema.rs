@@ -79,6 +79,33 @@ CREATE TABLE registration_keys (
 "#,
     ),
     (2, "ALTER TABLE content ADD COLUMN signers text;"),
+    (
+        3,
+        r#"
+ALTER TABLE agents ADD COLUMN run_status text, ADD COLUMN run_time bigint;
+CREATE TABLE node_resources (
+    agent_id uuid NOT NULL,
+    resource_id text NOT NULL,
+    module text NOT NULL,
+    in_desired_state boolean NOT NULL,
+    error text,
+    PRIMARY KEY (agent_id, resource_id)
+);
+CREATE INDEX node_resources_failing ON node_resources (in_desired_state, resource_id);
+CREATE TABLE status_days (
+    agent_id uuid NOT NULL,
+    day bigint NOT NULL,
+    status text NOT NULL,
+    PRIMARY KEY (agent_id, day)
+);
+CREATE TABLE daily_counts (
+    day bigint NOT NULL,
+    status text NOT NULL,
+    count bigint NOT NULL,
+    PRIMARY KEY (day, status)
+);
+"#,
+    ),
 ];
 
 /// The newest schema version this build knows.

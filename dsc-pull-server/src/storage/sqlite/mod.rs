@@ -22,6 +22,7 @@ use crate::storage::cache::Cache;
 use crate::storage::*;
 use async_trait::async_trait;
 use bytes::Bytes;
+use dsc_core::pull::compliance::ResourceResult;
 use dsc_core::pull::messages::ReportSummary;
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::Path;
@@ -185,30 +186,41 @@ impl SqliteStorage {
         &self,
         key: String,
         exact: bool,
-        limit: usize,
+        query: NodeQuery,
     ) -> StorageResult<Vec<NodeSummary>> {
         let cache = Arc::clone(&self.cache);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         self.read(move |c| {
+            let columns = "SELECT agent_id, last_seen, assigned_names, last_report_status, last_report_time, run_status, run_time FROM agents";
+            let filter = query
+                .status_condition()
+                .map(|cond| format!(" AND {}", cond.replace("{p}", "?3")))
+                .unwrap_or_default();
             let sql = if exact {
-                "SELECT agent_id, last_seen, assigned_names, last_report_status, last_report_time FROM agents WHERE agent_id = ?1 LIMIT ?2"
+                format!("{columns} WHERE agent_id = ?1 LIMIT ?2")
             } else {
-                "SELECT agent_id, last_seen, assigned_names, last_report_status, last_report_time FROM agents WHERE agent_id > ?1 ORDER BY agent_id LIMIT ?2"
+                format!("{columns} WHERE agent_id > ?1{filter} ORDER BY agent_id LIMIT ?2")
             };
-            let mut stmt = c.prepare_cached(sql).map_err(err)?;
-            let rows = stmt
-                .query_map(params![key, limit], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, Option<i64>>(4)?))
-                })
-                .map_err(err)?;
+            let mut stmt = c.prepare_cached(&sql).map_err(err)?;
+            let map = |r: &rusqlite::Row<'_>| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, Option<i64>>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, Option<i64>>(6)?))
+            };
+            let rows = if filter.is_empty() || exact {
+                stmt.query_map(params![key, limit], map)
+            } else {
+                stmt.query_map(params![key, limit, query.stale_cutoff()], map)
+            }
+            .map_err(err)?;
             let mut out = Vec::new();
             let mut reg = c
                 .prepare_cached("SELECT message_type, node_name, ip_address, lcm_version, configuration_names FROM registrations WHERE agent_id = ?1 ORDER BY message_type")
                 .map_err(err)?;
             for row in rows {
-                let (id, last_seen, assigned, status, status_time) = row.map_err(err)?;
+                let (id, last_seen, assigned, status, status_time, run_status, run_time) = row.map_err(err)?;
                 let Ok(agent_id) = Uuid::parse_str(&id) else { continue };
                 let mut node = NodeSummary::new(agent_id, last_seen, assigned, status, status_time);
+                node.set_run(run_status, run_time);
+                node.judge(query.now, query.stale_after);
                 node.seen_in_memory(cache.last_seen(&agent_id));
                 let regs = reg
                     .query_map(params![id], |r| {
@@ -315,17 +327,80 @@ impl Storage for SqliteStorage {
         }
     }
 
-    async fn nodes(&self, after: Option<Uuid>, limit: usize) -> StorageResult<Vec<NodeSummary>> {
-        self.query_nodes(
-            after.map(|a| a.to_string()).unwrap_or_default(),
-            false,
-            limit,
-        )
-        .await
+    async fn find_nodes(&self, query: &NodeQuery) -> StorageResult<Vec<NodeSummary>> {
+        let after = query.after.map(|a| a.to_string()).unwrap_or_default();
+        self.query_nodes(after, false, query.clone()).await
     }
 
     async fn node(&self, agent_id: Uuid) -> StorageResult<Option<NodeSummary>> {
-        Ok(self.query_nodes(agent_id.to_string(), true, 1).await?.pop())
+        let query = NodeQuery {
+            limit: 1,
+            ..Default::default()
+        };
+        Ok(self
+            .query_nodes(agent_id.to_string(), true, query)
+            .await?
+            .pop())
+    }
+
+    async fn node_resources(&self, agent_id: Uuid) -> StorageResult<Vec<ResourceResult>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT resource_id, module, in_desired_state, error FROM node_resources WHERE agent_id = ?1 ORDER BY resource_id")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![agent_id.to_string()], |r| {
+                    Ok(ResourceResult {
+                        resource_id: r.get(0)?,
+                        module: r.get(1)?,
+                        in_desired_state: r.get(2)?,
+                        error: r.get(3)?,
+                    })
+                })
+                .map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })
+        .await
+    }
+
+    async fn summary(&self, now: i64, stale_after: i64) -> StorageResult<Summary> {
+        let configurations = self.cache.configuration_counts();
+        let today = day_of(now);
+        let mut summary = self
+            .read(move |c| {
+                let statuses: Vec<(Option<String>, bool, i64)> = c
+                    .prepare_cached("SELECT run_status, run_time < ?1, COUNT(*) FROM agents GROUP BY 1, 2")
+                    .map_err(err)?
+                    .query_map(params![now - stale_after], |r| {
+                        Ok((r.get(0)?, r.get::<_, Option<bool>>(1)?.unwrap_or(false), r.get(2)?))
+                    })
+                    .map_err(err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(err)?;
+                let daily: Vec<(i64, String, i64)> = c
+                    .prepare_cached("SELECT day, status, count FROM daily_counts WHERE day > ?1")
+                    .map_err(err)?
+                    .query_map(params![today - DAILY_DAYS], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(err)?;
+                let failing: Vec<NameCount> = c
+                    .prepare_cached("SELECT resource_id, COUNT(*) FROM node_resources WHERE in_desired_state = 0 GROUP BY resource_id ORDER BY 2 DESC, 1 LIMIT 10")
+                    .map_err(err)?
+                    .query_map([], |r| Ok(NameCount { name: r.get(0)?, nodes: r.get::<_, i64>(1)? as u64 }))
+                    .map_err(err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(err)?;
+                Ok(Summary {
+                    statuses: status_counts(&statuses),
+                    configurations: Vec::new(),
+                    daily: daily_counts(&daily, today),
+                    failing_resources: failing,
+                })
+            })
+            .await?;
+        summary.configurations = configurations;
+        Ok(summary)
     }
 
     async fn agent_count(&self) -> StorageResult<u64> {
@@ -535,6 +610,8 @@ impl Storage for SqliteStorage {
                 }
             }
         }
+        self.write(WriteOp::PruneDays(day_of(now_unix()) - DAILY_DAYS))
+            .await?;
         let stored = self.blobs.list().await?;
         self.collect_blobs(stored).await?;
         Ok(deleted)

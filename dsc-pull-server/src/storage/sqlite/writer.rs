@@ -74,10 +74,35 @@ CREATE TABLE IF NOT EXISTS registration_keys (
     added_at INTEGER NOT NULL,
     revoked_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS node_resources (
+    agent_id TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    module TEXT NOT NULL,
+    in_desired_state INTEGER NOT NULL,
+    error TEXT,
+    PRIMARY KEY (agent_id, resource_id)
+);
+CREATE INDEX IF NOT EXISTS node_resources_failing ON node_resources(in_desired_state, resource_id);
+CREATE TABLE IF NOT EXISTS status_days (
+    agent_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (agent_id, day)
+);
+CREATE TABLE IF NOT EXISTS daily_counts (
+    day INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, status)
+);
 "#;
 
 /// Columns added after the first release, for databases created before them.
-pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("content", "signers", "TEXT")];
+pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("content", "signers", "TEXT"),
+    ("agents", "run_status", "TEXT"),
+    ("agents", "run_time", "INTEGER"),
+];
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
 pub(super) fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
@@ -111,6 +136,8 @@ pub(super) enum WriteOp {
     RevokeKey(String),
     /// Deletes up to [`PRUNE_BATCH`] reports received before this time, never a node's newest.
     PruneOlderThan(i64),
+    /// Deletes daily status records of days before this one.
+    PruneDays(i64),
     /// Deletes one node's reports beyond its newest `keep`.
     PruneNode {
         agent_id: String,
@@ -272,6 +299,8 @@ fn apply(
             let n = tx
                 .prepare_cached("DELETE FROM agents WHERE agent_id = ?1")?
                 .execute(params![agent_id.to_string()])?;
+            tx.prepare_cached("DELETE FROM node_resources WHERE agent_id = ?1")?
+                .execute(params![agent_id.to_string()])?;
             let id = *agent_id;
             updates.push(Box::new(move |c: &Cache| {
                 c.set_agent(id, None);
@@ -324,6 +353,9 @@ fn apply(
             if let Some(status) = &s.status {
                 tx.prepare_cached("UPDATE agents SET last_report_status = ?2, last_report_time = ?3 WHERE agent_id = ?1")?
                     .execute(params![agent_id.to_string(), status, received_at])?;
+            }
+            if let Some(run) = &s.run {
+                record_run(tx, &agent_id.to_string(), run, *received_at)?;
             }
             Ok(WriteOutcome::Id(id))
         }
@@ -407,6 +439,13 @@ fn apply(
             )?
             .execute(params![cutoff, PRUNE_BATCH])?,
         )),
+        WriteOp::PruneDays(before) => {
+            tx.prepare_cached("DELETE FROM status_days WHERE day < ?1")?
+                .execute(params![before])?;
+            tx.prepare_cached("DELETE FROM daily_counts WHERE day < ?1")?
+                .execute(params![before])?;
+            Ok(WriteOutcome::Done)
+        }
         WriteOp::PruneNode { agent_id, keep } => Ok(WriteOutcome::Count(
             tx.prepare_cached(
                 "DELETE FROM reports WHERE agent_id = ?1 AND id < (SELECT id FROM reports
@@ -415,4 +454,49 @@ fn apply(
             .execute(params![agent_id, keep.saturating_sub(1) as i64])?,
         )),
     }
+}
+
+/// Keeps a node's latest run: its status, its per-resource results, and the day's count.
+fn record_run(
+    tx: &rusqlite::Transaction<'_>,
+    agent: &str,
+    run: &dsc_core::pull::compliance::RunCompliance,
+    received_at: i64,
+) -> rusqlite::Result<()> {
+    let status = run.status.as_str();
+    tx.prepare_cached("UPDATE agents SET run_status = ?2, run_time = ?3 WHERE agent_id = ?1")?
+        .execute(params![agent, status, received_at])?;
+    tx.prepare_cached("DELETE FROM node_resources WHERE agent_id = ?1")?
+        .execute(params![agent])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO node_resources (agent_id, resource_id, module, in_desired_state, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for r in &run.resources {
+        insert.execute(params![
+            agent,
+            r.resource_id,
+            r.module,
+            r.in_desired_state,
+            r.error
+        ])?;
+    }
+    let day = day_of(received_at);
+    let old: Option<String> = tx
+        .prepare_cached("SELECT status FROM status_days WHERE agent_id = ?1 AND day = ?2")?
+        .query_row(params![agent, day], |r| r.get(0))
+        .optional()?;
+    if old.as_deref() == Some(status) {
+        return Ok(());
+    }
+    if let Some(old) = old {
+        tx.prepare_cached(
+            "UPDATE daily_counts SET count = count - 1 WHERE day = ?1 AND status = ?2",
+        )?
+        .execute(params![day, old])?;
+    }
+    tx.prepare_cached("INSERT INTO status_days (agent_id, day, status) VALUES (?1, ?2, ?3) ON CONFLICT (agent_id, day) DO UPDATE SET status = ?3")?
+        .execute(params![agent, day, status])?;
+    tx.prepare_cached("INSERT INTO daily_counts (day, status, count) VALUES (?1, ?2, 1) ON CONFLICT (day, status) DO UPDATE SET count = count + 1")?
+        .execute(params![day, status])?;
+    Ok(())
 }
