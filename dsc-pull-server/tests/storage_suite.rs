@@ -873,3 +873,130 @@ fn the_latest_run_decides_a_nodes_status_and_the_summary_counts_them() {
         })
     });
 }
+
+#[test]
+fn users_sessions_tokens_and_the_audit_trail_are_kept() {
+    use dsc_pull_server::storage::accounts::*;
+    run(|b| {
+        Box::pin(async move {
+            let a = b.storage.accounts();
+            let user = |name: &str, role: &str| User {
+                name: name.into(),
+                role: role.into(),
+                created_at: 1,
+                password_hash: format!("hash-of-{name}"),
+            };
+            assert!(a.add_user(&user("Alice", "admin")).await.unwrap());
+            assert!(
+                !a.add_user(&user("alice", "viewer")).await.unwrap(),
+                "names are case-insensitive"
+            );
+            assert!(a.add_user(&user("bob", "viewer")).await.unwrap());
+            assert_eq!(a.user("ALICE").await.unwrap().unwrap().role, "admin");
+            assert_eq!(a.users().await.unwrap().len(), 2);
+            // login failures count up and are forgotten after a success
+            for _ in 0..3 {
+                a.record_login("bob", false, 100).await.unwrap();
+            }
+            assert_eq!(a.login_failures("Bob").await.unwrap(), (3, 100));
+            a.record_login("bob", true, 101).await.unwrap();
+            assert_eq!(a.login_failures("bob").await.unwrap(), (0, 0));
+            // sessions: found while live, gone after expiry or removal
+            let s = Session {
+                id_hash: "s1".into(),
+                user: "alice".into(),
+                csrf: "c1".into(),
+                expires_at: 1000,
+            };
+            a.add_session(&s, 10).await.unwrap();
+            let (found, owner) = a.session("s1", 500).await.unwrap().unwrap();
+            assert_eq!(
+                (
+                    found.csrf.as_str(),
+                    owner.name.as_str(),
+                    owner.role.as_str()
+                ),
+                ("c1", "Alice", "admin")
+            );
+            assert!(a.session("s1", 1001).await.unwrap().is_none(), "expired");
+            a.remove_session("s1").await.unwrap();
+            assert!(a.session("s1", 500).await.unwrap().is_none());
+            // tokens: found by hash, listed, revoked, expired
+            let token = |id: &str, user: &str, expires: Option<i64>| ApiToken {
+                id: id.into(),
+                user: user.into(),
+                name: format!("{id}-name"),
+                created_at: 5,
+                expires_at: expires,
+                revoked: false,
+                hash: format!("h-{id}"),
+            };
+            a.add_token(&token("t1", "bob", None)).await.unwrap();
+            a.add_token(&token("t2", "bob", Some(50))).await.unwrap();
+            a.add_token(&token("t3", "alice", None)).await.unwrap();
+            assert_eq!(a.token("h-t1", 10).await.unwrap().unwrap().1.role, "viewer");
+            assert!(a.token("h-t2", 60).await.unwrap().is_none(), "expired");
+            assert_eq!(a.tokens(Some("bob")).await.unwrap().len(), 2);
+            assert_eq!(a.tokens(None).await.unwrap().len(), 3);
+            assert!(
+                !a.revoke_token("t3", Some("bob"), 20).await.unwrap(),
+                "not bob's"
+            );
+            assert!(a.revoke_token("t1", Some("bob"), 20).await.unwrap());
+            assert!(a.token("h-t1", 30).await.unwrap().is_none(), "revoked");
+            // removing a user removes their tokens
+            assert!(a.remove_user("bob").await.unwrap());
+            assert!(!a.remove_user("bob").await.unwrap());
+            assert_eq!(a.tokens(None).await.unwrap().len(), 1);
+            // audit: newest first, filtered
+            for (i, (actor, action)) in
+                [("alice", "assign"), ("bob", "login"), ("alice", "key.add")]
+                    .iter()
+                    .enumerate()
+            {
+                let at = 1000 + i as i64;
+                let e = AuditEntry {
+                    id: audit_id(time::OffsetDateTime::from_unix_timestamp(at).unwrap()),
+                    at,
+                    actor: actor.to_string(),
+                    address: "127.0.0.1".into(),
+                    action: action.to_string(),
+                    target: "x".into(),
+                    outcome: "ok".into(),
+                };
+                a.append_audit(&e).await.unwrap();
+            }
+            let all = a.audit(&AuditFilter::default()).await.unwrap();
+            assert_eq!(
+                all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+                ["key.add", "login", "assign"]
+            );
+            let alice = a
+                .audit(&AuditFilter {
+                    actor: Some("alice".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(alice.len(), 2);
+            let page = a
+                .audit(&AuditFilter {
+                    limit: 1,
+                    before: Some(all[0].id.clone()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(page[0].action, "login");
+            let ranged = a
+                .audit(&AuditFilter {
+                    since: Some(1001),
+                    until: Some(1002),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(ranged.len(), 1);
+        })
+    });
+}

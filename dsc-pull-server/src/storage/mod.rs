@@ -14,6 +14,7 @@
 //!
 //! `tests/storage_suite.rs` is the behaviour suite every backend must pass.
 
+pub mod accounts;
 pub mod blobs;
 pub mod cache;
 pub mod postgres;
@@ -568,6 +569,14 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Answers when the store can be reached (readiness).
     async fn ping(&self) -> StorageResult<()>;
+
+    /// Plain SQL on the store (accounts, sessions, tokens, audit).
+    fn sql(&self) -> &dyn accounts::Sql;
+
+    /// Users, sessions, API tokens and the audit trail.
+    fn accounts(&self) -> accounts::Accounts<'_> {
+        accounts::Accounts(self.sql())
+    }
 
     /// Flushes anything buffered (called on shutdown).
     async fn flush(&self) -> StorageResult<()>;

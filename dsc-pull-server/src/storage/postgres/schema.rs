@@ -106,6 +106,7 @@ CREATE TABLE daily_counts (
 );
 "#,
     ),
+    (4, crate::storage::accounts::SCHEMA),
 ];
 
 /// The newest schema version this build knows.

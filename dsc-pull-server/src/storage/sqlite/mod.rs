@@ -17,6 +17,7 @@
 
 mod writer;
 
+use crate::storage::accounts::{Sql, SqlValue};
 use crate::storage::blobs::BlobStore;
 use crate::storage::cache::Cache;
 use crate::storage::*;
@@ -75,6 +76,8 @@ impl SqliteStorage {
             .map_err(err)?;
         conn.execute_batch(writer::SCHEMA).map_err(err)?;
         writer::add_missing_columns(&conn).map_err(err)?;
+        conn.execute_batch(crate::storage::accounts::SCHEMA)
+            .map_err(err)?;
         let cache = Arc::new(Cache::default());
         writer::load_cache(&conn, &cache)?;
         let mut readers = Vec::with_capacity(READERS);
@@ -617,6 +620,10 @@ impl Storage for SqliteStorage {
         Ok(deleted)
     }
 
+    fn sql(&self) -> &dyn Sql {
+        self
+    }
+
     async fn ping(&self) -> StorageResult<()> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(err))
             .await
@@ -630,5 +637,51 @@ impl Storage for SqliteStorage {
         self.write(WriteOp::Touch(dirty.clone())).await?;
         self.cache.mark_flushed(&dirty);
         Ok(())
+    }
+}
+
+/// `$N` placeholders as SQLite's `?N`.
+fn sqlite_placeholders(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+#[async_trait]
+impl Sql for SqliteStorage {
+    async fn exec(&self, sql: &str, params: Vec<SqlValue>) -> StorageResult<u64> {
+        match self
+            .write(WriteOp::Exec(sqlite_placeholders(sql), params))
+            .await?
+        {
+            WriteOutcome::Count(n) => Ok(n as u64),
+            _ => Ok(0),
+        }
+    }
+
+    async fn rows(&self, sql: &str, params: Vec<SqlValue>) -> StorageResult<Vec<Vec<SqlValue>>> {
+        let sql = sqlite_placeholders(sql);
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql).map_err(err)?;
+            let n = stmt.column_count();
+            let values: Vec<_> = params.iter().map(writer::to_sqlite).collect();
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(values), |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                rusqlite::types::ValueRef::Null => SqlValue::Null,
+                                rusqlite::types::ValueRef::Integer(i) => SqlValue::Int(i),
+                                rusqlite::types::ValueRef::Real(f) => SqlValue::Text(f.to_string()),
+                                rusqlite::types::ValueRef::Text(t)
+                                | rusqlite::types::ValueRef::Blob(t) => {
+                                    SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+                                }
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })
+        .await
     }
 }

@@ -138,6 +138,8 @@ pub(super) enum WriteOp {
     PruneOlderThan(i64),
     /// Deletes daily status records of days before this one.
     PruneDays(i64),
+    /// Runs one statement (`?N` placeholders).
+    Exec(String, Vec<crate::storage::accounts::SqlValue>),
     /// Deletes one node's reports beyond its newest `keep`.
     PruneNode {
         agent_id: String,
@@ -439,6 +441,13 @@ fn apply(
             )?
             .execute(params![cutoff, PRUNE_BATCH])?,
         )),
+        WriteOp::Exec(sql, values) => {
+            let params = values.iter().map(to_sqlite).collect::<Vec<_>>();
+            let n = tx
+                .prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(params))?;
+            Ok(WriteOutcome::Count(n))
+        }
         WriteOp::PruneDays(before) => {
             tx.prepare_cached("DELETE FROM status_days WHERE day < ?1")?
                 .execute(params![before])?;
@@ -499,4 +508,14 @@ fn record_run(
     tx.prepare_cached("INSERT INTO daily_counts (day, status, count) VALUES (?1, ?2, 1) ON CONFLICT (day, status) DO UPDATE SET count = count + 1")?
         .execute(params![day, status])?;
     Ok(())
+}
+
+/// A value for SQLite.
+pub(super) fn to_sqlite(v: &crate::storage::accounts::SqlValue) -> rusqlite::types::Value {
+    use crate::storage::accounts::SqlValue;
+    match v {
+        SqlValue::Null => rusqlite::types::Value::Null,
+        SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
+        SqlValue::Text(s) => rusqlite::types::Value::Text(s.clone()),
+    }
 }

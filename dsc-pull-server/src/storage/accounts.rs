@@ -1,0 +1,486 @@
+//! Accounts and the audit trail in storage: users (Argon2id hashes, never passwords), login
+//! failures, sessions and API tokens (stored as SHA-256 hashes, never the secret itself), and
+//! audit entries. Written once over the small [`Sql`] interface that both backends implement,
+//! so any replica accepts any session or token.
+
+use super::{StorageError, StorageResult};
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// A value passed to or read from SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl SqlValue {
+    pub fn text(&self) -> Option<String> {
+        match self {
+            SqlValue::Text(s) => Some(s.clone()),
+            SqlValue::Int(i) => Some(i.to_string()),
+            SqlValue::Null => None,
+        }
+    }
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            SqlValue::Int(i) => Some(*i),
+            SqlValue::Text(s) => s.parse().ok(),
+            SqlValue::Null => None,
+        }
+    }
+}
+
+impl From<&str> for SqlValue {
+    fn from(s: &str) -> Self {
+        SqlValue::Text(s.to_string())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(s: String) -> Self {
+        SqlValue::Text(s)
+    }
+}
+impl From<i64> for SqlValue {
+    fn from(i: i64) -> Self {
+        SqlValue::Int(i)
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// Plain statements with `$1`-style placeholders, run durably (`exec`) or read (`rows`).
+#[async_trait]
+pub trait Sql: Send + Sync {
+    /// Runs a statement in its own transaction; the number of rows changed.
+    async fn exec(&self, sql: &str, params: Vec<SqlValue>) -> StorageResult<u64>;
+    /// Runs a query; each row's columns in order.
+    async fn rows(&self, sql: &str, params: Vec<SqlValue>) -> StorageResult<Vec<Vec<SqlValue>>>;
+}
+
+/// The tables, in SQL both SQLite and PostgreSQL accept.
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS users (
+    name_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    name_key TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    last_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_key TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    user_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id TEXT PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    address TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at, id);
+"#;
+
+/// A dashboard/API account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub name: String,
+    pub role: String,
+    pub created_at: i64,
+    #[serde(skip)]
+    pub password_hash: String,
+}
+
+/// A login session (the cookie holds the secret; storage its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user: String,
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
+/// An API token (the secret is shown once; storage keeps its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiToken {
+    pub id: String,
+    pub user: String,
+    pub name: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked: bool,
+    #[serde(skip)]
+    pub hash: String,
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Sortable: the time in microseconds, then a random suffix.
+    pub id: String,
+    pub at: i64,
+    pub actor: String,
+    pub address: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+}
+
+/// Which audit entries to list (newest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Entries older than this id (pagination).
+    pub before: Option<String>,
+    pub limit: usize,
+}
+
+fn key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+fn col(row: &[SqlValue], i: usize) -> String {
+    row.get(i).and_then(SqlValue::text).unwrap_or_default()
+}
+
+fn int(row: &[SqlValue], i: usize) -> Option<i64> {
+    row.get(i).and_then(SqlValue::int)
+}
+
+fn user_of(row: &[SqlValue]) -> User {
+    User {
+        name: col(row, 0),
+        role: col(row, 1),
+        created_at: int(row, 2).unwrap_or(0),
+        password_hash: col(row, 3),
+    }
+}
+
+fn token_of(row: &[SqlValue]) -> ApiToken {
+    ApiToken {
+        id: col(row, 0),
+        user: col(row, 1),
+        name: col(row, 2),
+        created_at: int(row, 3).unwrap_or(0),
+        expires_at: int(row, 4),
+        revoked: int(row, 5).is_some(),
+        hash: col(row, 6),
+    }
+}
+
+const USER_COLUMNS: &str = "name, role, created_at, password_hash";
+const TOKEN_COLUMNS: &str =
+    "t.id, u.name, t.name, t.created_at, t.expires_at, t.revoked_at, t.hash";
+
+/// The account and audit operations, over any [`Sql`].
+pub struct Accounts<'a>(pub &'a dyn Sql);
+
+impl Accounts<'_> {
+    /// Adds a user; false when the name is taken.
+    pub async fn add_user(&self, u: &User) -> StorageResult<bool> {
+        let n = self
+            .0
+            .exec(
+                "INSERT INTO users (name_key, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name_key) DO NOTHING",
+                vec![key(&u.name).into(), u.name.clone().into(), u.role.clone().into(), u.password_hash.clone().into(), u.created_at.into()],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn user(&self, name: &str) -> StorageResult<Option<User>> {
+        let rows = self
+            .0
+            .rows(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE name_key = $1"),
+                vec![key(name).into()],
+            )
+            .await?;
+        Ok(rows.first().map(|r| user_of(r)))
+    }
+
+    pub async fn users(&self) -> StorageResult<Vec<User>> {
+        let rows = self
+            .0
+            .rows(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY name_key"),
+                vec![],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| user_of(r)).collect())
+    }
+
+    /// Removes a user with their sessions and tokens; false when unknown.
+    pub async fn remove_user(&self, name: &str) -> StorageResult<bool> {
+        let k = key(name);
+        self.0
+            .exec(
+                "DELETE FROM sessions WHERE user_key = $1",
+                vec![k.clone().into()],
+            )
+            .await?;
+        self.0
+            .exec(
+                "DELETE FROM api_tokens WHERE user_key = $1",
+                vec![k.clone().into()],
+            )
+            .await?;
+        Ok(self
+            .0
+            .exec("DELETE FROM users WHERE name_key = $1", vec![k.into()])
+            .await?
+            > 0)
+    }
+
+    /// Changes a password (and ends the user's sessions); false when unknown.
+    pub async fn set_password(&self, name: &str, hash: &str) -> StorageResult<bool> {
+        let k = key(name);
+        let n = self
+            .0
+            .exec(
+                "UPDATE users SET password_hash = $2 WHERE name_key = $1",
+                vec![k.clone().into(), hash.into()],
+            )
+            .await?;
+        self.0
+            .exec("DELETE FROM sessions WHERE user_key = $1", vec![k.into()])
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Failed logins in a row for a name, and when the last one was.
+    pub async fn login_failures(&self, name: &str) -> StorageResult<(u32, i64)> {
+        let rows = self
+            .0
+            .rows(
+                "SELECT failures, last_at FROM login_failures WHERE name_key = $1",
+                vec![key(name).into()],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .map(|r| {
+                (
+                    u32::try_from(int(r, 0).unwrap_or(0)).unwrap_or(u32::MAX),
+                    int(r, 1).unwrap_or(0),
+                )
+            })
+            .unwrap_or((0, 0)))
+    }
+
+    /// Counts a failed login, or forgets the failures after a successful one.
+    pub async fn record_login(&self, name: &str, ok: bool, now: i64) -> StorageResult<()> {
+        if ok {
+            self.0
+                .exec(
+                    "DELETE FROM login_failures WHERE name_key = $1",
+                    vec![key(name).into()],
+                )
+                .await?;
+        } else {
+            self.0
+                .exec(
+                    "INSERT INTO login_failures (name_key, failures, last_at) VALUES ($1, 1, $2) ON CONFLICT (name_key) DO UPDATE SET failures = login_failures.failures + 1, last_at = $2",
+                    vec![key(name).into(), now.into()],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn add_session(&self, s: &Session, now: i64) -> StorageResult<()> {
+        self.0
+            .exec(
+                "INSERT INTO sessions (id_hash, user_key, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                vec![s.id_hash.clone().into(), key(&s.user).into(), s.csrf.clone().into(), now.into(), s.expires_at.into()],
+            )
+            .await?;
+        self.0
+            .exec(
+                "DELETE FROM sessions WHERE expires_at < $1",
+                vec![now.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A live session and its user.
+    pub async fn session(&self, id_hash: &str, now: i64) -> StorageResult<Option<(Session, User)>> {
+        let rows = self
+            .0
+            .rows(
+                "SELECT s.id_hash, u.name, s.csrf, s.expires_at, u.role, u.created_at, u.password_hash FROM sessions s JOIN users u ON u.name_key = s.user_key WHERE s.id_hash = $1 AND s.expires_at > $2",
+                vec![id_hash.into(), now.into()],
+            )
+            .await?;
+        Ok(rows.first().map(|r| {
+            let session = Session {
+                id_hash: col(r, 0),
+                user: col(r, 1),
+                csrf: col(r, 2),
+                expires_at: int(r, 3).unwrap_or(0),
+            };
+            let user = User {
+                name: col(r, 1),
+                role: col(r, 4),
+                created_at: int(r, 5).unwrap_or(0),
+                password_hash: col(r, 6),
+            };
+            (session, user)
+        }))
+    }
+
+    pub async fn remove_session(&self, id_hash: &str) -> StorageResult<()> {
+        self.0
+            .exec(
+                "DELETE FROM sessions WHERE id_hash = $1",
+                vec![id_hash.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_token(&self, t: &ApiToken) -> StorageResult<()> {
+        self.0
+            .exec(
+                "INSERT INTO api_tokens (id, hash, user_key, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                vec![t.id.clone().into(), t.hash.clone().into(), key(&t.user).into(), t.name.clone().into(), t.created_at.into(), t.expires_at.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A usable token (not revoked, not expired) and its user.
+    pub async fn token(&self, hash: &str, now: i64) -> StorageResult<Option<(ApiToken, User)>> {
+        let rows = self
+            .0
+            .rows(
+                &format!("SELECT {TOKEN_COLUMNS}, u.role, u.created_at FROM api_tokens t JOIN users u ON u.name_key = t.user_key WHERE t.hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)"),
+                vec![hash.into(), now.into()],
+            )
+            .await?;
+        Ok(rows.first().map(|r| {
+            let token = token_of(r);
+            let user = User {
+                name: token.user.clone(),
+                role: col(r, 7),
+                created_at: int(r, 8).unwrap_or(0),
+                password_hash: String::new(),
+            };
+            (token, user)
+        }))
+    }
+
+    /// Tokens of one user, or of everyone.
+    pub async fn tokens(&self, user: Option<&str>) -> StorageResult<Vec<ApiToken>> {
+        let rows = self
+            .0
+            .rows(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.name_key = t.user_key WHERE ($1 = '' OR t.user_key = $1) ORDER BY t.created_at, t.id"),
+                vec![user.map(key).unwrap_or_default().into()],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| token_of(r)).collect())
+    }
+
+    /// Revokes a token (of `user` only, when given); false when no such live token.
+    pub async fn revoke_token(
+        &self,
+        id: &str,
+        user: Option<&str>,
+        now: i64,
+    ) -> StorageResult<bool> {
+        let n = self
+            .0
+            .exec(
+                "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND ($2 = '' OR user_key = $2) AND revoked_at IS NULL",
+                vec![id.into(), user.map(key).unwrap_or_default().into(), now.into()],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn append_audit(&self, e: &AuditEntry) -> StorageResult<()> {
+        self.0
+            .exec(
+                "INSERT INTO audit (id, at, actor, address, action, target, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                vec![e.id.clone().into(), e.at.into(), e.actor.clone().into(), e.address.clone().into(), e.action.clone().into(), e.target.clone().into(), e.outcome.clone().into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Audit entries, newest first.
+    pub async fn audit(&self, f: &AuditFilter) -> StorageResult<Vec<AuditEntry>> {
+        let limit = i64::try_from(if f.limit == 0 { 100 } else { f.limit }).unwrap_or(100);
+        let rows = self
+            .0
+            .rows(
+                "SELECT id, at, actor, address, action, target, outcome FROM audit WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2) AND at >= $3 AND at < $4 AND ($5 = '' OR id < $5) ORDER BY id DESC LIMIT $6",
+                vec![
+                    f.actor.clone().unwrap_or_default().into(),
+                    f.action.clone().unwrap_or_default().into(),
+                    f.since.unwrap_or(i64::MIN).into(),
+                    f.until.unwrap_or(i64::MAX).into(),
+                    f.before.clone().unwrap_or_default().into(),
+                    limit.into(),
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                id: col(r, 0),
+                at: int(r, 1).unwrap_or(0),
+                actor: col(r, 2),
+                address: col(r, 3),
+                action: col(r, 4),
+                target: col(r, 5),
+                outcome: col(r, 6),
+            })
+            .collect())
+    }
+}
+
+/// A sortable, unique audit id: microseconds since the epoch, zero-padded, and a random suffix.
+pub fn audit_id(now: time::OffsetDateTime) -> String {
+    let micros = now.unix_timestamp_nanos() / 1000;
+    format!(
+        "{micros:020}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+/// A storage error for a value that does not fit.
+pub fn bad_value(what: &str) -> StorageError {
+    StorageError::failed(format!("unexpected value for {what}"))
+}
