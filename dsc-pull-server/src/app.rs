@@ -71,7 +71,7 @@ async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'sta
         _ => {}
     }
     if path.starts_with("/api/") {
-        return ("admin", crate::admin::handle(app, req).await);
+        return ("admin", crate::admin::handle(app, peer, req).await);
     }
     let method = Method::parse(req.method().as_str());
     match route(method, req.uri().path()) {
@@ -138,7 +138,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, addr) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -151,7 +151,10 @@ pub async fn serve(
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     match app.tls.clone() {
-                        None => serve_connection(app, Arc::new(Peer::default()), TokioIo::new(stream), watcher).await,
+                        None => {
+                            let peer = Arc::new(Peer { addr: Some(addr), ..Peer::default() });
+                            serve_connection(app, peer, TokioIo::new(stream), watcher).await
+                        }
                         Some(config) => {
                             let acceptor = tokio_rustls::TlsAcceptor::from(config);
                             let tls = match tokio::time::timeout(app.config.read_timeout, acceptor.accept(stream)).await {
@@ -166,7 +169,7 @@ pub async fn serve(
                                 }
                             };
                             let thumbprint = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(crate::tls::thumbprint);
-                            let peer = Arc::new(Peer { tls: true, thumbprint });
+                            let peer = Arc::new(Peer { tls: true, thumbprint, addr: Some(addr) });
                             serve_connection(app, peer, TokioIo::new(tls), watcher).await;
                         }
                     }

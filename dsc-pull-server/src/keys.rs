@@ -20,6 +20,17 @@ pub fn key_id(key: &str) -> String {
     dsc_core::pull::checksum::upper_hex(&Sha256::digest(key.as_bytes())[..6])
 }
 
+/// What the audit trail may say about a key named by id or by value: the id itself, or the
+/// id of the value (never the value).
+pub fn public_id(id_or_key: &str) -> String {
+    let looks_like_id = id_or_key.len() == 12 && id_or_key.bytes().all(|b| b.is_ascii_hexdigit());
+    if looks_like_id {
+        id_or_key.to_ascii_uppercase()
+    } else {
+        key_id(id_or_key)
+    }
+}
+
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

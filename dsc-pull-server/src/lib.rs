@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod import;

@@ -42,4 +42,6 @@ pub struct Peer {
     pub tls: bool,
     /// Thumbprint of the client certificate, when one was presented.
     pub thumbprint: Option<String>,
+    /// The client's address (recorded in the audit trail).
+    pub addr: Option<std::net::SocketAddr>,
 }

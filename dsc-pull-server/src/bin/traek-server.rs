@@ -98,6 +98,10 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Manage dashboard and API users (stored with the server's data: give the same
+    /// --data-dir or --database as the server).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Ask a running server's /healthz (for container health checks); exit 0 when healthy.
     Healthcheck {
         /// The server's base URL [default: http://LISTEN].
@@ -107,6 +111,29 @@ enum Command {
     /// Apply the PostgreSQL schema migrations and exit (serving replicas also migrate at
     /// start, one at a time).
     Migrate,
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Add a user. The password comes from stdin with --password-stdin; otherwise one is
+    /// generated and printed once.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["admin", "operator", "viewer"])]
+        role: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users and their roles.
+    List,
+    /// Remove a user (their sessions and tokens end).
+    Remove { name: String },
+    /// Change a user's password (their sessions end).
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -171,6 +198,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Import { from }) => import(config, &from).await,
             Some(Command::Migrate) => migrate(&config).await,
+            Some(Command::User(cmd)) => users(&config, cmd).await,
             Some(Command::Healthcheck { .. }) => Ok(()),
             None | Some(Command::Serve) => run(config).await,
         }
@@ -413,4 +441,73 @@ async fn import(config: ServerConfig, from: &Path) -> Result<(), String> {
     } else {
         Err(format!("{} item(s) skipped", report.skipped.len()))
     }
+}
+
+/// The password: stdin's first line with `--password-stdin`, else a generated one (printed).
+fn password(from_stdin: bool) -> Result<(String, bool), String> {
+    if !from_stdin {
+        return Ok((dsc_pull_server::auth::secret()[..24].to_string(), true));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password from stdin: {e}"))?;
+    let p = line.trim_end_matches(['\r', '\n']).to_string();
+    dsc_pull_server::admin::check_password(&p)?;
+    Ok((p, false))
+}
+
+async fn users(config: &ServerConfig, cmd: UserCommand) -> Result<(), String> {
+    let (storage, _) = open_storage(config).await?;
+    let accounts = storage.accounts();
+    let fail = |e: dsc_pull_server::storage::StorageError| e.to_string();
+    match cmd {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
+            dsc_pull_server::admin::check_user_name(&name)?;
+            let (pw, generated) = password(password_stdin)?;
+            let user = dsc_pull_server::storage::accounts::User {
+                name: name.clone(),
+                role,
+                created_at: storage::now_unix(),
+                password_hash: dsc_pull_server::auth::hash_password(&pw)?,
+            };
+            if !accounts.add_user(&user).await.map_err(fail)? {
+                return Err(format!("user '{name}' exists"));
+            }
+            println!("added user {name} ({})", user.role);
+            if generated {
+                println!("password: {pw}");
+            }
+        }
+        UserCommand::List => {
+            for u in accounts.users().await.map_err(fail)? {
+                println!("{}\t{}", u.name, u.role);
+            }
+        }
+        UserCommand::Remove { name } => {
+            if !accounts.remove_user(&name).await.map_err(fail)? {
+                return Err(format!("no user '{name}'"));
+            }
+            println!("removed user {name}");
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let (pw, generated) = password(password_stdin)?;
+            let hash = dsc_pull_server::auth::hash_password(&pw)?;
+            if !accounts.set_password(&name, &hash).await.map_err(fail)? {
+                return Err(format!("no user '{name}'"));
+            }
+            println!("changed the password of {name}");
+            if generated {
+                println!("password: {pw}");
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,10 +1,18 @@
-//! The admin API (`/api/v1/...`, JSON, `Authorization: Bearer <token>`). The OpenAPI document
-//! is `openapi.json` beside this file, served at `/api/v1/openapi.json`.
+//! The admin API (`/api/v1/...`, JSON). Callers authenticate with `Authorization: Bearer` (the
+//! built-in admin token or a user's API token) or the dashboard's session cookie (then mutating
+//! calls need the session's `X-CSRF-Token`). Each route needs a role ([`policy`]); every change
+//! (and every refused attempt) goes to the audit trail. The OpenAPI document is `openapi.json`
+//! beside this file, served at `/api/v1/openapi.json`.
 
+mod accounts;
+
+pub use accounts::{check_password, check_user_name};
+
+use crate::auth::{self, Principal, Role, Via};
 use crate::http::{
     Resp, constant_time_eq, empty, error, json, query_params, read_body, respond, storage_error,
 };
-use crate::state::App;
+use crate::state::{App, Peer};
 use crate::storage::{ContentKey, ContentKind, NodeQuery, NodeSummary, ReportFilter};
 use dsc_core::pull::compliance::ComplianceStatus;
 use dsc_core::pull::path::{check_module_version, check_name, parse_guid};
@@ -20,19 +28,76 @@ fn key_error(e: crate::keys::KeyError) -> Resp {
     error(StatusCode::INTERNAL_SERVER_ERROR, e)
 }
 
-fn authorized(app: &App, req: &Request<Incoming>) -> bool {
-    let Some(value) = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("Bearer")
-        && constant_time_eq(token.trim().as_bytes(), app.admin_token.as_bytes())
+/// The role a route needs, and how a change is named in the audit trail (`None` for reads).
+fn policy(method: &Method, seg: &[&str]) -> (Role, Option<(&'static str, String)>) {
+    let change = |role, action, target: String| (role, Some((action, target)));
+    match (method, seg) {
+        (&Method::GET, ["keys", ..] | ["users", ..]) => (Role::Admin, None),
+        (&Method::GET, _) => (Role::Viewer, None),
+        (&Method::PUT, ["configurations", n]) => {
+            change(Role::Operator, "content.put", format!("configuration {n}"))
+        }
+        (&Method::DELETE, ["configurations", n]) => change(
+            Role::Operator,
+            "content.delete",
+            format!("configuration {n}"),
+        ),
+        (&Method::PUT, ["modules", n, v]) => {
+            change(Role::Operator, "content.put", format!("module {n} {v}"))
+        }
+        (&Method::DELETE, ["modules", n, v]) => {
+            change(Role::Operator, "content.delete", format!("module {n} {v}"))
+        }
+        (&Method::PUT, ["packages", n]) => {
+            change(Role::Operator, "content.put", format!("package {n}"))
+        }
+        (&Method::DELETE, ["packages", n]) => {
+            change(Role::Operator, "content.delete", format!("package {n}"))
+        }
+        (&Method::PUT, ["nodes", id, "configurations"]) => {
+            change(Role::Operator, "node.assign", id.to_string())
+        }
+        (&Method::DELETE, ["nodes", id, "configurations"]) => {
+            change(Role::Operator, "node.unassign", id.to_string())
+        }
+        (&Method::PUT, ["nodes", id, "tags"]) => {
+            change(Role::Operator, "node.tags", id.to_string())
+        }
+        (&Method::DELETE, ["nodes", id]) => {
+            change(Role::Operator, "node.unregister", id.to_string())
+        }
+        (&Method::PUT, ["tags", t, "configurations"]) => {
+            change(Role::Operator, "tag.configurations", t.to_string())
+        }
+        (&Method::POST, ["maintenance", "prune"]) => {
+            change(Role::Operator, "reports.prune", String::new())
+        }
+        (&Method::POST, ["keys"]) => change(Role::Admin, "key.add", String::new()),
+        (&Method::POST, ["keys", "reload"]) => change(Role::Admin, "keys.reload", String::new()),
+        (&Method::DELETE, ["keys", id]) => {
+            change(Role::Admin, "key.revoke", crate::keys::public_id(id))
+        }
+        (&Method::POST, ["users"]) => change(Role::Admin, "user.add", String::new()),
+        (&Method::DELETE, ["users", n]) => change(Role::Admin, "user.remove", n.to_string()),
+        (&Method::PUT, ["users", n, "password"]) => {
+            change(Role::Admin, "user.password", n.to_string())
+        }
+        (&Method::POST, ["tokens"]) => change(Role::Viewer, "token.create", String::new()),
+        (&Method::DELETE, ["tokens", id]) => change(Role::Viewer, "token.revoke", id.to_string()),
+        (m, _) => change(Role::Admin, "unknown", format!("{m} {}", seg.join("/"))),
+    }
+}
+
+/// A session-authenticated change must carry the session's CSRF token in `X-CSRF-Token`.
+fn csrf_ok(p: &Principal, req: &Request<Incoming>) -> bool {
+    match &p.via {
+        Via::Session { csrf, .. } => req
+            .headers()
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| constant_time_eq(t.as_bytes(), csrf.as_bytes())),
+        _ => true,
+    }
 }
 
 fn decode(seg: &str) -> String {
@@ -41,7 +106,7 @@ fn decode(seg: &str) -> String {
         .into_owned()
 }
 
-pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
+pub async fn handle(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> Resp {
     let path = req.uri().path().to_string();
     let segs: Vec<String> = path
         .trim_start_matches("/api/v1")
@@ -56,16 +121,82 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     if req.method() == Method::GET && seg == ["openapi.json"] {
         return respond(StatusCode::OK, "application/json", OPENAPI);
     }
-    if !authorized(app, &req) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "the admin API needs 'Authorization: Bearer <admin token>'",
-        );
+    let principal = match auth::authenticate(app, req.headers()).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "the admin API needs 'Authorization: Bearer <token>' (the admin token or an API token) or a dashboard session",
+            );
+        }
+        Err(e) => return storage_error(e),
+    };
+    let method = req.method().clone();
+    let (need, change) = policy(&method, &seg);
+    let refused = if let Err(r) = auth::require(&principal, need) {
+        Some(r)
+    } else if change.is_some() && !csrf_ok(&principal, &req) {
+        Some(error(
+            StatusCode::FORBIDDEN,
+            "a change made with a session needs its CSRF token in X-CSRF-Token",
+        ))
+    } else {
+        None
+    };
+    if let Some(resp) = refused {
+        if let Some((action, target)) = &change {
+            auth::audit(
+                app,
+                &principal.actor(),
+                peer,
+                action,
+                target,
+                &auth::outcome(&resp),
+            )
+            .await;
+        }
+        return resp;
     }
+    let (resp, target) = route(app, &principal, req, &seg).await;
+    if let Some((action, planned)) = change {
+        let target = target.unwrap_or(planned);
+        auth::audit(
+            app,
+            &principal.actor(),
+            peer,
+            action,
+            &target,
+            &auth::outcome(&resp),
+        )
+        .await;
+    }
+    resp
+}
+
+/// Answers one authorized request; a target for the audit trail when only the answer knows it
+/// (a generated key's id, a new user's or token's name).
+async fn route(
+    app: &Arc<App>,
+    principal: &Principal,
+    req: Request<Incoming>,
+    seg: &[&str],
+) -> (Resp, Option<String>) {
+    let path = req.uri().path().to_string();
+    match seg {
+        ["users", ..] | ["tokens", ..] | ["audit"] => {
+            return accounts::handle(app, principal, req, seg).await;
+        }
+        ["keys"] if req.method() == Method::POST => return add_key(app, req).await,
+        _ => {}
+    }
+    (other_routes(app, req, seg, &path).await, None)
+}
+
+async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path: &str) -> Resp {
     let method = req.method().clone();
     let query = query_params(req.uri().query());
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    match (method, seg.as_slice()) {
+    match (method, seg) {
         (Method::GET, ["configurations"]) => list_content(app, ContentKind::Configuration).await,
         (Method::GET, ["modules"]) => list_content(app, ContentKind::Module).await,
         (Method::GET, ["packages"]) => list_content(app, ContentKind::Package).await,
@@ -384,38 +515,6 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
             ),
             Err(e) => storage_error(e),
         },
-        (Method::POST, ["keys"]) => {
-            let body = match read_body(req.into_body(), 64 * 1024, app.config.read_timeout).await {
-                Ok(b) => b,
-                Err(r) => return r,
-            };
-            let key = if body.iter().all(u8::is_ascii_whitespace) {
-                uuid::Uuid::new_v4().to_string()
-            } else {
-                match serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_string))
-                {
-                    Some(k) if !k.trim().is_empty() && !k.contains('#') && !k.contains('\n') => {
-                        k.trim().to_string()
-                    }
-                    _ => {
-                        return error(
-                            StatusCode::BAD_REQUEST,
-                            "expected {\"key\": \"...\"} (no '#', no newline) or an empty body to generate one",
-                        );
-                    }
-                }
-            };
-            match app.keys.add(app.storage.as_ref(), &key, "api").await {
-                Ok(true) => json(
-                    StatusCode::CREATED,
-                    &json!({"id": crate::keys::key_id(&key), "key": key}),
-                ),
-                Ok(false) => error(StatusCode::CONFLICT, "that key is already configured"),
-                Err(e) => key_error(e),
-            }
-        }
         (Method::POST, ["keys", "reload"]) => match app.keys.sync(app.storage.as_ref()).await {
             Ok(n) => json(StatusCode::OK, &json!({"keys": n})),
             Err(e) => key_error(e),
@@ -571,4 +670,38 @@ fn nodes_csv(nodes: &[NodeSummary]) -> Resp {
         out.push('\n');
     }
     respond(StatusCode::OK, "text/csv; charset=utf-8", out)
+}
+
+/// `POST /keys`: adds a key (or generates one); the audit target is its id, never the key.
+async fn add_key(app: &Arc<App>, req: Request<Incoming>) -> (Resp, Option<String>) {
+    let body = match read_body(req.into_body(), 64 * 1024, app.config.read_timeout).await {
+        Ok(b) => b,
+        Err(r) => return (r, None),
+    };
+    let key = if body.iter().all(u8::is_ascii_whitespace) {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        match serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_string))
+        {
+            Some(k) if !k.trim().is_empty() && !k.contains('#') && !k.contains('\n') => {
+                k.trim().to_string()
+            }
+            _ => {
+                let e = error(
+                    StatusCode::BAD_REQUEST,
+                    "expected {\"key\": \"...\"} (no '#', no newline) or an empty body to generate one",
+                );
+                return (e, None);
+            }
+        }
+    };
+    let id = crate::keys::key_id(&key);
+    let resp = match app.keys.add(app.storage.as_ref(), &key, "api").await {
+        Ok(true) => json(StatusCode::CREATED, &json!({"id": id, "key": key})),
+        Ok(false) => error(StatusCode::CONFLICT, "that key is already configured"),
+        Err(e) => key_error(e),
+    };
+    (resp, Some(id))
 }

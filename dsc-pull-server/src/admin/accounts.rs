@@ -1,0 +1,313 @@
+//! `/api/v1/users`, `/api/v1/tokens` and `/api/v1/audit`.
+//!
+//! - Users (admin): list, add (`{"name", "role", "password"}`), remove, change a password.
+//! - Tokens: anyone signed in creates their own (`{"name", "expiresAt"}` → the token, shown
+//!   once), lists and revokes their own; an admin lists and revokes everyone's.
+//! - Audit (viewer): newest first, filtered by user, action and time range.
+
+use crate::auth::{self, Principal, Role};
+use crate::http::{Resp, empty, error, json, query_params, read_body, storage_error};
+use crate::state::App;
+use crate::storage::accounts::{ApiToken, AuditFilter, User};
+use crate::storage::now_unix;
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A user name: 1–64 letters, digits, `.`, `_`, `-`, `@`.
+pub fn check_user_name(name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    ok.then_some(()).ok_or_else(|| {
+        format!("user name '{name}' must be 1 to 64 letters, digits, '.', '_', '-' or '@'")
+    })
+}
+
+/// Passwords: at least 8 characters.
+pub fn check_password(password: &str) -> Result<(), String> {
+    (password.chars().count() >= 8)
+        .then_some(())
+        .ok_or_else(|| "a password needs at least 8 characters".to_string())
+}
+
+async fn body_json(app: &App, req: Request<Incoming>) -> Result<Value, Resp> {
+    let body = read_body(req.into_body(), 64 * 1024, app.config.read_timeout).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("expected a JSON object: {e}"),
+        )
+    })
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+pub async fn handle(
+    app: &Arc<App>,
+    who: &Principal,
+    req: Request<Incoming>,
+    seg: &[&str],
+) -> (Resp, Option<String>) {
+    let method = req.method().clone();
+    match (method, seg) {
+        (Method::GET, ["users"]) => (list_users(app).await, None),
+        (Method::POST, ["users"]) => add_user(app, req).await,
+        (Method::DELETE, ["users", name]) => (remove_user(app, name).await, None),
+        (Method::PUT, ["users", name, "password"]) => (set_password(app, name, req).await, None),
+        (Method::GET, ["tokens"]) => (list_tokens(app, who).await, None),
+        (Method::POST, ["tokens"]) => create_token(app, who, req).await,
+        (Method::DELETE, ["tokens", id]) => (revoke_token(app, who, id).await, None),
+        (Method::GET, ["audit"]) => (list_audit(app, &req).await, None),
+        (m, _) => (
+            error(
+                StatusCode::NOT_FOUND,
+                format!("no admin endpoint {m} /api/v1/{}", seg.join("/")),
+            ),
+            None,
+        ),
+    }
+}
+
+async fn list_users(app: &App) -> Resp {
+    match app.storage.accounts().users().await {
+        Ok(users) => json(StatusCode::OK, &json!({ "users": users })),
+        Err(e) => storage_error(e),
+    }
+}
+
+/// Adds a user; the audit target is the name (never the password).
+pub async fn add_user(app: &App, req: Request<Incoming>) -> (Resp, Option<String>) {
+    let v = match body_json(app, req).await {
+        Ok(v) => v,
+        Err(r) => return (r, None),
+    };
+    let (Some(name), Some(role), Some(password)) =
+        (text(&v, "name"), text(&v, "role"), text(&v, "password"))
+    else {
+        return (
+            error(
+                StatusCode::BAD_REQUEST,
+                "expected {\"name\", \"role\", \"password\"}",
+            ),
+            None,
+        );
+    };
+    let target = Some(name.to_string());
+    (create_user(app, name, role, password).await, target)
+}
+
+/// Creates a user (shared by the API and the dashboard).
+pub async fn create_user(app: &App, name: &str, role: &str, password: &str) -> Resp {
+    if let Err(e) = check_user_name(name).and_then(|_| check_password(password)) {
+        return error(StatusCode::BAD_REQUEST, e);
+    }
+    let Some(role) = Role::parse(role) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "role must be admin, operator or viewer",
+        );
+    };
+    let hash = match auth::hash_password(password) {
+        Ok(h) => h,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let user = User {
+        name: name.to_string(),
+        role: role.as_str().to_string(),
+        created_at: now_unix(),
+        password_hash: hash,
+    };
+    match app.storage.accounts().add_user(&user).await {
+        Ok(true) => json(StatusCode::CREATED, &json!(user)),
+        Ok(false) => error(StatusCode::CONFLICT, format!("user '{name}' exists")),
+        Err(e) => storage_error(e),
+    }
+}
+
+pub async fn remove_user(app: &App, name: &str) -> Resp {
+    match app.storage.accounts().remove_user(name).await {
+        Ok(true) => empty(StatusCode::NO_CONTENT),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no user '{name}'")),
+        Err(e) => storage_error(e),
+    }
+}
+
+async fn set_password(app: &App, name: &str, req: Request<Incoming>) -> Resp {
+    let v = match body_json(app, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(password) = text(&v, "password") else {
+        return error(StatusCode::BAD_REQUEST, "expected {\"password\"}");
+    };
+    if let Err(e) = check_password(password) {
+        return error(StatusCode::BAD_REQUEST, e);
+    }
+    let hash = match auth::hash_password(password) {
+        Ok(h) => h,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    match app.storage.accounts().set_password(name, &hash).await {
+        Ok(true) => empty(StatusCode::NO_CONTENT),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no user '{name}'")),
+        Err(e) => storage_error(e),
+    }
+}
+
+/// Whose tokens a caller manages: an admin everyone's, others their own.
+fn token_owner(who: &Principal) -> Option<&str> {
+    (who.role < Role::Admin).then_some(who.name.as_str())
+}
+
+pub async fn list_tokens(app: &App, who: &Principal) -> Resp {
+    match app.storage.accounts().tokens(token_owner(who)).await {
+        Ok(tokens) => json(StatusCode::OK, &json!({ "tokens": tokens })),
+        Err(e) => storage_error(e),
+    }
+}
+
+/// Parses `expiresAt`: Unix seconds or RFC 3339.
+fn expiry(v: &Value) -> Result<Option<i64>, String> {
+    match v.get("expiresAt") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| "expiresAt must be whole seconds".into()),
+        Some(Value::String(s)) => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map(|t| Some(t.unix_timestamp()))
+                .map_err(|_| format!("expiresAt '{s}' is not an RFC 3339 time"))
+        }
+        Some(_) => Err("expiresAt must be a time".into()),
+    }
+}
+
+/// Creates a token for the caller; the secret is in the answer only.
+pub async fn create_token(
+    app: &App,
+    who: &Principal,
+    req: Request<Incoming>,
+) -> (Resp, Option<String>) {
+    let v = match body_json(app, req).await {
+        Ok(v) => v,
+        Err(r) => return (r, None),
+    };
+    let name = text(&v, "name").unwrap_or("").trim().to_string();
+    if name.is_empty() || name.len() > 100 {
+        return (
+            error(
+                StatusCode::BAD_REQUEST,
+                "a token needs a \"name\" (1 to 100 characters)",
+            ),
+            None,
+        );
+    }
+    let expires_at = match expiry(&v) {
+        Ok(e) => e,
+        Err(e) => return (error(StatusCode::BAD_REQUEST, e), None),
+    };
+    issue_token(app, who, &name, expires_at).await
+}
+
+/// Issues a token (shared by the API and the dashboard): the answer holds the secret once.
+pub async fn issue_token(
+    app: &App,
+    who: &Principal,
+    name: &str,
+    expires_at: Option<i64>,
+) -> (Resp, Option<String>) {
+    if matches!(who.via, auth::Via::AdminToken) {
+        return (
+            error(
+                StatusCode::BAD_REQUEST,
+                "the built-in admin token has no user to own a token; sign in as a user",
+            ),
+            None,
+        );
+    }
+    let secret = format!("traek_{}", auth::secret());
+    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+    let token = ApiToken {
+        id: id.clone(),
+        user: who.name.clone(),
+        name: name.to_string(),
+        created_at: now_unix(),
+        expires_at,
+        revoked: false,
+        hash: auth::digest(&secret),
+    };
+    let resp = match app.storage.accounts().add_token(&token).await {
+        Ok(()) => json(
+            StatusCode::CREATED,
+            &json!({"id": id, "name": name, "expiresAt": expires_at, "token": secret}),
+        ),
+        Err(e) => storage_error(e),
+    };
+    (resp, Some(format!("{id} ({name})")))
+}
+
+pub async fn revoke_token(app: &App, who: &Principal, id: &str) -> Resp {
+    match app
+        .storage
+        .accounts()
+        .revoke_token(id, token_owner(who), now_unix())
+        .await
+    {
+        Ok(true) => empty(StatusCode::NO_CONTENT),
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            format!("no live token '{id}' of yours"),
+        ),
+        Err(e) => storage_error(e),
+    }
+}
+
+/// Reads the audit query: `user`, `action`, `since`, `until` (Unix seconds), `before` (an entry
+/// id), `limit` (1–1000).
+pub fn audit_filter(query: Option<&str>) -> Result<AuditFilter, String> {
+    let params = query_params(query);
+    let q = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let num = |k: &str| {
+        q(k).map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| format!("invalid '{k}' parameter"))
+        })
+        .transpose()
+    };
+    let limit = match q("limit").map(|l| l.parse::<usize>()) {
+        None => 100,
+        Some(Ok(l)) if (1..=1000).contains(&l) => l,
+        Some(_) => return Err("limit must be 1 to 1000".into()),
+    };
+    Ok(AuditFilter {
+        actor: q("user").filter(|s| !s.is_empty()),
+        action: q("action").filter(|s| !s.is_empty()),
+        since: num("since")?,
+        until: num("until")?,
+        before: q("before").filter(|s| !s.is_empty()),
+        limit,
+    })
+}
+
+async fn list_audit(app: &App, req: &Request<Incoming>) -> Resp {
+    let filter = match audit_filter(req.uri().query()) {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let limit = filter.limit;
+    match app.storage.accounts().audit(&filter).await {
+        Ok(entries) => {
+            let next = (entries.len() == limit)
+                .then(|| entries.last().map(|e| e.id.clone()))
+                .flatten();
+            json(StatusCode::OK, &json!({"entries": entries, "next": next}))
+        }
+        Err(e) => storage_error(e),
+    }
+}
