@@ -178,20 +178,19 @@ pub async fn authenticate(
         }))
 }
 
-/// 403 naming the missing role, unless the principal has `need`.
-pub fn require(p: &Principal, need: Role) -> Result<(), Resp> {
-    if p.role >= need {
-        return Ok(());
-    }
-    Err(error(
-        StatusCode::FORBIDDEN,
-        format!(
-            "this needs the {} role ({} is {})",
-            need.as_str(),
-            p.name,
-            p.role.as_str()
-        ),
-    ))
+/// `None` when the principal has the role `need`, else the 403 answer naming the missing role.
+pub fn require(p: &Principal, need: Role) -> Option<Resp> {
+    (p.role < need).then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this needs the {} role ({} is {})",
+                need.as_str(),
+                p.name,
+                p.role.as_str()
+            ),
+        )
+    })
 }
 
 /// Records a change in the audit trail (failures to record are logged, never fatal to the

@@ -246,7 +246,8 @@ async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) 
         );
     }
     app.storage.touch(agent_id, now().unix_timestamp());
-    let decision = decide(&request, view.effective_names(), |name| {
+    let names = app.storage.effective_names(&view);
+    let decision = decide(&request, &names, |name| {
         if view.traek_agent {
             app.storage.package_checksum(name)
         } else {
@@ -278,8 +279,9 @@ async fn get_configuration(app: &Arc<App>, agent_id: Uuid, name: String) -> Resp
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some(name) = view
-        .effective_names()
+    let Some(name) = app
+        .storage
+        .effective_names(&view)
         .iter()
         .find(|n| n.eq_ignore_ascii_case(&name))
         .cloned()

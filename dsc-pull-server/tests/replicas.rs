@@ -114,6 +114,36 @@ fn any_replica_serves_what_another_was_told() {
         },
     );
 
+    // A tag given configuration names on C, and tagged on A, is obeyed by B within 2 s.
+    let tagged = Uuid::new_v4();
+    r[1].client(tagged)
+        .register(
+            KEY,
+            &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+        )
+        .unwrap();
+    assert_eq!(
+        r[2].admin(
+            "PUT",
+            "/api/v1/tags/eu/configurations",
+            Some(json!(["Db"]).to_string().as_bytes())
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        r[0].admin(
+            "PUT",
+            &format!("/api/v1/nodes/{tagged}/tags"),
+            Some(json!(["EU"]).to_string().as_bytes())
+        )
+        .0,
+        200
+    );
+    within(Duration::from_secs(2), "the tag reaching replica B", || {
+        serves(&r[1], tagged, "Db") && !serves(&r[1], tagged, "Web")
+    });
+
     // A key revoked on A refuses registrations on C.
     let (_, keys) = r[0].admin("GET", "/api/v1/keys", None);
     let id = keys["keys"][0]["id"].as_str().unwrap().to_string();

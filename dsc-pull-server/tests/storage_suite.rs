@@ -203,7 +203,7 @@ fn assignments_take_precedence_and_can_be_cleared() {
             .unwrap();
             assert!(s.assign(a, Some(vec!["Db".into()])).await.unwrap());
             assert_eq!(
-                s.agent(a).await.unwrap().unwrap().effective_names(),
+                s.effective_names(&s.agent(a).await.unwrap().unwrap()),
                 ["Db".to_string()]
             );
             // a later registration does not undo the administrator's choice
@@ -215,12 +215,12 @@ fn assignments_take_precedence_and_can_be_cleared() {
             .await
             .unwrap();
             assert_eq!(
-                s.agent(a).await.unwrap().unwrap().effective_names(),
+                s.effective_names(&s.agent(a).await.unwrap().unwrap()),
                 ["Db".to_string()]
             );
             assert!(s.assign(a, None).await.unwrap());
             assert_eq!(
-                s.agent(a).await.unwrap().unwrap().effective_names(),
+                s.effective_names(&s.agent(a).await.unwrap().unwrap()),
                 ["Web".to_string()]
             );
         })
@@ -510,7 +510,7 @@ fn everything_acknowledged_is_there_after_reopening() {
             let r = (b.reopen)().await;
             let view = r.agent(a).await.unwrap().unwrap();
             assert_eq!(view.registered_names, vec!["Web"]);
-            assert_eq!(view.effective_names(), ["Db".to_string()]);
+            assert_eq!(r.effective_names(&view), ["Db".to_string()]);
             assert_eq!(
                 r.configuration_checksum("db"),
                 Some(dsc_core::pull::checksum::sha256_hex(b"db"))
@@ -997,6 +997,112 @@ fn users_sessions_tokens_and_the_audit_trail_are_kept() {
                 .await
                 .unwrap();
             assert_eq!(ranged.len(), 1);
+        })
+    });
+}
+
+#[test]
+fn a_node_gets_its_assignment_else_its_tags_names_else_what_it_registered() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let (tagged, plain) = (Uuid::new_v4(), Uuid::new_v4());
+            for a in [tagged, plain] {
+                s.register(registration(
+                    a,
+                    RegistrationMessageType::ConfigurationRepository,
+                    Some(&["Base"]),
+                ))
+                .await
+                .unwrap();
+            }
+            let names = |a: Uuid| async move {
+                let view = s.agent(a).await.unwrap().unwrap();
+                s.effective_names(&view)
+            };
+            assert!(
+                s.set_tags(tagged, vec!["EU".into(), "web".into()])
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !s.set_tags(Uuid::new_v4(), vec!["x".into()]).await.unwrap(),
+                "unknown node"
+            );
+            assert_eq!(
+                names(tagged).await,
+                ["Base"],
+                "tags without names change nothing"
+            );
+            s.set_tag_configurations("Web", Some(vec!["WebServer".into(), "Base".into()]))
+                .await
+                .unwrap();
+            s.set_tag_configurations("eu", Some(vec!["EuPolicy".into()]))
+                .await
+                .unwrap();
+            assert_eq!(names(tagged).await, ["EuPolicy", "WebServer", "Base"]);
+            assert_eq!(names(plain).await, ["Base"]);
+            s.assign(tagged, Some(vec!["Special".into()]))
+                .await
+                .unwrap();
+            assert_eq!(
+                names(tagged).await,
+                ["Special"],
+                "the node's own assignment wins"
+            );
+            s.assign(tagged, None).await.unwrap();
+            s.set_tag_configurations("eu", None).await.unwrap();
+            assert_eq!(names(tagged).await, ["WebServer", "Base"]);
+            assert_eq!(
+                s.tag_configurations().await.unwrap(),
+                [(
+                    "Web".to_string(),
+                    vec!["WebServer".to_string(), "Base".to_string()]
+                )]
+            );
+            // filters on tags, configurations and text
+            let search = |q: NodeQuery| async move {
+                s.search_nodes(&q)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.agent_id)
+                    .collect::<Vec<_>>()
+            };
+            let q = |f: fn(&mut NodeQuery)| {
+                let mut q = NodeQuery {
+                    limit: 10,
+                    ..Default::default()
+                };
+                f(&mut q);
+                q
+            };
+            assert_eq!(search(q(|q| q.tag = Some("WEB".into()))).await, [tagged]);
+            assert_eq!(
+                search(q(|q| q.configuration = Some("webserver".into()))).await,
+                [tagged]
+            );
+            assert_eq!(
+                search(q(|q| q.configuration = Some("Base".into())))
+                    .await
+                    .len(),
+                2
+            );
+            assert_eq!(search(q(|q| q.text = Some("10.0.0".into()))).await.len(), 2);
+            assert!(
+                search(q(|q| q.text = Some("nomatch".into())))
+                    .await
+                    .is_empty()
+            );
+            let node = s.node(tagged).await.unwrap().unwrap();
+            assert_eq!(node.tags, ["EU", "web"]);
+            let reopened = (b.reopen)().await;
+            let view = reopened.agent(tagged).await.unwrap().unwrap();
+            assert_eq!(
+                reopened.effective_names(&view),
+                ["WebServer", "Base"],
+                "kept across a restart"
+            );
         })
     });
 }

@@ -133,7 +133,7 @@ pub async fn handle(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> Resp
     };
     let method = req.method().clone();
     let (need, change) = policy(&method, &seg);
-    let refused = if let Err(r) = auth::require(&principal, need) {
+    let refused = if let Some(r) = auth::require(&principal, need) {
         Some(r)
     } else if change.is_some() && !csrf_ok(&principal, &req) {
         Some(error(
@@ -322,8 +322,11 @@ async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path
                 status,
                 now: crate::storage::now_unix(),
                 stale_after: app.stale_after_secs(),
+                tag: q("tag").filter(|t| !t.is_empty()),
+                configuration: q("configuration").filter(|c| !c.is_empty()),
+                text: q("q").filter(|t| !t.is_empty()),
             };
-            match app.storage.find_nodes(&query).await {
+            match app.storage.search_nodes(&query).await {
                 Ok(nodes) if wants_csv(&req) => nodes_csv(&nodes),
                 Ok(nodes) => {
                     let next = if nodes.len() == limit {
@@ -333,6 +336,54 @@ async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path
                     };
                     json(StatusCode::OK, &json!({"nodes": nodes, "next": next}))
                 }
+                Err(e) => storage_error(e),
+            }
+        }
+        (Method::PUT, ["nodes", id, "tags"]) => {
+            let agent = match parse_guid("agent id", id) {
+                Ok(a) => a,
+                Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            };
+            let tags = match names_body(app, req, "tag").await {
+                Ok(t) => t,
+                Err(r) => return r,
+            };
+            match app.storage.set_tags(agent, tags.clone()).await {
+                Ok(true) => json(StatusCode::OK, &json!({"agentId": agent, "tags": tags})),
+                Ok(false) => error(
+                    StatusCode::NOT_FOUND,
+                    format!("agent {agent} is not registered"),
+                ),
+                Err(e) => storage_error(e),
+            }
+        }
+        (Method::GET, ["tags"]) => match app.storage.tag_configurations().await {
+            Ok(list) => {
+                let tags: Vec<Value> = list
+                    .into_iter()
+                    .map(|(tag, names)| json!({"tag": tag, "configurations": names}))
+                    .collect();
+                json(StatusCode::OK, &json!({ "tags": tags }))
+            }
+            Err(e) => storage_error(e),
+        },
+        (Method::PUT, ["tags", tag, "configurations"]) => {
+            if let Err(e) = check_tag(tag) {
+                return error(StatusCode::BAD_REQUEST, e);
+            }
+            let names = match names_body(app, req, "configuration name").await {
+                Ok(n) => n,
+                Err(r) => return r,
+            };
+            match app
+                .storage
+                .set_tag_configurations(tag, Some(names.clone()))
+                .await
+            {
+                Ok(()) => json(
+                    StatusCode::OK,
+                    &json!({"tag": tag, "configurations": names}),
+                ),
                 Err(e) => storage_error(e),
             }
         }
@@ -704,4 +755,37 @@ async fn add_key(app: &Arc<App>, req: Request<Incoming>) -> (Resp, Option<String
         Err(e) => key_error(e),
     };
     (resp, Some(id))
+}
+
+/// A tag: 1–64 characters, no control characters, no quotes, no commas.
+pub fn check_tag(tag: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&tag.chars().count())
+        && !tag
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '"' | ',' | '/' | '\\'));
+    ok.then_some(()).ok_or_else(|| {
+        format!("tag '{tag}' must be 1 to 64 characters without quotes, commas or slashes")
+    })
+}
+
+/// A request body holding a JSON array of tags or configuration names, each checked.
+async fn names_body(app: &App, req: Request<Incoming>, what: &str) -> Result<Vec<String>, Resp> {
+    let body = read_body(req.into_body(), 1024 * 1024, app.config.read_timeout).await?;
+    let names: Vec<String> = serde_json::from_slice(&body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("expected a JSON array of {what}s: {e}"),
+        )
+    })?;
+    for n in &names {
+        let checked = if what == "tag" {
+            check_tag(n)
+        } else {
+            check_name("configuration name", n).map_err(|e| e.to_string())
+        };
+        if let Err(e) = checked {
+            return Err(error(StatusCode::BAD_REQUEST, e));
+        }
+    }
+    Ok(names)
 }

@@ -102,6 +102,11 @@ CREATE TABLE IF NOT EXISTS audit (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at, id);
+CREATE TABLE IF NOT EXISTS tag_configurations (
+    tag_key TEXT PRIMARY KEY,
+    tag TEXT NOT NULL,
+    names TEXT NOT NULL
+);
 "#;
 
 /// A dashboard/API account.

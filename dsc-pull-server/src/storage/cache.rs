@@ -57,6 +57,8 @@ pub struct Cache {
     configs: RwLock<HashMap<String, String>>,
     /// Lowercased configuration name → checksum of its package.
     packages: RwLock<HashMap<String, String>>,
+    /// Configuration names given to tags.
+    tag_names: RwLock<super::TagNames>,
     epoch: AtomicU64,
 }
 
@@ -81,8 +83,9 @@ impl Cache {
     /// Nodes per effective configuration name (assigned, else registered), by name.
     pub fn configuration_counts(&self) -> Vec<super::NameCount> {
         let mut counts: HashMap<String, u64> = HashMap::new();
+        let tag_names = read_lock(&self.tag_names);
         for a in read_lock(&self.agents).values() {
-            for name in a.view.effective_names() {
+            for name in a.view.effective_names(&tag_names) {
                 *counts.entry(name.clone()).or_default() += 1;
             }
         }
@@ -92,6 +95,30 @@ impl Cache {
             .collect();
         out.sort_by(|a, b| b.nodes.cmp(&a.nodes).then(a.name.cmp(&b.name)));
         out
+    }
+
+    /// The names an agent gets now.
+    pub fn effective_names(&self, view: &AgentView) -> Vec<String> {
+        view.effective_names(&read_lock(&self.tag_names))
+    }
+
+    /// A copy of the tag → names map.
+    pub fn tag_names(&self) -> super::TagNames {
+        read_lock(&self.tag_names).clone()
+    }
+
+    /// Sets (or, with an empty list, removes) a tag's names.
+    pub fn set_tag_names(&self, tag: &str, names: Vec<String>) {
+        let mut map = write_lock(&self.tag_names);
+        if names.is_empty() {
+            map.remove(&tag.to_lowercase());
+        } else {
+            map.insert(tag.to_lowercase(), names);
+        }
+    }
+
+    pub fn replace_tag_names(&self, all: super::TagNames) {
+        *write_lock(&self.tag_names) = all;
     }
 
     /// Records a request from the agent (no lock taken beyond the read lock).

@@ -106,6 +106,44 @@ pub struct AgentView {
     /// The agent is a traek agent (its LCMVersion starts with `traek-agent/`): it is served
     /// packages instead of MOFs.
     pub traek_agent: bool,
+    /// Tags an administrator gave the node.
+    pub tags: Vec<String>,
+}
+
+/// Configuration names given to tags (lowercased tag → names).
+pub type TagNames = std::collections::HashMap<String, Vec<String>>;
+
+/// The names a node gets: the administrator's assignment when set, else the names given to its
+/// tags (in tag order, without repeats) when any of its tags has some, else the names it
+/// registered.
+pub fn effective_names(
+    assigned: Option<&[String]>,
+    tags: &[String],
+    registered: &[String],
+    tag_names: &TagNames,
+) -> Vec<String> {
+    if let Some(a) = assigned {
+        return a.to_vec();
+    }
+    let mut from_tags: Vec<String> = Vec::new();
+    for tag in tags {
+        for name in tag_names.get(&tag.to_lowercase()).into_iter().flatten() {
+            if !from_tags.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                from_tags.push(name.clone());
+            }
+        }
+    }
+    if from_tags.is_empty() {
+        registered.to_vec()
+    } else {
+        from_tags
+    }
+}
+
+/// Parses a stored JSON list of names (tags, configuration names); empty when absent or odd.
+pub fn names_of(json: Option<&str>) -> Vec<String> {
+    json.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default()
 }
 
 /// The LCMVersion prefix by which traek agents identify themselves.
@@ -136,12 +174,14 @@ impl AgentView {
 }
 
 impl AgentView {
-    /// The configuration names the agent may get: the administrator's when assigned, else the
-    /// ones it registered.
-    pub fn effective_names(&self) -> &[String] {
-        self.assigned_names
-            .as_deref()
-            .unwrap_or(&self.registered_names)
+    /// The configuration names the agent may get ([`effective_names`]).
+    pub fn effective_names(&self, tag_names: &TagNames) -> Vec<String> {
+        effective_names(
+            self.assigned_names.as_deref(),
+            &self.tags,
+            &self.registered_names,
+            tag_names,
+        )
     }
 }
 
@@ -164,6 +204,9 @@ pub struct NodeSummary {
     pub run_time: Option<i64>,
     /// The node's status now (`pending`, `stale` included): see [`NodeSummary::judge`].
     pub status: ComplianceStatus,
+    pub tags: Vec<String>,
+    /// The configuration names the node gets (assignment, else tags, else registered).
+    pub configurations: Vec<String>,
 }
 
 impl NodeSummary {
@@ -200,7 +243,37 @@ impl NodeSummary {
             run_status: None,
             run_time: None,
             status: ComplianceStatus::Pending,
+            tags: Vec::new(),
+            configurations: Vec::new(),
         }
+    }
+
+    /// Fills `configurations` from the assignment, the tags and the registered names.
+    pub fn resolve_configurations(&mut self, tag_names: &TagNames) {
+        self.configurations = effective_names(
+            self.assigned_names.as_deref(),
+            &self.tags,
+            &self.registered_names,
+            tag_names,
+        );
+    }
+
+    /// Whether the node matches the tag, configuration and text filters of a query.
+    pub fn matches(&self, q: &NodeQuery) -> bool {
+        let has = |list: &[String], x: &str| list.iter().any(|v| v.eq_ignore_ascii_case(x));
+        let text = q.text.as_deref().map(str::to_lowercase);
+        q.tag.as_deref().is_none_or(|t| has(&self.tags, t))
+            && q.configuration
+                .as_deref()
+                .is_none_or(|c| has(&self.configurations, c))
+            && text.is_none_or(|t| {
+                self.agent_id.to_string().contains(&t)
+                    || self
+                        .node_name
+                        .as_deref()
+                        .is_some_and(|n| n.to_lowercase().contains(&t))
+                    || self.ip_addresses.iter().any(|ip| ip.contains(&t))
+            })
     }
 
     /// Adds one registration (rows in message-type order; the first names the node).
@@ -255,6 +328,12 @@ pub struct NodeQuery {
     /// Now and the stale threshold (seconds), for `status`.
     pub now: i64,
     pub stale_after: i64,
+    /// Only nodes with this tag (any case).
+    pub tag: Option<String>,
+    /// Only nodes that get this configuration name.
+    pub configuration: Option<String>,
+    /// Only nodes whose name, agent id or an address contains this text.
+    pub text: Option<String>,
 }
 
 impl NodeQuery {
@@ -507,8 +586,43 @@ pub trait Storage: Send + Sync + 'static {
         })
         .await
     }
-    /// Nodes matching a query, ordered by agent id.
+    /// Nodes matching a query's status, ordered by agent id, with `tags` and
+    /// `configurations` filled (the other filters are [`Storage::search_nodes`]'s).
     async fn find_nodes(&self, query: &NodeQuery) -> StorageResult<Vec<NodeSummary>>;
+    /// Nodes matching every filter of a query, ordered by agent id: pages of
+    /// [`Storage::find_nodes`] filtered until `limit` nodes match or none are left.
+    async fn search_nodes(&self, query: &NodeQuery) -> StorageResult<Vec<NodeSummary>> {
+        if query.tag.is_none() && query.configuration.is_none() && query.text.is_none() {
+            return self.find_nodes(query).await;
+        }
+        let mut page = NodeQuery {
+            limit: 1000,
+            ..query.clone()
+        };
+        let mut out = Vec::new();
+        loop {
+            let batch = self.find_nodes(&page).await?;
+            let done = batch.len() < page.limit;
+            page.after = batch.last().map(|n| n.agent_id);
+            out.extend(batch.into_iter().filter(|n| n.matches(query)));
+            if out.len() >= query.limit || done {
+                out.truncate(query.limit);
+                return Ok(out);
+            }
+        }
+    }
+    /// Sets a node's tags; false when the node is unknown.
+    async fn set_tags(&self, agent_id: Uuid, tags: Vec<String>) -> StorageResult<bool>;
+    /// Gives configuration names to a tag (`None` or empty: none).
+    async fn set_tag_configurations(
+        &self,
+        tag: &str,
+        names: Option<Vec<String>>,
+    ) -> StorageResult<()>;
+    /// Every tag that has configuration names: (tag, names), by tag.
+    async fn tag_configurations(&self) -> StorageResult<Vec<(String, Vec<String>)>>;
+    /// The configuration names an agent gets now (hot path: memory only).
+    fn effective_names(&self, view: &AgentView) -> Vec<String>;
     /// The per-resource results of the node's latest run.
     async fn node_resources(&self, agent_id: Uuid) -> StorageResult<Vec<ResourceResult>>;
     /// The fleet at a glance, as of `now` with the stale threshold (seconds).

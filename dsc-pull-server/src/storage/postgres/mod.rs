@@ -110,7 +110,7 @@ impl Shared {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT agent_id, assigned_names, last_seen FROM agents",
+                "SELECT agent_id, assigned_names, last_seen, tags FROM agents",
                 &[],
             )
             .await
@@ -120,7 +120,10 @@ impl Shared {
             .map(|r| {
                 (
                     r.get(0),
-                    (view_of(r.get(1)), r.get::<_, Option<i64>>(2).unwrap_or(0)),
+                    (
+                        view_of(r.get(1), r.get(3)),
+                        r.get::<_, Option<i64>>(2).unwrap_or(0),
+                    ),
                 )
             })
             .collect();
@@ -146,8 +149,16 @@ impl Shared {
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
+        let tags = client
+            .query("SELECT tag_key, names FROM tag_configurations", &[])
+            .await
+            .map_err(pg_error)?
+            .iter()
+            .map(|r| (r.get::<_, String>(0), names_of(r.get::<_, Option<&str>>(1))))
+            .collect();
         self.cache.replace_agents(agents);
         self.cache.replace_checksums(checksums);
+        self.cache.replace_tag_names(tags);
         Ok(())
     }
 
@@ -155,13 +166,15 @@ impl Shared {
     async fn load_agent(&self, id: Uuid) -> StorageResult<Option<(AgentView, i64)>> {
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached("SELECT assigned_names, last_seen FROM agents WHERE agent_id = $1")
+            .prepare_cached(
+                "SELECT assigned_names, last_seen, tags FROM agents WHERE agent_id = $1",
+            )
             .await
             .map_err(pg_error)?;
         let Some(row) = client.query_opt(&stmt, &[&id]).await.map_err(pg_error)? else {
             return Ok(None);
         };
-        let mut view = view_of(row.get(0));
+        let mut view = view_of(row.get(0), row.get(2));
         let seen = row.get::<_, Option<i64>>(1).unwrap_or(0);
         let stmt = client
             .prepare_cached("SELECT message_type, configuration_names, thumbprint, lcm_version FROM registrations WHERE agent_id = $1")
@@ -181,6 +194,10 @@ impl Shared {
                 .load_agent(*id)
                 .await
                 .map(|view| self.cache.set_agent(*id, view)),
+            Change::Tag(tag) => self
+                .tag_names(tag)
+                .await
+                .map(|n| self.cache.set_tag_names(tag, n)),
             Change::Configuration(name_key) => self.content_checksums(name_key).await.map(|sums| {
                 for (kind, checksum) in sums {
                     self.cache.set_checksum(kind, name_key.clone(), checksum);
@@ -195,6 +212,19 @@ impl Shared {
                 self.cache.set_agent(id, None);
             }
         }
+    }
+
+    /// A tag's configuration names (empty when it has none).
+    async fn tag_names(&self, tag: &str) -> StorageResult<Vec<String>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT names FROM tag_configurations WHERE tag_key = $1",
+                &[&tag.to_lowercase()],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(names_of(row.as_ref().map(|r| r.get::<_, &str>(0))))
     }
 
     /// The checksums of a configuration name's MOF and package (`None` where absent).
@@ -222,9 +252,10 @@ impl Shared {
     }
 }
 
-fn view_of(assigned: Option<String>) -> AgentView {
+fn view_of(assigned: Option<String>, tags: Option<String>) -> AgentView {
     AgentView {
         assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
+        tags: names_of(tags.as_deref()),
         ..Default::default()
     }
 }

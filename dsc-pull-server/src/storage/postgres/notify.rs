@@ -6,7 +6,8 @@
 //! connection in `LISTEN` and applies each change to the [`Cache`](crate::storage::cache::Cache):
 //!
 //! - `agent <uuid>`: the agent's view is read again (or dropped when it is gone);
-//! - `config <lowercased name>`: the configuration's checksum is read again.
+//! - `config <lowercased name>`: the configuration's checksum is read again;
+//! - `tag <tag>`: the tag's configuration names are read again.
 //!
 //! Notifications sent while the connection was down are lost, so after every (re)connection
 //! the listener reloads the whole cache before it trusts it again.
@@ -25,6 +26,8 @@ pub const CHANNEL: &str = "traek_changes";
 pub enum Change {
     Agent(Uuid),
     Configuration(String),
+    /// A tag's configuration names changed.
+    Tag(String),
 }
 
 impl Change {
@@ -32,6 +35,7 @@ impl Change {
         match self {
             Change::Agent(id) => format!("agent {id}"),
             Change::Configuration(name_key) => format!("config {name_key}"),
+            Change::Tag(tag) => format!("tag {tag}"),
         }
     }
 
@@ -39,6 +43,7 @@ impl Change {
         match payload.split_once(' ')? {
             ("agent", id) => Uuid::parse_str(id).ok().map(Change::Agent),
             ("config", name) => Some(Change::Configuration(name.to_string())),
+            ("tag", tag) => Some(Change::Tag(tag.to_string())),
             _ => None,
         }
     }

@@ -119,7 +119,7 @@ impl Storage for PgStorage {
             .prepare_cached(&format!(
                 "SELECT a.agent_id, a.last_seen, a.assigned_names, a.last_report_status, a.last_report_time,
                         r.message_type, r.node_name, r.ip_address, r.lcm_version, r.configuration_names,
-                        a.run_status, a.run_time
+                        a.run_status, a.run_time, a.tags
                  FROM (SELECT * FROM agents WHERE ($1::uuid IS NULL OR agent_id > $1){filter} ORDER BY agent_id LIMIT $2) a
                  LEFT JOIN registrations r ON r.agent_id = a.agent_id
                  ORDER BY a.agent_id, r.message_type"
@@ -203,7 +203,7 @@ impl Storage for PgStorage {
             .prepare_cached(
                 "SELECT a.agent_id, a.last_seen, a.assigned_names, a.last_report_status, a.last_report_time,
                         r.message_type, r.node_name, r.ip_address, r.lcm_version, r.configuration_names,
-                        a.run_status, a.run_time
+                        a.run_status, a.run_time, a.tags
                  FROM agents a LEFT JOIN registrations r ON r.agent_id = a.agent_id
                  WHERE a.agent_id = $1 ORDER BY r.message_type",
             )
@@ -497,6 +497,72 @@ impl Storage for PgStorage {
         self
     }
 
+    async fn set_tags(&self, agent_id: Uuid, tags: Vec<String>) -> StorageResult<bool> {
+        let json = serde_json::to_string(&tags).unwrap_or_default();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let n = tx
+            .execute(
+                "UPDATE agents SET tags = $2 WHERE agent_id = $1",
+                &[&agent_id, &json],
+            )
+            .await
+            .map_err(pg_error)?;
+        Self::notify_in(&tx, Change::Agent(agent_id)).await?;
+        tx.commit().await.map_err(pg_error)?;
+        self.shared
+            .cache
+            .update_agent(agent_id, false, |v| v.tags = tags);
+        Ok(n > 0)
+    }
+
+    async fn set_tag_configurations(
+        &self,
+        tag: &str,
+        names: Option<Vec<String>>,
+    ) -> StorageResult<()> {
+        let names = names.unwrap_or_default();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let key = tag.to_lowercase();
+        if names.is_empty() {
+            tx.execute("DELETE FROM tag_configurations WHERE tag_key = $1", &[&key])
+                .await
+                .map_err(pg_error)?;
+        } else {
+            let json = serde_json::to_string(&names).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO tag_configurations (tag_key, tag, names) VALUES ($1, $2, $3) ON CONFLICT (tag_key) DO UPDATE SET tag = $2, names = $3",
+                &[&key, &tag, &json],
+            )
+            .await
+            .map_err(pg_error)?;
+        }
+        Self::notify_in(&tx, Change::Tag(key)).await?;
+        tx.commit().await.map_err(pg_error)?;
+        self.shared.cache.set_tag_names(tag, names);
+        Ok(())
+    }
+
+    async fn tag_configurations(&self) -> StorageResult<Vec<(String, Vec<String>)>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT tag, names FROM tag_configurations ORDER BY tag_key",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), names_of(r.get::<_, Option<&str>>(1))))
+            .collect())
+    }
+
+    fn effective_names(&self, view: &AgentView) -> Vec<String> {
+        self.shared.cache.effective_names(view)
+    }
+
     async fn ping(&self) -> StorageResult<()> {
         let client = self.client().await?;
         client
@@ -539,12 +605,14 @@ impl Storage for PgStorage {
 impl PgStorage {
     /// Folds agent rows joined with their registrations (ordered by agent) into summaries.
     fn fold_nodes(&self, rows: &[Row], now: i64, stale_after: i64) -> Vec<NodeSummary> {
+        let tag_names = self.shared.cache.tag_names();
         let mut out: Vec<NodeSummary> = Vec::new();
         for r in rows {
             let id: Uuid = r.get(0);
             if out.last().map(|n| n.agent_id) != Some(id) {
                 let mut node = NodeSummary::new(id, r.get(1), r.get(2), r.get(3), r.get(4));
                 node.set_run(r.get(10), r.get(11));
+                node.tags = names_of(r.get::<_, Option<&str>>(12));
                 node.judge(now, stale_after);
                 node.seen_in_memory(self.shared.cache.last_seen(&id));
                 out.push(node);
@@ -554,6 +622,9 @@ impl PgStorage {
                 let ips: String = r.get(7);
                 node.add_registration(mt, r.get(6), &ips, r.get(8), r.get(9));
             }
+        }
+        for node in &mut out {
+            node.resolve_configurations(&tag_names);
         }
         out
     }
@@ -569,6 +640,7 @@ fn pg_param(
         Type::INT8 => Box::new(v.int()),
         Type::INT4 => Box::new(v.int().and_then(|i| i32::try_from(i).ok())),
         Type::BOOL => Box::new(v.int().map(|i| i != 0)),
+        Type::UUID => Box::new(v.text().and_then(|t| Uuid::parse_str(&t).ok())),
         _ => Box::new(v.text()),
     }
 }

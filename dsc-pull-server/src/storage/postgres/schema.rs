@@ -82,7 +82,7 @@ CREATE TABLE registration_keys (
     (
         3,
         r#"
-ALTER TABLE agents ADD COLUMN run_status text, ADD COLUMN run_time bigint;
+ALTER TABLE agents ADD COLUMN run_status text, ADD COLUMN run_time bigint, ADD COLUMN tags text;
 CREATE TABLE node_resources (
     agent_id uuid NOT NULL,
     resource_id text NOT NULL,

@@ -75,9 +75,9 @@ impl SqliteStorage {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
             .map_err(err)?;
         conn.execute_batch(writer::SCHEMA).map_err(err)?;
-        writer::add_missing_columns(&conn).map_err(err)?;
         conn.execute_batch(crate::storage::accounts::SCHEMA)
             .map_err(err)?;
+        writer::add_missing_columns(&conn).map_err(err)?;
         let cache = Arc::new(Cache::default());
         writer::load_cache(&conn, &cache)?;
         let mut readers = Vec::with_capacity(READERS);
@@ -192,9 +192,10 @@ impl SqliteStorage {
         query: NodeQuery,
     ) -> StorageResult<Vec<NodeSummary>> {
         let cache = Arc::clone(&self.cache);
+        let tag_names = self.cache.tag_names();
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         self.read(move |c| {
-            let columns = "SELECT agent_id, last_seen, assigned_names, last_report_status, last_report_time, run_status, run_time FROM agents";
+            let columns = "SELECT agent_id, last_seen, assigned_names, last_report_status, last_report_time, run_status, run_time, tags FROM agents";
             let filter = query
                 .status_condition()
                 .map(|cond| format!(" AND {}", cond.replace("{p}", "?3")))
@@ -206,7 +207,7 @@ impl SqliteStorage {
             };
             let mut stmt = c.prepare_cached(&sql).map_err(err)?;
             let map = |r: &rusqlite::Row<'_>| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, Option<i64>>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, Option<i64>>(6)?))
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, Option<i64>>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, Option<i64>>(6)?, r.get::<_, Option<String>>(7)?))
             };
             let rows = if filter.is_empty() || exact {
                 stmt.query_map(params![key, limit], map)
@@ -219,10 +220,11 @@ impl SqliteStorage {
                 .prepare_cached("SELECT message_type, node_name, ip_address, lcm_version, configuration_names FROM registrations WHERE agent_id = ?1 ORDER BY message_type")
                 .map_err(err)?;
             for row in rows {
-                let (id, last_seen, assigned, status, status_time, run_status, run_time) = row.map_err(err)?;
+                let (id, last_seen, assigned, status, status_time, run_status, run_time, tags) = row.map_err(err)?;
                 let Ok(agent_id) = Uuid::parse_str(&id) else { continue };
                 let mut node = NodeSummary::new(agent_id, last_seen, assigned, status, status_time);
                 node.set_run(run_status, run_time);
+                node.tags = names_of(tags.as_deref());
                 node.judge(query.now, query.stale_after);
                 node.seen_in_memory(cache.last_seen(&agent_id));
                 let regs = reg
@@ -234,6 +236,7 @@ impl SqliteStorage {
                     let (mt, name, ips, lcm, names) = r.map_err(err)?;
                     node.add_registration(mt, name, &ips, lcm, names);
                 }
+                node.resolve_configurations(&tag_names);
                 out.push(node);
             }
             Ok(out)
@@ -622,6 +625,63 @@ impl Storage for SqliteStorage {
 
     fn sql(&self) -> &dyn Sql {
         self
+    }
+
+    async fn set_tags(&self, agent_id: Uuid, tags: Vec<String>) -> StorageResult<bool> {
+        let json = serde_json::to_string(&tags).unwrap_or_default();
+        let n = self
+            .exec(
+                "UPDATE agents SET tags = $2 WHERE agent_id = $1",
+                vec![agent_id.to_string().into(), json.into()],
+            )
+            .await?;
+        self.cache.update_agent(agent_id, false, |v| v.tags = tags);
+        Ok(n > 0)
+    }
+
+    async fn set_tag_configurations(
+        &self,
+        tag: &str,
+        names: Option<Vec<String>>,
+    ) -> StorageResult<()> {
+        let names = names.unwrap_or_default();
+        if names.is_empty() {
+            self.exec(
+                "DELETE FROM tag_configurations WHERE tag_key = $1",
+                vec![tag.to_lowercase().into()],
+            )
+            .await?;
+        } else {
+            let json = serde_json::to_string(&names).unwrap_or_default();
+            self.exec(
+                "INSERT INTO tag_configurations (tag_key, tag, names) VALUES ($1, $2, $3) ON CONFLICT (tag_key) DO UPDATE SET tag = $2, names = $3",
+                vec![tag.to_lowercase().into(), tag.into(), json.into()],
+            )
+            .await?;
+        }
+        self.cache.set_tag_names(tag, names);
+        Ok(())
+    }
+
+    async fn tag_configurations(&self) -> StorageResult<Vec<(String, Vec<String>)>> {
+        let rows = self
+            .rows(
+                "SELECT tag, names FROM tag_configurations ORDER BY tag_key",
+                vec![],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let tag = r.first().and_then(SqlValue::text).unwrap_or_default();
+                let names = r.get(1).and_then(SqlValue::text);
+                (tag, names_of(names.as_deref()))
+            })
+            .collect())
+    }
+
+    fn effective_names(&self, view: &AgentView) -> Vec<String> {
+        self.cache.effective_names(view)
     }
 
     async fn ping(&self) -> StorageResult<()> {

@@ -102,6 +102,7 @@ pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("content", "signers", "TEXT"),
     ("agents", "run_status", "TEXT"),
     ("agents", "run_time", "INTEGER"),
+    ("agents", "tags", "TEXT"),
 ];
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
@@ -171,7 +172,7 @@ pub(super) struct WriteJob {
 pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
     let mut agents: HashMap<Uuid, (AgentView, i64)> = HashMap::new();
     let mut stmt = conn
-        .prepare("SELECT agent_id, assigned_names, last_seen FROM agents")
+        .prepare("SELECT agent_id, assigned_names, last_seen, tags FROM agents")
         .map_err(err)?;
     let rows = stmt
         .query_map([], |r| {
@@ -179,16 +180,18 @@ pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> 
                 r.get::<_, String>(0)?,
                 r.get::<_, Option<String>>(1)?,
                 r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<String>>(3)?,
             ))
         })
         .map_err(err)?;
     for row in rows {
-        let (id, assigned, seen) = row.map_err(err)?;
+        let (id, assigned, seen, tags) = row.map_err(err)?;
         let Ok(id) = Uuid::parse_str(&id) else {
             continue;
         };
         let view = AgentView {
             assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
+            tags: names_of(tags.as_deref()),
             ..Default::default()
         };
         agents.insert(id, (view, seen.unwrap_or(0)));
@@ -226,6 +229,18 @@ pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> 
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(err)?;
     cache.replace_checksums(rows.collect::<Result<_, _>>().map_err(err)?);
+    let mut stmt = conn
+        .prepare("SELECT tag_key, names FROM tag_configurations")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(err)?;
+    let mut tags = TagNames::new();
+    for row in rows {
+        let (tag, names) = row.map_err(err)?;
+        tags.insert(tag, names_of(Some(&names)));
+    }
+    cache.replace_tag_names(tags);
     Ok(())
 }
 
