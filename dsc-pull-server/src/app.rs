@@ -70,6 +70,9 @@ async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'sta
         }
         _ => {}
     }
+    if path == "/" || path == "/ui" || path.starts_with("/ui/") {
+        return ("ui", crate::ui::handle(app, peer, req).await);
+    }
     if path.starts_with("/api/") {
         return ("admin", crate::admin::handle(app, peer, req).await);
     }

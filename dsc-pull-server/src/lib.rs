@@ -17,3 +17,4 @@ pub mod retention;
 pub mod state;
 pub mod storage;
 pub mod tls;
+pub mod ui;

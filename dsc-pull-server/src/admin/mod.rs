@@ -6,7 +6,10 @@
 
 mod accounts;
 
-pub use accounts::{check_password, check_user_name};
+pub use accounts::{
+    audit_filter, check_password, check_user_name, create_user, issue_token, remove_user,
+    revoke_token,
+};
 
 use crate::auth::{self, Principal, Role, Via};
 use crate::http::{
@@ -604,33 +607,10 @@ async fn list_content(app: &Arc<App>, kind: ContentKind) -> Resp {
 /// Stores a `.dscpkg` under a configuration name after checking that it opens (catalog and
 /// signatures consistent); its signers' key ids are recorded. Trust is the agents' business.
 async fn put_package(app: &Arc<App>, name: &str, req: Request<Incoming>) -> Resp {
-    let body = match read_body(
-        req.into_body(),
-        app.config.max_upload_bytes,
-        app.config.read_timeout,
-    )
-    .await
-    {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let bytes = body.clone();
-    let opened = tokio::task::spawn_blocking(move || {
-        dsc_core::package::archive::open_bytes(&bytes, Default::default())
-    })
-    .await;
-    let signers = match opened {
-        Ok(Ok(p)) => p.signers.into_iter().map(|s| s.key_id).collect(),
-        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("not a valid package: {e}")),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
     let key = ContentKey::Package {
         name: name.to_string(),
     };
-    match app.storage.put_signed_content(key, body, signers).await {
-        Ok(meta) => json(StatusCode::OK, &json!(meta)),
-        Err(e) => storage_error(e),
-    }
+    put_content(app, key, req).await
 }
 
 async fn put_content(app: &Arc<App>, key: ContentKey, req: Request<Incoming>) -> Resp {
@@ -644,13 +624,38 @@ async fn put_content(app: &Arc<App>, key: ContentKey, req: Request<Incoming>) ->
         Ok(b) => b,
         Err(r) => return r,
     };
+    store_content(app, key, body).await
+}
+
+/// Checks and stores uploaded content (shared by the API and the dashboard): not empty, a
+/// module is a zip, a package opens (catalog and signatures consistent; its signers' key ids
+/// are recorded).
+pub async fn store_content(app: &App, key: ContentKey, body: bytes::Bytes) -> Resp {
     if body.is_empty() {
         return error(StatusCode::BAD_REQUEST, "the content is empty");
     }
-    if matches!(key, ContentKey::Module { .. }) && !body.starts_with(b"PK") {
-        return error(StatusCode::BAD_REQUEST, "a module must be a zip archive");
+    let mut signers = Vec::new();
+    match key {
+        ContentKey::Module { .. } if !body.starts_with(b"PK") => {
+            return error(StatusCode::BAD_REQUEST, "a module must be a zip archive");
+        }
+        ContentKey::Package { .. } => {
+            let bytes = body.clone();
+            let opened = tokio::task::spawn_blocking(move || {
+                dsc_core::package::archive::open_bytes(&bytes, Default::default())
+            })
+            .await;
+            signers = match opened {
+                Ok(Ok(p)) => p.signers.into_iter().map(|s| s.key_id).collect(),
+                Ok(Err(e)) => {
+                    return error(StatusCode::BAD_REQUEST, format!("not a valid package: {e}"));
+                }
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            };
+        }
+        _ => {}
     }
-    match app.storage.put_content(key, body).await {
+    match app.storage.put_signed_content(key, body, signers).await {
         Ok(meta) => json(StatusCode::OK, &json!(meta)),
         Err(e) => storage_error(e),
     }
@@ -670,7 +675,7 @@ async fn get_content(app: &Arc<App>, key: ContentKey) -> Resp {
     }
 }
 
-async fn delete_content(app: &Arc<App>, key: ContentKey) -> Resp {
+pub async fn delete_content(app: &App, key: ContentKey) -> Resp {
     match app.storage.delete_content(&key).await {
         Ok(true) => empty(StatusCode::NO_CONTENT),
         Ok(false) => error(StatusCode::NOT_FOUND, "no such content"),
@@ -696,7 +701,7 @@ fn csv_field(text: &str) -> String {
 }
 
 /// The node list as CSV, one node per line after a header.
-fn nodes_csv(nodes: &[NodeSummary]) -> Resp {
+pub fn nodes_csv(nodes: &[NodeSummary]) -> Resp {
     let mut out = String::from(
         "agentId,nodeName,status,lcmVersion,ipAddresses,configurations,lastSeen,lastRunTime\n",
     );

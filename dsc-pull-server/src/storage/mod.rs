@@ -446,6 +446,8 @@ pub struct ReportFilter {
     /// Return reports with id greater than this (keyset pagination).
     pub after_id: Option<i64>,
     pub limit: usize,
+    /// Newest first (then `after_id` is ignored).
+    pub newest_first: bool,
 }
 
 /// Which content.

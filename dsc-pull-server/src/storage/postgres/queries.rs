@@ -249,13 +249,15 @@ impl Storage for PgStorage {
 
     async fn reports(&self, f: ReportFilter) -> StorageResult<Vec<StoredReport>> {
         let limit = i64::try_from(if f.limit == 0 { 1000 } else { f.limit }).unwrap_or(1000);
+        let order = if f.newest_first { "DESC" } else { "ASC" };
+        let after = if f.newest_first { 0 } else { f.after_id.unwrap_or(0) };
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(&format!(
                 "SELECT {REPORT_COLUMNS} FROM reports WHERE id > $1
                  AND ($2::uuid IS NULL OR agent_id = $2) AND ($3::uuid IS NULL OR job_id = $3)
                  AND ($4::text IS NULL OR status = $4) AND ($5::bigint IS NULL OR received_at >= $5)
-                 AND ($6::bigint IS NULL OR received_at < $6) ORDER BY id LIMIT $7"
+                 AND ($6::bigint IS NULL OR received_at < $6) ORDER BY id {order} LIMIT $7"
             ))
             .await
             .map_err(pg_error)?;
@@ -263,7 +265,7 @@ impl Storage for PgStorage {
             .query(
                 &stmt,
                 &[
-                    &f.after_id.unwrap_or(0),
+                    &after,
                     &f.agent_id,
                     &f.job_id,
                     &f.status,

@@ -436,7 +436,8 @@ impl Storage for SqliteStorage {
     async fn reports(&self, f: ReportFilter) -> StorageResult<Vec<StoredReport>> {
         self.read(move |c| {
             let mut sql = format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id > ?1");
-            let mut args: Vec<rusqlite::types::Value> = vec![f.after_id.unwrap_or(0).into()];
+            let after = if f.newest_first { 0 } else { f.after_id.unwrap_or(0) };
+            let mut args: Vec<rusqlite::types::Value> = vec![after.into()];
             let mut add = |clause: &str, v: rusqlite::types::Value| {
                 args.push(v);
                 sql.push_str(&format!(" AND {clause} ?{}", args.len()));
@@ -457,7 +458,8 @@ impl Storage for SqliteStorage {
                 add("received_at <", u.into());
             }
             let limit = if f.limit == 0 { 1000 } else { f.limit };
-            sql.push_str(&format!(" ORDER BY id LIMIT {limit}"));
+            let order = if f.newest_first { "DESC" } else { "ASC" };
+            sql.push_str(&format!(" ORDER BY id {order} LIMIT {limit}"));
             let mut stmt = c.prepare_cached(&sql).map_err(err)?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args), report_from_row)

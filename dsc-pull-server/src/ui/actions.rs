@@ -1,0 +1,399 @@
+//! The dashboard's form posts. Each checks the form's CSRF token against the session, the
+//! role the same change needs in the API, performs it through the same code as the API,
+//! records it in the audit trail, and redirects back with a message (or shows the error).
+
+use super::pages::LOGIN_COOKIE;
+use super::{Viewer, cookie, message, redirect, with_cookie};
+use crate::auth::{self, Role, SESSION_COOKIE, Via};
+use crate::http::{Resp, constant_time_eq, query_params, read_body, storage_error};
+use crate::state::{App, Peer};
+use crate::storage::ContentKey;
+use crate::storage::accounts::Session;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use std::collections::HashMap;
+
+/// A posted form's fields (and the uploaded file, for multipart forms).
+struct Form {
+    fields: HashMap<String, String>,
+    file: Option<Bytes>,
+}
+
+impl Form {
+    fn get(&self, k: &str) -> &str {
+        self.fields.get(k).map(String::as_str).unwrap_or("")
+    }
+
+    /// A comma-separated list, trimmed, without empty items.
+    fn list(&self, k: &str) -> Vec<String> {
+        self.get(k)
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Reads an `application/x-www-form-urlencoded` or `multipart/form-data` body.
+async fn read_form(app: &App, req: Request<Incoming>) -> Result<Form, String> {
+    let content_type = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let limit = app.config.max_upload_bytes;
+    let body = read_body(req.into_body(), limit, app.config.read_timeout)
+        .await
+        .map_err(|_| format!("the form could not be read (at most {limit} bytes)"))?;
+    if let Ok(boundary) = multer::parse_boundary(&content_type) {
+        return read_multipart(body, boundary).await;
+    }
+    let text = String::from_utf8_lossy(&body);
+    Ok(Form {
+        fields: query_params(Some(&text)).into_iter().collect(),
+        file: None,
+    })
+}
+
+async fn read_multipart(body: Bytes, boundary: String) -> Result<Form, String> {
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut form = Form {
+        fields: HashMap::new(),
+        file: None,
+    };
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| format!("the upload is not a valid form: {e}"))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let is_file = field.file_name().is_some();
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| format!("the upload is not a valid form: {e}"))?;
+        if is_file {
+            form.file = Some(data);
+        } else {
+            form.fields
+                .insert(name, String::from_utf8_lossy(&data).into_owned());
+        }
+    }
+    Ok(form)
+}
+
+/// The message of an API answer (its `error` member), for showing on a page.
+async fn answer_text(resp: Resp) -> (bool, String) {
+    let ok = resp.status().is_success();
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let text = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_else(|| status.to_string());
+    (ok, text)
+}
+
+fn back(to: &str, msg: &str) -> Resp {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    let msg = percent_encoding::utf8_percent_encode(msg, percent_encoding::NON_ALPHANUMERIC);
+    redirect(&format!("{to}{sep}msg={msg}"))
+}
+
+/// `POST /ui/login`: checks the login CSRF cookie, the delay after failed attempts and the
+/// password; starts a session.
+pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
+    let expected = req
+        .headers()
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == LOGIN_COOKIE)
+        .map(|(_, v)| v.to_string());
+    let form = match read_form(app, req).await {
+        Ok(f) => f,
+        Err(e) => return super::html_page(StatusCode::BAD_REQUEST, maud::html! { p { (e) } }),
+    };
+    let csrf_ok = expected.is_some_and(|e| constant_time_eq(e.as_bytes(), form.get("csrf").as_bytes()));
+    if !csrf_ok {
+        return login_again(app, "the sign-in form expired; try again").await;
+    }
+    let name = form.get("name").trim().to_string();
+    let accounts = app.storage.accounts();
+    let now = crate::storage::now_unix();
+    let (failures, last) = match accounts.login_failures(&name).await {
+        Ok(f) => f,
+        Err(e) => return storage_error(e),
+    };
+    if let Some(delay) = auth::login_delay(failures) {
+        let wait = last + i64::try_from(delay.as_secs()).unwrap_or(i64::MAX) - now;
+        if wait > 0 {
+            auth::audit(app, &name, peer, "login", &name, "refused: too many failed attempts").await;
+            return login_again(app, &format!("too many failed sign-ins for this name: wait {wait} s")).await;
+        }
+    }
+    let user = match accounts.user(&name).await {
+        Ok(u) => u,
+        Err(e) => return storage_error(e),
+    };
+    let valid = user
+        .as_ref()
+        .is_some_and(|u| auth::verify_password(form.get("password"), &u.password_hash));
+    let Some(user) = user.filter(|_| valid) else {
+        if let Err(e) = accounts.record_login(&name, false, now).await {
+            return storage_error(e);
+        }
+        auth::audit(app, &name, peer, "login", &name, "failed").await;
+        return login_again(app, "wrong user name or password").await;
+    };
+    let secret = auth::secret();
+    let session = Session {
+        id_hash: auth::digest(&secret),
+        user: user.name.clone(),
+        csrf: auth::secret(),
+        expires_at: now + auth::SESSION_TTL.as_secs() as i64,
+    };
+    if let Err(e) = accounts.add_session(&session, now).await {
+        return storage_error(e);
+    }
+    let _ = accounts.record_login(&name, true, now).await;
+    auth::audit(app, &user.name, peer, "login", &user.name, "ok").await;
+    let resp = with_cookie(
+        redirect("/ui/"),
+        cookie(app, SESSION_COOKIE, &secret, Some(auth::SESSION_TTL.as_secs())),
+    );
+    with_cookie(resp, cookie(app, LOGIN_COOKIE, "", Some(0)))
+}
+
+async fn login_again(app: &App, why: &str) -> Resp {
+    super::pages::login_form(app, None, Some(why))
+}
+
+/// Every other form post: CSRF, role, the change, the audit entry.
+pub async fn handle(app: &App, peer: &Peer, v: &Viewer, req: Request<Incoming>, path: &str) -> Resp {
+    let form = match read_form(app, req).await {
+        Ok(f) => f,
+        Err(e) => return message(v, StatusCode::BAD_REQUEST, &e),
+    };
+    let session = match &v.principal.via {
+        Via::Session { id_hash, csrf } => Some((id_hash.clone(), csrf.clone())),
+        _ => None,
+    };
+    let csrf_ok = session
+        .as_ref()
+        .is_some_and(|(_, c)| constant_time_eq(c.as_bytes(), form.get("csrf").as_bytes()));
+    if !csrf_ok {
+        auth::audit(app, &v.principal.actor(), peer, "ui.post", path, "refused: bad CSRF token").await;
+        return message(v, StatusCode::FORBIDDEN, "the form's CSRF token does not match your session; reload the page and try again");
+    }
+    let rest: Vec<&str> = path.trim_start_matches("/ui/").split('/').collect();
+    if rest == ["logout"] {
+        if let Some((id_hash, _)) = &session {
+            let _ = app.storage.accounts().remove_session(id_hash).await;
+        }
+        auth::audit(app, &v.principal.actor(), peer, "logout", &v.principal.name, "ok").await;
+        return with_cookie(
+            redirect("/ui/login"),
+            cookie(app, SESSION_COOKIE, "", Some(0)),
+        );
+    }
+    let (need, action, target, back_to) = match rest.as_slice() {
+        ["nodes", id, "assign"] => (Role::Operator, "node.assign", id.to_string(), format!("/ui/nodes/{id}")),
+        ["nodes", id, "tags"] => (Role::Operator, "node.tags", id.to_string(), format!("/ui/nodes/{id}")),
+        ["content", "upload"] => (Role::Operator, "content.put", content_target(&form), "/ui/content".into()),
+        ["content", "delete"] => (Role::Operator, "content.delete", content_target(&form), "/ui/content".into()),
+        ["keys", "add"] => (Role::Admin, "key.add", String::new(), "/ui/keys".into()),
+        ["keys", "revoke"] => (Role::Admin, "key.revoke", crate::keys::public_id(form.get("id")), "/ui/keys".into()),
+        ["users", "add"] => (Role::Admin, "user.add", form.get("name").to_string(), "/ui/users".into()),
+        ["users", "remove"] => (Role::Admin, "user.remove", form.get("name").to_string(), "/ui/users".into()),
+        ["tokens", "create"] => (Role::Viewer, "token.create", form.get("name").to_string(), "/ui/tokens".into()),
+        ["tokens", "revoke"] => (Role::Viewer, "token.revoke", form.get("id").to_string(), "/ui/tokens".into()),
+        _ => return message(v, StatusCode::NOT_FOUND, "no such form"),
+    };
+    if let Some(refused) = auth::require(&v.principal, need) {
+        auth::audit(app, &v.principal.actor(), peer, action, &target, &auth::outcome(&refused)).await;
+        let (_, text) = answer_text(refused).await;
+        return message(v, StatusCode::FORBIDDEN, &text);
+    }
+    let (resp, shown, target) = perform(app, v, &rest, &form, target).await;
+    auth::audit(app, &v.principal.actor(), peer, action, &target, &auth::outcome(&resp)).await;
+    if rest == ["tokens", "create"] && resp.status().is_success() {
+        return super::pages::new_token(v, &token_secret(resp).await);
+    }
+    let (ok, text) = answer_text(resp).await;
+    if ok {
+        back(&back_to, &shown.unwrap_or_else(|| "done".into()))
+    } else {
+        message(v, StatusCode::BAD_REQUEST, &text)
+    }
+}
+
+fn content_target(form: &Form) -> String {
+    match form.get("kind") {
+        "module" => format!("module {} {}", form.get("name"), form.get("version")),
+        kind => format!("{kind} {}", form.get("name")),
+    }
+}
+
+fn content_key(form: &Form) -> Result<ContentKey, String> {
+    let name = form.get("name").trim().to_string();
+    dsc_core::pull::path::check_name("name", &name).map_err(|e| e.to_string())?;
+    Ok(match form.get("kind") {
+        "configuration" => ContentKey::Configuration { name },
+        "package" => ContentKey::Package { name },
+        "module" => {
+            let version = form.get("version").trim().to_string();
+            dsc_core::pull::path::check_module_version(&version).map_err(|e| e.to_string())?;
+            if version.is_empty() {
+                return Err("a module needs a version".into());
+            }
+            ContentKey::Module { name, version }
+        }
+        other => return Err(format!("unknown kind '{other}'")),
+    })
+}
+
+fn bad(text: impl std::fmt::Display) -> Resp {
+    crate::http::error(StatusCode::BAD_REQUEST, text)
+}
+
+/// Performs a change: the answer, a message to show on success, the audit target.
+async fn perform(
+    app: &App,
+    v: &Viewer,
+    rest: &[&str],
+    form: &Form,
+    target: String,
+) -> (Resp, Option<String>, String) {
+    let agent = |id: &str| dsc_core::pull::path::parse_guid("agent id", id).map_err(|e| e.to_string());
+    match rest {
+        ["nodes", id, "assign"] => {
+            let names = form.list("names");
+            let checked = agent(id).and_then(|a| {
+                for n in &names {
+                    dsc_core::pull::path::check_name("configuration name", n).map_err(|e| e.to_string())?;
+                }
+                Ok(a)
+            });
+            let resp = match checked {
+                Err(e) => bad(e),
+                Ok(a) => match app.storage.assign(a, (!names.is_empty()).then_some(names.clone())).await {
+                    Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
+                    Ok(false) => crate::http::error(StatusCode::NOT_FOUND, "no such node"),
+                    Err(e) => storage_error(e),
+                },
+            };
+            (resp, Some("assignment saved".into()), target)
+        }
+        ["nodes", id, "tags"] => {
+            let tags = form.list("tags");
+            let checked = agent(id).and_then(|a| {
+                for t in &tags {
+                    crate::admin::check_tag(t)?;
+                }
+                Ok(a)
+            });
+            let resp = match checked {
+                Err(e) => bad(e),
+                Ok(a) => match app.storage.set_tags(a, tags).await {
+                    Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
+                    Ok(false) => crate::http::error(StatusCode::NOT_FOUND, "no such node"),
+                    Err(e) => storage_error(e),
+                },
+            };
+            (resp, Some("tags saved".into()), target)
+        }
+        ["content", "upload"] => {
+            let resp = match (content_key(form), form.file.clone()) {
+                (Err(e), _) => bad(e),
+                (_, None) => bad("choose a file to upload"),
+                (Ok(key), Some(bytes)) => crate::admin::store_content(app, key, bytes).await,
+            };
+            (resp, Some(format!("uploaded {target}")), target)
+        }
+        ["content", "delete"] => {
+            let resp = match content_key(form) {
+                Err(e) => bad(e),
+                Ok(key) => crate::admin::delete_content(app, key).await,
+            };
+            (resp, Some(format!("deleted {target}")), target)
+        }
+        ["keys", "add"] => {
+            let key = match form.get("key").trim() {
+                "" => uuid::Uuid::new_v4().to_string(),
+                k if k.contains('#') || k.contains('\n') => return (bad("a key has no '#' and no line break"), None, target),
+                k => k.to_string(),
+            };
+            let id = crate::keys::key_id(&key);
+            let resp = match app.keys.add(app.storage.as_ref(), &key, "ui").await {
+                Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
+                Ok(false) => crate::http::error(StatusCode::CONFLICT, "that key is already active"),
+                Err(e) => crate::http::error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            };
+            (resp, Some(format!("added key {id}")), id)
+        }
+        ["keys", "revoke"] => {
+            let resp = match app.keys.revoke(app.storage.as_ref(), form.get("id")).await {
+                Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
+                Ok(false) => crate::http::error(StatusCode::NOT_FOUND, "no such active key"),
+                Err(e) => crate::http::error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            };
+            (resp, Some(format!("revoked key {target}")), target)
+        }
+        ["users", "add"] => {
+            let resp = crate::admin::create_user(app, form.get("name").trim(), form.get("role"), form.get("password")).await;
+            (resp, Some(format!("added user {target}")), target)
+        }
+        ["users", "remove"] => {
+            let resp = crate::admin::remove_user(app, form.get("name")).await;
+            (resp, Some(format!("removed user {target}")), target)
+        }
+        ["tokens", "create"] => {
+            let days = form.get("days").trim();
+            let expires = match days {
+                "" => None,
+                d => match d.parse::<i64>() {
+                    Ok(n) if n > 0 => Some(crate::storage::now_unix() + n * 86_400),
+                    _ => return (bad("expiry must be a whole number of days"), None, target),
+                },
+            };
+            let name = form.get("name").trim();
+            if name.is_empty() {
+                return (bad("a token needs a name"), None, target);
+            }
+            let (resp, audit_target) = crate::admin::issue_token(app, &v.principal, name, expires).await;
+            (resp, None, audit_target.unwrap_or(target))
+        }
+        ["tokens", "revoke"] => {
+            let resp = crate::admin::revoke_token(app, &v.principal, form.get("id")).await;
+            (resp, Some(format!("revoked token {target}")), target)
+        }
+        _ => (crate::http::error(StatusCode::NOT_FOUND, "no such form"), None, target),
+    }
+}
+
+/// The new token's secret from an `issue_token` answer.
+async fn token_secret(resp: Resp) -> String {
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
