@@ -6,6 +6,7 @@ use dsc_core::pull::messages::*;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 pub const KEY: &str = "91E51A37-B59F-11E5-9C04-14109FD663AE";
@@ -98,6 +99,8 @@ pub struct Server {
     pub addr: String,
     pub data: PathBuf,
     pub store: StoreArgs,
+    /// Everything the server wrote to stderr after it started.
+    pub log: Arc<Mutex<String>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -160,8 +163,8 @@ impl Server {
             .args(&keys_args)
             .args(&store.args)
             .args(extra)
-            .envs(store.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "warn")
+            .envs(store.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -183,10 +186,13 @@ impl Server {
             line.clear();
         }
         assert!(!addr.is_empty(), "server did not start: {line}");
+        let log: Arc<Mutex<String>> = Arc::default();
+        let sink = Arc::clone(&log);
         std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
-                sink.clear();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
             }
         });
         Server {
@@ -194,6 +200,7 @@ impl Server {
             addr,
             data: data.to_path_buf(),
             store,
+            log,
             _tmp: None,
         }
     }

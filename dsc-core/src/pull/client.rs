@@ -142,6 +142,7 @@ impl PullClient {
     ) -> Result<Self, ClientError> {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(60)))
             .tls_config(tls.config()?)
             .build();
@@ -156,6 +157,7 @@ impl PullClient {
     pub fn new(server_url: &str, agent_id: Uuid) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(60)))
             .build();
         PullClient {
@@ -172,7 +174,8 @@ impl PullClient {
         )
     }
 
-    /// Sends a request to `server_url + suffix` with the LCM's headers plus `extra`.
+    /// Sends a request to `server_url + suffix` with the LCM's headers plus `extra` (a
+    /// `Content-Type` in `extra` replaces the JSON one).
     pub fn request(
         &self,
         method: &str,
@@ -185,7 +188,8 @@ impl PullClient {
             .method(method)
             .uri(&url)
             .header("ProtocolVersion", PROTOCOL_VERSION);
-        if body.is_some() {
+        let given = |name: &str| extra.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        if body.is_some() && !given("Content-Type") {
             builder = builder
                 .header("Accept", "application/json")
                 .header("Content-Type", "application/json; charset=utf-8");

@@ -126,7 +126,8 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
         Ok(f) => f,
         Err(e) => return super::html_page(StatusCode::BAD_REQUEST, maud::html! { p { (e) } }),
     };
-    let csrf_ok = expected.is_some_and(|e| constant_time_eq(e.as_bytes(), form.get("csrf").as_bytes()));
+    let csrf_ok =
+        expected.is_some_and(|e| constant_time_eq(e.as_bytes(), form.get("csrf").as_bytes()));
     if !csrf_ok {
         return login_again(app, "the sign-in form expired; try again").await;
     }
@@ -140,8 +141,20 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     if let Some(delay) = auth::login_delay(failures) {
         let wait = last + i64::try_from(delay.as_secs()).unwrap_or(i64::MAX) - now;
         if wait > 0 {
-            auth::audit(app, &name, peer, "login", &name, "refused: too many failed attempts").await;
-            return login_again(app, &format!("too many failed sign-ins for this name: wait {wait} s")).await;
+            auth::audit(
+                app,
+                &name,
+                peer,
+                "login",
+                &name,
+                "refused: too many failed attempts",
+            )
+            .await;
+            return login_again(
+                app,
+                &format!("too many failed sign-ins for this name: wait {wait} s"),
+            )
+            .await;
         }
     }
     let user = match accounts.user(&name).await {
@@ -172,7 +185,12 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     auth::audit(app, &user.name, peer, "login", &user.name, "ok").await;
     let resp = with_cookie(
         redirect("/ui/"),
-        cookie(app, SESSION_COOKIE, &secret, Some(auth::SESSION_TTL.as_secs())),
+        cookie(
+            app,
+            SESSION_COOKIE,
+            &secret,
+            Some(auth::SESSION_TTL.as_secs()),
+        ),
     );
     with_cookie(resp, cookie(app, LOGIN_COOKIE, "", Some(0)))
 }
@@ -182,7 +200,13 @@ async fn login_again(app: &App, why: &str) -> Resp {
 }
 
 /// Every other form post: CSRF, role, the change, the audit entry.
-pub async fn handle(app: &App, peer: &Peer, v: &Viewer, req: Request<Incoming>, path: &str) -> Resp {
+pub async fn handle(
+    app: &App,
+    peer: &Peer,
+    v: &Viewer,
+    req: Request<Incoming>,
+    path: &str,
+) -> Resp {
     let form = match read_form(app, req).await {
         Ok(f) => f,
         Err(e) => return message(v, StatusCode::BAD_REQUEST, &e),
@@ -195,40 +219,121 @@ pub async fn handle(app: &App, peer: &Peer, v: &Viewer, req: Request<Incoming>, 
         .as_ref()
         .is_some_and(|(_, c)| constant_time_eq(c.as_bytes(), form.get("csrf").as_bytes()));
     if !csrf_ok {
-        auth::audit(app, &v.principal.actor(), peer, "ui.post", path, "refused: bad CSRF token").await;
-        return message(v, StatusCode::FORBIDDEN, "the form's CSRF token does not match your session; reload the page and try again");
+        auth::audit(
+            app,
+            &v.principal.actor(),
+            peer,
+            "ui.post",
+            path,
+            "refused: bad CSRF token",
+        )
+        .await;
+        return message(
+            v,
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token does not match your session; reload the page and try again",
+        );
     }
     let rest: Vec<&str> = path.trim_start_matches("/ui/").split('/').collect();
     if rest == ["logout"] {
         if let Some((id_hash, _)) = &session {
             let _ = app.storage.accounts().remove_session(id_hash).await;
         }
-        auth::audit(app, &v.principal.actor(), peer, "logout", &v.principal.name, "ok").await;
+        auth::audit(
+            app,
+            &v.principal.actor(),
+            peer,
+            "logout",
+            &v.principal.name,
+            "ok",
+        )
+        .await;
         return with_cookie(
             redirect("/ui/login"),
             cookie(app, SESSION_COOKIE, "", Some(0)),
         );
     }
     let (need, action, target, back_to) = match rest.as_slice() {
-        ["nodes", id, "assign"] => (Role::Operator, "node.assign", id.to_string(), format!("/ui/nodes/{id}")),
-        ["nodes", id, "tags"] => (Role::Operator, "node.tags", id.to_string(), format!("/ui/nodes/{id}")),
-        ["content", "upload"] => (Role::Operator, "content.put", content_target(&form), "/ui/content".into()),
-        ["content", "delete"] => (Role::Operator, "content.delete", content_target(&form), "/ui/content".into()),
+        ["nodes", id, "assign"] => (
+            Role::Operator,
+            "node.assign",
+            id.to_string(),
+            format!("/ui/nodes/{id}"),
+        ),
+        ["nodes", id, "tags"] => (
+            Role::Operator,
+            "node.tags",
+            id.to_string(),
+            format!("/ui/nodes/{id}"),
+        ),
+        ["content", "upload"] => (
+            Role::Operator,
+            "content.put",
+            content_target(&form),
+            "/ui/content".into(),
+        ),
+        ["content", "delete"] => (
+            Role::Operator,
+            "content.delete",
+            content_target(&form),
+            "/ui/content".into(),
+        ),
         ["keys", "add"] => (Role::Admin, "key.add", String::new(), "/ui/keys".into()),
-        ["keys", "revoke"] => (Role::Admin, "key.revoke", crate::keys::public_id(form.get("id")), "/ui/keys".into()),
-        ["users", "add"] => (Role::Admin, "user.add", form.get("name").to_string(), "/ui/users".into()),
-        ["users", "remove"] => (Role::Admin, "user.remove", form.get("name").to_string(), "/ui/users".into()),
-        ["tokens", "create"] => (Role::Viewer, "token.create", form.get("name").to_string(), "/ui/tokens".into()),
-        ["tokens", "revoke"] => (Role::Viewer, "token.revoke", form.get("id").to_string(), "/ui/tokens".into()),
+        ["keys", "revoke"] => (
+            Role::Admin,
+            "key.revoke",
+            crate::keys::public_id(form.get("id")),
+            "/ui/keys".into(),
+        ),
+        ["users", "add"] => (
+            Role::Admin,
+            "user.add",
+            form.get("name").to_string(),
+            "/ui/users".into(),
+        ),
+        ["users", "remove"] => (
+            Role::Admin,
+            "user.remove",
+            form.get("name").to_string(),
+            "/ui/users".into(),
+        ),
+        ["tokens", "create"] => (
+            Role::Viewer,
+            "token.create",
+            form.get("name").to_string(),
+            "/ui/tokens".into(),
+        ),
+        ["tokens", "revoke"] => (
+            Role::Viewer,
+            "token.revoke",
+            form.get("id").to_string(),
+            "/ui/tokens".into(),
+        ),
         _ => return message(v, StatusCode::NOT_FOUND, "no such form"),
     };
     if let Some(refused) = auth::require(&v.principal, need) {
-        auth::audit(app, &v.principal.actor(), peer, action, &target, &auth::outcome(&refused)).await;
+        auth::audit(
+            app,
+            &v.principal.actor(),
+            peer,
+            action,
+            &target,
+            &auth::outcome(&refused),
+        )
+        .await;
         let (_, text) = answer_text(refused).await;
         return message(v, StatusCode::FORBIDDEN, &text);
     }
     let (resp, shown, target) = perform(app, v, &rest, &form, target).await;
-    auth::audit(app, &v.principal.actor(), peer, action, &target, &auth::outcome(&resp)).await;
+    auth::audit(
+        app,
+        &v.principal.actor(),
+        peer,
+        action,
+        &target,
+        &auth::outcome(&resp),
+    )
+    .await;
     if rest == ["tokens", "create"] && resp.status().is_success() {
         return super::pages::new_token(v, &token_secret(resp).await);
     }
@@ -277,19 +382,25 @@ async fn perform(
     form: &Form,
     target: String,
 ) -> (Resp, Option<String>, String) {
-    let agent = |id: &str| dsc_core::pull::path::parse_guid("agent id", id).map_err(|e| e.to_string());
+    let agent =
+        |id: &str| dsc_core::pull::path::parse_guid("agent id", id).map_err(|e| e.to_string());
     match rest {
         ["nodes", id, "assign"] => {
             let names = form.list("names");
             let checked = agent(id).and_then(|a| {
                 for n in &names {
-                    dsc_core::pull::path::check_name("configuration name", n).map_err(|e| e.to_string())?;
+                    dsc_core::pull::path::check_name("configuration name", n)
+                        .map_err(|e| e.to_string())?;
                 }
                 Ok(a)
             });
             let resp = match checked {
                 Err(e) => bad(e),
-                Ok(a) => match app.storage.assign(a, (!names.is_empty()).then_some(names.clone())).await {
+                Ok(a) => match app
+                    .storage
+                    .assign(a, (!names.is_empty()).then_some(names.clone()))
+                    .await
+                {
                     Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
                     Ok(false) => crate::http::error(StatusCode::NOT_FOUND, "no such node"),
                     Err(e) => storage_error(e),
@@ -333,7 +444,9 @@ async fn perform(
         ["keys", "add"] => {
             let key = match form.get("key").trim() {
                 "" => uuid::Uuid::new_v4().to_string(),
-                k if k.contains('#') || k.contains('\n') => return (bad("a key has no '#' and no line break"), None, target),
+                k if k.contains('#') || k.contains('\n') => {
+                    return (bad("a key has no '#' and no line break"), None, target);
+                }
                 k => k.to_string(),
             };
             let id = crate::keys::key_id(&key);
@@ -353,7 +466,13 @@ async fn perform(
             (resp, Some(format!("revoked key {target}")), target)
         }
         ["users", "add"] => {
-            let resp = crate::admin::create_user(app, form.get("name").trim(), form.get("role"), form.get("password")).await;
+            let resp = crate::admin::create_user(
+                app,
+                form.get("name").trim(),
+                form.get("role"),
+                form.get("password"),
+            )
+            .await;
             (resp, Some(format!("added user {target}")), target)
         }
         ["users", "remove"] => {
@@ -373,14 +492,19 @@ async fn perform(
             if name.is_empty() {
                 return (bad("a token needs a name"), None, target);
             }
-            let (resp, audit_target) = crate::admin::issue_token(app, &v.principal, name, expires).await;
+            let (resp, audit_target) =
+                crate::admin::issue_token(app, &v.principal, name, expires).await;
             (resp, None, audit_target.unwrap_or(target))
         }
         ["tokens", "revoke"] => {
             let resp = crate::admin::revoke_token(app, &v.principal, form.get("id")).await;
             (resp, Some(format!("revoked token {target}")), target)
         }
-        _ => (crate::http::error(StatusCode::NOT_FOUND, "no such form"), None, target),
+        _ => (
+            crate::http::error(StatusCode::NOT_FOUND, "no such form"),
+            None,
+            target,
+        ),
     }
 }
 

@@ -41,14 +41,21 @@ fn secure(mut r: Resp) -> Resp {
         "Content-Security-Policy",
         HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     );
-    h.insert("X-Content-Type-Options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("Referrer-Policy", HeaderValue::from_static("same-origin"));
     h.insert("X-Frame-Options", HeaderValue::from_static("DENY"));
     r
 }
 
 pub fn html_page(status: StatusCode, markup: Markup) -> Resp {
-    secure(respond(status, "text/html; charset=utf-8", markup.into_string()))
+    secure(respond(
+        status,
+        "text/html; charset=utf-8",
+        markup.into_string(),
+    ))
 }
 
 /// A 303 redirect (after a form post, or to the login page).
@@ -165,7 +172,11 @@ pub async fn handle(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> Resp
         return actions::handle(app, peer, &viewer, req, &path).await;
     }
     if method != Method::GET {
-        return message(&viewer, StatusCode::METHOD_NOT_ALLOWED, "the dashboard answers GET and form posts");
+        return message(
+            &viewer,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the dashboard answers GET and form posts",
+        );
     }
     pages::handle(app, &viewer, &req, &path).await
 }

@@ -128,7 +128,13 @@ fn chart(summary: &Summary) -> Markup {
             if n > 0 {
                 let bar = n as f64 / max as f64 * h;
                 y -= bar;
-                segments.push((i as f64 * (w + gap), y, bar, status, format!("{}: {n} {status}", day.day)));
+                segments.push((
+                    i as f64 * (w + gap),
+                    y,
+                    bar,
+                    status,
+                    format!("{}: {n} {status}", day.day),
+                ));
             }
         }
     }
@@ -234,7 +240,9 @@ async fn nodes(app: &App, v: &Viewer, req: &Request<Incoming>, csv: bool) -> Res
     if csv {
         return crate::admin::nodes_csv(&list);
     }
-    let next = (list.len() == query.limit).then(|| list.last().map(|n| n.agent_id)).flatten();
+    let next = (list.len() == query.limit)
+        .then(|| list.last().map(|n| n.agent_id))
+        .flatten();
     let sort = param(req, "sort");
     sort_nodes(&mut list, sort.as_deref());
     let keep = |extra: &str| {
@@ -245,7 +253,10 @@ async fn nodes(app: &App, v: &Viewer, req: &Request<Incoming>, csv: bool) -> Res
         if !extra.is_empty() {
             q.retain(|(k, _)| !extra.starts_with(&format!("{k}=")));
         }
-        let mut s: Vec<String> = q.iter().map(|(k, val)| format!("{k}={}", enc(val))).collect();
+        let mut s: Vec<String> = q
+            .iter()
+            .map(|(k, val)| format!("{k}={}", enc(val)))
+            .collect();
         if !extra.is_empty() {
             s.push(extra.to_string());
         }
@@ -315,7 +326,12 @@ async fn node(app: &App, v: &Viewer, req: &Request<Incoming>, id: &str) -> Resp 
     let (regs, resources, reports) = match tokio::try_join!(
         app.storage.agent(agent),
         app.storage.node_resources(agent),
-        app.storage.reports(ReportFilter { agent_id: Some(agent), limit: 50, newest_first: true, ..Default::default() }),
+        app.storage.reports(ReportFilter {
+            agent_id: Some(agent),
+            limit: 50,
+            newest_first: true,
+            ..Default::default()
+        }),
     ) {
         Ok(x) => x,
         Err(e) => return storage_error(e),
@@ -581,7 +597,9 @@ async fn audit(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
         Ok(e) => e,
         Err(e) => return storage_error(e),
     };
-    let next = (entries.len() == filter.limit).then(|| entries.last().map(|e| e.id.clone())).flatten();
+    let next = (entries.len() == filter.limit)
+        .then(|| entries.last().map(|e| e.id.clone()))
+        .flatten();
     let body = html! {
         h1 { "Audit log" }
         form.filters method="get" action="/ui/audit" {

@@ -250,7 +250,11 @@ impl Storage for PgStorage {
     async fn reports(&self, f: ReportFilter) -> StorageResult<Vec<StoredReport>> {
         let limit = i64::try_from(if f.limit == 0 { 1000 } else { f.limit }).unwrap_or(1000);
         let order = if f.newest_first { "DESC" } else { "ASC" };
-        let after = if f.newest_first { 0 } else { f.after_id.unwrap_or(0) };
+        let after = if f.newest_first {
+            0
+        } else {
+            f.after_id.unwrap_or(0)
+        };
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(&format!(

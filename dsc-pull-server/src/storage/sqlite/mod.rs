@@ -436,7 +436,11 @@ impl Storage for SqliteStorage {
     async fn reports(&self, f: ReportFilter) -> StorageResult<Vec<StoredReport>> {
         self.read(move |c| {
             let mut sql = format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id > ?1");
-            let after = if f.newest_first { 0 } else { f.after_id.unwrap_or(0) };
+            let after = if f.newest_first {
+                0
+            } else {
+                f.after_id.unwrap_or(0)
+            };
             let mut args: Vec<rusqlite::types::Value> = vec![after.into()];
             let mut add = |clause: &str, v: rusqlite::types::Value| {
                 args.push(v);

@@ -1,0 +1,527 @@
+//! Accounts, roles, sessions, CSRF and the audit trail, over HTTP against the built server:
+//! the dashboard's login and forms and the admin API enforce the same rules.
+
+mod common;
+
+use common::*;
+use dsc_core::pull::client::{PullClient, Reply};
+use dsc_core::pull::messages::RegistrationMessageType as Rmt;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn call(
+    s: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Reply {
+    PullClient::new(&format!("http://{}", s.addr), Uuid::nil())
+        .request(method, path, headers, body)
+        .unwrap()
+}
+
+fn json_of(r: &Reply) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+/// The value of a cookie set by an answer.
+fn set_cookie(r: &Reply, name: &str) -> Option<(String, String)> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v)
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            let value = v.split(';').next().unwrap()[name.len() + 1..].to_string();
+            (value, v.clone())
+        })
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+
+/// A signed-in dashboard session: its cookie and its CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+    set_cookie_header: String,
+}
+
+fn try_login(s: &Server, name: &str, password: &str) -> Result<Session, Reply> {
+    let page = call(s, "GET", "/ui/login", &[], None);
+    let (login_cookie, _) = set_cookie(&page, "traek_login").unwrap();
+    let csrf = hidden_csrf(&String::from_utf8_lossy(&page.body));
+    let body = format!("csrf={csrf}&name={name}&password={password}");
+    let cookie = format!("traek_login={login_cookie}");
+    let r = call(
+        s,
+        "POST",
+        "/ui/login",
+        &[FORM, ("Cookie", &cookie)],
+        Some(body.as_bytes()),
+    );
+    let Some((session, header)) = set_cookie(&r, "traek_session") else {
+        return Err(r);
+    };
+    let cookie = format!("traek_session={session}");
+    let tokens = call(s, "GET", "/ui/tokens", &[("Cookie", &cookie)], None);
+    assert_eq!(tokens.status, 200);
+    Ok(Session {
+        csrf: hidden_csrf(&String::from_utf8_lossy(&tokens.body)),
+        cookie,
+        set_cookie_header: header,
+    })
+}
+
+fn login(s: &Server, name: &str, password: &str) -> Session {
+    try_login(s, name, password).unwrap_or_else(|r| {
+        panic!(
+            "login refused: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )
+    })
+}
+
+fn add_user(s: &Server, name: &str, role: &str, password: &str) {
+    let body = json!({"name": name, "role": role, "password": password}).to_string();
+    let (st, v) = s.admin("POST", "/api/v1/users", Some(body.as_bytes()));
+    assert_eq!(st, 201, "{v}");
+}
+
+/// A Bearer token for a user (created through their session).
+fn token(s: &Server, session: &Session) -> String {
+    let r = call(
+        s,
+        "POST",
+        "/api/v1/tokens",
+        &[("Cookie", &session.cookie), ("X-CSRF-Token", &session.csrf)],
+        Some(br#"{"name": "test"}"#),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    json_of(&r)["token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_session_cookie_is_http_only_and_same_site_strict() {
+    let s = Server::start();
+    add_user(&s, "alice", "viewer", "alice-password");
+    let session = login(&s, "alice", "alice-password");
+    let h = &session.set_cookie_header;
+    assert!(
+        h.contains("HttpOnly") && h.contains("SameSite=Strict") && h.contains("Path=/"),
+        "{h}"
+    );
+    assert!(!h.contains("Secure"), "plain HTTP: no Secure flag ({h})");
+    // Without a session, pages redirect to the login and the API answers 401.
+    let page = call(&s, "GET", "/ui/nodes", &[], None);
+    assert_eq!(
+        (page.status, page.header("location")),
+        (303, Some("/ui/login"))
+    );
+    assert_eq!(call(&s, "GET", "/api/v1/nodes", &[], None).status, 401);
+    assert_eq!(
+        call(&s, "GET", "/", &[], None).header("location"),
+        Some("/ui/")
+    );
+    // Logging out ends the session.
+    let body = format!("csrf={}", session.csrf);
+    let out = call(
+        &s,
+        "POST",
+        "/ui/logout",
+        &[FORM, ("Cookie", &session.cookie)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        call(&s, "GET", "/ui/", &[("Cookie", &session.cookie)], None).status,
+        303
+    );
+}
+
+#[test]
+fn forms_and_session_api_calls_without_the_csrf_token_are_refused() {
+    let s = Server::start();
+    add_user(&s, "olga", "operator", "olga-password");
+    let session = login(&s, "olga", "olga-password");
+    let c = s.client(Uuid::new_v4());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    let path = format!("/ui/nodes/{}/tags", c.agent_id);
+    for csrf in ["", "wrong"] {
+        let body = format!("csrf={csrf}&tags=eu");
+        let r = call(
+            &s,
+            "POST",
+            &path,
+            &[FORM, ("Cookie", &session.cookie)],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let body = format!("csrf={}&tags=eu,web", session.csrf);
+    let r = call(
+        &s,
+        "POST",
+        &path,
+        &[FORM, ("Cookie", &session.cookie)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 303);
+    let (_, node) = s.admin("GET", &format!("/api/v1/nodes/{}", c.agent_id), None);
+    assert_eq!(node["tags"], json!(["eu", "web"]));
+    // The API with a session cookie needs X-CSRF-Token for changes, not for reads.
+    let assign = format!("/api/v1/nodes/{}/configurations", c.agent_id);
+    let no_csrf = call(
+        &s,
+        "PUT",
+        &assign,
+        &[("Cookie", &session.cookie)],
+        Some(br#"["Db"]"#),
+    );
+    assert_eq!(no_csrf.status, 403);
+    let with = call(
+        &s,
+        "PUT",
+        &assign,
+        &[("Cookie", &session.cookie), ("X-CSRF-Token", &session.csrf)],
+        Some(br#"["Db"]"#),
+    );
+    assert_eq!(with.status, 200);
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/api/v1/nodes",
+            &[("Cookie", &session.cookie)],
+            None
+        )
+        .status,
+        200
+    );
+    // The login form needs its own cookie.
+    let r = call(
+        &s,
+        "POST",
+        "/ui/login",
+        &[FORM],
+        Some(b"csrf=x&name=olga&password=olga-password"),
+    );
+    assert!(set_cookie(&r, "traek_session").is_none());
+    assert_eq!(r.status, 401);
+}
+
+#[test]
+fn after_five_failed_logins_a_name_must_wait() {
+    let s = Server::start();
+    add_user(&s, "bob", "viewer", "bob-password");
+    for _ in 0..5 {
+        let r = try_login(&s, "bob", "wrong-password").err().unwrap();
+        assert!(String::from_utf8_lossy(&r.body).contains("wrong user name or password"));
+    }
+    let r = try_login(&s, "bob", "bob-password")
+        .err()
+        .expect("the right password must wait too");
+    assert!(
+        String::from_utf8_lossy(&r.body).contains("too many failed sign-ins"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(
+        try_login(&s, "bob", "bob-password").is_ok(),
+        "after the delay it works"
+    );
+}
+
+/// `(method, path, body, least role)` for every admin endpoint.
+fn endpoints(agent: Uuid) -> Vec<(&'static str, String, Option<Vec<u8>>, &'static str)> {
+    let zip = tiny_zip("m.psd1", b"@{}");
+    vec![
+        ("GET", "/api/v1/summary".into(), None, "viewer"),
+        ("GET", "/api/v1/nodes".into(), None, "viewer"),
+        ("GET", format!("/api/v1/nodes/{agent}"), None, "viewer"),
+        ("GET", "/api/v1/reports".into(), None, "viewer"),
+        ("GET", "/api/v1/configurations".into(), None, "viewer"),
+        ("GET", "/api/v1/modules".into(), None, "viewer"),
+        ("GET", "/api/v1/packages".into(), None, "viewer"),
+        ("GET", "/api/v1/tags".into(), None, "viewer"),
+        ("GET", "/api/v1/audit".into(), None, "viewer"),
+        ("GET", "/api/v1/tokens".into(), None, "viewer"),
+        (
+            "PUT",
+            "/api/v1/configurations/Web".into(),
+            Some(b"mof".to_vec()),
+            "operator",
+        ),
+        ("PUT", "/api/v1/modules/M/1.0".into(), Some(zip), "operator"),
+        (
+            "PUT",
+            format!("/api/v1/nodes/{agent}/configurations"),
+            Some(br#"["Web"]"#.to_vec()),
+            "operator",
+        ),
+        (
+            "PUT",
+            format!("/api/v1/nodes/{agent}/tags"),
+            Some(br#"["eu"]"#.to_vec()),
+            "operator",
+        ),
+        (
+            "PUT",
+            "/api/v1/tags/eu/configurations".into(),
+            Some(br#"["Web"]"#.to_vec()),
+            "operator",
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/nodes/{agent}/configurations"),
+            None,
+            "operator",
+        ),
+        ("POST", "/api/v1/maintenance/prune".into(), None, "operator"),
+        ("DELETE", "/api/v1/modules/M/1.0".into(), None, "operator"),
+        ("GET", "/api/v1/keys".into(), None, "admin"),
+        (
+            "POST",
+            "/api/v1/keys".into(),
+            Some(br#"{"key": "matrix-key"}"#.to_vec()),
+            "admin",
+        ),
+        ("DELETE", "/api/v1/keys/matrix-key".into(), None, "admin"),
+        ("GET", "/api/v1/users".into(), None, "admin"),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            Some(
+                br#"{"name": "newbie", "role": "viewer", "password": "newbie-password"}"#.to_vec(),
+            ),
+            "admin",
+        ),
+        (
+            "PUT",
+            "/api/v1/users/newbie/password".into(),
+            Some(br#"{"password": "another-password"}"#.to_vec()),
+            "admin",
+        ),
+        ("DELETE", "/api/v1/users/newbie".into(), None, "admin"),
+        ("DELETE", format!("/api/v1/nodes/{agent}"), None, "operator"),
+    ]
+}
+
+#[test]
+fn every_admin_endpoint_needs_its_role_and_refusals_name_it() {
+    let s = Server::start();
+    let rank = |r: &str| {
+        ["viewer", "operator", "admin"]
+            .iter()
+            .position(|x| *x == r)
+            .unwrap()
+    };
+    let mut bearer = Vec::new();
+    for role in ["viewer", "operator", "admin"] {
+        let name = format!("{role}-user");
+        add_user(&s, &name, role, "a-long-password");
+        bearer.push((
+            role,
+            format!("Bearer {}", token(&s, &login(&s, &name, "a-long-password"))),
+        ));
+    }
+    // Each role in turn, lowest first, so an allowed deletion never hides a later check.
+    for (role, auth) in &bearer {
+        let agent = Uuid::new_v4();
+        s.client(agent)
+            .register(
+                KEY,
+                &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+            )
+            .unwrap();
+        for (method, path, body, need) in endpoints(agent) {
+            let r = call(
+                &s,
+                method,
+                &path,
+                &[("Authorization", auth)],
+                body.as_deref(),
+            );
+            let text = String::from_utf8_lossy(&r.body).into_owned();
+            if rank(role) >= rank(need) {
+                assert!(
+                    r.status < 400,
+                    "{role} {method} {path}: {} {text}",
+                    r.status
+                );
+            } else {
+                assert_eq!(r.status, 403, "{role} {method} {path}: {text}");
+                assert!(text.contains(&format!("needs the {need} role")), "{text}");
+            }
+        }
+    }
+    // The dashboard hides what a role may not do and refuses it when posted anyway.
+    let viewer = login(&s, "viewer-user", "a-long-password");
+    let content = call(
+        &s,
+        "GET",
+        "/ui/content",
+        &[("Cookie", &viewer.cookie)],
+        None,
+    );
+    assert!(
+        !String::from_utf8_lossy(&content.body).contains("multipart/form-data"),
+        "no upload form for a viewer"
+    );
+    let body = format!("csrf={}&kind=configuration&name=Web", viewer.csrf);
+    let r = call(
+        &s,
+        "POST",
+        "/ui/content/delete",
+        &[FORM, ("Cookie", &viewer.cookie)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        call(&s, "GET", "/ui/keys", &[("Cookie", &viewer.cookie)], None).status,
+        403
+    );
+}
+
+#[test]
+fn every_kind_of_change_is_audited_without_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir_with_key(tmp.path());
+    let store = StoreArgs {
+        env: vec![("RUST_LOG".into(), "info".into())],
+        ..Default::default()
+    };
+    let s = Server::start_with(&data, store, &[]);
+    add_user(&s, "ann", "admin", "ann-secret-password");
+    let session = login(&s, "ann", "ann-secret-password");
+    let secret_token = token(&s, &session);
+    let auth = format!("Bearer {secret_token}");
+    let c = s.client(Uuid::new_v4());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    let agent = c.agent_id;
+    let changes: Vec<(&str, String, Option<&[u8]>)> = vec![
+        ("PUT", "/api/v1/configurations/Web".into(), Some(b"mof")),
+        (
+            "PUT",
+            format!("/api/v1/nodes/{agent}/configurations"),
+            Some(br#"["Web"]"#),
+        ),
+        (
+            "PUT",
+            format!("/api/v1/nodes/{agent}/tags"),
+            Some(br#"["eu"]"#),
+        ),
+        (
+            "PUT",
+            "/api/v1/tags/eu/configurations".into(),
+            Some(br#"["Web"]"#),
+        ),
+        (
+            "POST",
+            "/api/v1/keys".into(),
+            Some(br#"{"key": "very-secret-registration-key"}"#),
+        ),
+        (
+            "DELETE",
+            "/api/v1/keys/very-secret-registration-key".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            Some(br#"{"name": "zed", "role": "viewer", "password": "zeds-secret-password"}"#),
+        ),
+        ("POST", "/api/v1/maintenance/prune".into(), None),
+        ("DELETE", "/api/v1/configurations/Web".into(), None),
+        ("DELETE", format!("/api/v1/nodes/{agent}"), None),
+    ];
+    for (method, path, body) in &changes {
+        let r = call(&s, method, path, &[("Authorization", &auth)], *body);
+        assert!(
+            r.status < 300,
+            "{method} {path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let (st, page) = s.admin("GET", "/api/v1/audit?limit=100", None);
+    assert_eq!(st, 200);
+    let entries = page["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "login",
+        "token.create",
+        "content.put",
+        "node.assign",
+        "node.tags",
+        "tag.configurations",
+        "key.add",
+        "key.revoke",
+        "user.add",
+        "reports.prune",
+        "content.delete",
+        "node.unregister",
+    ] {
+        assert!(
+            actions.contains(&action),
+            "{action} missing from {actions:?}"
+        );
+    }
+    let assign = entries
+        .iter()
+        .find(|e| e["action"] == "node.assign")
+        .unwrap();
+    assert_eq!(assign["target"], agent.to_string());
+    assert_eq!(assign["outcome"], "ok");
+    assert!(
+        assign["actor"].as_str().unwrap().starts_with("ann (token "),
+        "{assign}"
+    );
+    assert_eq!(assign["address"], "127.0.0.1");
+    let key_entry = entries.iter().find(|e| e["action"] == "key.add").unwrap();
+    assert_eq!(
+        key_entry["target"].as_str().unwrap().len(),
+        12,
+        "the key id, not the key"
+    );
+    // Filters.
+    let (_, only) = s.admin("GET", "/api/v1/audit?action=key.revoke", None);
+    assert_eq!(only["entries"].as_array().unwrap().len(), 1);
+    // No secret anywhere: not in the audit trail, not in the server's log.
+    let audit_text = page.to_string();
+    let log = s.log.lock().unwrap().clone();
+    assert!(
+        log.contains("audit") && log.contains("key.add"),
+        "the log records changes: {log}"
+    );
+    for secret in [
+        "very-secret-registration-key",
+        "zeds-secret-password",
+        "ann-secret-password",
+        secret_token.as_str(),
+        &session.cookie["traek_session=".len()..],
+    ] {
+        assert!(!audit_text.contains(secret), "a secret in the audit trail");
+        assert!(!log.contains(secret), "a secret in the log");
+    }
+    // The dashboard shows the audit log.
+    let ui = call(&s, "GET", "/ui/audit", &[("Cookie", &session.cookie)], None);
+    assert!(String::from_utf8_lossy(&ui.body).contains("node.assign"));
+}
