@@ -12,6 +12,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc)             # the C ABI test pr
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)   # ... run under valgrind
 command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)        # the C# P/Invoke test
 command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)           # dashboard browser tests
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
