@@ -217,3 +217,43 @@ fn https_pins_each_agent_to_the_client_certificate_it_registered() {
     assert!(plain.request("GET", "/healthz", &[], None).is_err());
     assert_eq!(curl.send(None, "GET", "/../healthz", &[], None).0, 200);
 }
+
+#[test]
+fn over_https_the_dashboards_cookies_are_secure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    self_signed(&dir, "server", "localhost");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+    let s = Server::start_in(
+        &data,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let port = s.addr.rsplit(':').next().unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-i", "--cacert"])
+        .arg(&cert)
+        .arg(format!("https://localhost:{port}/ui/login"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout);
+    let cookie = head
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: traek_login=")
+        })
+        .unwrap_or_else(|| panic!("no cookie: {head}"));
+    assert!(
+        cookie.contains("; Secure")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+}

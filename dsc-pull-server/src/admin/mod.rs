@@ -794,3 +794,52 @@ async fn names_body(app: &App, req: Request<Incoming>, what: &str) -> Result<Vec
     }
     Ok(names)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every endpoint the admin API answers is in the OpenAPI document.
+    #[test]
+    fn the_openapi_document_lists_every_endpoint() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let endpoints = [
+            ("get", "/summary"),
+            ("get", "/nodes"),
+            ("get", "/nodes/{agentId}"),
+            ("delete", "/nodes/{agentId}"),
+            ("put", "/nodes/{agentId}/configurations"),
+            ("delete", "/nodes/{agentId}/configurations"),
+            ("put", "/nodes/{agentId}/tags"),
+            ("get", "/tags"),
+            ("put", "/tags/{tag}/configurations"),
+            ("get", "/configurations"),
+            ("put", "/configurations/{name}"),
+            ("get", "/modules"),
+            ("put", "/modules/{name}/{version}"),
+            ("get", "/packages"),
+            ("put", "/packages/{name}"),
+            ("delete", "/packages/{name}"),
+            ("get", "/reports"),
+            ("get", "/jobs/{jobId}"),
+            ("get", "/keys"),
+            ("post", "/keys"),
+            ("delete", "/keys/{id}"),
+            ("post", "/keys/reload"),
+            ("get", "/users"),
+            ("post", "/users"),
+            ("delete", "/users/{name}"),
+            ("put", "/users/{name}/password"),
+            ("get", "/tokens"),
+            ("post", "/tokens"),
+            ("delete", "/tokens/{id}"),
+            ("get", "/audit"),
+            ("post", "/maintenance/prune"),
+        ];
+        for (method, path) in endpoints {
+            assert!(
+                paths.get(path).and_then(|p| p.get(method)).is_some(),
+                "{method} {path} is not documented"
+            );
+        }
+    }
+}
