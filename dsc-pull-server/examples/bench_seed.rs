@@ -88,8 +88,35 @@ async fn main() {
     for i in 0..reports {
         let agent = ids[i % ids.len().max(1)];
         let job = Uuid::new_v4();
+        // Three resources; every tenth run has one out of the desired state.
+        let drifted = i % 10 == 0;
+        let resource = |id: &str, ok: bool| {
+            format!(
+                r#"{{\"ResourceId\":\"{id}\",\"ModuleName\":\"PSDesiredStateConfiguration\",\"InDesiredState\":{ok}}}"#
+            )
+        };
+        let (good, bad) = if drifted {
+            (
+                vec![
+                    resource("[File]motd", true),
+                    resource("[Registry]policy", true),
+                ],
+                vec![resource("[Service]w3svc", false)],
+            )
+        } else {
+            (
+                vec![
+                    resource("[File]motd", true),
+                    resource("[Registry]policy", true),
+                    resource("[Service]w3svc", true),
+                ],
+                vec![],
+            )
+        };
         let body = format!(
-            r#"{{"JobId":"{job}","OperationType":"Consistency","RefreshMode":"Pull","Status":"Success","ReportFormatVersion":"2.0","StartTime":"2024-01-01T00:00:00.0000000+00:00","EndTime":"2024-01-01T00:00:05.0000000+00:00","Errors":[],"StatusData":["{{\"Status\":\"Success\",\"NumberOfResources\":3}}"]}}"#
+            r#"{{"JobId":"{job}","OperationType":"Consistency","RefreshMode":"Pull","Status":"Success","ReportFormatVersion":"2.0","StartTime":"2024-01-01T00:00:00.0000000+00:00","EndTime":"2024-01-01T00:00:05.0000000+00:00","Errors":[],"StatusData":["{{\"Status\":\"Success\",\"NumberOfResources\":3,\"ResourcesInDesiredState\":[{}],\"ResourcesNotInDesiredState\":[{}]}}"]}}"#,
+            good.join(","),
+            bad.join(",")
         );
         let summary = parse_report(body.as_bytes()).expect("report");
         let s = storage.clone();

@@ -525,3 +525,87 @@ fn every_kind_of_change_is_audited_without_secrets() {
     let ui = call(&s, "GET", "/ui/audit", &[("Cookie", &session.cookie)], None);
     assert!(String::from_utf8_lossy(&ui.body).contains("node.assign"));
 }
+
+fn user_cli(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_traek-server"))
+        .args(["user"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn users_made_on_the_command_line_sign_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir_with_key(tmp.path());
+    let out = user_cli(
+        &data,
+        &["add", "carol", "--role", "operator", "--password-stdin"],
+        Some("carols-password\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = user_cli(&data, &["add", "dave", "--role", "viewer"], None);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let generated = text
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("a generated password is printed")
+        .to_string();
+    let dup = user_cli(
+        &data,
+        &["add", "Carol", "--role", "admin", "--password-stdin"],
+        Some("whatever-long\n"),
+    );
+    assert!(
+        !dup.status.success(),
+        "names are unique whatever their case"
+    );
+    let short = user_cli(
+        &data,
+        &["add", "erin", "--role", "viewer", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    let list = user_cli(&data, &["list"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "carol\toperator\ndave\tviewer\n"
+    );
+    let s = Server::start_with(&data, StoreArgs::default(), &[]);
+    login(&s, "carol", "carols-password");
+    login(&s, "dave", &generated);
+    drop(s);
+    assert!(
+        user_cli(
+            &data,
+            &["passwd", "dave", "--password-stdin"],
+            Some("daves-new-password\n")
+        )
+        .status
+        .success()
+    );
+    assert!(user_cli(&data, &["remove", "carol"], None).status.success());
+    let s = Server::start_with(&data, StoreArgs::default(), &[]);
+    assert!(try_login(&s, "carol", "carols-password").is_err());
+    assert!(try_login(&s, "dave", &generated).is_err());
+    login(&s, "dave", "daves-new-password");
+}

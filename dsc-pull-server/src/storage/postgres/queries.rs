@@ -214,12 +214,7 @@ impl Storage for PgStorage {
     }
 
     async fn agent_count(&self) -> StorageResult<u64> {
-        let client = self.client().await?;
-        let row = client
-            .query_one("SELECT count(*) FROM agents", &[])
-            .await
-            .map_err(pg_error)?;
-        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        self.count("agents").await
     }
 
     async fn store_report(
@@ -284,12 +279,7 @@ impl Storage for PgStorage {
     }
 
     async fn report_count(&self) -> StorageResult<u64> {
-        let client = self.client().await?;
-        let row = client
-            .query_one("SELECT count(*) FROM reports", &[])
-            .await
-            .map_err(pg_error)?;
-        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        self.count("reports").await
     }
 
     async fn put_signed_content(
@@ -609,6 +599,16 @@ impl Storage for PgStorage {
 }
 
 impl PgStorage {
+    /// The number of rows of a table.
+    async fn count(&self, table: &str) -> StorageResult<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .map_err(pg_error)?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
     /// Folds agent rows joined with their registrations (ordered by agent) into summaries.
     fn fold_nodes(&self, rows: &[Row], now: i64, stale_after: i64) -> Vec<NodeSummary> {
         let tag_names = self.shared.cache.tag_names();
