@@ -80,18 +80,30 @@ impl Cache {
         read_lock(&self.agents).len()
     }
 
-    /// Nodes per effective configuration name (assigned, else registered), by name.
+    /// Nodes per effective configuration name (assignment, else tags, else registered), most
+    /// nodes first.
     pub fn configuration_counts(&self) -> Vec<super::NameCount> {
-        let mut counts: HashMap<String, u64> = HashMap::new();
         let tag_names = read_lock(&self.tag_names);
-        for a in read_lock(&self.agents).values() {
-            for name in a.view.effective_names(&tag_names) {
-                *counts.entry(name.clone()).or_default() += 1;
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        let agents = read_lock(&self.agents);
+        for a in agents.values() {
+            let v = &a.view;
+            let names = super::effective_name_refs(
+                v.assigned_names.as_deref(),
+                &v.tags,
+                &v.registered_names,
+                &tag_names,
+            );
+            for n in names {
+                *counts.entry(n).or_default() += 1;
             }
         }
         let mut out: Vec<super::NameCount> = counts
             .into_iter()
-            .map(|(name, nodes)| super::NameCount { name, nodes })
+            .map(|(name, nodes)| super::NameCount {
+                name: name.to_string(),
+                nodes,
+            })
             .collect();
         out.sort_by(|a, b| b.nodes.cmp(&a.nodes).then(a.name.cmp(&b.name)));
         out

@@ -122,19 +122,32 @@ pub fn effective_names(
     registered: &[String],
     tag_names: &TagNames,
 ) -> Vec<String> {
+    effective_name_refs(assigned, tags, registered, tag_names)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// [`effective_names`] without copying the names.
+pub fn effective_name_refs<'a>(
+    assigned: Option<&'a [String]>,
+    tags: &[String],
+    registered: &'a [String],
+    tag_names: &'a TagNames,
+) -> Vec<&'a str> {
     if let Some(a) = assigned {
-        return a.to_vec();
+        return a.iter().map(String::as_str).collect();
     }
-    let mut from_tags: Vec<String> = Vec::new();
+    let mut from_tags: Vec<&str> = Vec::new();
     for tag in tags {
         for name in tag_names.get(&tag.to_lowercase()).into_iter().flatten() {
             if !from_tags.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-                from_tags.push(name.clone());
+                from_tags.push(name);
             }
         }
     }
     if from_tags.is_empty() {
-        registered.to_vec()
+        registered.iter().map(String::as_str).collect()
     } else {
         from_tags
     }

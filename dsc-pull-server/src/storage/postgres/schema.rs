@@ -83,6 +83,7 @@ CREATE TABLE registration_keys (
         3,
         r#"
 ALTER TABLE agents ADD COLUMN run_status text, ADD COLUMN run_time bigint, ADD COLUMN tags text;
+CREATE INDEX agents_by_run ON agents (run_status, run_time);
 CREATE TABLE node_resources (
     agent_id uuid NOT NULL,
     resource_id text NOT NULL,

@@ -78,6 +78,10 @@ impl SqliteStorage {
         conn.execute_batch(crate::storage::accounts::SCHEMA)
             .map_err(err)?;
         writer::add_missing_columns(&conn).map_err(err)?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS agents_by_run ON agents(run_status, run_time);",
+        )
+        .map_err(err)?;
         let cache = Arc::new(Cache::default());
         writer::load_cache(&conn, &cache)?;
         let mut readers = Vec::with_capacity(READERS);
