@@ -162,14 +162,99 @@ async fn store(shared: &Shared, jobs: &[ReportJob]) -> Result<Vec<i64>, BatchErr
         async move { tx.execute(status, &[agent, *st, at]).await }
     });
     try_join_all(updates).await?;
-    // Daily counts change last, in (day, status) order, so concurrent batches never deadlock.
+    record_runs(&tx, &runs).await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// Keeps each node's latest run of the batch (`runs` is in agent-id order): its status, its
+/// per-resource results, its status of the day and the day's counts. Set-based statements and
+/// pipelined updates keep this to a few round trips per batch; rows are locked in agent-id
+/// order and daily counts last in (day, status) order, so concurrent batches never deadlock.
+async fn record_runs(
+    tx: &deadpool_postgres::Transaction<'_>,
+    runs: &std::collections::BTreeMap<Uuid, (&RunCompliance, i64)>,
+) -> Result<(), BatchError> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let update = tx
+        .prepare_cached("UPDATE agents SET run_status = $2, run_time = $3 WHERE agent_id = $1")
+        .await?;
+    let updates = runs.iter().map(|(agent, (run, at))| {
+        let (tx, update, status) = (tx, &update, run.status.as_str());
+        async move { tx.execute(update, &[agent, &status, at]).await }
+    });
+    try_join_all(updates).await?;
+    let agents: Vec<Uuid> = runs.keys().copied().collect();
+    tx.execute(
+        "DELETE FROM node_resources WHERE agent_id = ANY($1)",
+        &[&agents],
+    )
+    .await?;
+    let mut columns: (
+        Vec<Uuid>,
+        Vec<&str>,
+        Vec<&str>,
+        Vec<bool>,
+        Vec<Option<&str>>,
+    ) = Default::default();
+    for (agent, (run, _)) in runs {
+        for r in &run.resources {
+            columns.0.push(*agent);
+            columns.1.push(&r.resource_id);
+            columns.2.push(&r.module);
+            columns.3.push(r.in_desired_state);
+            columns.4.push(r.error.as_deref());
+        }
+    }
+    if !columns.0.is_empty() {
+        tx.execute(
+            "INSERT INTO node_resources (agent_id, resource_id, module, in_desired_state, error)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::boolean[], $5::text[])
+             ON CONFLICT (agent_id, resource_id) DO UPDATE SET module = EXCLUDED.module,
+             in_desired_state = EXCLUDED.in_desired_state, error = EXCLUDED.error",
+            &[&columns.0, &columns.1, &columns.2, &columns.3, &columns.4],
+        )
+        .await?;
+    }
     let mut deltas: std::collections::BTreeMap<(i64, &'static str), i64> = Default::default();
-    for (agent, (run, at)) in &runs {
-        if let Some((day, old)) = record_run(&tx, agent, run, *at).await? {
-            if let Some(old) = old.and_then(|o| ComplianceStatus::parse(&o)) {
-                *deltas.entry((day, old.as_str())).or_default() -= 1;
+    let mut days: std::collections::BTreeMap<i64, Vec<(Uuid, &'static str)>> = Default::default();
+    for (agent, (run, at)) in runs {
+        days.entry(crate::storage::day_of(*at))
+            .or_default()
+            .push((*agent, run.status.as_str()));
+    }
+    for (day, nodes) in &days {
+        let ids: Vec<Uuid> = nodes.iter().map(|n| n.0).collect();
+        let old: std::collections::HashMap<Uuid, String> = tx
+            .query(
+                "SELECT agent_id, status FROM status_days WHERE day = $1 AND agent_id = ANY($2) ORDER BY agent_id FOR UPDATE",
+                &[day, &ids],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let changed: Vec<&(Uuid, &'static str)> = nodes
+            .iter()
+            .filter(|(a, s)| old.get(a).map(String::as_str) != Some(*s))
+            .collect();
+        for (agent, status) in &changed {
+            if let Some(o) = old.get(agent).and_then(|o| ComplianceStatus::parse(o)) {
+                *deltas.entry((*day, o.as_str())).or_default() -= 1;
             }
-            *deltas.entry((day, run.status.as_str())).or_default() += 1;
+            *deltas.entry((*day, status)).or_default() += 1;
+        }
+        if !changed.is_empty() {
+            let ids: Vec<Uuid> = changed.iter().map(|c| c.0).collect();
+            let statuses: Vec<&str> = changed.iter().map(|c| c.1).collect();
+            tx.execute(
+                "INSERT INTO status_days (agent_id, day, status) SELECT a, $1, s FROM unnest($2::uuid[], $3::text[]) AS t(a, s)
+                 ON CONFLICT (agent_id, day) DO UPDATE SET status = EXCLUDED.status",
+                &[day, &ids, &statuses],
+            )
+            .await?;
         }
     }
     for ((day, status), delta) in deltas.into_iter().filter(|d| d.1 != 0) {
@@ -180,60 +265,5 @@ async fn store(shared: &Shared, jobs: &[ReportJob]) -> Result<Vec<i64>, BatchErr
         )
         .await?;
     }
-    tx.commit().await?;
-    Ok(ids)
-}
-
-/// Keeps a node's latest run: its status, its per-resource results and its status of the day.
-/// When the day's status changed: the day and the status it had before (if any).
-async fn record_run(
-    tx: &deadpool_postgres::Transaction<'_>,
-    agent: &Uuid,
-    run: &RunCompliance,
-    received_at: i64,
-) -> Result<Option<(i64, Option<String>)>, BatchError> {
-    let status = run.status.as_str();
-    tx.execute(
-        "UPDATE agents SET run_status = $2, run_time = $3 WHERE agent_id = $1",
-        &[agent, &status, &received_at],
-    )
-    .await?;
-    tx.execute("DELETE FROM node_resources WHERE agent_id = $1", &[agent])
-        .await?;
-    if !run.resources.is_empty() {
-        let ids: Vec<&str> = run
-            .resources
-            .iter()
-            .map(|r| r.resource_id.as_str())
-            .collect();
-        let modules: Vec<&str> = run.resources.iter().map(|r| r.module.as_str()).collect();
-        let ok: Vec<bool> = run.resources.iter().map(|r| r.in_desired_state).collect();
-        let errors: Vec<Option<&str>> = run.resources.iter().map(|r| r.error.as_deref()).collect();
-        tx.execute(
-            "INSERT INTO node_resources (agent_id, resource_id, module, in_desired_state, error)
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::boolean[], $5::text[])
-             ON CONFLICT (agent_id, resource_id) DO UPDATE SET module = EXCLUDED.module,
-             in_desired_state = EXCLUDED.in_desired_state, error = EXCLUDED.error",
-            &[agent, &ids, &modules, &ok, &errors],
-        )
-        .await?;
-    }
-    let day = crate::storage::day_of(received_at);
-    let old: Option<String> = tx
-        .query_opt(
-            "SELECT status FROM status_days WHERE agent_id = $1 AND day = $2 FOR UPDATE",
-            &[agent, &day],
-        )
-        .await?
-        .map(|r| r.get(0));
-    if old.as_deref() == Some(status) {
-        return Ok(None);
-    }
-    tx.execute(
-        "INSERT INTO status_days (agent_id, day, status) VALUES ($1, $2, $3)
-         ON CONFLICT (agent_id, day) DO UPDATE SET status = $3",
-        &[agent, &day, &status],
-    )
-    .await?;
-    Ok(Some((day, old)))
+    Ok(())
 }
