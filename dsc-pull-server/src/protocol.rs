@@ -2,7 +2,7 @@
 
 use crate::http::{ODATA_JSON, Resp, empty, error, read_body, respond, storage_error};
 use crate::state::{App, Peer};
-use crate::storage::{ContentKey, Registration, ReportFilter};
+use crate::storage::{AgentView, ContentKey, Registration, ReportFilter};
 use dsc_core::pull::action::decide;
 use dsc_core::pull::auth::{self, AuthError};
 use dsc_core::pull::checksum::ALGORITHM;
@@ -16,6 +16,14 @@ use hyper::{HeaderMap, Request, StatusCode};
 use serde_json::Value;
 use std::sync::Arc;
 use uuid::Uuid;
+
+/// The names an agent gets, borrowed from its view unless its tags decide (hot path).
+fn effective_names<'a>(app: &App, view: &'a AgentView) -> std::borrow::Cow<'a, [String]> {
+    match view.names_without_tags() {
+        Some(names) => std::borrow::Cow::Borrowed(names),
+        None => std::borrow::Cow::Owned(app.storage.effective_names(view)),
+    }
+}
 
 /// The endpoint name (for metrics) of a route.
 pub fn endpoint_name(route: &Route) -> &'static str {
@@ -246,7 +254,7 @@ async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) 
         );
     }
     app.storage.touch(agent_id, now().unix_timestamp());
-    let names = app.storage.effective_names(&view);
+    let names = effective_names(app, &view);
     let decision = decide(&request, &names, |name| {
         if view.traek_agent {
             app.storage.package_checksum(name)
@@ -279,9 +287,7 @@ async fn get_configuration(app: &Arc<App>, agent_id: Uuid, name: String) -> Resp
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some(name) = app
-        .storage
-        .effective_names(&view)
+    let Some(name) = effective_names(app, &view)
         .iter()
         .find(|n| n.eq_ignore_ascii_case(&name))
         .cloned()

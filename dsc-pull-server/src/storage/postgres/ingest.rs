@@ -167,6 +167,16 @@ async fn store(shared: &Shared, jobs: &[ReportJob]) -> Result<Vec<i64>, BatchErr
     Ok(ids)
 }
 
+/// Per-resource results as columns for `unnest`: agent, resource id, module, in desired state,
+/// error.
+type ResourceColumns<'a> = (
+    Vec<Uuid>,
+    Vec<&'a str>,
+    Vec<&'a str>,
+    Vec<bool>,
+    Vec<Option<&'a str>>,
+);
+
 /// Keeps each node's latest run of the batch (`runs` is in agent-id order): its status, its
 /// per-resource results, its status of the day and the day's counts. Set-based statements and
 /// pipelined updates keep this to a few round trips per batch; rows are locked in agent-id
@@ -192,13 +202,7 @@ async fn record_runs(
         &[&agents],
     )
     .await?;
-    let mut columns: (
-        Vec<Uuid>,
-        Vec<&str>,
-        Vec<&str>,
-        Vec<bool>,
-        Vec<Option<&str>>,
-    ) = Default::default();
+    let mut columns: ResourceColumns<'_> = Default::default();
     for (agent, (run, _)) in runs {
         for r in &run.resources {
             columns.0.push(*agent);
