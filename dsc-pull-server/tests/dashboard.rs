@@ -236,7 +236,7 @@ fn after_five_failed_logins_a_name_must_wait() {
         "{}",
         String::from_utf8_lossy(&r.body)
     );
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
     assert!(
         try_login(&s, "bob", "bob-password").is_ok(),
         "after the delay it works"

@@ -139,7 +139,8 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
         Err(e) => return storage_error(e),
     };
     if let Some(delay) = auth::login_delay(failures) {
-        let wait = last + i64::try_from(delay.as_secs()).unwrap_or(i64::MAX) - now;
+        // Times are whole seconds: wait until the second after `last + delay` has begun.
+        let wait = last + i64::try_from(delay.as_secs()).unwrap_or(i64::MAX) - now + 1;
         if wait > 0 {
             auth::audit(
                 app,
