@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// `postgres://...`; `None` is SQLite in the data directory.
     pub database: Option<String>,
+    /// CA certificate (PEM) of the database server, for `sslmode=require`.
+    pub database_ca: Option<PathBuf>,
     /// `s3://BUCKET/PREFIX` or `file:///DIR`; `None` is `DATA_DIR/blobs`.
     pub content: Option<String>,
     /// Reports older than this are pruned (`None`: kept).
@@ -55,6 +57,7 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub database: Option<String>,
+    pub database_ca: Option<PathBuf>,
     pub content: Option<String>,
     pub report_retention: Option<String>,
     pub max_reports_per_node: Option<u64>,
@@ -82,6 +85,7 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub database: Option<String>,
+    pub database_ca: Option<PathBuf>,
     pub content: Option<String>,
     pub report_retention: Option<String>,
     pub max_reports_per_node: Option<u64>,
@@ -152,6 +156,7 @@ impl ServerConfig {
             tls_cert: o.tls_cert.or(file.tls_cert),
             tls_key: o.tls_key.or(file.tls_key),
             database: o.database.or(file.database).filter(|d| !d.is_empty()),
+            database_ca: o.database_ca.or(file.database_ca),
             content: o.content.or(file.content).filter(|c| !c.is_empty()),
             report_retention,
             max_reports_per_node,
@@ -165,6 +170,7 @@ impl ServerConfig {
     pub fn storage_location(&self) -> crate::storage::StorageLocation {
         crate::storage::StorageLocation {
             database: self.database.clone(),
+            database_ca: self.database_ca.clone(),
             content: self.content.clone(),
             data_dir: self.data_dir.clone(),
         }

@@ -349,6 +349,8 @@ pub struct PgCluster {
     pub dir: tempfile::TempDir,
     pub port: u16,
     bin: PathBuf,
+    /// Extra server options (e.g. TLS settings).
+    options: String,
 }
 
 fn as_postgres(program: &Path) -> Command {
@@ -359,6 +361,11 @@ fn as_postgres(program: &Path) -> Command {
 
 impl PgCluster {
     pub fn start() -> Self {
+        Self::start_with_options(|_| String::new())
+    }
+
+    /// Starts a cluster whose server options `options` gives from the cluster's directory.
+    pub fn start_with_options(options: impl FnOnce(&Path) -> String) -> Self {
         let bin = PathBuf::from(required_env("TRAEK_TEST_PG_BIN"));
         let dir = tempfile::Builder::new()
             .prefix("traek-pg")
@@ -391,7 +398,18 @@ impl PgCluster {
             .status()
             .unwrap();
         assert!(ok.success(), "initdb failed");
-        let cluster = PgCluster { dir, port, bin };
+        let options = options(dir.path());
+        Command::new("chown")
+            .args(["-R", "postgres"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        let cluster = PgCluster {
+            dir,
+            port,
+            bin,
+            options,
+        };
         cluster.resume();
         cluster
     }
@@ -422,9 +440,10 @@ impl PgCluster {
     /// Starts the server again on the same port.
     pub fn resume(&self) {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c synchronous_commit=on",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c synchronous_commit=on {}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.options
         );
         let log = self.dir.path().join("log");
         let ok = self.pg_ctl(&[

@@ -358,3 +358,147 @@ fn a_database_outage_answers_503_then_recovers_with_nothing_lost() {
     let acked = acked.lock().unwrap().clone();
     assert_all_stored(&acked, &stored_jobs(s, agent));
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn with_sslmode_require_the_database_is_reached_over_tls_trusting_the_given_ca() {
+    let certs = tempfile::tempdir().unwrap();
+    let d = certs.path();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        d,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-days",
+                "2",
+                "-subj",
+                "/CN=db CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        d,
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
+    );
+    let cluster = PgCluster::start_with_options(|dir| {
+        for f in ["server.pem", "server.key"] {
+            std::fs::copy(d.join(f), dir.join(f)).unwrap();
+        }
+        std::fs::set_permissions(
+            dir.join("server.key"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        format!(
+            "-c ssl=on -c ssl_cert_file={0}/server.pem -c ssl_key_file={0}/server.key",
+            dir.display()
+        )
+    });
+    let url = format!("{}?sslmode=require", cluster.url());
+    let ca = d.join("ca.pem");
+    // Without the CA, the server's certificate is not trusted: the server says so and stops.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_traek-server"))
+        .args(["migrate", "--database", &url])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains("certificate") || text.contains("UnknownIssuer"),
+        "{text}"
+    );
+    // With it, a replica serves and its connections are encrypted.
+    let store = StoreArgs {
+        args: vec![
+            "--database".into(),
+            url.clone(),
+            "--database-ca".into(),
+            ca.display().to_string(),
+            "--content".into(),
+            fresh_s3_url(),
+        ],
+        env: s3_env(),
+    };
+    let (r, _tmp) = replicas_on(store, 1);
+    let agent = Uuid::new_v4();
+    assert_eq!(
+        r[0].client(agent)
+            .register(KEY, &registration(Rmt::ReportServer, None))
+            .unwrap()
+            .status,
+        204
+    );
+    let psql = std::process::Command::new("psql")
+        .arg(format!("{}?sslmode=disable", cluster.url()))
+        .args(["-tAc", "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'traek-server'"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&psql.stdout).trim(),
+        "t",
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+}

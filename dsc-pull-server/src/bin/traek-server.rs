@@ -70,6 +70,10 @@ struct ServeArgs {
         hide_env_values = true
     )]
     database: Option<String>,
+    /// CA certificate (PEM) of the database server, when the URL has sslmode=require
+    /// [default: the system's roots].
+    #[arg(long, global = true, env = "TRAEK_DATABASE_CA")]
+    database_ca: Option<PathBuf>,
     /// Where content bytes live: s3://BUCKET/PREFIX (endpoint and credentials from AWS_*
     /// variables) or file:///DIR [default: DATA_DIR/blobs].
     #[arg(long, global = true, env = "TRAEK_CONTENT_URL")]
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
             tls_cert: o.tls_cert.clone(),
             tls_key: o.tls_key.clone(),
             database: o.database.clone(),
+            database_ca: o.database_ca.clone(),
             content: o.content.clone(),
             report_retention: o.report_retention.clone(),
             max_reports_per_node: o.max_reports_per_node,
@@ -263,7 +268,10 @@ async fn migrate(config: &ServerConfig) -> Result<(), String> {
     let Some(url) = &config.database else {
         return Err("migrate needs --database postgres://... (SQLite migrates itself)".into());
     };
-    let applied = storage::postgres::migrate(url)
+    storage::postgres::check_url(url).map_err(|e| e.to_string())?;
+    let target = storage::postgres::Target::new(url, config.database_ca.as_deref())
+        .map_err(|e| e.to_string())?;
+    let applied = storage::postgres::migrate(&target)
         .await
         .map_err(|e| e.to_string())?;
     if applied.is_empty() {

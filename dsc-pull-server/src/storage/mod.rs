@@ -479,6 +479,8 @@ pub fn now_unix() -> i64 {
 pub struct StorageLocation {
     /// `postgres://...`; `None` keeps SQLite in the data directory.
     pub database: Option<String>,
+    /// PEM file of the CA of the database's certificate (with `sslmode=require`).
+    pub database_ca: Option<std::path::PathBuf>,
     /// `s3://BUCKET/PREFIX` or `file:///DIR`; `None` keeps blobs in DATA_DIR/blobs.
     pub content: Option<String>,
     pub data_dir: std::path::PathBuf,
@@ -490,7 +492,8 @@ pub async fn open(location: &StorageLocation) -> StorageResult<std::sync::Arc<dy
     match &location.database {
         Some(url) => {
             postgres::check_url(url)?;
-            let pg = postgres::PgStorage::connect(url, blobs).await?;
+            let target = postgres::Target::new(url, location.database_ca.as_deref())?;
+            let pg = postgres::PgStorage::connect_to(&target, blobs).await?;
             Ok(std::sync::Arc::new(pg))
         }
         None => {

@@ -18,13 +18,16 @@
 mod ingest;
 mod notify;
 pub mod schema;
+mod target;
+
+pub use target::Target;
 
 use crate::storage::blobs::BlobStore;
 use crate::storage::cache::Cache;
 use crate::storage::*;
 use async_trait::async_trait;
 use bytes::Bytes;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Pool, Runtime};
 use dsc_core::pull::compliance::ResourceResult;
 use dsc_core::pull::messages::ReportSummary;
 use notify::Change;
@@ -80,10 +83,17 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> StorageError {
             c.starts_with("08") || c.starts_with("57P") || c == "53300"
         }
     };
+    // The causes say what went wrong (e.g. which certificate check failed).
+    let mut text = format!("database: {e}");
+    let mut source = std::error::Error::source(&e).filter(|_| e.code().is_none());
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     if transient {
-        StorageError::unavailable(format!("database: {e}"))
+        StorageError::unavailable(text)
     } else {
-        StorageError::failed(format!("database: {e}"))
+        StorageError::failed(text)
     }
 }
 
@@ -268,26 +278,9 @@ pub struct PgStorage {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Parses a URL into a connection configuration with traek's timeouts.
-fn pg_config(url: &str) -> StorageResult<tokio_postgres::Config> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| StorageError::failed(format!("database URL '{}': {e}", redact(url))))?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(POOL_WAIT);
-    }
-    config.application_name("traek-server");
-    Ok(config)
-}
-
 /// Runs the schema migrations alone (`traek-server migrate`); returns the versions applied.
-pub async fn migrate(url: &str) -> StorageResult<Vec<i32>> {
-    check_url(url)?;
-    let (mut client, connection) = pg_config(url)?
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(pg_error)?;
-    let driver = tokio::spawn(connection);
+pub async fn migrate(target: &Target) -> StorageResult<Vec<i32>> {
+    let (mut client, driver) = target.connect(None).await?;
     let applied = schema::migrate(&mut client).await;
     drop(client);
     let _ = driver.await;
@@ -295,18 +288,16 @@ pub async fn migrate(url: &str) -> StorageResult<Vec<i32>> {
 }
 
 impl PgStorage {
-    /// Connects, migrates, loads the cache and starts the listener and report committers.
+    /// Connects to a URL without a CA file ([`PgStorage::connect_to`]).
     pub async fn connect(url: &str, blobs: Arc<dyn BlobStore>) -> StorageResult<Self> {
-        migrate(url).await?;
-        let config = pg_config(url)?;
-        let manager = Manager::from_config(
-            config.clone(),
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
+        check_url(url)?;
+        Self::connect_to(&Target::new(url, None)?, blobs).await
+    }
+
+    /// Connects, migrates, loads the cache and starts the listener and report committers.
+    pub async fn connect_to(target: &Target, blobs: Arc<dyn BlobStore>) -> StorageResult<Self> {
+        migrate(target).await?;
+        let pool = Pool::builder(target.manager())
             .max_size(POOL_SIZE)
             .wait_timeout(Some(POOL_WAIT))
             .create_timeout(Some(POOL_WAIT))
@@ -319,7 +310,10 @@ impl PgStorage {
             cache: Cache::default(),
         });
         shared.reload_cache().await?;
-        let mut tasks = vec![tokio::spawn(notify::listen(Arc::clone(&shared), config))];
+        let mut tasks = vec![tokio::spawn(notify::listen(
+            Arc::clone(&shared),
+            target.clone(),
+        ))];
         let (reports, committers) = ingest::start(Arc::clone(&shared));
         tasks.extend(committers);
         Ok(PgStorage {

@@ -13,10 +13,8 @@
 //! the listener reloads the whole cache before it trusts it again.
 
 use super::Shared;
-use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_postgres::AsyncMessage;
 use uuid::Uuid;
 
 pub const CHANNEL: &str = "traek_changes";
@@ -54,11 +52,11 @@ const RETRY_FIRST: Duration = Duration::from_millis(250);
 const RETRY_LAST: Duration = Duration::from_secs(2);
 
 /// Runs for the life of the storage: listens, applies, reconnects.
-pub async fn listen(shared: Arc<Shared>, config: tokio_postgres::Config) {
+pub async fn listen(shared: Arc<Shared>, target: super::Target) {
     let mut wait = RETRY_FIRST;
     loop {
         let started = std::time::Instant::now();
-        let result = listen_once(&shared, &config).await;
+        let result = listen_once(&shared, &target).await;
         if started.elapsed() > RETRY_LAST {
             wait = RETRY_FIRST;
         }
@@ -74,22 +72,9 @@ pub async fn listen(shared: Arc<Shared>, config: tokio_postgres::Config) {
     }
 }
 
-async fn listen_once(shared: &Arc<Shared>, config: &tokio_postgres::Config) -> Result<(), String> {
-    let (client, mut connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn listen_once(shared: &Arc<Shared>, target: &super::Target) -> Result<(), String> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let driver = tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(Ok(message)) = messages.next().await {
-            if let AsyncMessage::Notification(n) = message
-                && tx.send(n.payload().to_string()).is_err()
-            {
-                break;
-            }
-        }
-    });
+    let (client, driver) = target.connect(Some(tx)).await.map_err(|e| e.to_string())?;
     client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await
