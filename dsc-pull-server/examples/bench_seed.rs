@@ -19,6 +19,7 @@ async fn main() {
     let postgres = args[1].starts_with("postgres");
     let location = dsc_pull_server::storage::StorageLocation {
         database: postgres.then(|| args[1].clone()),
+        database_ca: None,
         content: std::env::var("TRAEK_CONTENT_URL").ok(),
         data_dir: if postgres {
             std::path::PathBuf::from("traek-data")
