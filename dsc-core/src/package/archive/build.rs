@@ -1,0 +1,262 @@
+//! Building a package reproducibly (sorted entries, fixed times and modes) and signing it.
+
+use super::*;
+
+pub(super) fn options(executable: bool) -> zip::write::SimpleFileOptions {
+    zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(6))
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(if executable { 0o755 } else { 0o644 })
+        .large_file(true)
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), PackageError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| io(format!("reading {}", dir.display()), e))?;
+    for e in entries {
+        let e = e.map_err(|e| io(format!("reading {}", dir.display()), e))?;
+        let path = e.path();
+        let ft = e
+            .file_type()
+            .map_err(|e| io(format!("reading {}", path.display()), e))?;
+        let rel = path
+            .strip_prefix(root)
+            .map_err(|e| PackageError::Build(e.to_string()))?;
+        let name = rel
+            .to_str()
+            .ok_or_else(|| PackageError::Build(format!("{} is not a UTF-8 path", path.display())))?
+            .replace(std::path::MAIN_SEPARATOR, "/");
+        if ft.is_symlink() {
+            return Err(PackageError::Build(format!(
+                "{name} is a symbolic link; packages hold regular files only"
+            )));
+        }
+        if ft.is_dir() {
+            walk(root, &path, out)?;
+        } else if ft.is_file() {
+            out.push((name, path));
+        }
+    }
+    Ok(())
+}
+
+/// Builds a package from a directory (its root must hold exactly one package manifest; a
+/// `_catalog` folder must not exist). The same inputs give a byte-identical package: entries
+/// sorted, fixed timestamps, permissions 0644 (0755 for executables). Signs with `key` when given.
+pub fn build(
+    dir: &Path,
+    out: &Path,
+    key: Option<&SigningKey>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Catalog, PackageError> {
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    files.sort();
+    if files
+        .iter()
+        .any(|(n, _)| n == CATALOG_DIR || n.starts_with("_catalog/"))
+    {
+        return Err(PackageError::Build(format!(
+            "'{CATALOG_DIR}' is reserved for the catalog; rename that folder"
+        )));
+    }
+    let manifests: Vec<&String> = files
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| !n.contains('/') && is_manifest_name(n))
+        .collect();
+    match manifests.len() {
+        0 => return Err(PackageError::NoManifest),
+        1 => {}
+        _ => {
+            return Err(PackageError::SeveralManifests(
+                manifests
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
+    }
+    let manifest_text =
+        std::fs::read_to_string(dir.join(manifests[0])).map_err(|e| io(manifests[0], e))?;
+    let manifest =
+        PackageManifest::parse(&manifest_text).map_err(|reason| PackageError::BadManifest {
+            path: manifests[0].clone(),
+            reason,
+        })?;
+    let names: HashSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let config = check_inside(&manifest.configuration_file).map_err(PackageError::Build)?;
+    if !names.contains(config.as_str()) {
+        return Err(PackageError::BadManifest {
+            path: manifests[0].clone(),
+            reason: format!("configurationFile '{config}' is not in the package"),
+        });
+    }
+    let total: u64 = files
+        .iter()
+        .map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let tmp = out.with_extension("dscpkg.partial");
+    let result = (|| {
+        let file = std::fs::File::create(&tmp)
+            .map_err(|e| io(format!("creating {}", tmp.display()), e))?;
+        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+        let mut entries = Vec::with_capacity(files.len());
+        let mut done = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        for (name, path) in &files {
+            zip.start_file(name.as_str(), options(is_executable(path)))
+                .map_err(|e| PackageError::Build(e.to_string()))?;
+            let mut f = std::fs::File::open(path).map_err(|e| io(name, e))?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            loop {
+                let n = f.read(&mut buf).map_err(|e| io(name, e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                zip.write_all(&buf[..n])
+                    .map_err(|e| io(format!("writing {}", tmp.display()), e))?;
+                size += n as u64;
+                done += n as u64;
+                progress(done, total);
+            }
+            entries.push(CatalogEntry {
+                path: name.clone(),
+                size,
+                sha256: hex(&hasher.finalize()),
+            });
+        }
+        let catalog = Catalog {
+            version: 1,
+            entries,
+        };
+        let catalog_bytes =
+            serde_json::to_vec(&catalog).map_err(|e| PackageError::Build(e.to_string()))?;
+        zip.start_file(CATALOG_PATH, options(false))
+            .map_err(|e| PackageError::Build(e.to_string()))?;
+        zip.write_all(&catalog_bytes)
+            .map_err(|e| io("writing the catalog", e))?;
+        if let Some(key) = key {
+            let (name, bytes) = signature_entry(key, &catalog_bytes)?;
+            zip.start_file(name, options(false))
+                .map_err(|e| PackageError::Build(e.to_string()))?;
+            zip.write_all(&bytes)
+                .map_err(|e| io("writing the signature", e))?;
+        }
+        let mut w = zip
+            .finish()
+            .map_err(|e| PackageError::Build(e.to_string()))?;
+        w.flush().map_err(|e| io("writing the package", e))?;
+        w.get_ref()
+            .sync_all()
+            .map_err(|e| io("syncing the package", e))?;
+        Ok(catalog)
+    })();
+    match result {
+        Ok(c) => {
+            std::fs::rename(&tmp, out)
+                .map_err(|e| io(format!("renaming to {}", out.display()), e))?;
+            Ok(c)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn signature_entry(key: &SigningKey, catalog: &[u8]) -> Result<(String, Vec<u8>), PackageError> {
+    use base64::Engine as _;
+    let key_id = signing::key_id(&key.verifying_key());
+    let sig = SignatureFile {
+        key_id: key_id.clone(),
+        algorithm: "ed25519".into(),
+        signature: base64::engine::general_purpose::STANDARD.encode(signing::sign(key, catalog)),
+    };
+    Ok((
+        format!("{CATALOG_DIR}/{key_id}.sig"),
+        serde_json::to_vec(&sig).map_err(|e| PackageError::Build(e.to_string()))?,
+    ))
+}
+
+/// Adds a signature to an existing package (keeping existing ones; replacing this key's). The
+/// package is verified first (against its catalog; signatures need not be trusted).
+pub fn sign(path: &Path, key: &SigningKey) -> Result<String, PackageError> {
+    open(path, &[], Limits::default(), None, &mut |_, _| {})?;
+    let file =
+        std::fs::File::open(path).map_err(|e| io(format!("opening {}", path.display()), e))?;
+    let mut src = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| PackageError::NotZip(e.to_string()))?;
+    let mut catalog = Vec::new();
+    src.by_name(CATALOG_PATH)
+        .map_err(|e| PackageError::NotZip(e.to_string()))?
+        .read_to_end(&mut catalog)
+        .map_err(|e| io("reading the catalog", e))?;
+    let (sig_name, sig_bytes) = signature_entry(key, &catalog)?;
+    let tmp = path.with_extension("dscpkg.partial");
+    let result = (|| {
+        let out = std::fs::File::create(&tmp)
+            .map_err(|e| io(format!("creating {}", tmp.display()), e))?;
+        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(out));
+        let mut names: Vec<String> = src
+            .file_names()
+            .map(|n| n.map(|n| n.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PackageError::NotZip(e.to_string()))?
+            .into_iter()
+            .filter(|n| *n != sig_name)
+            .collect();
+        names.push(sig_name.clone());
+        names.sort();
+        for name in names {
+            if name == sig_name {
+                zip.start_file(name.as_str(), options(false))
+                    .map_err(|e| PackageError::Build(e.to_string()))?;
+                zip.write_all(&sig_bytes)
+                    .map_err(|e| io("writing the signature", e))?;
+            } else {
+                let entry = src
+                    .by_name(&name)
+                    .map_err(|e| PackageError::NotZip(e.to_string()))?;
+                zip.raw_copy_file(entry)
+                    .map_err(|e| PackageError::Build(e.to_string()))?;
+            }
+        }
+        let mut w = zip
+            .finish()
+            .map_err(|e| PackageError::Build(e.to_string()))?;
+        w.flush().map_err(|e| io("writing the package", e))?;
+        w.get_ref()
+            .sync_all()
+            .map_err(|e| io("syncing the package", e))?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            std::fs::rename(&tmp, path)
+                .map_err(|e| io(format!("replacing {}", path.display()), e))?;
+            Ok(signing::key_id(&key.verifying_key()))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
