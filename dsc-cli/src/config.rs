@@ -62,7 +62,7 @@ enum ConfigCommand {
         #[command(flatten)]
         doc: DocArgs,
         /// Show what would change without changing anything.
-        #[arg(short = 'w', long = "what-if")]
+        #[arg(short = 'w', long = "what-if", visible_aliases = ["dry-run", "noop"])]
         what_if: bool,
     },
     /// Export every instance of every resource, as a configuration document.

@@ -73,6 +73,11 @@ enum Command {
     Server(server::ServerArgs),
     /// The pull agent for DSC v3 nodes: register, run cycles, show status.
     Agent(agent::AgentArgs),
+    /// Print a shell completion script (e.g. `traek completer bash > /etc/bash_completion.d/traek`).
+    Completer {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -151,7 +156,7 @@ struct WhatIfOperation {
     #[command(flatten)]
     op: Operation,
     /// Show what would change without changing anything.
-    #[arg(short = 'w', long = "what-if")]
+    #[arg(short = 'w', long = "what-if", visible_aliases = ["dry-run", "noop"])]
     what_if: bool,
 }
 
@@ -254,6 +259,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Package(cmd) => package::run(cmd),
         Command::Server(args) => server::run(args),
         Command::Agent(args) => agent::run(args, options),
+        Command::Completer { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "traek", &mut script);
+            output::print_text(String::from_utf8_lossy(&script).trim_end())
+        }
     }
 }
 

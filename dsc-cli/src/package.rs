@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug, Clone, Default)]
 pub struct TrustArgs {
     /// A trusted public key (PEM); repeatable.
-    #[arg(long = "trusted-key", value_name = "FILE")]
+    #[arg(long = "trusted-key", value_name = "FILE", global = true)]
     pub trusted_key: Vec<PathBuf>,
     /// A directory of trusted public keys (*.pem, *.pub) [default: the `trusted-keys` folder in
     /// traek's configuration directory, ~/.config/traek/trusted-keys].
-    #[arg(long = "trusted-keys", value_name = "DIR")]
+    #[arg(long = "trusted-keys", value_name = "DIR", global = true)]
     pub trusted_keys: Option<PathBuf>,
 }
 

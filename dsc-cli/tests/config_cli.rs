@@ -115,14 +115,16 @@ fn config_test_then_set_then_test_again_converges() {
         t["results"][0]["result"]["differingProperties"],
         json!(["content", "_exist"])
     );
-    // what-if changes nothing
-    let w = s.run(&["config", "set", "-w", "-f", f]);
-    assert_eq!(w.code, 0, "{}", w.stderr);
-    assert_eq!(
-        w.json()["metadata"]["Microsoft.DSC"]["executionType"],
-        "whatIf"
-    );
-    assert!(!s.state.path().join("one.json").exists());
+    // what-if changes nothing, whichever way it is spelled
+    for flag in ["-w", "--what-if", "--dry-run", "--noop"] {
+        let w = s.run(&["config", "set", flag, "-f", f]);
+        assert_eq!(w.code, 0, "{}", w.stderr);
+        assert_eq!(
+            w.json()["metadata"]["Microsoft.DSC"]["executionType"],
+            "whatIf"
+        );
+        assert!(!s.state.path().join("one.json").exists());
+    }
     let set = s.run(&["config", "set", "-f", f]);
     assert_eq!(set.code, 0, "{}", set.stderr);
     let v = set.json();

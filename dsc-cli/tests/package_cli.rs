@@ -171,6 +171,22 @@ fn a_signed_package_is_built_verified_inspected_and_run_by_separate_processes() 
         stdout_json(&o)["results"][0]["result"]["actualState"]["greeting"],
         "hi"
     );
+    // Options are accepted after the subcommand too, where users type them.
+    let o = e.run(&[
+        "config",
+        "get",
+        "-f",
+        pkg.to_str().unwrap(),
+        "--trusted-key",
+        public.to_str().unwrap(),
+        "-p",
+        r#"{"parameters": {}}"#,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        stdout_json(&o)["results"][0]["result"]["actualState"]["greeting"],
+        "hi"
+    );
     assert!(e.leftovers().is_empty());
     assert!(pkg.exists(), "removePackage: never");
 }

@@ -949,3 +949,30 @@ fn resource_list_filters_by_wildcard_and_prints_json_lines() {
         json!(["get", "set", "whatIf", "delete", "export"])
     );
 }
+
+#[test]
+fn completion_scripts_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_traek()"),
+        ("zsh", "#compdef traek"),
+        ("fish", "complete -c traek"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_traek"))
+            .args(["completer", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(marker) && text.contains("agent"),
+            "{shell}: {}",
+            &text[..text.len().min(200)]
+        );
+    }
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_traek"))
+        .args(["completer", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}
