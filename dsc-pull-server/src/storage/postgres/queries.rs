@@ -89,17 +89,9 @@ impl Storage for PgStorage {
         let json = names
             .as_ref()
             .map(|n| serde_json::to_string(n).unwrap_or_default());
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
-        let n = tx
-            .execute(
-                "UPDATE agents SET assigned_names = $2 WHERE agent_id = $1",
-                &[&agent_id, &json],
-            )
-            .await
-            .map_err(pg_error)?;
-        Self::notify_in(&tx, Change::Agent(agent_id)).await?;
-        tx.commit().await.map_err(pg_error)?;
+        let n = self
+            .set_agent_column(agent_id, "assigned_names", json)
+            .await?;
         if n > 0 {
             self.shared
                 .cache
@@ -495,17 +487,7 @@ impl Storage for PgStorage {
 
     async fn set_tags(&self, agent_id: Uuid, tags: Vec<String>) -> StorageResult<bool> {
         let json = serde_json::to_string(&tags).unwrap_or_default();
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
-        let n = tx
-            .execute(
-                "UPDATE agents SET tags = $2 WHERE agent_id = $1",
-                &[&agent_id, &json],
-            )
-            .await
-            .map_err(pg_error)?;
-        Self::notify_in(&tx, Change::Agent(agent_id)).await?;
-        tx.commit().await.map_err(pg_error)?;
+        let n = self.set_agent_column(agent_id, "tags", Some(json)).await?;
         self.shared
             .cache
             .update_agent(agent_id, false, |v| v.tags = tags);
@@ -599,6 +581,27 @@ impl Storage for PgStorage {
 }
 
 impl PgStorage {
+    /// Sets one JSON column of an agent and tells every replica; the rows changed.
+    async fn set_agent_column(
+        &self,
+        agent_id: Uuid,
+        column: &'static str,
+        json: Option<String>,
+    ) -> StorageResult<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let n = tx
+            .execute(
+                &format!("UPDATE agents SET {column} = $2 WHERE agent_id = $1"),
+                &[&agent_id, &json],
+            )
+            .await
+            .map_err(pg_error)?;
+        Self::notify_in(&tx, Change::Agent(agent_id)).await?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(n)
+    }
+
     /// The number of rows of a table.
     async fn count(&self, table: &str) -> StorageResult<u64> {
         let client = self.client().await?;
