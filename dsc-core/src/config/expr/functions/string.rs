@@ -1,0 +1,229 @@
+//! String functions, including URIs, data URIs, Base64 and `uniqueString`.
+
+use super::{as_array, as_int, as_str, text_of};
+use crate::text::type_name;
+use base64::Engine as _;
+use serde_json::Value;
+
+pub(super) fn call(name: &str, a: &[Value]) -> Option<Result<Value, String>> {
+    let s = |i: usize, what: &str| as_str(&a[i], what).map(str::to_string);
+    Some(match name {
+        "concat" => concat(a),
+        "format" => format(a),
+        "string" => Ok(Value::String(text_of(&a[0]))),
+        "toLower" => s(0, "the argument").map(|x| Value::String(x.to_lowercase())),
+        "toUpper" => s(0, "the argument").map(|x| Value::String(x.to_uppercase())),
+        "trim" => s(0, "the argument").map(|x| Value::String(x.trim().to_string())),
+        "base64" => s(0, "the argument").map(|x| Value::String(b64().encode(x))),
+        "base64ToString" => s(0, "the argument").and_then(|x| decode_base64(&x)),
+        "startsWith" => two_strings(a).map(|(x, y)| Value::Bool(x.starts_with(y))),
+        "endsWith" => two_strings(a).map(|(x, y)| Value::Bool(x.ends_with(y))),
+        "substring" => substring(a),
+        "join" => join(a),
+        "uniqueString" => unique_string(a),
+        "uri" => two_strings(a).map(|(b, r)| Value::String(combine_uri(b, r))),
+        "uriComponent" => s(0, "the argument").map(|x| Value::String(encode_component(&x))),
+        "uriComponentToString" => s(0, "the argument").and_then(|x| decode_component(&x)),
+        "dataUri" => s(0, "the argument").map(|x| {
+            Value::String(format!(
+                "data:text/plain;charset=utf8;base64,{}",
+                b64().encode(x)
+            ))
+        }),
+        "dataUriToString" => s(0, "the argument").and_then(|x| data_uri_to_string(&x)),
+        _ => return None,
+    })
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+fn two_strings(a: &[Value]) -> Result<(&str, &str), String> {
+    Ok((
+        as_str(&a[0], "the first argument")?,
+        as_str(&a[1], "the second argument")?,
+    ))
+}
+
+fn decode_base64(s: &str) -> Result<Value, String> {
+    let bytes = b64().decode(s).map_err(|e| format!("not base64: {e}"))?;
+    String::from_utf8(bytes)
+        .map(Value::String)
+        .map_err(|_| "the decoded bytes are not UTF-8".into())
+}
+
+fn concat(a: &[Value]) -> Result<Value, String> {
+    if a.iter().all(Value::is_array) {
+        Ok(Value::Array(
+            a.iter()
+                .filter_map(Value::as_array)
+                .flatten()
+                .cloned()
+                .collect(),
+        ))
+    } else if a.iter().all(|x| x.is_string() || x.is_number()) {
+        Ok(Value::String(a.iter().map(text_of).collect()))
+    } else {
+        Err("arguments must be all strings (and numbers) or all arrays".into())
+    }
+}
+
+fn format(a: &[Value]) -> Result<Value, String> {
+    let f = as_str(&a[0], "the format string")?;
+    let mut out = String::new();
+    let chars: Vec<char> = f.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '{' if chars.get(i + 1) == Some(&'{') => {
+                out.push('{');
+                i += 2;
+            }
+            '}' if chars.get(i + 1) == Some(&'}') => {
+                out.push('}');
+                i += 2;
+            }
+            '{' => {
+                let end = chars[i..]
+                    .iter()
+                    .position(|c| *c == '}')
+                    .ok_or("unclosed '{' in the format string")?
+                    + i;
+                let idx: String = chars[i + 1..end].iter().collect();
+                let n: usize = idx
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("'{{{idx}}}' is not a placeholder like {{0}}"))?;
+                let v = a
+                    .get(n + 1)
+                    .ok_or_else(|| format!("placeholder {{{n}}} has no argument"))?;
+                out.push_str(&text_of(v));
+                i = end + 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(Value::String(out))
+}
+
+fn substring(a: &[Value]) -> Result<Value, String> {
+    let s = as_str(&a[0], "the string")?;
+    let chars: Vec<char> = s.chars().collect();
+    let len = chars.len() as i64;
+    let start = as_int(&a[1], "the start index")?;
+    if start < 0 || start > len {
+        return Err(format!(
+            "the start index {start} is outside the string (length {len})"
+        ));
+    }
+    let length = match a.get(2) {
+        Some(v) => as_int(v, "the length")?,
+        None => len - start,
+    };
+    if length < 0 {
+        return Err(format!("the length must not be negative, got {length}"));
+    }
+    if start + length > len {
+        return Err(format!(
+            "start index {start} plus length {length} is past the end of the string (length {len})"
+        ));
+    }
+    let (from, to) = (start as usize, (start + length) as usize);
+    Ok(Value::String(chars[from..to].iter().collect()))
+}
+
+fn join(a: &[Value]) -> Result<Value, String> {
+    let items = as_array(&a[0], "the first argument")?;
+    let delimiter = as_str(&a[1], "the delimiter")?;
+    let parts = items
+        .iter()
+        .map(|v| match v {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(text_of(v)),
+            other => Err(format!(
+                "array elements must be strings, numbers or booleans, got {}",
+                type_name(other)
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Value::String(parts.join(delimiter)))
+}
+
+/// MurmurHash64A of the arguments joined with `-`, as 13 lower-case Base32 characters (dsc's
+/// algorithm, so the same arguments give the same string in both).
+fn unique_string(a: &[Value]) -> Result<Value, String> {
+    let parts = a
+        .iter()
+        .map(|v| as_str(v, "every argument"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let hash = murmurhash64::murmur_hash64a(parts.join("-").as_bytes(), 0);
+    Ok(Value::String(base32::encode(
+        base32::Alphabet::Rfc4648Lower { padding: false },
+        &hash.to_le_bytes(),
+    )))
+}
+
+/// Combines a base and a relative URI: a base ending in `/` is extended; otherwise the base's
+/// last path segment is replaced (the authority of `scheme://host` is never cut).
+fn combine_uri(base: &str, relative: &str) -> String {
+    if base.is_empty() {
+        return relative.to_string();
+    }
+    if relative.is_empty() {
+        return base.to_string();
+    }
+    if base.ends_with('/') {
+        return format!("{base}{}", relative.strip_prefix('/').unwrap_or(relative));
+    }
+    let authority_start = if base.starts_with("http://") || base.starts_with("https://") {
+        base.find("://").map_or(0, |p| p + 3)
+    } else if base.starts_with("//") {
+        2
+    } else {
+        0
+    };
+    match base[authority_start..].rfind('/') {
+        Some(slash) => {
+            let keep = &base[..=authority_start + slash];
+            match relative.strip_prefix('/') {
+                Some(rest) => format!("{keep}{rest}"),
+                None => format!("{keep}{relative}"),
+            }
+        }
+        None => format!("{base}{relative}"),
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode_component(s: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, KEEP).to_string()
+}
+
+fn decode_component(s: &str) -> Result<Value, String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| Value::String(c.into_owned()))
+        .map_err(|_| "the decoded bytes are not UTF-8".into())
+}
+
+fn data_uri_to_string(s: &str) -> Result<Value, String> {
+    let rest = s
+        .strip_prefix("data:")
+        .ok_or("not a data URI (it must start with 'data:')")?;
+    let (meta, data) = rest
+        .split_once(',')
+        .ok_or("not a data URI (there is no ',' before the data)")?;
+    if meta.split(';').any(|p| p.eq_ignore_ascii_case("base64")) {
+        decode_base64(data)
+    } else {
+        decode_component(data)
+    }
+}

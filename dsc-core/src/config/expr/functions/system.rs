@@ -1,0 +1,186 @@
+//! Functions that read the document, the run or the machine: `parameters`, `variables`,
+//! `reference`, `resourceId`, `envvar`, `utcNow`, `context`, `path`, `systemRoot`, `tryWhich`,
+//! `secret`, `stdout`, `stateChanged`, `restartRequired`.
+
+use super::{Context, as_str};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+pub(super) fn call(name: &str, a: &[Value], ctx: &dyn Context) -> Option<Result<Value, String>> {
+    Some(match name {
+        "parameters" => lookup(&a[0], "parameter", |n| ctx.parameter(n)),
+        "variables" => lookup(&a[0], "variable", |n| ctx.variable(n)),
+        "resourceId" => as_str(&a[0], "the type").and_then(|t| {
+            Ok(Value::String(super::super::resource_id(t, as_str(&a[1], "the name")?)))
+        }),
+        "reference" => as_str(&a[0], "the resource id").and_then(|id| {
+            ctx.reference(id).ok_or_else(|| {
+                format!("no result for '{id}' yet (a reference needs the resource to run earlier: add it to dependsOn)")
+            })
+        }),
+        "envvar" => as_str(&a[0], "the variable name").and_then(|n| {
+            ctx.env(n)
+                .map(Value::String)
+                .ok_or_else(|| format!("environment variable '{n}' is not set"))
+        }),
+        "utcNow" => utc_now(a, ctx),
+        "context" => Ok(json!({"os": os_info(), "security": ctx.security_context()})),
+        "path" => path(a),
+        "systemRoot" => Ok(Value::String(system_root())),
+        "tryWhich" => {
+            as_str(&a[0], "the command").map(|c| which(c).map_or(Value::Null, Value::String))
+        }
+        "secret" => secret(a, ctx),
+        "stdout" => Err("No standard output is available from the last executed resource".into()),
+        "stateChanged" => as_str(&a[0], "the resource id").and_then(|id| {
+            ctx.state_changed(id)
+                .map(Value::Bool)
+                .ok_or_else(|| format!("there is no state change information for '{id}' (it has not run yet)"))
+        }),
+        "restartRequired" => restart_required(a, ctx),
+        _ => return None,
+    })
+}
+
+fn lookup(name: &Value, what: &str, get: impl Fn(&str) -> Option<Value>) -> Result<Value, String> {
+    let n = as_str(name, &format!("the {what} name"))?;
+    get(n).ok_or_else(|| format!("no {what} named '{n}'"))
+}
+
+fn utc_now(a: &[Value], ctx: &dyn Context) -> Result<Value, String> {
+    let t = ctx.now().to_offset(time::UtcOffset::UTC);
+    let f = match a.first() {
+        Some(v) => as_str(v, "the format")?.to_string(),
+        None => "yyyyMMddTHHmmssZ".to_string(),
+    };
+    Ok(Value::String(
+        f.replace("yyyy", &format!("{:04}", t.year()))
+            .replace("MM", &format!("{:02}", u8::from(t.month())))
+            .replace("dd", &format!("{:02}", t.day()))
+            .replace("HH", &format!("{:02}", t.hour()))
+            .replace("mm", &format!("{:02}", t.minute()))
+            .replace("ss", &format!("{:02}", t.second())),
+    ))
+}
+
+fn path(a: &[Value]) -> Result<Value, String> {
+    let mut p = PathBuf::new();
+    for v in a {
+        p.push(as_str(v, "every segment")?);
+    }
+    Ok(Value::String(p.to_string_lossy().into_owned()))
+}
+
+fn system_root() -> String {
+    if cfg!(windows) {
+        std::env::var("SystemDrive").map_or_else(|_| "C:\\".into(), |d| format!("{d}\\"))
+    } else {
+        "/".into()
+    }
+}
+
+/// The full path of an executable file named `command` in a `PATH` directory.
+pub fn which(command: &str) -> Option<String> {
+    if command.is_empty() {
+        return None;
+    }
+    if command.contains(std::path::MAIN_SEPARATOR) {
+        return is_executable(Path::new(command)).then(|| command.to_string());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(command))
+        .find(|p| is_executable(p))
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+fn is_executable(p: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        p.is_file()
+    }
+}
+
+/// `elevated` when the effective user is root, else `restricted` (dsc's meaning on Linux).
+pub fn process_security_context() -> &'static str {
+    if effective_uid() == Some(0) {
+        "elevated"
+    } else {
+        "restricted"
+    }
+}
+
+/// The effective user id, from `/proc/self/status` (no `libc` call needed).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// The operating system, in the shape of dsc's `Microsoft/OSInfo` resource.
+fn os_info() -> Value {
+    let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let field = |key: &str| {
+        release.lines().find_map(|l| {
+            l.strip_prefix(key)
+                .and_then(|r| r.strip_prefix('='))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+    };
+    let family = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "macOS",
+        "windows" => "Windows",
+        other => other,
+    };
+    let mut info = json!({
+        "family": family,
+        "version": field("VERSION_ID").unwrap_or_default(),
+        "bitness": if cfg!(target_pointer_width = "64") { "64" } else { "32" },
+        "architecture": std::env::consts::ARCH,
+    });
+    if let (Some(m), Some(codename)) = (info.as_object_mut(), field("VERSION_CODENAME")) {
+        m.insert("codename".into(), Value::String(codename));
+    }
+    info
+}
+
+fn secret(a: &[Value], ctx: &dyn Context) -> Result<Value, String> {
+    let name = as_str(&a[0], "the secret name")?;
+    let vault = a.get(1).map(|v| as_str(v, "the vault name")).transpose()?;
+    ctx.secret(name, vault).map(Value::String)
+}
+
+/// `restartRequired('system')`, `restartRequired('service', NAME)`,
+/// `restartRequired('process', NAME)` over the `_restartRequired` entries reported so far.
+fn restart_required(a: &[Value], ctx: &dyn Context) -> Result<Value, String> {
+    let kind = as_str(&a[0], "the kind")?;
+    let name = a.get(1).map(|v| as_str(v, "the name")).transpose()?;
+    let entries = ctx.restart_required();
+    let found = match (kind, name) {
+        ("system", None) => entries.iter().any(|e| e.get("system").is_some()),
+        ("system", Some(_)) => return Err("'system' takes no name".into()),
+        ("service", Some(n)) => entries
+            .iter()
+            .any(|e| e.get("service").and_then(Value::as_str) == Some(n)),
+        ("process", Some(n)) => entries.iter().any(|e| {
+            e.get("process")
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
+                == Some(n)
+        }),
+        ("service" | "process", None) => return Err(format!("'{kind}' needs a name")),
+        _ => {
+            return Err(format!(
+                "the kind must be 'system', 'service' or 'process', got '{kind}'"
+            ));
+        }
+    };
+    Ok(Value::Bool(found))
+}

@@ -1,0 +1,147 @@
+//! Configuration expressions: `[concat('a', parameters('b'))]`.
+//!
+//! A string value that starts with `[` and ends with `]` is an expression; `[[` at the start
+//! escapes a literal `[`. Expressions are tokenized and parsed by recursive descent into an AST,
+//! with the character position of every node, so errors say where they are.
+//!
+//! ```text
+//! expression := primary accessor*
+//! primary    := STRING | NUMBER | 'true' | 'false' | 'null' | call
+//! call       := IDENT ['.' IDENT] '(' [expression (',' expression)*] ')'
+//! accessor   := '.' IDENT | '[' expression ']'
+//! STRING     := "'" ( any character but "'" | "''" )* "'"
+//! ```
+//!
+//! - `parse`: text → [`Expr`];
+//! - `eval`: [`Expr`] → value, with lambdas (`map`, `filter`) and user-defined functions
+//!   (`namespace.name(...)`);
+//! - `functions`: the built-in functions of dsc 3.4, one module per category, and the table
+//!   `traek function list` prints.
+
+mod eval;
+pub mod functions;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+pub use eval::evaluate;
+pub use parse::parse;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// An expression error, with the 1-based column in the expression text (the text between the
+/// brackets, which the message quotes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at column {column} of '{text}')")]
+pub struct ExprError {
+    pub message: String,
+    pub column: usize,
+    pub text: String,
+}
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    String(String),
+    Number(i64),
+    Bool(bool),
+    Null,
+    Call {
+        name: String,
+        args: Vec<Expr>,
+        column: usize,
+    },
+    Member {
+        target: Box<Expr>,
+        name: String,
+        column: usize,
+    },
+    Index {
+        target: Box<Expr>,
+        index: Box<Expr>,
+        column: usize,
+    },
+}
+
+/// What a string in a document is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StringValue<'a> {
+    /// A plain string (with a leading `[[` unescaped).
+    Literal(std::borrow::Cow<'a, str>),
+    /// The text of an expression (without the brackets).
+    Expression(&'a str),
+}
+
+/// Classifies a string: expression, escaped literal, or plain literal.
+pub fn classify(s: &str) -> StringValue<'_> {
+    if let Some(rest) = s.strip_prefix("[[") {
+        return StringValue::Literal(std::borrow::Cow::Owned(format!("[{rest}")));
+    }
+    if s.len() >= 2 && s.starts_with('[') && s.ends_with(']') {
+        return StringValue::Expression(&s[1..s.len() - 1]);
+    }
+    StringValue::Literal(std::borrow::Cow::Borrowed(s))
+}
+
+/// A user-defined function of a document (`functions:`), called as `namespace.name(...)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserFunction {
+    /// Parameter names and types, in order.
+    pub parameters: Vec<(String, String)>,
+    /// The declared type of the output.
+    pub output_type: String,
+    /// The output expression (with its brackets).
+    pub output: String,
+}
+
+/// What expressions can look up. Only the first five are required; the rest default to "not
+/// available here" (as outside a configuration run).
+pub trait Context {
+    fn parameter(&self, name: &str) -> Option<Value>;
+    fn variable(&self, name: &str) -> Option<Value>;
+    /// The result of a resource earlier in the run, by resource id (`type:name`).
+    fn reference(&self, resource_id: &str) -> Option<Value>;
+    fn env(&self, name: &str) -> Option<String>;
+    fn now(&self) -> time::OffsetDateTime;
+
+    /// The index of the named copy loop (`None`: the current one), when inside one.
+    fn copy_index(&self, _loop_name: Option<&str>) -> Option<i64> {
+        None
+    }
+    /// A user-defined function, by `namespace.name` (case-insensitive).
+    fn user_function(&self, _name: &str) -> Option<Arc<UserFunction>> {
+        None
+    }
+    /// `current`, `elevated` or `restricted`.
+    fn security_context(&self) -> &'static str {
+        functions::system::process_security_context()
+    }
+    /// A secret from an extension with the `secret` capability.
+    fn secret(&self, name: &str, _vault: Option<&str>) -> Result<String, String> {
+        Err(format!(
+            "no extension that provides secrets was found, so secret '{name}' cannot be read"
+        ))
+    }
+    /// Whether the resource with this id changed state in this run.
+    fn state_changed(&self, _resource_id: &str) -> Option<bool> {
+        None
+    }
+    /// The `_restartRequired` entries resources reported so far in this run.
+    fn restart_required(&self) -> Vec<Value> {
+        Vec::new()
+    }
+}
+
+/// The id `resourceId(type, name)` returns and `dependsOn` compares: `type:name`.
+pub fn resource_id(type_name: &str, name: &str) -> String {
+    format!("{type_name}:{name}")
+}
+
+/// Classifies and evaluates a document string: literals come back as strings, expressions as
+/// their value.
+pub fn evaluate_string(s: &str, ctx: &dyn Context) -> Result<Value, ExprError> {
+    match classify(s) {
+        StringValue::Literal(l) => Ok(Value::String(l.into_owned())),
+        StringValue::Expression(text) => evaluate(&parse(text)?, ctx, text),
+    }
+}
