@@ -157,6 +157,12 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
     if let Some(Err(message)) = removed {
         return Err(invalid(exit::RESOURCE_ERROR, message));
     }
+    if result.assertion_failed {
+        return Err(Failure {
+            code: exit::ASSERTION_FAILED,
+            message: "an assertion did not hold; see 'messages' in the result".into(),
+        });
+    }
     if result.had_errors {
         return Err(Failure {
             code: exit::RESOURCE_ERROR,
@@ -170,6 +176,7 @@ fn run_failure(e: RunError) -> Failure {
     match e {
         RunError::Document(d) => document_failure(d),
         RunError::Expression(m) => invalid(exit::INVALID_INPUT, m),
+        RunError::SecurityContext(m) => invalid(exit::RESOURCE_ERROR, m),
     }
 }
 

@@ -26,6 +26,7 @@ pub(crate) mod exit {
     pub const PARSE_ERROR: u8 = 3;
     pub const INVALID_INPUT: u8 = 4;
     pub const NOT_FOUND: u8 = 7;
+    pub const ASSERTION_FAILED: u8 = 8;
 }
 
 const EXIT_CODES_HELP: &str = "\
@@ -36,6 +37,7 @@ Exit codes:
   3  JSON or YAML error (input that does not parse)
   4  invalid input (wrong shape, or does not match the resource's schema)
   7  resource type (or version) not found
+  8  a Microsoft.DSC/Assertion in the configuration did not hold
 
 Environment:
   DSC_RESOURCE_PATH  directories searched for resource manifests (instead of PATH)
@@ -73,10 +75,24 @@ enum Command {
     Server(server::ServerArgs),
     /// The pull agent for DSC v3 nodes: register, run cycles, show status.
     Agent(agent::AgentArgs),
+    /// List the functions configuration expressions can call.
+    #[command(subcommand)]
+    Function(FunctionCommand),
     /// Print a shell completion script (e.g. `traek completer bash > /etc/bash_completion.d/traek`).
     Completer {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FunctionCommand {
+    /// List the functions (a table on a terminal, JSON Lines otherwise).
+    List {
+        /// Only functions whose name matches this pattern (case-insensitive; `*` and `?`).
+        function_name: Option<String>,
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
     },
 }
 
@@ -259,6 +275,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Package(cmd) => package::run(cmd),
         Command::Server(args) => server::run(args),
         Command::Agent(args) => agent::run(args, options),
+        Command::Function(FunctionCommand::List {
+            function_name,
+            output,
+        }) => {
+            let pattern = function_name.map(|p| p.to_lowercase());
+            let functions: Vec<_> = dsc_core::config::expr::functions::FUNCTIONS
+                .iter()
+                .filter(|f| {
+                    pattern.as_deref().is_none_or(|p| {
+                        dsc_core::discovery::wildcard_match(p, &f.name.to_lowercase())
+                    })
+                })
+                .collect();
+            output::print_function_list(&functions, output)
+        }
         Command::Completer { shell } => {
             use clap::CommandFactory;
             let mut script = Vec::new();

@@ -90,16 +90,63 @@ pub fn print_resource_list(
     resources: &[Arc<Resource>],
     format: Option<OutputFormat>,
 ) -> Result<(), Failure> {
+    let items: Vec<Value> = resources.iter().map(|r| resource_json(r)).collect();
+    print_list(&items, || table(resources), format)
+}
+
+/// `traek function list`: a table on a terminal, else one JSON value per function.
+pub fn print_function_list(
+    functions: &[&dsc_core::config::expr::functions::FunctionInfo],
+    format: Option<OutputFormat>,
+) -> Result<(), Failure> {
+    let items: Vec<Value> = functions
+        .iter()
+        .filter_map(|f| serde_json::to_value(f).ok())
+        .collect();
+    let table = || {
+        let rows: Vec<Vec<String>> = functions
+            .iter()
+            .map(|f| {
+                let max = if f.max_args == usize::MAX {
+                    "*".to_string()
+                } else {
+                    f.max_args.to_string()
+                };
+                vec![
+                    f.name.to_string(),
+                    f.category.to_string(),
+                    f.min_args.to_string(),
+                    max,
+                    f.return_types.join(","),
+                    f.description.to_string(),
+                ]
+            })
+            .collect();
+        render_table(
+            &["Name", "Category", "MinArgs", "MaxArgs", "ReturnTypes", "Description"],
+            &rows,
+        )
+    };
+    print_list(&items, table, format)
+}
+
+/// A table on a terminal (unless a format is chosen), else one value per line (YAML documents
+/// separated by `---`).
+fn print_list(
+    items: &[Value],
+    table: impl FnOnce() -> String,
+    format: Option<OutputFormat>,
+) -> Result<(), Failure> {
     if format.is_none() && crate::stdout_is_terminal() {
-        return write_line(&table(resources));
+        return write_line(&table());
     }
     let format = format.unwrap_or(OutputFormat::Json);
     let mut out = String::new();
-    for (i, r) in resources.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if format == OutputFormat::Yaml && i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&render(&resource_json(r), format));
+        out.push_str(&render(item, format));
         out.push('\n');
     }
     if out.ends_with('\n') {

@@ -33,6 +33,9 @@ pub struct Resource {
     /// The directory of the manifest file (the working directory of its commands).
     pub directory: PathBuf,
     pub manifest: ResourceManifest,
+    /// Set for a resource an adapter runs (from a `.dsc.adaptedResource.json` file or the
+    /// adapter's `list`): the manifest's methods are then the adapter's.
+    pub adapted: Option<crate::adapter::Adapted>,
 }
 
 /// Where to look for manifests.
@@ -89,23 +92,57 @@ impl Registry {
         sink: &mut dyn MessageSink,
     ) -> Self {
         let mut registry = Registry::default();
+        let mut adapted_files = Vec::new();
         for dir in &search.dirs {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 continue; // PATH routinely names directories that do not exist
             };
-            let mut files: Vec<(OsString, PathBuf)> = entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name();
-                    manifest_file_kind(&name.to_string_lossy()).map(|_| (name, e.path()))
-                })
-                .collect();
+            let mut files: Vec<(OsString, PathBuf)> = Vec::new();
+            for e in entries.filter_map(|e| e.ok()) {
+                let name = e.file_name();
+                let text = name.to_string_lossy();
+                if manifest_file_kind(&text).is_some() {
+                    files.push((name, e.path()));
+                } else if crate::adapter::is_adapted_manifest_file(&text) {
+                    adapted_files.push(e.path());
+                }
+            }
             files.sort();
             for (_, path) in files {
                 registry.load_file(&path, loader, sink);
             }
         }
+        adapted_files.sort();
+        for path in adapted_files {
+            match crate::adapter::load_adapted_file(&path, &registry) {
+                Ok(r) => registry.add(r, sink),
+                Err(reason) => sink.message(Message::engine(
+                    Level::Warn,
+                    format!("skipping adapted resource manifest '{}': {reason}", path.display()),
+                )),
+            }
+        }
         registry
+    }
+
+    /// Adds a resource unless one of the same type and version is already known.
+    pub fn add(&mut self, r: Resource, sink: &mut dyn MessageSink) {
+        let indexes = self.by_type.entry(r.type_name.to_lowercase()).or_default();
+        if let Some(&first) = indexes.iter().find(|&&i| self.resources[i].version == r.version) {
+            sink.message(Message::engine(
+                Level::Warn,
+                format!(
+                    "resource '{}' version {} in '{}' is also declared in '{}', which comes first and is used",
+                    r.type_name,
+                    r.version,
+                    r.path.display(),
+                    self.resources[first].path.display()
+                ),
+            ));
+            return;
+        }
+        indexes.push(self.resources.len());
+        self.resources.push(Arc::new(r));
     }
 
     /// Loads one manifest file into the registry (used by discovery and by packages).
@@ -142,6 +179,32 @@ impl Registry {
             for w in lm.warnings {
                 warn(sink, format!("{w} (in '{}')", path.display()));
             }
+            if let Some(cond) = &lm.manifest.condition {
+                match manifest_condition(cond) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        sink.message(Message::engine(
+                            Level::Debug,
+                            format!(
+                                "resource '{}' is not usable here: its condition {cond} is false",
+                                lm.manifest.type_name
+                            ),
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        warn(
+                            sink,
+                            format!(
+                                "skipping resource '{}' in '{}': its condition {e}",
+                                lm.manifest.type_name,
+                                path.display()
+                            ),
+                        );
+                        continue;
+                    }
+                }
+            }
             let key = lm.manifest.type_name.to_lowercase();
             let indexes = self.by_type.entry(key).or_default();
             if let Some(&first) = indexes
@@ -168,6 +231,7 @@ impl Registry {
                 path: path.to_path_buf(),
                 directory: directory.clone(),
                 manifest: lm.manifest,
+                adapted: None,
             }));
         }
     }
@@ -185,7 +249,7 @@ impl Registry {
             .resources
             .iter()
             .filter(|r| match &filter {
-                Some(f) => wildcard_match(f.as_bytes(), r.type_name.to_lowercase().as_bytes()),
+                Some(f) => wildcard_match(f, &r.type_name.to_lowercase()),
                 None => true,
             })
             .cloned()
@@ -230,8 +294,41 @@ impl Registry {
     }
 }
 
-/// Glob matching with `*` (any run) and `?` (any one byte).
-fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
+/// Evaluates a manifest's `condition` (like `[not(equals(tryWhich('pwsh'), null()))]`) with
+/// no parameters or variables: true means the resource is usable on this machine.
+fn manifest_condition(cond: &str) -> std::result::Result<bool, String> {
+    struct Bare;
+    impl crate::config::expr::Context for Bare {
+        fn parameter(&self, _: &str) -> Option<serde_json::Value> {
+            None
+        }
+        fn variable(&self, _: &str) -> Option<serde_json::Value> {
+            None
+        }
+        fn reference(&self, _: &str) -> Option<serde_json::Value> {
+            None
+        }
+        fn env(&self, name: &str) -> Option<String> {
+            std::env::var(name).ok()
+        }
+        fn now(&self) -> time::OffsetDateTime {
+            time::OffsetDateTime::now_utc()
+        }
+    }
+    match crate::config::expr::evaluate_string(cond, &Bare) {
+        Ok(serde_json::Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(format!("must evaluate to a boolean, got {other}")),
+        Err(e) => Err(format!("cannot be evaluated: {e}")),
+    }
+}
+
+/// Glob matching with `*` (any run) and `?` (any one character); the caller lowercases both
+/// for a case-insensitive match.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    wildcard_match_bytes(pattern.as_bytes(), text.as_bytes())
+}
+
+fn wildcard_match_bytes(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while t < text.len() {
@@ -270,10 +367,10 @@ mod tests {
 
     #[test]
     fn wildcards_match_like_a_shell() {
-        assert!(wildcard_match(b"test/*", b"test/echo"));
-        assert!(wildcard_match(b"*echo", b"test/echo"));
-        assert!(wildcard_match(b"t?st/e*o", b"test/echo"));
-        assert!(!wildcard_match(b"test/x*", b"test/echo"));
-        assert!(wildcard_match(b"*", b""));
+        assert!(wildcard_match("test/*", "test/echo"));
+        assert!(wildcard_match("*echo", "test/echo"));
+        assert!(wildcard_match("t?st/e*o", "test/echo"));
+        assert!(!wildcard_match("test/x*", "test/echo"));
+        assert!(wildcard_match("*", ""));
     }
 }

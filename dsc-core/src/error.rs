@@ -70,6 +70,17 @@ pub enum Error {
     },
 
     /// The resource's output was not what the protocol requires.
+    /// The method needs a security context this process does not have.
+    #[error(
+        "resource '{resource}' {operation} requires the '{required}' security context, but traek runs '{current}'"
+    )]
+    SecurityContext {
+        resource: String,
+        operation: &'static str,
+        required: &'static str,
+        current: &'static str,
+    },
+
     #[error("resource '{resource}' {operation} returned unusable output: {reason}")]
     BadOutput {
         resource: String,

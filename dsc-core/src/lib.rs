@@ -13,12 +13,14 @@
 //! println!("{}", serde_json::to_string(&got).unwrap());
 //! # Ok::<(), dsc_core::Error>(())
 //! ```
+pub mod adapter;
 pub mod agent;
 pub mod compare;
 pub mod config;
 pub mod discovery;
 pub mod engine;
 pub mod error;
+pub mod extension;
 pub mod manifest;
 pub mod package;
 pub mod process;

@@ -518,6 +518,7 @@ fn run_error(e: RunError) -> Failure {
     match e {
         RunError::Document(d) => document_error(d),
         RunError::Expression(m) => Failure(TRAEK_ERR_INVALID_INPUT, m),
+        RunError::SecurityContext(m) => Failure(TRAEK_ERR_RESOURCE, m),
     }
 }
 

@@ -21,12 +21,135 @@ pub struct ConfigurationDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variables: Option<Map<String, Value>>,
     pub resources: Vec<ResourceEntry>,
+    /// Values computed after the resources ran, printed beside the results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outputs: Option<Map<String, Value>>,
+    pub outputs: Option<BTreeMap<String, Output>>,
+    /// User-defined functions, called as `namespace.name(...)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub functions: Option<Vec<FunctionNamespace>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub directives: Option<Map<String, Value>>,
+    pub directives: Option<DocumentDirectives>,
+}
+
+/// An output of a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Output {
+    #[serde(rename = "type")]
+    pub output_type: ParameterType,
+    /// The value; strings may be expressions.
+    pub value: Value,
+    /// An expression; when false the output is left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+}
+
+/// A namespace of user-defined functions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FunctionNamespace {
+    pub namespace: String,
+    pub members: BTreeMap<String, FunctionDefinition>,
+}
+
+/// One user-defined function: typed parameters and an output expression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FunctionDefinition {
+    #[serde(default)]
+    pub parameters: Vec<FunctionParameter>,
+    pub output: FunctionOutput,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FunctionParameter {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub parameter_type: ParameterType,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FunctionOutput {
+    #[serde(rename = "type")]
+    pub output_type: ParameterType,
+    /// The expression computing the output.
+    pub value: String,
+}
+
+/// Directives of a whole document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DocumentDirectives {
+    /// A version requirement on traek (`>=0.1`): a document needing a newer engine is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `duringDeployment` (default) or `preDeployment`: whether resources are found as they are
+    /// used or all before the run starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_discovery: Option<ResourceDiscovery>,
+    /// The security context the whole document needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
+}
+
+/// Directives of one resource instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceDirectives {
+    /// The adapter that must run this (adapted) resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_adapter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ResourceDiscovery {
+    DuringDeployment,
+    PreDeployment,
+}
+
+/// A security context: `current` (any), `elevated` (root here), `restricted` (not root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SecurityContext {
+    Current,
+    Elevated,
+    Restricted,
+}
+
+impl SecurityContext {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityContext::Current => "current",
+            SecurityContext::Elevated => "elevated",
+            SecurityContext::Restricted => "restricted",
+        }
+    }
+
+    /// Whether this process (`elevated` or `restricted`) satisfies the requirement.
+    pub fn is_met_by(self, process: &str) -> bool {
+        self == SecurityContext::Current || self.as_str() == process
+    }
+}
+
+/// A `copy` loop: the resource is repeated `count` times; `copyIndex()` is the repetition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CopyLoop {
+    pub name: String,
+    /// An integer, or an expression giving one.
+    pub count: Value,
+    /// `serial` or `parallel` (both run one after the other here, in index order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u64>,
 }
 
 /// One resource instance of a document.
@@ -49,6 +172,11 @@ pub struct ResourceEntry {
     pub require_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
+    /// Repeats the resource (`name` then usually holds `copyIndex()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<CopyLoop>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directives: Option<ResourceDirectives>,
 }
 
 /// A parameter definition.
@@ -97,7 +225,20 @@ impl ParameterType {
         )
     }
 
-    fn accepts(self, v: &Value) -> bool {
+    /// The type's name as documents spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParameterType::String => "string",
+            ParameterType::SecureString => "secureString",
+            ParameterType::Int => "int",
+            ParameterType::Bool => "bool",
+            ParameterType::Object => "object",
+            ParameterType::SecureObject => "secureObject",
+            ParameterType::Array => "array",
+        }
+    }
+
+    pub fn accepts(self, v: &Value) -> bool {
         match self {
             ParameterType::String | ParameterType::SecureString => v.is_string(),
             ParameterType::Int => v.as_i64().is_some(),
@@ -268,11 +409,22 @@ pub fn run_order(
     resources: &[ResourceEntry],
     ids: &[Vec<String>],
 ) -> Result<Vec<usize>, DocumentError> {
-    let id_of = |r: &ResourceEntry| expr::resource_id(&r.type_name, &r.name).to_lowercase();
+    let nodes: Vec<(String, String)> = resources
+        .iter()
+        .map(|r| (expr::resource_id(&r.type_name, &r.name), r.name.clone()))
+        .collect();
+    run_order_of(&nodes, ids)
+}
+
+/// [`run_order`] over `(id, name)` pairs (instances of copy loops have their own names).
+pub fn run_order_of(
+    resources: &[(String, String)],
+    ids: &[Vec<String>],
+) -> Result<Vec<usize>, DocumentError> {
     let index: BTreeMap<String, usize> = resources
         .iter()
         .enumerate()
-        .map(|(i, r)| (id_of(r), i))
+        .map(|(i, (id, _))| (id.to_lowercase(), i))
         .collect();
     let mut deps: Vec<Vec<usize>> = Vec::with_capacity(resources.len());
     for (i, list) in ids.iter().enumerate() {
@@ -282,14 +434,14 @@ pub fn run_order(
                 Some(&j) if j == i => {
                     return Err(DocumentError::Invalid(format!(
                         "resource '{}' depends on itself",
-                        resources[i].name
+                        resources[i].1
                     )));
                 }
                 Some(&j) => d.push(j),
                 None => {
                     return Err(DocumentError::Invalid(format!(
                         "resource '{}' depends on '{id}', which is not in the document",
-                        resources[i].name
+                        resources[i].1
                     )));
                 }
             }
@@ -309,7 +461,7 @@ pub fn run_order(
             None => {
                 let stuck: Vec<String> = (0..resources.len())
                     .filter(|&i| !done[i])
-                    .map(|i| format!("'{}'", resources[i].name))
+                    .map(|i| format!("'{}'", resources[i].1))
                     .collect();
                 return Err(DocumentError::Invalid(format!(
                     "dependsOn forms a cycle among {}",
@@ -467,6 +619,8 @@ resources:
                 condition: None,
                 require_version: None,
                 metadata: None,
+                copy: None,
+                directives: None,
             })
             .collect()
     }

@@ -12,6 +12,9 @@ impl Engine {
         what_if: bool,
         sink: &mut dyn MessageSink,
     ) -> Result<Invocation> {
+        check_security_context(r, m.operation)?;
+        let wrapped = input.map(|v| crate::adapter::adapter_input(r, v));
+        let input = wrapped.as_ref();
         let input_json = input.map(|v| v.to_string());
         let mut spec = CommandSpec {
             program: resolve_executable(&r.directory, m.executable),
@@ -105,8 +108,41 @@ impl Engine {
         }
         let stdout = String::from_utf8(out.stdout)
             .map_err(|_| bad_output(r, m.operation, "stdout is not valid UTF-8".into()))?;
-        Ok(Invocation { stdout })
+        Ok(Invocation {
+            stdout: crate::adapter::adapter_output(r, stdout),
+        })
     }
+}
+
+/// Refuses a method whose `requireSecurityContext` this process does not meet (elevated =
+/// effective uid 0).
+fn check_security_context(r: &Resource, operation: &'static str) -> Result<()> {
+    let m = &r.manifest;
+    let required = match operation {
+        "get" => m.get.as_ref().and_then(|x| x.require_security_context),
+        "set" => m.set.as_ref().and_then(|x| x.require_security_context),
+        "whatIf" => m.what_if.as_ref().and_then(|x| x.require_security_context),
+        "test" => m.test.as_ref().and_then(|x| x.require_security_context),
+        "delete" => m.delete.as_ref().and_then(|x| x.require_security_context),
+        "export" => m.export.as_ref().and_then(|x| x.require_security_context),
+        "validate" => m.validate.as_ref().and_then(|x| x.require_security_context),
+        "resolve" => m.resolve.as_ref().and_then(|x| x.require_security_context),
+        _ => None,
+    };
+    let Some(required) = required else {
+        return Ok(());
+    };
+    let current = crate::config::expr::functions::system::process_security_context();
+    if required == crate::manifest::RequiredSecurityContext::Current || required.as_str() == current
+    {
+        return Ok(());
+    }
+    Err(Error::SecurityContext {
+        resource: r.type_name.clone(),
+        operation,
+        required: required.as_str(),
+        current,
+    })
 }
 
 pub(super) struct LevelFilter<'a> {
@@ -241,6 +277,12 @@ pub fn build_args(
             Arg::WhatIf(w) => {
                 if what_if {
                     out.push(w.what_if_arg.clone().into());
+                }
+            }
+            Arg::AdaptedContent(c) => {
+                out.push(c.adapted_content_arg.clone().into());
+                if let Some(content) = r.adapted.as_ref().and_then(|a| a.content.as_ref()) {
+                    out.push(content.to_string().into());
                 }
             }
         }

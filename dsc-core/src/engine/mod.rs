@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod adapters;
 mod invoke;
 mod output;
 
@@ -63,6 +64,9 @@ struct InstanceSchema {
 pub struct Engine {
     options: EngineOptions,
     registry: OnceLock<Registry>,
+    extensions: OnceLock<crate::extension::Extensions>,
+    /// Adapter manifest path + type → the resources its `list` printed.
+    listed: Mutex<HashMap<PathBuf, Arc<Vec<Arc<Resource>>>>>,
     schemas: Mutex<HashMap<PathBuf, Arc<InstanceSchema>>>,
 }
 
@@ -92,6 +96,8 @@ impl Engine {
         Engine {
             options,
             registry: OnceLock::new(),
+            extensions: OnceLock::new(),
+            listed: Mutex::new(HashMap::new()),
             schemas: Mutex::new(HashMap::new()),
         }
     }
@@ -112,6 +118,33 @@ impl Engine {
         })
     }
 
+    /// The extensions on the search path (read on first use).
+    pub fn extensions(&self) -> &crate::extension::Extensions {
+        self.extensions
+            .get_or_init(|| crate::extension::Extensions::discover(&self.options.search_path))
+    }
+
+    /// Finds a resource for a configuration document: like [`Engine::find`], and when
+    /// `require_adapter` is given, the resource must be one that adapter provides.
+    pub fn find_for(
+        &self,
+        type_name: &str,
+        version: Option<&VersionReq>,
+        require_adapter: Option<&str>,
+        sink: &mut dyn MessageSink,
+    ) -> Result<Arc<Resource>> {
+        let r = self.find(type_name, version, sink)?;
+        if let Some(adapter) = require_adapter {
+            let by = r.adapted.as_ref().map(|a| a.adapter.as_str()).unwrap_or_default();
+            if !by.eq_ignore_ascii_case(adapter) {
+                return Err(Error::ResourceNotFound(format!(
+                    "resource '{type_name}' is not provided by adapter '{adapter}'"
+                )));
+            }
+        }
+        Ok(r)
+    }
+
     /// Finds a resource by type (case-insensitive) and optional version requirement.
     pub fn find(
         &self,
@@ -119,7 +152,10 @@ impl Engine {
         version: Option<&VersionReq>,
         sink: &mut dyn MessageSink,
     ) -> Result<Arc<Resource>> {
-        let r = self.registry(sink).find(type_name, version)?;
+        let r = match self.registry(sink).find(type_name, version) {
+            Ok(r) => r,
+            Err(e) => self.find_listed(type_name, version, sink).ok_or(e)?,
+        };
         if let Some(msg) = &r.manifest.deprecation_message {
             self.emit(
                 sink,

@@ -7,6 +7,7 @@
 //! what a schema cannot say (the version).
 
 mod model;
+mod unknown;
 mod version;
 
 pub use model::*;
@@ -72,6 +73,7 @@ pub struct LoadedManifest {
 /// gates in agreement.
 pub struct ManifestLoader {
     validator: OnceLock<jsonschema::Validator>,
+    schema: OnceLock<Value>,
 }
 
 impl std::fmt::Debug for ManifestLoader {
@@ -90,6 +92,7 @@ impl ManifestLoader {
     pub fn new() -> Self {
         ManifestLoader {
             validator: OnceLock::new(),
+            schema: OnceLock::new(),
         }
     }
 
@@ -101,6 +104,18 @@ impl ManifestLoader {
             jsonschema::validator_for(&manifest_json_schema())
                 .unwrap_or_else(|e| panic!("traek bug: manifest schema does not compile: {e}"))
         })
+    }
+
+    /// JSON Pointers of members the manifest schema does not describe.
+    pub fn unknown_members(&self, value: &Value) -> Vec<String> {
+        if let Value::Object(map) = value
+            && map.keys().all(|k| known_top_level_fields().contains(&k.as_str()))
+            && map.values().all(|v| !v.is_object() && !v.is_array())
+        {
+            return Vec::new();
+        }
+        let schema = self.schema.get_or_init(manifest_json_schema);
+        unknown::unknown_members(value, schema)
     }
 
     /// The first schema violation of a manifest value, as `at /pointer: reason`.
@@ -158,12 +173,6 @@ impl ManifestLoader {
 
     /// Validates one manifest value and builds the typed model.
     pub fn check(&self, value: &Value) -> Result<LoadedManifest, String> {
-        if let Value::Object(map) = value {
-            let known = known_top_level_fields();
-            if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-                return Err(format!("unknown field '{unknown}'"));
-            }
-        }
         let manifest = match ResourceManifest::deserialize(value) {
             Ok(m) if is_valid_type_name(&m.type_name) => m,
             Ok(m) => {
@@ -177,7 +186,16 @@ impl ManifestLoader {
             Err(e) => return Err(self.schema_error(value).unwrap_or_else(|| e.to_string())),
         };
         let version = ResourceVersion::parse(&manifest.version).map_err(|e| e.to_string())?;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = self
+            .unknown_members(value)
+            .into_iter()
+            .map(|p| {
+                format!(
+                    "resource '{}': manifest member '{p}' is not known to traek and is ignored",
+                    manifest.type_name
+                )
+            })
+            .collect();
         if let ResourceVersion::Date(d) = &version {
             warnings.push(format!(
                 "resource '{}' uses the date version '{d}'; use a semantic version (like 1.0.0)",
@@ -284,11 +302,50 @@ mod tests {
     }
 
     #[test]
-    fn unknown_top_level_field_is_named() {
+    fn unknown_members_load_with_a_warning_naming_each() {
         let loader = ManifestLoader::new();
-        let text = MINIMAL.replace("\"version\"", "\"bogusField\":1,\"version\"");
+        let text = MINIMAL
+            .replace("\"version\"", "\"bogusField\":1,\"version\"")
+            .replace("\"input\"", "\"futureFlag\":true,\"args\":[{\"jsonInputArg\":\"-i\",\"later\":1}],\"input\"");
+        let m = loader.parse(text.as_bytes(), single_json()).unwrap();
+        let w = m[0].warnings.join("\n");
+        assert!(w.contains("'/bogusField'"), "{w}");
+        assert!(w.contains("'/get/futureFlag'"), "{w}");
+        assert!(w.contains("'/get/args/0/later'"), "{w}");
+        assert_eq!(m[0].warnings.len(), 3, "{w}");
+        assert!(loader.parse(MINIMAL.as_bytes(), single_json()).unwrap()[0].warnings.is_empty());
+    }
+
+    #[test]
+    fn a_known_member_of_the_wrong_type_is_still_an_error() {
+        let loader = ManifestLoader::new();
+        let text = MINIMAL.replace("\"input\":\"stdin\"", "\"input\":\"stdin\",\"requireSecurityContext\":\"root\"");
         let err = loader.parse(text.as_bytes(), single_json()).unwrap_err();
-        assert!(err.contains("bogusField"), "{err}");
+        assert!(err.contains("requireSecurityContext"), "{err}");
+    }
+
+    #[test]
+    fn members_of_dsc_3_4_manifests_load_without_warnings() {
+        let loader = ManifestLoader::new();
+        let text = r#"{"$schema":"x","type":"Test/Adapter","version":"1.0.0","kind":"adapter",
+            "get":{"executable":"a","args":["get",{"resourceTypeArg":"-r"},{"adaptedContentArg":"--content"},{"jsonInputArg":"-i","mandatory":true}],"requireSecurityContext":"elevated"},
+            "set":{"executable":"a","input":"stdin","requireSecurityContext":"current","return":"state"},
+            "export":{"executable":"a","return":"state","requireSecurityContext":"restricted"},
+            "resolve":{"executable":"a"},"validate":{"executable":"a"},
+            "adapter":{"inputKind":"single"}}"#;
+        let m = loader.parse(text.as_bytes(), single_json()).unwrap();
+        assert!(m[0].warnings.is_empty(), "{:?}", m[0].warnings);
+        let a = m[0].manifest.adapter.as_ref().unwrap();
+        assert!(a.list.is_none());
+        assert_eq!(a.effective_input_kind(), AdapterInputKind::Single);
+        assert_eq!(
+            m[0].manifest.get.as_ref().unwrap().require_security_context,
+            Some(RequiredSecurityContext::Elevated)
+        );
+        for kind in ["full", "sequence", "single"] {
+            let t = text.replace("\"single\"", &format!("\"{kind}\""));
+            assert!(loader.parse(t.as_bytes(), single_json()).is_ok(), "{kind}");
+        }
     }
 
     #[test]

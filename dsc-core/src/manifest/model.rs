@@ -1,8 +1,9 @@
 //! The typed model of a DSC v3 resource manifest (`*.dsc.resource.json|yaml|yml`).
 //!
-//! Field names and shapes follow Microsoft's published manifest schema. Every struct rejects
-//! unknown fields, so a typo (`exitcodes`, `implementPretest`) is an error naming the field
-//! instead of a silently ignored setting.
+//! Field names and shapes follow Microsoft's published manifest schema. Members traek does not
+//! know are accepted (manifests must survive dsc's future additions) and reported as warnings
+//! naming them, so a typo (`exitcodes`, `implementPretest`) is still visible; a known member of
+//! the wrong type is an error.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ pub const TYPE_PATTERN: &str = r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+){0,2}/[A-Za-z0-9
 
 /// A resource manifest, as written in the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 #[schemars(title = "DSC resource manifest")]
 pub struct ResourceManifest {
     /// The manifest schema this manifest is written against.
@@ -128,10 +129,19 @@ pub enum Arg {
     ResourcePath(ResourcePathArg),
     /// `{"whatIfArg": "--what-if"}`: present only in what-if mode (set and delete).
     WhatIf(WhatIfArg),
+    /// `{"adaptedContentArg": "--content"}` (adapters): the argument, then the adapted
+    /// resource's inline `content` as compact JSON; the argument alone when it has none.
+    AdaptedContent(AdaptedContentArg),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
+pub struct AdaptedContentArg {
+    pub adapted_content_arg: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct JsonInputArg {
     pub json_input_arg: String,
     /// When true, the argument is passed even with empty input (as `{}`).
@@ -140,19 +150,19 @@ pub struct JsonInputArg {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ResourceTypeArg {
     pub resource_type_arg: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ResourceVersionArg {
     pub resource_version_arg: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ResourcePathArg {
     pub resource_path_arg: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,31 +170,37 @@ pub struct ResourcePathArg {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct WhatIfArg {
     pub what_if_arg: String,
 }
 
 /// A method (get, delete, validate, resolve): an executable, its arguments and how input is sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Method {
     pub executable: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<Arg>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputKind>,
+    /// The security context this method needs (`current`, `elevated`, `restricted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_security_context: Option<RequiredSecurityContext>,
 }
 
 /// The set (or whatIf) method.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct SetMethod {
     pub executable: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<Arg>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputKind>,
+    /// The security context this method needs (`current`, `elevated`, `restricted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_security_context: Option<RequiredSecurityContext>,
     /// The resource tests by itself before setting, so traek need not run test first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implements_pretest: Option<bool>,
@@ -200,32 +216,60 @@ pub struct SetMethod {
 
 /// The test method.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct TestMethod {
     pub executable: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<Arg>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputKind>,
+    /// The security context this method needs (`current`, `elevated`, `restricted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_security_context: Option<RequiredSecurityContext>,
     #[serde(rename = "return", default, skip_serializing_if = "Option::is_none")]
     pub returns: Option<ReturnKind>,
 }
 
 /// The export method.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ExportMethod {
     pub executable: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<Arg>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputKind>,
+    /// The security context this method needs (`current`, `elevated`, `restricted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_security_context: Option<RequiredSecurityContext>,
     /// JSON Schema of the filter export accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
     /// Whether export accepts a filter as input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supports_filtering: Option<bool>,
+    /// What export prints per instance (`state`, the default, or `stateAndDiff`).
+    #[serde(rename = "return", default, skip_serializing_if = "Option::is_none")]
+    pub returns: Option<ReturnKind>,
+}
+
+/// The security context a method requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RequiredSecurityContext {
+    Current,
+    Elevated,
+    Restricted,
+}
+
+impl RequiredSecurityContext {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequiredSecurityContext::Current => "current",
+            RequiredSecurityContext::Elevated => "elevated",
+            RequiredSecurityContext::Restricted => "restricted",
+        }
+    }
 }
 
 /// Where the instance schema comes from.
@@ -239,7 +283,7 @@ pub enum SchemaSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct SchemaCommand {
     pub executable: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,17 +292,22 @@ pub struct SchemaCommand {
 
 /// The adapter section of an adapter resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Adapter {
-    /// How to list the resources the adapter manages.
-    pub list: ListMethod,
-    /// How the adapter takes configuration input.
-    #[serde(alias = "inputKind", default, skip_serializing_if = "Option::is_none")]
+    /// How to list the resources the adapter manages; an adapter without it serves only the
+    /// resources of `.dsc.adaptedResource.json` manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<ListMethod>,
+    /// How the adapter takes input: `full`, `sequence` or `single`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_kind: Option<AdapterInputKind>,
+    /// The older name of `inputKind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<AdapterInputKind>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ListMethod {
     pub executable: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,11 +324,17 @@ pub enum AdapterInputKind {
 
 /// A manifest list file (`*.dsc.manifests.json|yaml|yml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ManifestList {
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
     pub schema_uri: Option<String>,
     pub resources: Vec<ResourceManifest>,
+}
+
+impl Adapter {
+    /// `inputKind` (or the older `config`); `single` when neither is given.
+    pub fn effective_input_kind(&self) -> AdapterInputKind {
+        self.input_kind.or(self.config).unwrap_or(AdapterInputKind::Single)
+    }
 }
 
 impl ResourceManifest {

@@ -1,0 +1,201 @@
+//! Adapted resources: resources an adapter runs on their behalf.
+//!
+//! An adapted resource comes from a `*.dsc.adaptedResource.json|yaml|yml` file (naming its
+//! adapter with `requireAdapter`) or from the JSON Lines an adapter's `list` method prints. It
+//! becomes an ordinary [`Resource`] whose methods are the adapter's: `resourceTypeArg` then
+//! passes the adapted type, `resourcePathArg` the adapted resource's `path`, and
+//! `adaptedContentArg` its inline `content`; commands run in the adapter's directory.
+//!
+//! The adapter's `inputKind` decides what the adapter reads as input:
+//! - `single` (default): the instance's properties, like any resource;
+//! - `full` and `sequence`: a configuration document holding the one instance
+//!   (`{"$schema", "resources": [{"name", "type", "properties"}]}`); an answer shaped
+//!   `{"result": [{"properties": ...}]}` or `{"resources": [{"properties": ...}]}` is unwrapped
+//!   to that instance's state.
+
+use crate::discovery::{Registry, Resource};
+use crate::manifest::{AdapterInputKind, Kind, ResourceVersion, SchemaSource};
+use crate::results::CONFIG_DOCUMENT_SCHEMA;
+use crate::text;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// How an adapted resource reaches its adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adapted {
+    /// The adapter's type name.
+    pub adapter: String,
+    pub input_kind: AdapterInputKind,
+    /// The adapted resource's inline `content` (passed with `adaptedContentArg`).
+    pub content: Option<Value>,
+}
+
+/// Whether a file name is an adapted resource manifest (case-insensitive).
+pub fn is_adapted_manifest_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        ".dsc.adaptedresource.json",
+        ".dsc.adaptedresource.yaml",
+        ".dsc.adaptedresource.yml",
+    ]
+    .iter()
+    .any(|s| lower.len() > s.len() && lower.ends_with(s))
+}
+
+/// What describes an adapted resource, in a file or in an adapter's `list` output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdaptedDescription {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// The adapter's type; `list` output may leave it out.
+    #[serde(default)]
+    pub require_adapter: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub content: Option<Value>,
+    #[serde(default)]
+    pub schema: Option<SchemaSource>,
+}
+
+/// Loads a `.dsc.adaptedResource.json` file against the adapters already discovered.
+pub fn load_adapted_file(path: &Path, registry: &Registry) -> Result<Resource, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let (value, _) = text::parse_json_or_yaml(text::decode_utf8(&bytes).map_err(|e| e.message)?)
+        .map_err(|e| e.message)?;
+    let desc: AdaptedDescription =
+        serde_json::from_value(value).map_err(|e| format!("not an adapted resource manifest: {e}"))?;
+    if desc.require_adapter.is_none() {
+        return Err("'requireAdapter' is missing".into());
+    }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    synthesize(desc, path, dir, registry, None)
+}
+
+/// Builds the resource for an adapted description. `adapter` is the adapter when known (for
+/// `list` output), else `requireAdapter` is looked up in `registry`.
+pub fn synthesize(
+    desc: AdaptedDescription,
+    origin: &Path,
+    base_dir: &Path,
+    registry: &Registry,
+    adapter: Option<&Resource>,
+) -> Result<Resource, String> {
+    let found;
+    let adapter = match adapter {
+        Some(a) => a,
+        None => {
+            let name = desc.require_adapter.as_deref().unwrap_or_default();
+            found = registry
+                .find(name, None)
+                .map_err(|_| format!("its adapter '{name}' was not found"))?;
+            &found
+        }
+    };
+    let Some(section) = &adapter.manifest.adapter else {
+        return Err(format!("'{}' is not an adapter", adapter.type_name));
+    };
+    if adapter.kind != Kind::Adapter {
+        return Err(format!("'{}' is not an adapter", adapter.type_name));
+    }
+    if !crate::manifest::is_valid_type_name(&desc.type_name) {
+        return Err(format!(
+            "type '{}' is not of the form <owner>[.<group>][.<area>]/<name>",
+            desc.type_name
+        ));
+    }
+    let version = ResourceVersion::parse(&desc.version).map_err(|e| e.to_string())?;
+    let mut manifest = adapter.manifest.clone();
+    manifest.type_name = desc.type_name.clone();
+    manifest.version = desc.version.clone();
+    manifest.kind = Some(Kind::Resource);
+    manifest.description = desc.description.clone();
+    manifest.tags = desc.tags.clone();
+    manifest.adapter = None;
+    manifest.condition = None;
+    manifest.schema = desc.schema.clone();
+    let path = desc
+        .path
+        .as_deref()
+        .map(|p| base_dir.join(p))
+        .unwrap_or_else(|| origin.to_path_buf());
+    Ok(Resource {
+        type_name: desc.type_name,
+        version,
+        kind: Kind::Resource,
+        path,
+        directory: adapter.directory.clone(),
+        manifest,
+        adapted: Some(Adapted {
+            adapter: adapter.type_name.clone(),
+            input_kind: section.effective_input_kind(),
+            content: desc.content,
+        }),
+    })
+}
+
+/// The input an adapter reads for one instance of an adapted resource.
+pub fn adapter_input(r: &Resource, input: &Value) -> Value {
+    match &r.adapted {
+        Some(a) if a.input_kind != AdapterInputKind::Single => json!({
+            "$schema": CONFIG_DOCUMENT_SCHEMA,
+            "resources": [{"name": r.type_name, "type": r.type_name, "properties": input}],
+        }),
+        _ => input.clone(),
+    }
+}
+
+/// The instance state inside a `full`/`sequence` adapter's answer (unchanged otherwise).
+pub fn adapter_output(r: &Resource, stdout: String) -> String {
+    let Some(a) = &r.adapted else {
+        return stdout;
+    };
+    if a.input_kind == AdapterInputKind::Single {
+        return stdout;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(stdout.trim()) else {
+        return stdout;
+    };
+    let first = v
+        .get("result")
+        .or_else(|| v.get("resources"))
+        .and_then(|x| x.get(0));
+    match first.and_then(|f| f.get("properties").or_else(|| f.get("result"))) {
+        Some(state) => state.to_string(),
+        None => stdout,
+    }
+}
+
+/// Where adapters' `list` output is cached: `$XDG_CACHE_HOME/traek/adapters`, else
+/// `~/.cache/traek/adapters`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("traek").join("adapters"))
+}
+
+/// The cache file for an adapter's list: keyed by the manifest's path, size and mtime, so a
+/// changed adapter is listed again.
+pub fn cache_file(adapter: &Resource) -> Option<PathBuf> {
+    use sha2::Digest;
+    let meta = std::fs::metadata(&adapter.path).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let key = format!("{}|{}|{}|{}", adapter.path.display(), meta.len(), mtime, adapter.version);
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Some(cache_dir()?.join(format!("{name}.jsonl")))
+}

@@ -1,0 +1,176 @@
+//! The group resources traek runs itself: `Microsoft.DSC/Group` (nested resources, run with
+//! the document's operation), `Microsoft.DSC/Assertion` (nested resources tested whatever the
+//! operation; resources depending on a failed assertion are skipped) and
+//! `Microsoft.DSC/Include` (another document, with its own parameters). Their `result` is the
+//! list of the nested results, as dsc prints it.
+
+use super::runner::{Outcome, Runner};
+use super::{Operation, RunError};
+use crate::config::document::{ResourceEntry, parse_document, parse_parameters_input};
+use crate::config::run::scope::evaluate_tree;
+use crate::trace::{Level, Message};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// How deeply includes may nest (an include of itself stops here).
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Builtin {
+    Group,
+    Assertion,
+    Include,
+}
+
+/// The built-in a type name denotes (case-insensitive).
+pub(super) fn kind(type_name: &str) -> Option<Builtin> {
+    match type_name.to_ascii_lowercase().as_str() {
+        "microsoft.dsc/group" => Some(Builtin::Group),
+        "microsoft.dsc/assertion" => Some(Builtin::Assertion),
+        "microsoft.dsc/include" => Some(Builtin::Include),
+        _ => None,
+    }
+}
+
+/// The type names of the built-ins, as `traek resource list` shows them.
+pub const BUILTIN_TYPES: [(&str, &str); 3] = [
+    ("Microsoft.DSC/Assertion", "Tests nested resources; what depends on a failed assertion is skipped"),
+    ("Microsoft.DSC/Group", "Runs nested resources as one"),
+    ("Microsoft.DSC/Include", "Runs another configuration document, with its parameters"),
+];
+
+pub(super) fn run(
+    runner: &mut Runner<'_>,
+    b: Builtin,
+    entry: &ResourceEntry,
+    copy: Option<(&str, i64)>,
+    _sink: &mut Vec<Message>,
+) -> Result<Outcome, String> {
+    match b {
+        Builtin::Group | Builtin::Assertion => {
+            let nested = nested_resources(entry)?;
+            let saved = runner.operation;
+            if b == Builtin::Assertion {
+                runner.operation = Operation::Test;
+            }
+            let before = std::mem::replace(&mut runner.had_errors, false);
+            let results = runner.run_resources(&nested);
+            let nested_failed = runner.had_errors;
+            runner.had_errors |= before;
+            runner.operation = saved;
+            let results = results.map_err(|e| e.to_string())?;
+            let mut failed = nested_failed;
+            if b == Builtin::Assertion {
+                let drifted: Vec<String> = results
+                    .iter()
+                    .filter(|r| r["result"]["inDesiredState"] == Value::Bool(false))
+                    .map(|r| format!("'{}'", r["name"].as_str().unwrap_or_default()))
+                    .collect();
+                if !drifted.is_empty() || nested_failed {
+                    failed = true;
+                    runner.assertion_failed = true;
+                    runner.had_errors = true;
+                    let why = if drifted.is_empty() {
+                        "a nested resource failed".to_string()
+                    } else {
+                        format!("{} not in the desired state", drifted.join(", "))
+                    };
+                    runner.messages.push(super::ConfigMessage {
+                        name: entry.name.clone(),
+                        type_name: entry.type_name.clone(),
+                        level: Level::Error,
+                        message: format!("assertion failed: {why}"),
+                    });
+                }
+            }
+            Ok(Outcome {
+                result: Value::Array(results),
+                metadata: None,
+                failed,
+            })
+        }
+        Builtin::Include => include(runner, entry, copy),
+    }
+}
+
+fn nested_resources(entry: &ResourceEntry) -> Result<Vec<ResourceEntry>, String> {
+    let resources = entry
+        .properties
+        .as_ref()
+        .and_then(|p| p.get("resources"))
+        .ok_or_else(|| format!("'{}' needs 'resources' in its properties", entry.type_name))?;
+    serde_json::from_value(resources.clone())
+        .map_err(|e| format!("nested resources of '{}': {e}", entry.name))
+}
+
+fn include(
+    runner: &mut Runner<'_>,
+    entry: &ResourceEntry,
+    copy: Option<(&str, i64)>,
+) -> Result<Outcome, String> {
+    if runner.include_depth >= MAX_INCLUDE_DEPTH {
+        return Err(format!(
+            "includes nest more than {MAX_INCLUDE_DEPTH} deep (does a document include itself?)"
+        ));
+    }
+    let props = match &entry.properties {
+        Some(p) => evaluate_tree(&Value::Object(p.clone()), &runner.ctx(copy))
+            .map_err(|e| format!("properties: {e}"))?,
+        None => Value::Object(Map::new()),
+    };
+    let (text, base_dir) = match (props.get("configurationFile"), props.get("configurationContent")) {
+        (Some(Value::String(f)), None) => {
+            let path = runner.base_dir.join(f);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading '{}': {e}", path.display()))?;
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (text, dir)
+        }
+        (None, Some(Value::String(c))) => (c.clone(), runner.base_dir.clone()),
+        _ => {
+            return Err(
+                "Microsoft.DSC/Include needs either 'configurationFile' or 'configurationContent' (a string)"
+                    .into(),
+            );
+        }
+    };
+    let supplied = match (props.get("parameters"), props.get("parametersFile")) {
+        (Some(Value::Object(p)), None) => p.clone(),
+        (None, Some(Value::String(f))) => {
+            let path = runner.base_dir.join(f);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading '{}': {e}", path.display()))?;
+            parse_parameters_input(&text).map_err(|e| e.to_string())?
+        }
+        (None, None) => Map::new(),
+        _ => return Err("give 'parameters' (an object) or 'parametersFile', not both".into()),
+    };
+    let doc = parse_document(&text).map_err(|e| format!("included document: {e}"))?;
+    let mut child = Runner::prepare(
+        runner.engine,
+        runner.operation,
+        &doc,
+        &supplied,
+        base_dir,
+        runner.include_depth + 1,
+    )
+    .map_err(|e: RunError| format!("included document: {e}"))?;
+    let results = child.run_resources(&doc.resources);
+    runner.messages.append(&mut child.messages);
+    runner.exported.append(&mut child.exported);
+    runner
+        .state
+        .restart_required
+        .append(&mut child.state.restart_required);
+    runner.had_errors |= child.had_errors;
+    runner.assertion_failed |= child.assertion_failed;
+    let results = results.map_err(|e| format!("included document: {e}"))?;
+    for s in child.scope.secrets.borrow().iter() {
+        runner.scope.add_secret(&Value::String(s.clone()));
+    }
+    Ok(Outcome {
+        result: Value::Array(results),
+        metadata: None,
+        failed: child.had_errors,
+    })
+}
