@@ -54,6 +54,16 @@ struct Cli {
     #[arg(short = 'l', long, global = true, default_value = "warn", value_parser = parse_level)]
     trace_level: Level,
 
+    /// How messages on stderr look: `default` and `plaintext` are `LEVEL [type] text` lines,
+    /// `json` one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value = "default")]
+    trace_format: TraceFormat,
+
+    /// Progress of long package work on stderr: `default` (a bar on a terminal), `none`, or
+    /// `json` (one JSON object per update).
+    #[arg(long, global = true, value_enum, default_value = "default")]
+    progress_format: ProgressFormat,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -122,11 +132,21 @@ enum ResourceCommand {
     List {
         /// Only types matching this pattern (case-insensitive; `*` and `?` are wildcards).
         type_filter: Option<String>,
+        /// List the resources of the adapters matching this pattern (running their `list`
+        /// operation; the answer is cached until the adapter's manifest changes).
+        #[arg(short = 'a', long = "adapter")]
+        adapter: Option<String>,
+        /// Only resources whose description contains this text (case-insensitive).
+        #[arg(short = 'd', long = "description")]
+        description: Option<String>,
+        /// Only resources with one of these tags (case-insensitive; repeat or comma-separate).
+        #[arg(short = 't', long = "tags", value_delimiter = ',')]
+        tags: Vec<String>,
         #[arg(short, long, value_enum)]
         output: Option<OutputFormat>,
     },
-    /// Get the actual state of an instance.
-    Get(Operation),
+    /// Get the actual state of an instance (or, with --all, of every instance).
+    Get(GetOperation),
     /// Set an instance to the desired state.
     Set(WhatIfOperation),
     /// Test whether an instance is in the desired state.
@@ -168,12 +188,46 @@ struct Operation {
 }
 
 #[derive(Args, Debug)]
+struct GetOperation {
+    #[command(flatten)]
+    op: Operation,
+    /// Get every instance (through the resource's export), one result per instance.
+    #[arg(long, conflicts_with_all = ["input", "file"])]
+    all: bool,
+}
+
+#[derive(Args, Debug)]
 struct WhatIfOperation {
     #[command(flatten)]
     op: Operation,
     /// Show what would change without changing anything.
     #[arg(short = 'w', long = "what-if", visible_aliases = ["dry-run", "noop"])]
     what_if: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TraceFormat {
+    Default,
+    Plaintext,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ProgressFormat {
+    Default,
+    None,
+    Json,
+}
+
+/// The formats chosen on the command line (set once in `main`, read when printing).
+static TRACE_FORMAT: std::sync::OnceLock<TraceFormat> = std::sync::OnceLock::new();
+static PROGRESS_FORMAT: std::sync::OnceLock<ProgressFormat> = std::sync::OnceLock::new();
+
+pub(crate) fn progress_format() -> ProgressFormat {
+    PROGRESS_FORMAT
+        .get()
+        .copied()
+        .unwrap_or(ProgressFormat::Default)
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -220,6 +274,8 @@ fn main() -> ExitCode {
             });
         }
     };
+    let _ = TRACE_FORMAT.set(cli.trace_format);
+    let _ = PROGRESS_FORMAT.set(cli.progress_format);
     match run(cli) {
         Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(f) => {
@@ -249,6 +305,19 @@ pub(crate) fn core_dirs() -> Vec<std::path::PathBuf> {
 
 /// Prints each message to stderr as it happens.
 pub(crate) fn print_message(m: Message) {
+    if TRACE_FORMAT.get() == Some(&TraceFormat::Json) {
+        let timestamp = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let line = serde_json::json!({
+            "timestamp": timestamp,
+            "level": m.level.as_str().to_uppercase(),
+            "fields": {"message": m.message},
+            "target": m.resource_type.as_deref().unwrap_or("traek"),
+        });
+        eprintln!("{line}");
+        return;
+    }
     let level = m.level.as_str().to_uppercase();
     match &m.resource_type {
         Some(t) => eprintln!("{level:<5} [{t}] {}", m.message),
@@ -303,17 +372,28 @@ fn run_resource(cmd: ResourceCommand, mut options: EngineOptions) -> Result<(), 
     let sink = &mut print_message;
     if let ResourceCommand::List {
         type_filter,
+        adapter,
+        description,
+        tags,
         output,
     } = cmd
     {
         let engine = Engine::new(options);
-        let resources = engine.registry(sink).list(type_filter.as_deref());
+        let mut resources = match &adapter {
+            Some(a) => engine.adapted_resources(Some(a), sink),
+            None => engine.registry(sink).list(None),
+        };
+        let filter = dsc_core::discovery::ResourceFilter {
+            type_pattern: type_filter,
+            description,
+            tags,
+        };
+        resources.retain(|r| filter.matches(r));
         return output::print_resource_list(&resources, output);
     }
     let selector = match &cmd {
-        ResourceCommand::Get(o) | ResourceCommand::Test(o) | ResourceCommand::Export(o) => {
-            &o.selector
-        }
+        ResourceCommand::Get(g) => &g.op.selector,
+        ResourceCommand::Test(o) | ResourceCommand::Export(o) => &o.selector,
         ResourceCommand::Set(w) | ResourceCommand::Delete(w) => &w.op.selector,
         ResourceCommand::Schema(s) => s,
         ResourceCommand::List { .. } => unreachable!("handled above"),
@@ -336,8 +416,17 @@ fn run_resource(cmd: ResourceCommand, mut options: EngineOptions) -> Result<(), 
     let engine = Engine::new(options);
     let r = engine.find(&selector.resource, version.as_ref(), sink)?;
     match cmd {
-        ResourceCommand::Get(o) => {
-            let input = read_input(&o)?;
+        ResourceCommand::Get(g) if g.all => {
+            let all = engine.export(&r, None, sink)?;
+            let results: Vec<Value> = all
+                .actual_state
+                .into_iter()
+                .map(|s| serde_json::json!({"actualState": s}))
+                .collect();
+            output::print_values(&results, format)
+        }
+        ResourceCommand::Get(g) => {
+            let input = read_input(&g.op)?;
             let result = engine.get(&r, input.as_ref(), sink)?;
             output::print_serialize(&result, format)
         }

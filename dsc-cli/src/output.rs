@@ -123,11 +123,27 @@ pub fn print_function_list(
             })
             .collect();
         render_table(
-            &["Name", "Category", "MinArgs", "MaxArgs", "ReturnTypes", "Description"],
+            &[
+                "Name",
+                "Category",
+                "MinArgs",
+                "MaxArgs",
+                "ReturnTypes",
+                "Description",
+            ],
             &rows,
         )
     };
     print_list(&items, table, format)
+}
+
+/// One value per line (YAML documents separated by `---`).
+pub fn print_values(items: &[Value], format: Option<OutputFormat>) -> Result<(), Failure> {
+    print_list(
+        items,
+        String::new,
+        Some(format.unwrap_or_else(default_format)),
+    )
 }
 
 /// A table on a terminal (unless a format is chosen), else one value per line (YAML documents

@@ -108,6 +108,8 @@ pub fn failure(e: PackageError) -> Failure {
 /// A progress bar on stderr for large packages when stderr is a terminal.
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    /// `--progress-format json`: the activity named in each JSON update.
+    json: Option<String>,
 }
 
 impl Progress {
@@ -117,7 +119,12 @@ impl Progress {
     }
 
     pub fn sized(size: u64, what: &str) -> Self {
-        let bar = (std::io::stderr().is_terminal() && size > 16 << 20).then(|| {
+        let format = crate::progress_format();
+        let json = (format == crate::ProgressFormat::Json).then(|| what.to_string());
+        let show_bar = format == crate::ProgressFormat::Default
+            && std::io::stderr().is_terminal()
+            && size > 16 << 20;
+        let bar = show_bar.then(|| {
             let b = indicatif::ProgressBar::new(size);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
                 "{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})",
@@ -127,7 +134,7 @@ impl Progress {
             b.set_message(what.to_string());
             b
         });
-        Progress { bar }
+        Progress { bar, json }
     }
 
     /// Removes the bar (the work it showed is done).
@@ -138,6 +145,12 @@ impl Progress {
     }
 
     pub fn update(&self, done: u64, total: u64) {
+        if let Some(activity) = &self.json {
+            eprintln!(
+                "{}",
+                serde_json::json!({"activity": activity, "completed": done, "total": total.max(done)})
+            );
+        }
         if let Some(b) = &self.bar {
             b.set_length(total.max(done));
             b.set_position(done);

@@ -70,8 +70,8 @@ pub fn load_adapted_file(path: &Path, registry: &Registry) -> Result<Resource, S
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let (value, _) = text::parse_json_or_yaml(text::decode_utf8(&bytes).map_err(|e| e.message)?)
         .map_err(|e| e.message)?;
-    let desc: AdaptedDescription =
-        serde_json::from_value(value).map_err(|e| format!("not an adapted resource manifest: {e}"))?;
+    let desc: AdaptedDescription = serde_json::from_value(value)
+        .map_err(|e| format!("not an adapted resource manifest: {e}"))?;
     if desc.require_adapter.is_none() {
         return Err("'requireAdapter' is missing".into());
     }
@@ -194,7 +194,13 @@ pub fn cache_file(adapter: &Resource) -> Option<PathBuf> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    let key = format!("{}|{}|{}|{}", adapter.path.display(), meta.len(), mtime, adapter.version);
+    let key = format!(
+        "{}|{}|{}|{}",
+        adapter.path.display(),
+        meta.len(),
+        mtime,
+        adapter.version
+    );
     let digest = sha2::Sha256::digest(key.as_bytes());
     let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     Some(cache_dir()?.join(format!("{name}.jsonl")))

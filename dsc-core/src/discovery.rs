@@ -118,7 +118,10 @@ impl Registry {
                 Ok(r) => registry.add(r, sink),
                 Err(reason) => sink.message(Message::engine(
                     Level::Warn,
-                    format!("skipping adapted resource manifest '{}': {reason}", path.display()),
+                    format!(
+                        "skipping adapted resource manifest '{}': {reason}",
+                        path.display()
+                    ),
                 )),
             }
         }
@@ -128,7 +131,10 @@ impl Registry {
     /// Adds a resource unless one of the same type and version is already known.
     pub fn add(&mut self, r: Resource, sink: &mut dyn MessageSink) {
         let indexes = self.by_type.entry(r.type_name.to_lowercase()).or_default();
-        if let Some(&first) = indexes.iter().find(|&&i| self.resources[i].version == r.version) {
+        if let Some(&first) = indexes
+            .iter()
+            .find(|&&i| self.resources[i].version == r.version)
+        {
             sink.message(Message::engine(
                 Level::Warn,
                 format!(
@@ -291,6 +297,40 @@ impl Registry {
                 )))
             }
         }
+    }
+}
+
+/// The filters of `resource list`: type pattern, description text, tags.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    /// Case-insensitive, `*` and `?` wildcards.
+    pub type_pattern: Option<String>,
+    /// Case-insensitive substring of the description.
+    pub description: Option<String>,
+    /// Any of these tags (case-insensitive); empty: no tag filter.
+    pub tags: Vec<String>,
+}
+
+impl ResourceFilter {
+    pub fn matches(&self, r: &Resource) -> bool {
+        let lower = |s: &str| s.to_lowercase();
+        let type_ok = self
+            .type_pattern
+            .as_deref()
+            .is_none_or(|p| wildcard_match(&lower(p), &lower(&r.type_name)));
+        let description_ok = self.description.as_deref().is_none_or(|d| {
+            r.manifest
+                .description
+                .as_deref()
+                .is_some_and(|text| lower(text).contains(&lower(d)))
+        });
+        let tags_ok = self.tags.is_empty()
+            || r.manifest
+                .tags
+                .iter()
+                .flatten()
+                .any(|t| self.tags.iter().any(|want| want.eq_ignore_ascii_case(t)));
+        type_ok && description_ok && tags_ok
     }
 }
 

@@ -37,9 +37,13 @@ pub struct Extensions {
 
 fn is_extension_file(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [".dsc.extension.json", ".dsc.extension.yaml", ".dsc.extension.yml"]
-        .iter()
-        .any(|s| lower.len() > s.len() && lower.ends_with(s))
+    [
+        ".dsc.extension.json",
+        ".dsc.extension.yaml",
+        ".dsc.extension.yml",
+    ]
+    .iter()
+    .any(|s| lower.len() > s.len() && lower.ends_with(s))
 }
 
 impl Extensions {
@@ -68,8 +72,9 @@ impl Extensions {
 
     fn load(&mut self, path: &Path) -> Result<(), String> {
         let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-        let (value, _) = text::parse_json_or_yaml(text::decode_utf8(&bytes).map_err(|e| e.message)?)
-            .map_err(|e| e.message)?;
+        let (value, _) =
+            text::parse_json_or_yaml(text::decode_utf8(&bytes).map_err(|e| e.message)?)
+                .map_err(|e| e.message)?;
         let type_name = value
             .get("type")
             .and_then(Value::as_str)

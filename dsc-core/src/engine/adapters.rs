@@ -30,7 +30,12 @@ impl Engine {
             .resources()
             .iter()
             .filter(|r| r.kind == Kind::Adapter && matches(&r.type_name))
-            .filter(|r| r.manifest.adapter.as_ref().is_some_and(|a| a.list.is_some()))
+            .filter(|r| {
+                r.manifest
+                    .adapter
+                    .as_ref()
+                    .is_some_and(|a| a.list.is_some())
+            })
             .cloned()
             .collect();
         for a in adapters {
@@ -85,7 +90,10 @@ impl Engine {
                     sink,
                     Message::engine(
                         Level::Warn,
-                        format!("adapter '{}' listed a resource traek skips: {e}", a.type_name),
+                        format!(
+                            "adapter '{}' listed a resource traek skips: {e}",
+                            a.type_name
+                        ),
                     ),
                 ),
             }

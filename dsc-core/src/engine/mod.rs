@@ -135,7 +135,11 @@ impl Engine {
     ) -> Result<Arc<Resource>> {
         let r = self.find(type_name, version, sink)?;
         if let Some(adapter) = require_adapter {
-            let by = r.adapted.as_ref().map(|a| a.adapter.as_str()).unwrap_or_default();
+            let by = r
+                .adapted
+                .as_ref()
+                .map(|a| a.adapter.as_str())
+                .unwrap_or_default();
             if !by.eq_ignore_ascii_case(adapter) {
                 return Err(Error::ResourceNotFound(format!(
                     "resource '{type_name}' is not provided by adapter '{adapter}'"

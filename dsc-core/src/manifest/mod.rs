@@ -109,7 +109,9 @@ impl ManifestLoader {
     /// JSON Pointers of members the manifest schema does not describe.
     pub fn unknown_members(&self, value: &Value) -> Vec<String> {
         if let Value::Object(map) = value
-            && map.keys().all(|k| known_top_level_fields().contains(&k.as_str()))
+            && map
+                .keys()
+                .all(|k| known_top_level_fields().contains(&k.as_str()))
             && map.values().all(|v| !v.is_object() && !v.is_array())
         {
             return Vec::new();
@@ -306,20 +308,30 @@ mod tests {
         let loader = ManifestLoader::new();
         let text = MINIMAL
             .replace("\"version\"", "\"bogusField\":1,\"version\"")
-            .replace("\"input\"", "\"futureFlag\":true,\"args\":[{\"jsonInputArg\":\"-i\",\"later\":1}],\"input\"");
+            .replace(
+                "\"input\"",
+                "\"futureFlag\":true,\"args\":[{\"jsonInputArg\":\"-i\",\"later\":1}],\"input\"",
+            );
         let m = loader.parse(text.as_bytes(), single_json()).unwrap();
         let w = m[0].warnings.join("\n");
         assert!(w.contains("'/bogusField'"), "{w}");
         assert!(w.contains("'/get/futureFlag'"), "{w}");
         assert!(w.contains("'/get/args/0/later'"), "{w}");
         assert_eq!(m[0].warnings.len(), 3, "{w}");
-        assert!(loader.parse(MINIMAL.as_bytes(), single_json()).unwrap()[0].warnings.is_empty());
+        assert!(
+            loader.parse(MINIMAL.as_bytes(), single_json()).unwrap()[0]
+                .warnings
+                .is_empty()
+        );
     }
 
     #[test]
     fn a_known_member_of_the_wrong_type_is_still_an_error() {
         let loader = ManifestLoader::new();
-        let text = MINIMAL.replace("\"input\":\"stdin\"", "\"input\":\"stdin\",\"requireSecurityContext\":\"root\"");
+        let text = MINIMAL.replace(
+            "\"input\":\"stdin\"",
+            "\"input\":\"stdin\",\"requireSecurityContext\":\"root\"",
+        );
         let err = loader.parse(text.as_bytes(), single_json()).unwrap_err();
         assert!(err.contains("requireSecurityContext"), "{err}");
     }

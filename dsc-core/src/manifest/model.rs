@@ -333,7 +333,9 @@ pub struct ManifestList {
 impl Adapter {
     /// `inputKind` (or the older `config`); `single` when neither is given.
     pub fn effective_input_kind(&self) -> AdapterInputKind {
-        self.input_kind.or(self.config).unwrap_or(AdapterInputKind::Single)
+        self.input_kind
+            .or(self.config)
+            .unwrap_or(AdapterInputKind::Single)
     }
 }
 

@@ -34,9 +34,15 @@ pub(super) fn kind(type_name: &str) -> Option<Builtin> {
 
 /// The type names of the built-ins, as `traek resource list` shows them.
 pub const BUILTIN_TYPES: [(&str, &str); 3] = [
-    ("Microsoft.DSC/Assertion", "Tests nested resources; what depends on a failed assertion is skipped"),
+    (
+        "Microsoft.DSC/Assertion",
+        "Tests nested resources; what depends on a failed assertion is skipped",
+    ),
     ("Microsoft.DSC/Group", "Runs nested resources as one"),
-    ("Microsoft.DSC/Include", "Runs another configuration document, with its parameters"),
+    (
+        "Microsoft.DSC/Include",
+        "Runs another configuration document, with its parameters",
+    ),
 ];
 
 pub(super) fn run(
@@ -118,7 +124,10 @@ fn include(
             .map_err(|e| format!("properties: {e}"))?,
         None => Value::Object(Map::new()),
     };
-    let (text, base_dir) = match (props.get("configurationFile"), props.get("configurationContent")) {
+    let (text, base_dir) = match (
+        props.get("configurationFile"),
+        props.get("configurationContent"),
+    ) {
         (Some(Value::String(f)), None) => {
             let path = runner.base_dir.join(f);
             let text = std::fs::read_to_string(&path)

@@ -244,7 +244,9 @@ impl<'e> Runner<'e> {
             let mut sink = Vec::new();
             let registry = self.engine.registry(&mut sink);
             for r in &doc.resources {
-                if builtin::kind(&r.type_name).is_none() && registry.find(&r.type_name, None).is_err() {
+                if builtin::kind(&r.type_name).is_none()
+                    && registry.find(&r.type_name, None).is_err()
+                {
                     return Err(RunError::Document(DocumentError::Invalid(format!(
                         "resource type '{}' was not found (resourceDiscovery: preDeployment checks every type before the run)",
                         r.type_name

@@ -86,23 +86,30 @@ impl<'e> Runner<'e> {
         for inst in &instances {
             deps.push(self.depends_on(inst)?);
         }
-        let nodes: Vec<(String, String)> = instances
-            .iter()
-            .map(|i| (i.id(), i.name.clone()))
-            .collect();
+        let nodes: Vec<(String, String)> =
+            instances.iter().map(|i| (i.id(), i.name.clone())).collect();
         let order = run_order_of(&nodes, &deps)?;
         let index_of = |id: &str| nodes.iter().position(|(n, _)| n.eq_ignore_ascii_case(id));
         let mut failed = vec![false; instances.len()];
         let mut out = Vec::with_capacity(instances.len());
         for i in order {
             let inst = &instances[i];
-            if let Some(dep) = deps[i].iter().filter_map(|d| index_of(d)).find(|&d| failed[d]) {
+            if let Some(dep) = deps[i]
+                .iter()
+                .filter_map(|d| index_of(d))
+                .find(|&d| failed[d])
+            {
                 failed[i] = true;
                 let reason = format!(
                     "skipped because '{}' ({}) failed",
                     instances[dep].name, instances[dep].entry.type_name
                 );
-                self.note(&inst.name, &inst.entry.type_name, Level::Warn, reason.clone());
+                self.note(
+                    &inst.name,
+                    &inst.entry.type_name,
+                    Level::Warn,
+                    reason.clone(),
+                );
                 out.push(skipped(inst, &reason));
                 continue;
             }
@@ -132,12 +139,15 @@ impl<'e> Runner<'e> {
                 })?,
                 other => other.clone(),
             };
-            let count = count.as_i64().filter(|n| (0..=MAX_COPY).contains(n)).ok_or_else(|| {
-                RunError::Expression(format!(
-                    "copy count of '{}' must be an integer from 0 to {MAX_COPY}, got {count}",
-                    entry.name
-                ))
-            })?;
+            let count = count
+                .as_i64()
+                .filter(|n| (0..=MAX_COPY).contains(n))
+                .ok_or_else(|| {
+                    RunError::Expression(format!(
+                        "copy count of '{}' must be an integer from 0 to {MAX_COPY}, got {count}",
+                        entry.name
+                    ))
+                })?;
             for index in 0..count {
                 let ctx = self.ctx(Some((copy.name.as_str(), index)));
                 let name = match expr::evaluate_string(&entry.name, &ctx) {
@@ -199,7 +209,12 @@ impl<'e> Runner<'e> {
         match self.condition(inst) {
             Ok(true) => {}
             Ok(false) => {
-                self.note(name, type_name, Level::Info, "skipped because its condition is false".into());
+                self.note(
+                    name,
+                    type_name,
+                    Level::Info,
+                    "skipped because its condition is false".into(),
+                );
                 return (skipped(inst, "condition is false"), true);
             }
             Err(e) => return (self.failure(inst, started, e), false),
@@ -214,7 +229,8 @@ impl<'e> Runner<'e> {
                 let ok = !outcome.failed;
                 let result = outcome.result;
                 self.record(inst, &result);
-                let mut metadata = json!({"Microsoft.DSC": {"duration": iso_duration(started.elapsed())}});
+                let mut metadata =
+                    json!({"Microsoft.DSC": {"duration": iso_duration(started.elapsed())}});
                 if let (Some(extra), Some(m)) = (outcome.metadata, metadata.as_object_mut()) {
                     m.extend(extra);
                 }
@@ -234,7 +250,11 @@ impl<'e> Runner<'e> {
 
     fn failure(&mut self, inst: &Instance<'_>, started: Instant, e: String) -> Value {
         self.had_errors = true;
-        if !self.messages.iter().any(|m| m.name == inst.name && m.message == e) {
+        if !self
+            .messages
+            .iter()
+            .any(|m| m.name == inst.name && m.message == e)
+        {
             self.note(&inst.name, &inst.entry.type_name, Level::Error, e.clone());
         }
         json!({"name": inst.name, "type": inst.entry.type_name, "result": {}, "metadata": {"Microsoft.DSC": {"duration": iso_duration(started.elapsed()), "error": e}}})
@@ -271,8 +291,9 @@ impl<'e> Runner<'e> {
             }
         };
         if let Some(required) = properties.get("_securityContext") {
-            let required = serde_json::from_value(required.clone())
-                .map_err(|_| format!("_securityContext must be current, elevated or restricted, got {required}"))?;
+            let required = serde_json::from_value(required.clone()).map_err(|_| {
+                format!("_securityContext must be current, elevated or restricted, got {required}")
+            })?;
             if let Some(why) = security_mismatch(required, self.scope.security_context) {
                 return Err(why);
             }
@@ -282,21 +303,33 @@ impl<'e> Runner<'e> {
             .as_deref()
             .map(VersionReq::parse)
             .transpose()?;
-        let adapter = entry.directives.as_ref().and_then(|d| d.require_adapter.as_deref());
+        let adapter = entry
+            .directives
+            .as_ref()
+            .and_then(|d| d.require_adapter.as_deref());
         let resource = self
             .engine
             .find_for(&entry.type_name, req.as_ref(), adapter, sink)
             .map_err(|e| e.to_string())?;
         let e = self.engine;
         let value = match self.operation {
-            Operation::Get => serde_json::to_value(e.get(&resource, Some(&properties), sink).map_err(|e| e.to_string())?),
-            Operation::Test => serde_json::to_value(e.test(&resource, &properties, sink).map_err(|e| e.to_string())?),
+            Operation::Get => serde_json::to_value(
+                e.get(&resource, Some(&properties), sink)
+                    .map_err(|e| e.to_string())?,
+            ),
+            Operation::Test => serde_json::to_value(
+                e.test(&resource, &properties, sink)
+                    .map_err(|e| e.to_string())?,
+            ),
             Operation::Set { what_if } => serde_json::to_value(
-                e.set(&resource, &properties, what_if, sink).map_err(|e| e.to_string())?,
+                e.set(&resource, &properties, what_if, sink)
+                    .map_err(|e| e.to_string())?,
             ),
             Operation::Export => {
                 let input = entry.properties.as_ref().map(|_| &properties);
-                let exported = e.export(&resource, input, sink).map_err(|e| e.to_string())?;
+                let exported = e
+                    .export(&resource, input, sink)
+                    .map_err(|e| e.to_string())?;
                 let part = exported.to_configuration(&entry.type_name);
                 if let Some(Value::Array(rs)) = part.get("resources") {
                     self.exported.extend(rs.iter().cloned());

@@ -108,8 +108,11 @@ pub(super) struct Ctx<'a> {
 }
 
 fn find_ci<'a, V>(map: &'a HashMap<String, V>, key: &str) -> Option<&'a V> {
-    map.get(key)
-        .or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 impl Context for Ctx<'_> {

@@ -1,0 +1,539 @@
+//! End-to-end tests of what a user moving from Microsoft's `dsc` 3.x expects: dsc 3.4 manifest
+//! members, adapters and adapted resources, group resources, copy loops, user functions,
+//! outputs, directives, secrets, result shapes and CLI options. Resources are the scripts in
+//! tests/fixtures/compat.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compat")
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+    fn lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+}
+
+struct Sandbox {
+    state: tempfile::TempDir,
+    cache: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        Sandbox {
+            state: tempfile::tempdir().unwrap(),
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.state.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_traek"))
+            .args(args)
+            .env("DSC_RESOURCE_PATH", fixtures())
+            .env("TRAEK_TEST_STATE", self.state.path())
+            .env("XDG_CACHE_HOME", self.cache.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn config(&self, op: &str, doc: &str) -> Run {
+        let f = self.write("doc.dsc.yaml", doc);
+        self.run(&["config", op, "-f", f.to_str().unwrap(), "-o", "json"])
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn manifests_with_unknown_members_load_with_a_warning_and_conditions_hide_resources() {
+    let s = Sandbox::new();
+    let r = s.run(&["resource", "list", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let types: Vec<String> = r
+        .lines()
+        .iter()
+        .map(|v| v["type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(types.contains(&"Test/Echo".to_string()), "{types:?}");
+    assert!(types.contains(&"Test/WhereShIs".to_string()), "{types:?}");
+    assert!(
+        !types.contains(&"Test/Never".to_string()),
+        "condition false: {types:?}"
+    );
+    assert!(
+        types.contains(&"TestAdapted/Prebuilt".to_string()),
+        "{types:?}"
+    );
+    assert!(r.stderr.contains("'/futureMember'"), "{}", r.stderr);
+    let never = s.run(&["resource", "get", "-r", "Test/Never"]);
+    assert_eq!(never.code, 7, "{}", never.stderr);
+}
+
+#[test]
+fn resource_list_filters_by_description_tags_and_adapter() {
+    let s = Sandbox::new();
+    let by_desc = s
+        .run(&["resource", "list", "-d", "PRINTS ITS", "-o", "json"])
+        .lines();
+    assert_eq!(by_desc.len(), 1);
+    assert_eq!(by_desc[0]["type"], "Test/Echo");
+    let by_tag = s
+        .run(&["resource", "list", "-t", "debug", "-o", "json"])
+        .lines();
+    assert_eq!(by_tag.len(), 1);
+    assert!(
+        s.run(&["resource", "list", "-t", "nope", "-o", "json"])
+            .stdout
+            .trim()
+            .is_empty()
+    );
+    let adapted = s.run(&["resource", "list", "-a", "test/adapter", "-o", "json"]);
+    assert_eq!(adapted.code, 0, "{}", adapted.stderr);
+    let types: Vec<String> = adapted
+        .lines()
+        .iter()
+        .map(|v| v["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            "TestAdapted/Listed",
+            "TestAdapted/Other",
+            "TestAdapted/Prebuilt"
+        ]
+    );
+    // The adapter's list ran once; the second listing comes from the cache.
+    s.run(&["resource", "list", "-a", "Test/Adapter", "-o", "json"]);
+    let calls = std::fs::read_to_string(s.state.path().join("list-calls")).unwrap();
+    assert_eq!(calls, "x");
+}
+
+#[test]
+fn adapted_resources_run_through_their_adapter_with_type_and_content() {
+    let s = Sandbox::new();
+    let r = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "TestAdapted/Prebuilt",
+        "-i",
+        r#"{"name": "a"}"#,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["actualState"]["adaptedType"], "TestAdapted/Prebuilt");
+    assert_eq!(v["actualState"]["content"], json!({"flavor": "prebuilt"}));
+    // A listed resource (found through the adapter's list) can be set and read back.
+    let set = s.run(&[
+        "resource",
+        "set",
+        "-r",
+        "TestAdapted/Listed",
+        "-i",
+        r#"{"name": "b", "value": 5}"#,
+    ]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    let got = s
+        .run(&[
+            "resource",
+            "get",
+            "-r",
+            "TestAdapted/Listed",
+            "-i",
+            r#"{"name": "b"}"#,
+        ])
+        .json();
+    assert_eq!(got["actualState"]["value"], 5);
+    assert!(got["actualState"].get("content").is_none());
+    // inputKind full: the adapter reads a document and answers with a result list.
+    let full = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "TestAdapted/Full",
+        "-i",
+        r#"{"name": "a"}"#,
+    ]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    assert_eq!(
+        full.json()["actualState"]["adaptedType"],
+        "TestAdapted/Full"
+    );
+    // get --all goes through export.
+    let all = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "TestAdapted/Listed",
+        "--all",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    assert_eq!(all.lines()[0]["actualState"]["name"], "exported");
+}
+
+#[test]
+fn adapted_resources_work_in_documents_with_require_adapter_depends_on_and_reference() {
+    let s = Sandbox::new();
+    let r = s.config(
+        "set",
+        r#"
+$schema: https://aka.ms/dsc/schemas/v3/bundled/config/document.json
+resources:
+  - name: first
+    type: TestAdapted/Listed
+    properties: {name: doc, value: 7}
+    directives: {requireAdapter: Test/Adapter}
+  - name: second
+    type: Test/Echo
+    dependsOn: ["[resourceId('TestAdapted/Listed', 'first')]"]
+    properties:
+      copied: "[reference(resourceId('TestAdapted/Listed', 'first')).value]"
+"#,
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["results"][1]["result"]["afterState"]["copied"], 7);
+    let wrong = s.config(
+        "get",
+        r#"
+$schema: x
+resources:
+  - {name: x, type: TestAdapted/Listed, properties: {name: doc}, directives: {requireAdapter: Test/FullAdapter}}
+"#,
+    );
+    assert_eq!(wrong.code, 2);
+    assert!(
+        wrong
+            .stderr
+            .contains("not provided by adapter 'Test/FullAdapter'"),
+        "{}",
+        wrong.stderr
+    );
+}
+
+#[test]
+fn copy_loops_user_functions_and_outputs_evaluate_as_in_dsc() {
+    let s = Sandbox::new();
+    let r = s.config(
+        "get",
+        r#"
+$schema: https://aka.ms/dsc/schemas/v3/bundled/config/document.json
+parameters:
+  prefix: {type: string, defaultValue: web}
+functions:
+  - namespace: site
+    members:
+      host:
+        parameters: [{name: n, type: int}]
+        output: {type: string, value: "[format('{0}.example.com', string(parameters('n')))]"}
+resources:
+  - name: "[format('{0}-{1}', parameters('prefix'), copyIndex())]"
+    type: Test/Echo
+    copy: {name: hosts, count: 3}
+    properties:
+      index: "[copyIndex()]"
+      fqdn: "[site.host(copyIndex(1))]"
+outputs:
+  last: {type: string, value: "[reference(resourceId('Test/Echo', 'web-2')).fqdn]"}
+  count: {type: int, value: "[length(range(0, 3))]"}
+  hidden: {type: string, value: x, condition: "[equals(1, 2)]"}
+"#,
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    let names: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["web-0", "web-1", "web-2"]);
+    assert_eq!(
+        v["results"][1]["result"]["actualState"],
+        json!({"index": 1, "fqdn": "2.example.com"})
+    );
+    assert_eq!(v["outputs"], json!({"last": "3.example.com", "count": 3}));
+    assert_eq!(v["executionInformation"]["operation"], "get");
+    assert_eq!(v["executionInformation"]["executionType"], "actual");
+    assert_eq!(v["results"][0]["executionInformation"]["operation"], "get");
+    let dup = s.config(
+        "get",
+        "$schema: x\nresources:\n  - {name: same, type: Test/Echo, copy: {name: c, count: 2}}\n",
+    );
+    assert_eq!(dup.code, 4, "{}", dup.stderr);
+    assert!(
+        dup.stderr.contains("use copyIndex() in the name"),
+        "{}",
+        dup.stderr
+    );
+}
+
+#[test]
+fn groups_nest_results_and_failed_assertions_exit_8_and_skip_dependents() {
+    let s = Sandbox::new();
+    let group = s.config(
+        "get",
+        r#"
+$schema: x
+resources:
+  - name: g
+    type: Microsoft.DSC/Group
+    properties:
+      resources:
+        - {name: inner, type: Test/Echo, properties: {v: 1}}
+        - name: inner2
+          type: Test/Echo
+          dependsOn: ["[resourceId('Test/Echo', 'inner')]"]
+          properties: {v: "[add(reference(resourceId('Test/Echo', 'inner')).v, 1)]"}
+"#,
+    );
+    assert_eq!(group.code, 0, "{}", group.stderr);
+    let g = group.json();
+    let nested = g["results"][0]["result"].as_array().unwrap();
+    assert_eq!(nested.len(), 2);
+    assert_eq!(nested[1]["name"], "inner2");
+    assert_eq!(nested[1]["result"]["actualState"]["v"], 2);
+
+    let assertion = s.config(
+        "set",
+        r#"
+$schema: x
+resources:
+  - name: check
+    type: Microsoft.DSC/Assertion
+    properties:
+      resources:
+        - {name: probe, type: Test/Echo, properties: {value: 1, want: 2}}
+  - name: after
+    type: Test/Echo
+    dependsOn: ["[resourceId('Microsoft.DSC/Assertion', 'check')]"]
+    properties: {x: 1}
+"#,
+    );
+    assert_eq!(
+        assertion.code, 8,
+        "{}\n{}",
+        assertion.stdout, assertion.stderr
+    );
+    let a = assertion.json();
+    assert_eq!(
+        a["results"][0]["result"][0]["result"]["inDesiredState"],
+        false
+    );
+    assert_eq!(
+        a["results"][1]["metadata"]["Microsoft.DSC"]["skipped"],
+        true
+    );
+    assert!(
+        assertion.stderr.contains("assertion failed: 'probe'"),
+        "{}",
+        assertion.stderr
+    );
+}
+
+#[test]
+fn include_runs_another_document_with_its_parameters() {
+    let s = Sandbox::new();
+    s.write(
+        "inner.dsc.yaml",
+        "$schema: x\nparameters:\n  who: {type: string}\nresources:\n  - {name: hello, type: Test/Echo, properties: {greeting: \"[concat('hi ', parameters('who'))]\"}}\n",
+    );
+    let r = s.config(
+        "get",
+        "$schema: x\nresources:\n  - name: inc\n    type: Microsoft.DSC/Include\n    properties:\n      configurationFile: inner.dsc.yaml\n      parameters: {who: there}\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(
+        v["results"][0]["result"][0]["result"]["actualState"]["greeting"],
+        "hi there"
+    );
+    let missing = s.config(
+        "get",
+        "$schema: x\nresources:\n  - {name: inc, type: Microsoft.DSC/Include, properties: {configurationFile: inner.dsc.yaml}}\n",
+    );
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("parameter 'who' has no value"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn restart_required_metadata_and_secrets_are_carried_through_and_redacted() {
+    let s = Sandbox::new();
+    let r = s.config(
+        "get",
+        r#"
+$schema: x
+resources:
+  - name: svc
+    type: Test/Echo
+    properties:
+      _restartRequired: [{service: sshd}]
+      _metadata: {origin: test}
+      password: "[secret('db')]"
+  - name: after
+    type: Test/Echo
+    dependsOn: ["[resourceId('Test/Echo', 'svc')]"]
+    properties: {restart: "[restartRequired('service', 'sshd')]"}
+"#,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["results"][0]["metadata"]["origin"], "test");
+    assert!(
+        v["results"][0]["result"]["actualState"]
+            .get("_metadata")
+            .is_none()
+    );
+    assert_eq!(
+        v["results"][0]["result"]["actualState"]["password"],
+        "*****"
+    );
+    assert!(!r.stdout.contains("pa55word"));
+    assert_eq!(v["results"][1]["result"]["actualState"]["restart"], true);
+    assert_eq!(
+        v["metadata"]["Microsoft.DSC"]["restartRequired"],
+        json!([{"service": "sshd"}])
+    );
+    assert_eq!(
+        v["results"][0]["executionInformation"]["restartRequired"],
+        json!([{"service": "sshd"}])
+    );
+    let missing = s.config("get", "$schema: x\nresources:\n  - {name: x, type: Test/Echo, properties: {p: \"[secret('db', 'other')]\"}}\n");
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("secret 'db' was not found"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn security_contexts_are_enforced_for_methods_documents_and_resources() {
+    let s = Sandbox::new();
+    let (ok_type, refused_type, refused_ctx) = if is_root() {
+        ("Test/Elevated", "Test/Restricted", "restricted")
+    } else {
+        ("Test/Restricted", "Test/Elevated", "elevated")
+    };
+    assert_eq!(
+        s.run(&["resource", "get", "-r", ok_type, "-i", "{}"]).code,
+        0
+    );
+    let refused = s.run(&["resource", "get", "-r", refused_type, "-i", "{}"]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("requires the '{refused_ctx}' security context")),
+        "{}",
+        refused.stderr
+    );
+    let doc = s.config(
+        "get",
+        &format!("$schema: x\ndirectives: {{securityContext: {refused_ctx}}}\nresources: []\n"),
+    );
+    assert_eq!(doc.code, 2);
+    assert!(
+        doc.stderr.contains("the document requires"),
+        "{}",
+        doc.stderr
+    );
+    let res = s.config(
+        "get",
+        &format!("$schema: x\nresources:\n  - {{name: x, type: Test/Echo, directives: {{securityContext: {refused_ctx}}}}}\n"),
+    );
+    assert_eq!(res.code, 2, "{}", res.stderr);
+    let version = s.config(
+        "get",
+        "$schema: x\ndirectives: {version: '>=999'}\nresources: []\n",
+    );
+    assert_eq!(version.code, 4);
+    assert!(
+        version.stderr.contains("needs engine version"),
+        "{}",
+        version.stderr
+    );
+    let pre = s.config(
+        "get",
+        "$schema: x\ndirectives: {resourceDiscovery: preDeployment}\nresources:\n  - {name: a, type: Test/Echo}\n  - {name: b, type: Test/Nope}\n",
+    );
+    assert_eq!(pre.code, 4);
+    assert!(pre.stdout.is_empty(), "nothing ran: {}", pre.stdout);
+}
+
+#[test]
+fn function_list_and_trace_format_json() {
+    let s = Sandbox::new();
+    let list = s.run(&["function", "list", "-o", "json"]);
+    assert_eq!(list.code, 0);
+    let functions = list.lines();
+    assert_eq!(functions.len(), 83);
+    let sw = functions
+        .iter()
+        .find(|f| f["name"] == "startsWith")
+        .unwrap();
+    assert_eq!(sw["minArgs"], 2);
+    assert_eq!(sw["category"], "String");
+    let one = s.run(&["function", "list", "cidr*", "-o", "json"]).lines();
+    assert_eq!(one.len(), 2);
+    let traced = s.run(&["--trace-format", "json", "resource", "list", "-o", "json"]);
+    let line = traced
+        .stderr
+        .lines()
+        .find(|l| l.contains("futureMember"))
+        .unwrap();
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["level"], "WARN");
+    assert!(
+        v["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("futureMember")
+    );
+    let bad = s.run(&["--progress-format", "loud", "resource", "list"]);
+    assert_eq!(bad.code, 1);
+}
