@@ -145,11 +145,11 @@ impl SecretExtension {
                     if let Some(flag) = o.get("nameArg").and_then(Value::as_str) {
                         args.push(flag.into());
                         args.push(name.into());
-                    } else if let Some(flag) = o.get("vaultArg").and_then(Value::as_str) {
-                        if let Some(v) = vault {
-                            args.push(flag.into());
-                            args.push(v.into());
-                        }
+                    } else if let (Some(flag), Some(v)) =
+                        (o.get("vaultArg").and_then(Value::as_str), vault)
+                    {
+                        args.push(flag.into());
+                        args.push(v.into());
                     }
                 }
                 _ => {}
