@@ -33,14 +33,15 @@ pub struct Adapted {
 
 /// Whether a file name is an adapted resource manifest (case-insensitive).
 pub fn is_adapted_manifest_file(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    [
-        ".dsc.adaptedresource.json",
-        ".dsc.adaptedresource.yaml",
-        ".dsc.adaptedresource.yml",
-    ]
-    .iter()
-    .any(|s| lower.len() > s.len() && lower.ends_with(s))
+    text::suffix_ci(
+        name,
+        &[
+            ".dsc.adaptedResource.json",
+            ".dsc.adaptedResource.yaml",
+            ".dsc.adaptedResource.yml",
+        ],
+    )
+    .is_some()
 }
 
 /// What describes an adapted resource, in a file or in an adapter's `list` output.

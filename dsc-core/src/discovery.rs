@@ -337,25 +337,7 @@ impl ResourceFilter {
 /// Evaluates a manifest's `condition` (like `[not(equals(tryWhich('pwsh'), null()))]`) with
 /// no parameters or variables: true means the resource is usable on this machine.
 fn manifest_condition(cond: &str) -> std::result::Result<bool, String> {
-    struct Bare;
-    impl crate::config::expr::Context for Bare {
-        fn parameter(&self, _: &str) -> Option<serde_json::Value> {
-            None
-        }
-        fn variable(&self, _: &str) -> Option<serde_json::Value> {
-            None
-        }
-        fn reference(&self, _: &str) -> Option<serde_json::Value> {
-            None
-        }
-        fn env(&self, name: &str) -> Option<String> {
-            std::env::var(name).ok()
-        }
-        fn now(&self) -> time::OffsetDateTime {
-            time::OffsetDateTime::now_utc()
-        }
-    }
-    match crate::config::expr::evaluate_string(cond, &Bare) {
+    match crate::config::expr::evaluate_string(cond, &crate::config::expr::Standalone) {
         Ok(serde_json::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("must evaluate to a boolean, got {other}")),
         Err(e) => Err(format!("cannot be evaluated: {e}")),

@@ -155,6 +155,16 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Whether `name` ends with one of `suffixes` (ASCII case-insensitively) and has something
+/// before it; the suffix found.
+pub fn suffix_ci<'a>(name: &str, suffixes: &[&'a str]) -> Option<&'a str> {
+    let bytes = name.as_bytes();
+    suffixes.iter().copied().find(|suffix| {
+        let n = suffix.len();
+        bytes.len() > n && bytes[bytes.len() - n..].eq_ignore_ascii_case(suffix.as_bytes())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,29 +114,9 @@ pub enum ResourceDiscovery {
     PreDeployment,
 }
 
-/// A security context: `current` (any), `elevated` (root here), `restricted` (not root).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum SecurityContext {
-    Current,
-    Elevated,
-    Restricted,
-}
-
-impl SecurityContext {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SecurityContext::Current => "current",
-            SecurityContext::Elevated => "elevated",
-            SecurityContext::Restricted => "restricted",
-        }
-    }
-
-    /// Whether this process (`elevated` or `restricted`) satisfies the requirement.
-    pub fn is_met_by(self, process: &str) -> bool {
-        self == SecurityContext::Current || self.as_str() == process
-    }
-}
+/// A security context: `current` (any), `elevated` (root here), `restricted` (not root). The
+/// same type as a manifest method's `requireSecurityContext`.
+pub use crate::manifest::RequiredSecurityContext as SecurityContext;
 
 /// A `copy` loop: the resource is repeated `count` times; `copyIndex()` is the repetition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -133,8 +133,7 @@ fn check_security_context(r: &Resource, operation: &'static str) -> Result<()> {
         return Ok(());
     };
     let current = crate::config::expr::functions::system::process_security_context();
-    if required == crate::manifest::RequiredSecurityContext::Current || required.as_str() == current
-    {
+    if required.is_met_by(current) {
         return Ok(());
     }
     Err(Error::SecurityContext {

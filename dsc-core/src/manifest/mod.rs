@@ -37,12 +37,9 @@ pub fn manifest_file_kind(file_name: &str) -> Option<ManifestFileKind> {
         (".dsc.manifests.yaml", ManifestFileKind::List(Format::Yaml)),
         (".dsc.manifests.yml", ManifestFileKind::List(Format::Yaml)),
     ];
-    let bytes = file_name.as_bytes();
-    SUFFIXES.iter().find_map(|(suffix, kind)| {
-        let n = suffix.len();
-        (bytes.len() > n && bytes[bytes.len() - n..].eq_ignore_ascii_case(suffix.as_bytes()))
-            .then_some(*kind)
-    })
+    let names = SUFFIXES.map(|(suffix, _)| suffix);
+    let found = text::suffix_ci(file_name, &names)?;
+    SUFFIXES.iter().find(|(s, _)| *s == found).map(|(_, k)| *k)
 }
 
 /// The JSON Schema of a resource manifest (draft 2020-12), as `traek schema resource-manifest`

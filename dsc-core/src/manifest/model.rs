@@ -270,6 +270,11 @@ impl RequiredSecurityContext {
             RequiredSecurityContext::Restricted => "restricted",
         }
     }
+
+    /// Whether a process running in `process` (`elevated` or `restricted`) satisfies this.
+    pub fn is_met_by(self, process: &str) -> bool {
+        self == RequiredSecurityContext::Current || self.as_str() == process
+    }
 }
 
 /// Where the instance schema comes from.

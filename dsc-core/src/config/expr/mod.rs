@@ -132,6 +132,28 @@ pub trait Context {
     }
 }
 
+/// The context of an expression outside any document (a manifest's `condition`): no
+/// parameters, variables or resources; the process's environment and clock.
+pub struct Standalone;
+
+impl Context for Standalone {
+    fn parameter(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn variable(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn reference(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+}
+
 /// The id `resourceId(type, name)` returns and `dependsOn` compares: `type:name`.
 pub fn resource_id(type_name: &str, name: &str) -> String {
     format!("{type_name}:{name}")

@@ -240,23 +240,14 @@ impl<'e> Runner<'e> {
                     ok,
                 )
             }
-            Err(e) => {
-                self.had_errors = true;
-                self.note(name, type_name, Level::Error, e.clone());
-                (self.failure(inst, started, e), false)
-            }
+            Err(e) => (self.failure(inst, started, e), false),
         }
     }
 
+    /// Records a failed instance: an error message and a result entry holding the error.
     fn failure(&mut self, inst: &Instance<'_>, started: Instant, e: String) -> Value {
         self.had_errors = true;
-        if !self
-            .messages
-            .iter()
-            .any(|m| m.name == inst.name && m.message == e)
-        {
-            self.note(&inst.name, &inst.entry.type_name, Level::Error, e.clone());
-        }
+        self.note(&inst.name, &inst.entry.type_name, Level::Error, e.clone());
         json!({"name": inst.name, "type": inst.entry.type_name, "result": {}, "metadata": {"Microsoft.DSC": {"duration": iso_duration(started.elapsed()), "error": e}}})
     }
 
@@ -343,11 +334,7 @@ impl<'e> Runner<'e> {
 
     /// Makes a result readable by `reference()`, `stateChanged()` and `restartRequired()`.
     fn record(&mut self, inst: &Instance<'_>, result: &Value) {
-        let state = result
-            .get("actualState")
-            .or_else(|| result.get("afterState"))
-            .cloned()
-            .unwrap_or_else(|| result.clone());
+        let state = state_of(result).clone();
         if let Some(Value::Array(entries)) = state.get("_restartRequired") {
             self.state.restart_required.extend(entries.iter().cloned());
         }
@@ -366,10 +353,7 @@ impl<'e> Runner<'e> {
             "version": env!("CARGO_PKG_VERSION"),
             "duration": iso_duration(started.elapsed()),
         });
-        let restart = result
-            .get("actualState")
-            .or_else(|| result.get("afterState"))
-            .and_then(|s| s.get("_restartRequired"));
+        let restart = state_of(result).get("_restartRequired");
         if let (Some(r), Some(m)) = (restart, info.as_object_mut()) {
             m.insert("restartRequired".into(), r.clone());
         }
@@ -380,6 +364,15 @@ impl<'e> Runner<'e> {
     pub fn note_run(&mut self, level: Level, message: String) {
         self.note("", "", level, message);
     }
+}
+
+/// The instance state in a result: `actualState` (get, test), `afterState` (set), else the
+/// result itself (groups, export).
+fn state_of(result: &Value) -> &Value {
+    result
+        .get("actualState")
+        .or_else(|| result.get("afterState"))
+        .unwrap_or(result)
 }
 
 /// Moves `_metadata` out of a result's states into the result's metadata, as dsc does.
