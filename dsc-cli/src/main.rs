@@ -51,13 +51,18 @@ Environment:
 struct Cli {
     /// Messages at or above this level are printed to stderr (and passed to resources as
     /// DSC_TRACE_LEVEL).
-    #[arg(short = 'l', long, global = true, default_value = "warn", value_parser = parse_level)]
-    trace_level: Level,
+    /// [default: warn, or the settings' tracing.level]
+    #[arg(short = 'l', long, global = true, value_parser = parse_level)]
+    trace_level: Option<Level>,
 
     /// How messages on stderr look: `default` and `plaintext` are `LEVEL [type] text` lines,
-    /// `json` one JSON object per line.
-    #[arg(long, global = true, value_enum, default_value = "default")]
-    trace_format: TraceFormat,
+    /// `json` one JSON object per line [default: default, or the settings' tracing.format].
+    #[arg(long, global = true, value_enum)]
+    trace_format: Option<TraceFormat>,
+
+    /// Read no settings or policy file (also DSC_IGNORE_SETTINGS_FILE=1).
+    #[arg(long, global = true)]
+    ignore_settings_file: bool,
 
     /// Progress of long package work on stderr: `default` (a bar on a terminal), `none`, or
     /// `json` (one JSON object per update).
@@ -274,7 +279,6 @@ fn main() -> ExitCode {
             });
         }
     };
-    let _ = TRACE_FORMAT.set(cli.trace_format);
     let _ = PROGRESS_FORMAT.set(cli.progress_format);
     match run(cli) {
         Ok(()) => ExitCode::from(exit::SUCCESS),
@@ -325,9 +329,54 @@ pub(crate) fn print_message(m: Message) {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+/// Engine options from the settings and policy files, the environment and the command line.
+fn engine_options(cli: &Cli) -> EngineOptions {
+    use dsc_core::settings::{self, EnvValues, SettingsLocations};
+    let truthy = |name: &str| {
+        std::env::var(name).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
+    };
+    let ignore = cli.ignore_settings_file
+        || truthy("DSC_IGNORE_SETTINGS_FILE")
+        || truthy("TRAEK_IGNORE_SETTINGS_FILE");
+    let locations = SettingsLocations::for_this_process();
+    let loaded = settings::load(&locations, ignore);
+    let env = EnvValues::from_process();
+    let mut warnings = loaded.warnings;
+    let s = &loaded.settings;
+    let cli_format = cli.trace_format.map(|f| match f {
+        TraceFormat::Default => "default",
+        TraceFormat::Plaintext => "plaintext",
+        TraceFormat::Json => "json",
+    });
+    let format = match s.trace_format(cli_format).as_str() {
+        "json" => TraceFormat::Json,
+        "plaintext" => TraceFormat::Plaintext,
+        "default" => TraceFormat::Default,
+        other => {
+            warnings.push(format!(
+                "settings tracing.format '{other}' is not Default, Plaintext or Json"
+            ));
+            TraceFormat::Default
+        }
+    };
+    let _ = TRACE_FORMAT.set(format);
     let mut options = EngineOptions::from_process_env();
-    options.trace_level = cli.trace_level;
+    options.trace_level = s.trace_level(cli.trace_level, &env, &mut warnings);
+    let resolved = s.search_path(&env, locations.binary_dir.as_deref());
+    options.search_path = resolved.search_path;
+    if let Some(path) = resolved.process_path {
+        options.env.push(("PATH".into(), path));
+    }
+    for w in warnings {
+        if Level::Warn.enabled_at(options.trace_level) {
+            print_message(Message::engine(Level::Warn, w));
+        }
+    }
+    options
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let options = engine_options(&cli);
     match cli.command {
         Command::Schema(SchemaCommand::ResourceManifest { output }) => {
             output::print_value(&dsc_core::manifest::manifest_json_schema(), output)

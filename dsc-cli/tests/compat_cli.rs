@@ -50,14 +50,20 @@ impl Sandbox {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_traek"))
-            .args(args)
+        self.run_with(args, &[])
+    }
+
+    fn run_with(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_traek"));
+        c.args(args)
             .env("DSC_RESOURCE_PATH", fixtures())
             .env("TRAEK_TEST_STATE", self.state.path())
             .env("XDG_CACHE_HOME", self.cache.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+            .stdin(Stdio::null());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -536,4 +542,56 @@ fn function_list_and_trace_format_json() {
     );
     let bad = s.run(&["--progress-format", "loud", "resource", "list"]);
     assert_eq!(bad.code, 1);
+}
+
+#[test]
+fn settings_next_to_the_binary_and_dsc_restricted_path_decide_where_resources_are_found() {
+    let s = Sandbox::new();
+    // A copy of traek with its own settings file: the directories there, no environment override.
+    let bin = tempfile::tempdir().unwrap();
+    let traek = bin.path().join("traek");
+    std::fs::copy(env!("CARGO_BIN_EXE_traek"), &traek).unwrap();
+    let settings = json!({
+        "resourcePath": {"allowEnvOverride": false, "appendEnvPath": false, "directories": [fixtures()]},
+        "tracing": {"level": "ERROR", "allowOverride": false}
+    });
+    std::fs::write(bin.path().join("traek.settings.json"), settings.to_string()).unwrap();
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut c = Command::new(&traek);
+        c.args(args)
+            .env_remove("DSC_RESOURCE_PATH")
+            .env("TRAEK_TEST_STATE", s.state.path())
+            .env("XDG_CACHE_HOME", s.cache.path());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run(
+        &["-l", "warn", "resource", "list", "-o", "json"],
+        &[("DSC_RESOURCE_PATH", "/nonexistent")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Test/Echo"), "{stdout}");
+    // tracing.level ERROR without allowOverride: the unknown-member warning is not printed.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("futureMember"));
+    // --ignore-settings-file: back to DSC_RESOURCE_PATH, and warnings at the default level.
+    let out = run(
+        &["--ignore-settings-file", "resource", "list", "-o", "json"],
+        &[("DSC_RESOURCE_PATH", "/nonexistent")],
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Test/Echo"));
+    // A malformed settings file is a warning, and the defaults apply.
+    std::fs::write(bin.path().join("traek.settings.json"), "{oops").unwrap();
+    let out = run(&["resource", "list", "-o", "json"], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not valid JSON"));
+    // DSC_RESTRICTED_PATH wins over DSC_RESOURCE_PATH.
+    let out = s.run_with(
+        &["resource", "list", "-o", "json"],
+        &[
+            ("DSC_RESTRICTED_PATH", fixtures().to_str().unwrap()),
+            ("DSC_RESOURCE_PATH", "/nonexistent"),
+        ],
+    );
+    assert!(out.stdout.contains("Test/Echo"), "{}", out.stderr);
 }
