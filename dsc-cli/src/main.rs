@@ -5,6 +5,7 @@
 
 mod agent;
 mod config;
+mod mcp;
 mod output;
 mod package;
 mod server;
@@ -93,6 +94,9 @@ enum Command {
     /// List the functions configuration expressions can call.
     #[command(subcommand)]
     Function(FunctionCommand),
+    /// Serve the Model Context Protocol on stdin/stdout (tools: list_dsc_resources,
+    /// show_dsc_resource, invoke_dsc_resource, invoke_dsc_config, list_dsc_functions).
+    Mcp,
     /// Print a shell completion script (e.g. `traek completer bash > /etc/bash_completion.d/traek`).
     Completer {
         #[arg(value_enum)]
@@ -408,6 +412,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .collect();
             output::print_function_list(&functions, output)
         }
+        Command::Mcp => mcp::serve(options),
         Command::Completer { shell } => {
             use clap::CommandFactory;
             let mut script = Vec::new();

@@ -3,7 +3,7 @@
 use crate::Failure;
 use dsc_core::Resource;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -70,27 +70,12 @@ pub fn print_serialize<T: Serialize>(
     print_value(&v, format)
 }
 
-fn resource_json(r: &Resource) -> Value {
-    let m = &r.manifest;
-    json!({
-        "type": r.type_name,
-        "kind": r.kind.as_str(),
-        "version": r.version.to_string(),
-        "capabilities": m.capabilities(),
-        "description": m.description,
-        "tags": m.tags,
-        "path": r.path,
-        "directory": r.directory,
-        "deprecationMessage": m.deprecation_message,
-    })
-}
-
 /// A table on a terminal (unless a format is chosen), else one JSON value per line.
 pub fn print_resource_list(
     resources: &[Arc<Resource>],
     format: Option<OutputFormat>,
 ) -> Result<(), Failure> {
-    let items: Vec<Value> = resources.iter().map(|r| resource_json(r)).collect();
+    let items: Vec<Value> = resources.iter().map(|r| r.summary()).collect();
     print_list(&items, || table(resources), format)
 }
 

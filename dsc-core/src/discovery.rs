@@ -38,6 +38,25 @@ pub struct Resource {
     pub adapted: Option<crate::adapter::Adapted>,
 }
 
+impl Resource {
+    /// What `resource list` prints for a resource (one JSON object).
+    pub fn summary(&self) -> serde_json::Value {
+        let m = &self.manifest;
+        serde_json::json!({
+            "type": self.type_name,
+            "kind": self.kind.as_str(),
+            "version": self.version.to_string(),
+            "capabilities": m.capabilities(),
+            "description": m.description,
+            "tags": m.tags,
+            "path": self.path,
+            "directory": self.directory,
+            "requireAdapter": self.adapted.as_ref().map(|a| a.adapter.as_str()),
+            "deprecationMessage": m.deprecation_message,
+        })
+    }
+}
+
 /// Where to look for manifests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchPath {
