@@ -111,6 +111,20 @@ fn manifests_with_unknown_members_load_with_a_warning_and_conditions_hide_resour
     assert!(r.stderr.contains("'/futureMember'"), "{}", r.stderr);
     let never = s.run(&["resource", "get", "-r", "Test/Never"]);
     assert_eq!(never.code, 7, "{}", never.stderr);
+    // The built-in group types are listed; used alone they point to configuration documents.
+    let group = r
+        .lines()
+        .into_iter()
+        .find(|v| v["type"] == "Microsoft.DSC/Group")
+        .unwrap();
+    assert_eq!(group["kind"], "group");
+    let alone = s.run(&["resource", "get", "-r", "Microsoft.DSC/Group", "-i", "{}"]);
+    assert_eq!(alone.code, 4);
+    assert!(
+        alone.stderr.contains("built into configuration documents"),
+        "{}",
+        alone.stderr
+    );
 }
 
 #[test]

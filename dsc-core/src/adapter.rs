@@ -134,6 +134,7 @@ pub fn synthesize(
         path,
         directory: adapter.directory.clone(),
         manifest,
+        builtin: false,
         adapted: Some(Adapted {
             adapter: adapter.type_name.clone(),
             input_kind: section.effective_input_kind(),

@@ -36,7 +36,23 @@ pub struct Resource {
     /// Set for a resource an adapter runs (from a `.dsc.adaptedResource.json` file or the
     /// adapter's `list`): the manifest's methods are then the adapter's.
     pub adapted: Option<crate::adapter::Adapted>,
+    /// One of [`BUILTIN_GROUP_TYPES`]: run by configuration documents themselves, not by a
+    /// command (it has no manifest file and no methods).
+    pub builtin: bool,
 }
+
+/// The group resources configuration runs handle themselves, with their descriptions.
+pub const BUILTIN_GROUP_TYPES: [(&str, &str); 3] = [
+    (
+        "Microsoft.DSC/Assertion",
+        "Tests nested resources; what depends on a failed assertion is skipped",
+    ),
+    ("Microsoft.DSC/Group", "Runs nested resources as one"),
+    (
+        "Microsoft.DSC/Include",
+        "Runs another configuration document, with its parameters",
+    ),
+];
 
 impl Resource {
     /// What `resource list` prints for a resource (one JSON object).
@@ -46,7 +62,11 @@ impl Resource {
             "type": self.type_name,
             "kind": self.kind.as_str(),
             "version": self.version.to_string(),
-            "capabilities": m.capabilities(),
+            "capabilities": if self.builtin {
+                vec!["get", "set", "test", "export"]
+            } else {
+                m.capabilities()
+            },
             "description": m.description,
             "tags": m.tags,
             "path": self.path,
@@ -131,6 +151,7 @@ impl Registry {
                 registry.load_file(&path, loader, sink);
             }
         }
+        registry.add_builtins(sink);
         adapted_files.sort();
         for path in adapted_files {
             match crate::adapter::load_adapted_file(&path, &registry) {
@@ -145,6 +166,52 @@ impl Registry {
             }
         }
         registry
+    }
+
+    /// The built-in group types, after the manifests (a manifest of the same type and version
+    /// found on the search path comes first).
+    fn add_builtins(&mut self, sink: &mut dyn MessageSink) {
+        for (type_name, description) in BUILTIN_GROUP_TYPES {
+            let version = env!("CARGO_PKG_VERSION");
+            let Ok(parsed) = ResourceVersion::parse(version) else {
+                continue;
+            };
+            let manifest = ResourceManifest {
+                schema_uri: String::new(),
+                type_name: type_name.to_string(),
+                version: version.to_string(),
+                kind: Some(Kind::Group),
+                description: Some(description.to_string()),
+                tags: None,
+                condition: None,
+                deprecation_message: None,
+                metadata: None,
+                get: None,
+                set: None,
+                what_if: None,
+                test: None,
+                delete: None,
+                export: None,
+                validate: None,
+                resolve: None,
+                adapter: None,
+                exit_codes: None,
+                schema: None,
+            };
+            self.add(
+                Resource {
+                    type_name: type_name.to_string(),
+                    version: parsed,
+                    kind: Kind::Group,
+                    path: PathBuf::new(),
+                    directory: PathBuf::new(),
+                    manifest,
+                    adapted: None,
+                    builtin: true,
+                },
+                sink,
+            );
+        }
     }
 
     /// Adds a resource unless one of the same type and version is already known.
@@ -257,6 +324,7 @@ impl Registry {
                 directory: directory.clone(),
                 manifest: lm.manifest,
                 adapted: None,
+                builtin: false,
             }));
         }
     }

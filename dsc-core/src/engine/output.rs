@@ -4,6 +4,12 @@
 use super::*;
 
 pub(super) fn not_implemented(r: &Resource, operation: &'static str) -> Error {
+    if r.builtin {
+        return Error::InvalidInput(format!(
+            "'{}' is built into configuration documents: use it as a resource of a document (traek config {operation} -f DOC)",
+            r.type_name
+        ));
+    }
     Error::NotImplemented {
         resource: r.type_name.clone(),
         operation,

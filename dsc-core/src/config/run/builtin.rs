@@ -32,19 +32,6 @@ pub(super) fn kind(type_name: &str) -> Option<Builtin> {
     }
 }
 
-/// The type names of the built-ins, as `traek resource list` shows them.
-pub const BUILTIN_TYPES: [(&str, &str); 3] = [
-    (
-        "Microsoft.DSC/Assertion",
-        "Tests nested resources; what depends on a failed assertion is skipped",
-    ),
-    ("Microsoft.DSC/Group", "Runs nested resources as one"),
-    (
-        "Microsoft.DSC/Include",
-        "Runs another configuration document, with its parameters",
-    ),
-];
-
 pub(super) fn run(
     runner: &mut Runner<'_>,
     b: Builtin,

@@ -15,7 +15,6 @@ mod builtin;
 mod runner;
 mod scope;
 
-pub use builtin::BUILTIN_TYPES;
 pub use scope::REDACTED;
 
 use super::document::{
