@@ -79,7 +79,7 @@ def bench_list(traek, runs):
             with open(os.path.join(d, f"res{i:04d}.dsc.resource.json"), "w") as f:
                 json.dump(m, f)
         env = dict(os.environ, DSC_RESOURCE_PATH=d)
-        cmd = [traek, "resource", "list"]
+        cmd = [traek, "resource", "list", "Bench/*"]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True).stdout
         assert len(out.splitlines()) == 1000, "expected 1000 resources listed"
         for _ in range(3):

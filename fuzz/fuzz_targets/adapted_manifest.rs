@@ -1,9 +1,10 @@
 //! Adapted resource manifests and adapters' `list` lines: any bytes either parse into an
-//! `AdaptedDescription` or are refused, and the unknown-member walk of resource manifests never
-//! panics on any JSON or YAML value.
+//! `AdaptedDescription` or are refused; and loading any JSON or YAML value as a resource
+//! manifest (typed gate, unknown-member warnings) never panics.
 #![no_main]
 use dsc_core::adapter::AdaptedDescription;
-use dsc_core::manifest::ManifestLoader;
+use dsc_core::manifest::unknown::unknown_members;
+use dsc_core::manifest::{ManifestLoader, ResourceManifest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,8 +15,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = serde_json::from_value::<AdaptedDescription>(value.clone());
-    let loader = ManifestLoader::new();
-    for pointer in loader.unknown_members(&value) {
-        assert!(pointer.starts_with('/'), "{pointer}");
+    if let Ok(m) = serde_json::from_value::<ResourceManifest>(value.clone()) {
+        for pointer in unknown_members(&value, &m) {
+            assert!(pointer.starts_with('/'), "{pointer}");
+        }
     }
+    let _ = ManifestLoader::new().check(&value);
 });

@@ -7,7 +7,7 @@
 //! what a schema cannot say (the version).
 
 mod model;
-mod unknown;
+pub mod unknown;
 mod version;
 
 pub use model::*;
@@ -70,7 +70,6 @@ pub struct LoadedManifest {
 /// gates in agreement.
 pub struct ManifestLoader {
     validator: OnceLock<jsonschema::Validator>,
-    schema: OnceLock<Value>,
 }
 
 impl std::fmt::Debug for ManifestLoader {
@@ -89,7 +88,6 @@ impl ManifestLoader {
     pub fn new() -> Self {
         ManifestLoader {
             validator: OnceLock::new(),
-            schema: OnceLock::new(),
         }
     }
 
@@ -101,20 +99,6 @@ impl ManifestLoader {
             jsonschema::validator_for(&manifest_json_schema())
                 .unwrap_or_else(|e| panic!("traek bug: manifest schema does not compile: {e}"))
         })
-    }
-
-    /// JSON Pointers of members the manifest schema does not describe.
-    pub fn unknown_members(&self, value: &Value) -> Vec<String> {
-        if let Value::Object(map) = value
-            && map
-                .keys()
-                .all(|k| known_top_level_fields().contains(&k.as_str()))
-            && map.values().all(|v| !v.is_object() && !v.is_array())
-        {
-            return Vec::new();
-        }
-        let schema = self.schema.get_or_init(manifest_json_schema);
-        unknown::unknown_members(value, schema)
     }
 
     /// The first schema violation of a manifest value, as `at /pointer: reason`.
@@ -185,8 +169,7 @@ impl ManifestLoader {
             Err(e) => return Err(self.schema_error(value).unwrap_or_else(|| e.to_string())),
         };
         let version = ResourceVersion::parse(&manifest.version).map_err(|e| e.to_string())?;
-        let mut warnings: Vec<String> = self
-            .unknown_members(value)
+        let mut warnings: Vec<String> = unknown::unknown_members(value, &manifest)
             .into_iter()
             .map(|p| {
                 format!(
@@ -220,31 +203,6 @@ pub fn is_valid_type_name(name: &str) -> bool {
     };
     let parts: Vec<&str> = namespace.split('.').collect();
     parts.len() <= 3 && parts.iter().all(|p| segment(p)) && segment(leaf)
-}
-
-fn known_top_level_fields() -> &'static [&'static str] {
-    &[
-        "$schema",
-        "type",
-        "version",
-        "kind",
-        "description",
-        "tags",
-        "condition",
-        "deprecationMessage",
-        "metadata",
-        "get",
-        "set",
-        "whatIf",
-        "test",
-        "delete",
-        "export",
-        "validate",
-        "resolve",
-        "adapter",
-        "exitCodes",
-        "schema",
-    ]
 }
 
 /// `whatIfArg` means something only to set, whatIf and delete.
