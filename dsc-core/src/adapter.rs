@@ -8,10 +8,13 @@
 //!
 //! The adapter's `inputKind` decides what the adapter reads as input:
 //! - `single` (default): the instance's properties, like any resource;
-//! - `full` and `sequence`: a configuration document holding the one instance
-//!   (`{"$schema", "resources": [{"name", "type", "properties"}]}`); an answer shaped
+//! - `full`: a configuration document holding the instance
+//!   (`{"$schema", "resources": [{"name", "type", "properties"}], "metadata":
+//!   {"Microsoft.DSC": {"context": "configuration"}}}`); an answer shaped
 //!   `{"result": [{"properties": ...}]}` or `{"resources": [{"properties": ...}]}` is unwrapped
-//!   to that instance's state.
+//!   to that instance's state;
+//! - `sequence`: the instance as one JSON line `{"name", "type", "properties"}`; an answer of the
+//!   same shape (same type) is unwrapped to its `properties`.
 
 use crate::discovery::{Registry, Resource};
 use crate::manifest::{AdapterInputKind, Kind, ResourceVersion, SchemaSource};
@@ -145,11 +148,14 @@ pub fn synthesize(
 
 /// The input an adapter reads for one instance of an adapted resource.
 pub fn adapter_input(r: &Resource, input: &Value) -> Value {
-    match &r.adapted {
-        Some(a) if a.input_kind != AdapterInputKind::Single => json!({
+    let instance = || json!({"name": r.type_name, "type": r.type_name, "properties": input});
+    match r.adapted.as_ref().map(|a| a.input_kind) {
+        Some(AdapterInputKind::Full) => json!({
             "$schema": CONFIG_DOCUMENT_SCHEMA,
-            "resources": [{"name": r.type_name, "type": r.type_name, "properties": input}],
+            "resources": [instance()],
+            "metadata": {"Microsoft.DSC": {"context": "configuration"}},
         }),
+        Some(AdapterInputKind::Sequence) => instance(),
         _ => input.clone(),
     }
 }
@@ -165,11 +171,19 @@ pub fn adapter_output(r: &Resource, stdout: String) -> String {
     let Ok(v) = serde_json::from_str::<Value>(stdout.trim()) else {
         return stdout;
     };
-    let first = v
-        .get("result")
-        .or_else(|| v.get("resources"))
-        .and_then(|x| x.get(0));
-    match first.and_then(|f| f.get("properties").or_else(|| f.get("result"))) {
+    let state = match a.input_kind {
+        AdapterInputKind::Sequence => v
+            .get("type")
+            .and_then(Value::as_str)
+            .filter(|t| t.eq_ignore_ascii_case(&r.type_name))
+            .and_then(|_| v.get("properties")),
+        _ => v
+            .get("result")
+            .or_else(|| v.get("resources"))
+            .and_then(|x| x.get(0))
+            .and_then(|f| f.get("properties").or_else(|| f.get("result"))),
+    };
+    match state {
         Some(state) => state.to_string(),
         None => stdout,
     }
