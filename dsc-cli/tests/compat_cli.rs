@@ -421,6 +421,22 @@ fn include_runs_another_document_with_its_parameters() {
 }
 
 #[test]
+fn importer_resources_resolve_to_a_document_that_runs_in_place() {
+    let s = Sandbox::new();
+    let r = s.config(
+        "get",
+        "$schema: x\nresources:\n  - {name: imp, type: Test/Importer, properties: {greeting: hello}}\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["results"][0]["result"][0]["name"], "imported");
+    assert_eq!(
+        v["results"][0]["result"][0]["result"]["actualState"]["said"],
+        "hello"
+    );
+}
+
+#[test]
 fn restart_required_metadata_and_secrets_are_carried_through_and_redacted() {
     let s = Sandbox::new();
     let r = s.config(

@@ -45,6 +45,16 @@ pub struct ValidateResult {
     pub reason: Option<String>,
 }
 
+/// `resolve` (importer resources): the configuration document an importer found, and the
+/// parameter values to run it with.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveResult {
+    pub configuration: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<serde_json::Map<String, Value>>,
+}
+
 /// The `$schema` of a configuration document, as dsc writes it in export output.
 pub const CONFIG_DOCUMENT_SCHEMA: &str =
     "https://aka.ms/dsc/schemas/v3/bundled/config/document.json";

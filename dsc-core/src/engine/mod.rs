@@ -10,7 +10,9 @@ use crate::discovery::{Registry, Resource, SearchPath};
 use crate::error::{Error, Result};
 use crate::manifest::{Arg, InputKind, Kind, ManifestLoader, ReturnKind, SchemaSource, VersionReq};
 use crate::process::{self, CommandSpec, RunError};
-use crate::results::{ExportResult, GetResult, SetResult, TestResult, ValidateResult};
+use crate::results::{
+    ExportResult, GetResult, ResolveResult, SetResult, TestResult, ValidateResult,
+};
 use crate::text;
 use crate::trace::{Level, Message, MessageSink, StderrLine, parse_stderr_line};
 use serde_json::{Map, Value};
@@ -532,6 +534,35 @@ impl Engine {
         }
         Ok(ExportResult {
             actual_state: instances,
+        })
+    }
+
+    /// Resolves an importer resource's instance to the configuration document it imports
+    /// (`{"configuration": {...}, "parameters": {...}}` on stdout).
+    pub fn resolve(
+        &self,
+        r: &Resource,
+        input: &Value,
+        sink: &mut dyn MessageSink,
+    ) -> Result<ResolveResult> {
+        let Some(resolve) = &r.manifest.resolve else {
+            return Err(not_implemented(r, "resolve"));
+        };
+        self.check_input(r, input, sink)?;
+        let m = MethodRef {
+            operation: "resolve",
+            executable: &resolve.executable,
+            args: resolve.args.as_deref(),
+            input: resolve.input,
+        };
+        let out = self.invoke(r, &m, Some(input), false, sink)?;
+        let value = parse_one(r, "resolve", &out.stdout)?;
+        serde_json::from_value(value).map_err(|e| {
+            bad_output(
+                r,
+                "resolve",
+                format!("expected {{\"configuration\": {{...}}, \"parameters\": {{...}}}}: {e}"),
+            )
         })
     }
 

@@ -101,11 +101,6 @@ fn include(
     entry: &ResourceEntry,
     copy: Option<(&str, i64)>,
 ) -> Result<Outcome, String> {
-    if runner.include_depth >= MAX_INCLUDE_DEPTH {
-        return Err(format!(
-            "includes nest more than {MAX_INCLUDE_DEPTH} deep (does a document include itself?)"
-        ));
-    }
     let props = match &entry.properties {
         Some(p) => evaluate_tree(&Value::Object(p.clone()), &runner.ctx(copy))
             .map_err(|e| format!("properties: {e}"))?,
@@ -142,15 +137,56 @@ fn include(
         _ => return Err("give 'parameters' (an object) or 'parametersFile', not both".into()),
     };
     let doc = parse_document(&text).map_err(|e| format!("included document: {e}"))?;
+    run_nested(runner, &doc, &supplied, base_dir, "included document")
+}
+
+/// Runs an importer resource: its `resolve` gives a document and parameters, run in place.
+pub(super) fn import(
+    runner: &mut Runner<'_>,
+    resource: &crate::discovery::Resource,
+    properties: &Value,
+    sink: &mut Vec<Message>,
+) -> Result<Outcome, String> {
+    let resolved = runner
+        .engine
+        .resolve(resource, properties, sink)
+        .map_err(|e| e.to_string())?;
+    let doc: crate::config::document::ConfigurationDocument =
+        serde_json::from_value(resolved.configuration)
+            .map_err(|e| format!("the imported document is not valid: {e}"))?;
+    let base_dir = runner.base_dir.clone();
+    run_nested(
+        runner,
+        &doc,
+        &resolved.parameters.unwrap_or_default(),
+        base_dir,
+        "imported document",
+    )
+}
+
+/// Runs another document (its own parameters and variables) and folds what it reported into
+/// this run; its results are the outcome's nested results.
+fn run_nested(
+    runner: &mut Runner<'_>,
+    doc: &crate::config::document::ConfigurationDocument,
+    supplied: &Map<String, Value>,
+    base_dir: std::path::PathBuf,
+    what: &str,
+) -> Result<Outcome, String> {
+    if runner.include_depth >= MAX_INCLUDE_DEPTH {
+        return Err(format!(
+            "documents nest more than {MAX_INCLUDE_DEPTH} deep (does a document include itself?)"
+        ));
+    }
     let mut child = Runner::prepare(
         runner.engine,
         runner.operation,
-        &doc,
-        &supplied,
+        doc,
+        supplied,
         base_dir,
         runner.include_depth + 1,
     )
-    .map_err(|e: RunError| format!("included document: {e}"))?;
+    .map_err(|e: RunError| format!("{what}: {e}"))?;
     let results = child.run_resources(&doc.resources);
     runner.messages.append(&mut child.messages);
     runner.exported.append(&mut child.exported);
@@ -160,7 +196,7 @@ fn include(
         .append(&mut child.state.restart_required);
     runner.had_errors |= child.had_errors;
     runner.assertion_failed |= child.assertion_failed;
-    let results = results.map_err(|e| format!("included document: {e}"))?;
+    let results = results.map_err(|e| format!("{what}: {e}"))?;
     for s in child.scope.secrets.borrow().iter() {
         runner.scope.add_secret(&Value::String(s.clone()));
     }

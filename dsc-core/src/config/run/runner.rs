@@ -302,6 +302,9 @@ impl<'e> Runner<'e> {
             .engine
             .find_for(&entry.type_name, req.as_ref(), adapter, sink)
             .map_err(|e| e.to_string())?;
+        if resource.kind == crate::manifest::Kind::Importer {
+            return builtin::import(self, &resource, &properties, sink);
+        }
         let e = self.engine;
         let value = match self.operation {
             Operation::Get => serde_json::to_value(
