@@ -503,8 +503,8 @@ fn run_resource(cmd: ResourceCommand, mut options: EngineOptions) -> Result<(), 
         }
         ResourceCommand::Export(o) => {
             let input = read_input(&o)?;
-            let result = engine.export(&r, input.as_ref(), sink)?;
-            output::print_value(&result.to_configuration(&r.type_name), format)
+            let doc = engine.export_configuration(&r, input.as_ref(), sink)?;
+            output::print_value(&doc, format)
         }
         ResourceCommand::Schema(_) => output::print_value(&engine.schema(&r, sink)?, format),
         ResourceCommand::List { .. } => unreachable!("handled above"),

@@ -190,11 +190,7 @@ fn invoke_resource(engine: &Engine, a: InvokeResource) -> Result<Value, String> 
                 .as_object()
                 .is_some_and(|m| !m.is_empty())
                 .then_some(&props);
-            json(
-                engine
-                    .export(&r, input, sink)
-                    .map(|e| e.to_configuration(&r.type_name)),
-            )
+            json(engine.export_configuration(&r, input, sink))
         }
     }
 }

@@ -437,6 +437,26 @@ fn importer_resources_resolve_to_a_document_that_runs_in_place() {
 }
 
 #[test]
+fn exporter_resources_export_the_definitions_they_print() {
+    let s = Sandbox::new();
+    let r = s.run(&["resource", "export", "-r", "Test/Exporter", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    let resources = doc["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 2, "{doc}");
+    assert_eq!(resources[0]["type"], "Test/Echo");
+    assert_eq!(resources[0]["properties"], json!({"x": 1}));
+    assert_eq!(resources[1]["type"], "TestAdapted/Listed");
+    assert_eq!(resources[1]["properties"]["name"], "exported");
+    let c = s.config(
+        "export",
+        "$schema: x\nresources:\n  - {name: all, type: Test/Exporter}\n",
+    );
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    assert_eq!(c.json()["resources"].as_array().unwrap().len(), 2);
+}
+
+#[test]
 fn restart_required_metadata_and_secrets_are_carried_through_and_redacted() {
     let s = Sandbox::new();
     let r = s.config(

@@ -468,9 +468,8 @@ pub unsafe extern "C" fn traek_resource_invoke(
                 ),
                 "export" => Ok(e
                     .engine
-                    .export(&r, input.as_ref(), &mut sink)
-                    .map_err(core_error)?
-                    .to_configuration(&r.type_name)),
+                    .export_configuration(&r, input.as_ref(), &mut sink)
+                    .map_err(core_error)?),
                 "schema" => Ok(e.engine.schema(&r, &mut sink).map_err(core_error)?),
                 other => {
                     return Err(Failure(

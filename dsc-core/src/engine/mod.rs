@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 mod adapters;
+mod exporter;
 mod invoke;
 mod output;
 

@@ -324,10 +324,10 @@ impl<'e> Runner<'e> {
                 let exported = e
                     .export(&resource, input, sink)
                     .map_err(|e| e.to_string())?;
-                let part = exported.to_configuration(&entry.type_name);
-                if let Some(Value::Array(rs)) = part.get("resources") {
-                    self.exported.extend(rs.iter().cloned());
-                }
+                let resources = e
+                    .exported_resources(&resource, &exported, sink)
+                    .map_err(|e| e.to_string())?;
+                self.exported.extend(resources);
                 serde_json::to_value(exported)
             }
         }
