@@ -111,9 +111,15 @@ fn mcp_lists_the_tools_and_invokes_resources_and_configurations() {
         ]
     );
 
-    let (err, list) = m.call(3, "list_dsc_resources", json!({"type_filter": "test/e*"}));
+    let (err, list) = m.call(3, "list_dsc_resources", json!({"type_filter": "test/e?ho"}));
     assert!(!err);
-    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let types: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, vec!["Test/Echo"]);
     let (_, adapted) = m.call(4, "list_dsc_resources", json!({"adapter": "Test/Adapter"}));
     assert_eq!(adapted.as_array().unwrap().len(), 3, "{adapted}");
 
