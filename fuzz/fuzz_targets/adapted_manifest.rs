@@ -20,5 +20,6 @@ fuzz_target!(|data: &[u8]| {
             assert!(pointer.starts_with('/'), "{pointer}");
         }
     }
-    let _ = ManifestLoader::new().check(&value);
+    static LOADER: std::sync::OnceLock<ManifestLoader> = std::sync::OnceLock::new();
+    let _ = LOADER.get_or_init(ManifestLoader::new).check(&value);
 });
