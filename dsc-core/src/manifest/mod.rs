@@ -60,12 +60,12 @@ pub struct LoadedManifest {
 /// Parses and validates manifests.
 ///
 /// Validation has two gates that accept exactly the same manifests: the typed serde model
-/// (which rejects unknown fields everywhere) plus the checks a type system cannot express (the
-/// type-name pattern, the version), and the JSON Schema derived from that same model. The fast
-/// typed gate runs on every manifest; the schema validator, compiled once per loader on first
-/// need, runs when the typed gate rejects a manifest, so that the error names the JSON Pointer of
-/// the offending value. (Compiling any draft 2020-12 schema costs about 1.6 ms per process in
-/// `jsonschema`, which `traek resource get` cannot afford on every run.) The test
+/// (which ignores members it does not know; [`unknown`] turns them into warnings) plus the checks
+/// a type system cannot express (the type-name pattern, the version), and the JSON Schema derived
+/// from that same model. The fast typed gate runs on every manifest; the schema validator,
+/// compiled once per loader on first need, runs only when the typed gate rejects a manifest, so
+/// that the error names the JSON Pointer of the offending value (generating and compiling the
+/// manifest schema is work `traek resource get` need not do on every run). The test
 /// `typed_model_and_schema_accept_the_same_manifests` and the `manifest` fuzz target keep the two
 /// gates in agreement.
 pub struct ManifestLoader {
