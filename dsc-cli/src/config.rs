@@ -4,7 +4,7 @@ use crate::output::{self, OutputFormat};
 use crate::{Failure, exit, print_message};
 use clap::{Args, Subcommand};
 use dsc_core::config::document::{DocumentError, parse_document, parse_parameters_input};
-use dsc_core::config::run::{Operation, RunError, run};
+use dsc_core::config::run::{ConfigResult, Operation, RunError, run};
 use dsc_core::{Engine, EngineOptions, Error};
 use serde_json::{Map, Value};
 use std::io::Read;
@@ -142,6 +142,27 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
             )
         }
     };
+    print_run(&result, &printed(&result)?, doc_args.output)?;
+    if let Some(Err(message)) = removed {
+        return Err(invalid(exit::RESOURCE_ERROR, message));
+    }
+    run_status(&result)
+}
+
+/// What `traek config` prints: the exported document, or the whole result.
+fn printed(result: &ConfigResult) -> Result<Value, Failure> {
+    match &result.exported {
+        Some(doc) => Ok(doc.clone()),
+        None => serde_json::to_value(result).map_err(|e| invalid(exit::RESOURCE_ERROR, e)),
+    }
+}
+
+/// Prints a run's messages to stderr and `output` to stdout.
+pub fn print_run(
+    result: &ConfigResult,
+    output: &Value,
+    format: Option<OutputFormat>,
+) -> Result<(), Failure> {
     for m in &result.messages {
         let origin = format!("{} '{}'", m.type_name, m.name);
         print_message(dsc_core::Message {
@@ -150,13 +171,11 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
             message: m.message.clone(),
         });
     }
-    match &result.exported {
-        Some(doc) => output::print_value(doc, doc_args.output)?,
-        None => output::print_serialize(&result, doc_args.output)?,
-    }
-    if let Some(Err(message)) = removed {
-        return Err(invalid(exit::RESOURCE_ERROR, message));
-    }
+    output::print_value(output, format)
+}
+
+/// The exit status of a run: an assertion that failed (8), a resource that failed (2).
+pub fn run_status(result: &ConfigResult) -> Result<(), Failure> {
     if result.assertion_failed {
         return Err(Failure {
             code: exit::ASSERTION_FAILED,
@@ -172,7 +191,7 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
     Ok(())
 }
 
-fn run_failure(e: RunError) -> Failure {
+pub fn run_failure(e: RunError) -> Failure {
     match e {
         RunError::Document(d) => document_failure(d),
         RunError::Expression(m) => invalid(exit::INVALID_INPUT, m),

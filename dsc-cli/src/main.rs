@@ -469,6 +469,9 @@ fn run_resource(cmd: ResourceCommand, mut options: EngineOptions) -> Result<(), 
     let format = selector.output;
     let engine = Engine::new(options);
     let r = engine.find(&selector.resource, version.as_ref(), sink)?;
+    if r.builtin {
+        return run_builtin(&engine, &r.type_name, cmd);
+    }
     match cmd {
         ResourceCommand::Get(g) if g.all => {
             let all = engine.export(&r, None, sink)?;
@@ -509,6 +512,33 @@ fn run_resource(cmd: ResourceCommand, mut options: EngineOptions) -> Result<(), 
         ResourceCommand::Schema(_) => output::print_value(&engine.schema(&r, sink)?, format),
         ResourceCommand::List { .. } => unreachable!("handled above"),
     }
+}
+
+/// `resource get|set|test|export -r Microsoft.DSC/Group` (or Assertion, Include): run through a
+/// configuration run; prints the nested results.
+fn run_builtin(engine: &Engine, type_name: &str, cmd: ResourceCommand) -> Result<(), Failure> {
+    use dsc_core::config::run::{Operation as Op, RunError, run_builtin_resource};
+    let (op, operation) = match &cmd {
+        ResourceCommand::Get(g) => (&g.op, Op::Get),
+        ResourceCommand::Test(o) => (o, Op::Test),
+        ResourceCommand::Set(w) => (&w.op, Op::Set { what_if: w.what_if }),
+        ResourceCommand::Export(o) => (o, Op::Export),
+        _ => {
+            return Err(usage(format!(
+                "'{type_name}' supports get, set, test and export"
+            )));
+        }
+    };
+    let input = read_input(op)?.unwrap_or_else(|| serde_json::json!({}));
+    let result = run_builtin_resource(engine, type_name, &input, operation)
+        .unwrap_or_else(|| {
+            Err(RunError::Expression(format!(
+                "'{type_name}' is not built in"
+            )))
+        })
+        .map_err(config::run_failure)?;
+    config::print_run(&result, &result.single_result(), op.selector.output)?;
+    config::run_status(&result)
 }
 
 fn required_input(o: &Operation, operation: &str) -> Result<Value, Failure> {

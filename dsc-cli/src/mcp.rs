@@ -5,7 +5,7 @@
 //! says what went wrong. Messages from resources go to stderr.
 
 use dsc_core::config::document::parse_document;
-use dsc_core::config::run::{Operation, run};
+use dsc_core::config::run::{Operation, run, run_builtin_resource};
 use dsc_core::discovery::ResourceFilter;
 use dsc_core::{Engine, EngineOptions};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
@@ -181,6 +181,19 @@ fn invoke_resource(engine: &Engine, a: InvokeResource) -> Result<Value, String> 
         .find(&a.r#type, None, sink)
         .map_err(|e| e.to_string())?;
     let props = a.properties.unwrap_or_else(|| Value::Object(Map::new()));
+    if r.builtin {
+        let operation = match a.operation {
+            ResourceOperation::Get => Operation::Get,
+            ResourceOperation::Test => Operation::Test,
+            ResourceOperation::Set => Operation::Set { what_if: a.what_if },
+            ResourceOperation::Export => Operation::Export,
+        };
+        return match run_builtin_resource(engine, &r.type_name, &props, operation) {
+            Some(Ok(result)) => Ok(result.single_result()),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err(format!("'{}' is not built in", r.type_name)),
+        };
+    }
     match a.operation {
         ResourceOperation::Get => json(engine.get(&r, Some(&props), sink)),
         ResourceOperation::Test => json(engine.test(&r, &props, sink)),

@@ -111,20 +111,50 @@ fn manifests_with_unknown_members_load_with_a_warning_and_conditions_hide_resour
     assert!(r.stderr.contains("'/futureMember'"), "{}", r.stderr);
     let never = s.run(&["resource", "get", "-r", "Test/Never"]);
     assert_eq!(never.code, 7, "{}", never.stderr);
-    // The built-in group types are listed; used alone they point to configuration documents.
+    // The built-in group types are listed, and run on their own like dsc's group resources:
+    // the result is the list of nested results.
     let group = r
         .lines()
         .into_iter()
         .find(|v| v["type"] == "Microsoft.DSC/Group")
         .unwrap();
     assert_eq!(group["kind"], "group");
-    let alone = s.run(&["resource", "get", "-r", "Microsoft.DSC/Group", "-i", "{}"]);
-    assert_eq!(alone.code, 4);
-    assert!(
-        alone.stderr.contains("built into configuration documents"),
-        "{}",
-        alone.stderr
-    );
+    let nested = r#"{"resources": [{"name": "a", "type": "Test/Echo", "properties": {"v": 1}}]}"#;
+    let alone = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "Microsoft.DSC/Group",
+        "-i",
+        nested,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(alone.code, 0, "{}", alone.stderr);
+    assert_eq!(alone.json()[0]["result"]["actualState"], json!({"v": 1}));
+    let failing = r#"{"resources": [{"name": "p", "type": "Test/Echo", "properties": {"value": 1, "want": 2}}]}"#;
+    let assertion = s.run(&[
+        "resource",
+        "test",
+        "-r",
+        "Microsoft.DSC/Assertion",
+        "-i",
+        failing,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(assertion.code, 8, "{}", assertion.stderr);
+    assert_eq!(assertion.json()[0]["result"]["inDesiredState"], false);
+    let bad = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "Microsoft.DSC/Group",
+        "-i",
+        "{\"resources\": 5}",
+    ]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("nested resources"), "{}", bad.stderr);
 }
 
 #[test]

@@ -155,6 +155,15 @@ fn mcp_lists_the_tools_and_invokes_resources_and_configurations() {
     assert_eq!(config["results"][0]["result"]["afterState"]["n"], 42);
     assert_eq!(config["executionInformation"]["executionType"], "whatIf");
 
+    let group = json!({"resources": [{"name": "g", "type": "Test/Echo", "properties": {"v": 2}}]});
+    let (err, nested) = m.call(
+        12,
+        "invoke_dsc_resource",
+        json!({"operation": "get", "type": "Microsoft.DSC/Group", "properties": group}),
+    );
+    assert!(!err, "{nested}");
+    assert_eq!(nested[0]["result"]["actualState"]["v"], 2);
+
     let (err, shown) = m.call(10, "show_dsc_resource", json!({"type": "Test/Echo"}));
     assert!(!err);
     assert_eq!(shown["type"], "Test/Echo");

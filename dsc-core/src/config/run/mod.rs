@@ -170,6 +170,61 @@ pub fn run(
     })
 }
 
+/// Runs a built-in group resource on its own (`traek resource get -r Microsoft.DSC/Group`):
+/// `input` is its properties (`{"resources": [...]}`, or Include's). The run's result holds one
+/// entry; [`ConfigResult::single_result`] is what dsc prints for a group resource (the list of
+/// nested results; for export, the exported document). `None` when `type_name` is not a
+/// built-in group type.
+pub fn run_builtin_resource(
+    engine: &Engine,
+    type_name: &str,
+    input: &Value,
+    operation: Operation,
+) -> Option<Result<ConfigResult, RunError>> {
+    builtin::kind(type_name)?;
+    let Value::Object(properties) = input else {
+        return Some(Err(RunError::Document(DocumentError::Invalid(format!(
+            "input for '{type_name}' must be an object like {{\"resources\": [...]}}"
+        )))));
+    };
+    let doc = ConfigurationDocument {
+        schema_uri: CONFIG_DOCUMENT_SCHEMA.to_string(),
+        content_version: None,
+        parameters: None,
+        variables: None,
+        resources: vec![super::document::ResourceEntry {
+            type_name: type_name.to_string(),
+            name: type_name.to_string(),
+            properties: Some(properties.clone()),
+            depends_on: None,
+            condition: None,
+            require_version: None,
+            metadata: None,
+            copy: None,
+            directives: None,
+        }],
+        outputs: None,
+        functions: None,
+        metadata: None,
+        directives: None,
+    };
+    Some(run(engine, &doc, &Map::new(), operation))
+}
+
+impl ConfigResult {
+    /// The `result` of the run's only resource (the exported document for export).
+    pub fn single_result(&self) -> Value {
+        if let Some(doc) = &self.exported {
+            return doc.clone();
+        }
+        self.results
+            .first()
+            .and_then(|entry| entry.get("result"))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 impl<'e> Runner<'e> {
     /// Checks directives, resolves parameters and evaluates variables.
     fn prepare(
