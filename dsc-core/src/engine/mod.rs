@@ -94,6 +94,18 @@ struct MethodRef<'a> {
     input: Option<InputKind>,
 }
 
+impl<'a> MethodRef<'a> {
+    /// The pieces of a get, delete, validate or resolve method.
+    fn of(operation: &'static str, m: &'a crate::manifest::Method) -> Self {
+        MethodRef {
+            operation,
+            executable: &m.executable,
+            args: m.args.as_deref(),
+            input: m.input,
+        }
+    }
+}
+
 impl Engine {
     pub fn new(options: EngineOptions) -> Self {
         Engine {
@@ -190,12 +202,7 @@ impl Engine {
         if let Some(input) = input {
             self.check_input(r, input, sink)?;
         }
-        let m = MethodRef {
-            operation: "get",
-            executable: &get.executable,
-            args: get.args.as_deref(),
-            input: get.input,
-        };
+        let m = MethodRef::of("get", get);
         let out = self.invoke(r, &m, input, false, sink)?;
         let actual = parse_one(r, "get", &out.stdout)?;
         self.check_output(r, "get", &actual, sink)?;
@@ -457,12 +464,7 @@ impl Engine {
             return Err(not_implemented(r, "delete"));
         };
         self.check_input(r, input, sink)?;
-        let m = MethodRef {
-            operation: "delete",
-            executable: &delete.executable,
-            args: delete.args.as_deref(),
-            input: delete.input,
-        };
+        let m = MethodRef::of("delete", delete);
         if !what_if {
             self.invoke(r, &m, Some(input), false, sink)?;
             return Ok(None);
@@ -550,12 +552,7 @@ impl Engine {
             return Err(not_implemented(r, "resolve"));
         };
         self.check_input(r, input, sink)?;
-        let m = MethodRef {
-            operation: "resolve",
-            executable: &resolve.executable,
-            args: resolve.args.as_deref(),
-            input: resolve.input,
-        };
+        let m = MethodRef::of("resolve", resolve);
         let out = self.invoke(r, &m, Some(input), false, sink)?;
         let value = parse_one(r, "resolve", &out.stdout)?;
         serde_json::from_value(value).map_err(|e| {
@@ -576,12 +573,7 @@ impl Engine {
         sink: &mut dyn MessageSink,
     ) -> Result<ValidateResult> {
         if let Some(v) = &r.manifest.validate {
-            let m = MethodRef {
-                operation: "validate",
-                executable: &v.executable,
-                args: v.args.as_deref(),
-                input: v.input,
-            };
+            let m = MethodRef::of("validate", v);
             let out = self.invoke(r, &m, Some(input), false, sink)?;
             let value = parse_one(r, "validate", &out.stdout)?;
             let valid = value.get("valid").and_then(Value::as_bool).ok_or_else(|| {
