@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 const KEY: &str = "agent-test-registration-key";
 const TOKEN: &str = "agent-test-admin-token";
 
-/// The `traek-server` binary, built once (cargo builds only this package's binaries for its
-/// tests).
+/// The `traek-server` binary, built once. Cargo builds only this package's binaries for its
+/// tests, so this builds what `cargo test --workspace` builds, with the same features: under
+/// `cargo test --workspace` it is already fresh and nothing is compiled twice.
 fn server_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -22,14 +23,7 @@ fn server_binary() -> PathBuf {
             let server = traek.with_file_name("traek-server");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let ok = Command::new(cargo)
-                .args([
-                    "build",
-                    "-q",
-                    "-p",
-                    "dsc-pull-server",
-                    "--bin",
-                    "traek-server",
-                ])
+                .args(WORKSPACE_TEST_BUILD)
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()
                 .unwrap();
@@ -41,6 +35,17 @@ fn server_binary() -> PathBuf {
         })
         .clone()
 }
+
+/// The units `cargo test --workspace` builds, as a `cargo build`.
+const WORKSPACE_TEST_BUILD: [&str; 7] = [
+    "build",
+    "-q",
+    "--workspace",
+    "--lib",
+    "--bins",
+    "--tests",
+    "--examples",
+];
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

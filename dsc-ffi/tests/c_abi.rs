@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Builds libtraek (`cargo test` builds only the rlib) and returns the directory holding
-/// `libtraek.so`.
+/// Builds libtraek and returns the directory holding `libtraek.so`. This builds what
+/// `cargo test --workspace` builds, with the same features, so under that command the
+/// library is already fresh and nothing is compiled twice.
 fn target_dir() -> PathBuf {
     // .../target/debug/deps/c_abi-<hash> → .../target/debug
     let exe = std::env::current_exe().unwrap();
@@ -13,7 +14,15 @@ fn target_dir() -> PathBuf {
     let target_root = profile_dir.parent().unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "-q", "-p", "dsc-ffi", "--lib"])
+        .args([
+            "build",
+            "-q",
+            "--workspace",
+            "--lib",
+            "--bins",
+            "--tests",
+            "--examples",
+        ])
         .env("CARGO_TARGET_DIR", target_root)
         .current_dir(manifest_dir())
         .status()
