@@ -155,6 +155,14 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// A value as text: a string as it is, anything else as JSON.
+pub fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Whether `name` ends with one of `suffixes` (ASCII case-insensitively) and has something
 /// before it; the suffix found.
 pub fn suffix_ci<'a>(name: &str, suffixes: &[&'a str]) -> Option<&'a str> {

@@ -7,6 +7,7 @@
 //!
 //! Any other line is plain text: kept, and shown when the resource fails.
 
+use crate::text;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
@@ -136,7 +137,7 @@ pub fn parse_stderr_line(line: &str) -> StderrLine {
             && let Some((k, v)) = map.iter().next()
             && let Ok(level) = k.parse::<Level>()
         {
-            return StderrLine::Message(level, value_text(v));
+            return StderrLine::Message(level, text::plain(v));
         }
         // tracing JSON: {"timestamp", "level", "fields": {"message"}}
         if let Some(level) = map
@@ -148,17 +149,10 @@ pub fn parse_stderr_line(line: &str) -> StderrLine {
                 .and_then(|f| f.get("message"))
                 .or_else(|| map.get("message"))
         {
-            return StderrLine::Message(level, value_text(msg));
+            return StderrLine::Message(level, text::plain(msg));
         }
     }
     StderrLine::Plain(line.trim_end_matches(['\r', '\n']).to_string())
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

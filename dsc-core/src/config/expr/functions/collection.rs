@@ -1,6 +1,7 @@
 //! Array and object functions.
 
-use super::{as_array, as_int, as_object, as_str, text_of};
+use super::{as_array, as_int, as_object, as_str};
+use crate::text::plain;
 use crate::text::type_name;
 use serde_json::{Map, Value, json};
 
@@ -73,7 +74,7 @@ fn contains(container: &Value, item: &Value) -> Result<Value, String> {
     Ok(Value::Bool(match (container, item) {
         (Value::Array(x), item) => x.contains(item),
         (Value::Object(x), Value::String(k)) => x.contains_key(k),
-        (Value::String(s), item) => s.contains(&text_of(item)),
+        (Value::String(s), item) => s.contains(&plain(item)),
         (c, _) => return Err(format!("cannot search in {}", type_name(c))),
     }))
 }

@@ -1,6 +1,6 @@
 //! Logical and comparison functions.
 
-use super::text_of;
+use crate::text::plain;
 use crate::text::type_name;
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -62,6 +62,6 @@ fn to_bool(v: &Value) -> Result<Value, String> {
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
         Value::Number(n) => Ok(Value::Bool(n.as_f64() != Some(0.0))),
-        other => Err(format!("cannot convert {} to a boolean", text_of(other))),
+        other => Err(format!("cannot convert {} to a boolean", plain(other))),
     }
 }

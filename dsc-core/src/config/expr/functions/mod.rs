@@ -684,14 +684,6 @@ fn as_object<'a>(v: &'a Value, what: &str) -> Result<&'a serde_json::Map<String,
         .ok_or_else(|| format!("{what} must be an object, got {}", type_name(v)))
 }
 
-/// A value as text: strings as they are, anything else as JSON.
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

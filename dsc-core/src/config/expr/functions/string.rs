@@ -1,6 +1,7 @@
 //! String functions, including URIs, data URIs, Base64 and `uniqueString`.
 
-use super::{as_array, as_int, as_str, text_of};
+use super::{as_array, as_int, as_str};
+use crate::text::plain;
 use crate::text::type_name;
 use base64::Engine as _;
 use serde_json::Value;
@@ -10,7 +11,7 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<Result<Value, String>> {
     Some(match name {
         "concat" => concat(a),
         "format" => format(a),
-        "string" => Ok(Value::String(text_of(&a[0]))),
+        "string" => Ok(Value::String(plain(&a[0]))),
         "toLower" => s(0, "the argument").map(|x| Value::String(x.to_lowercase())),
         "toUpper" => s(0, "the argument").map(|x| Value::String(x.to_uppercase())),
         "trim" => s(0, "the argument").map(|x| Value::String(x.trim().to_string())),
@@ -63,7 +64,7 @@ fn concat(a: &[Value]) -> Result<Value, String> {
                 .collect(),
         ))
     } else if a.iter().all(|x| x.is_string() || x.is_number()) {
-        Ok(Value::String(a.iter().map(text_of).collect()))
+        Ok(Value::String(a.iter().map(plain).collect()))
     } else {
         Err("arguments must be all strings (and numbers) or all arrays".into())
     }
@@ -98,7 +99,7 @@ fn format(a: &[Value]) -> Result<Value, String> {
                 let v = a
                     .get(n + 1)
                     .ok_or_else(|| format!("placeholder {{{n}}} has no argument"))?;
-                out.push_str(&text_of(v));
+                out.push_str(&plain(v));
                 i = end + 1;
             }
             c => {
@@ -142,7 +143,7 @@ fn join(a: &[Value]) -> Result<Value, String> {
     let parts = items
         .iter()
         .map(|v| match v {
-            Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(text_of(v)),
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(plain(v)),
             other => Err(format!(
                 "array elements must be strings, numbers or booleans, got {}",
                 type_name(other)
