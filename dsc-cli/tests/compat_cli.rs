@@ -4,78 +4,9 @@
 //! tests/fixtures/compat.
 
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compat")
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
-    }
-    fn lines(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
-}
-
-struct Sandbox {
-    state: tempfile::TempDir,
-    cache: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Sandbox {
-            state: tempfile::tempdir().unwrap(),
-            cache: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.state.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_with(args, &[])
-    }
-
-    fn run_with(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_traek"));
-        c.args(args)
-            .env("DSC_RESOURCE_PATH", fixtures())
-            .env("TRAEK_TEST_STATE", self.state.path())
-            .env("XDG_CACHE_HOME", self.cache.path())
-            .stdin(Stdio::null());
-        for (k, v) in envs {
-            c.env(k, v);
-        }
-        let out = c.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn config(&self, op: &str, doc: &str) -> Run {
-        let f = self.write("doc.dsc.yaml", doc);
-        self.run(&["config", op, "-f", f.to_str().unwrap(), "-o", "json"])
-    }
-}
+mod support;
+use support::{Sandbox, fixtures};
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -90,7 +21,7 @@ fn is_root() -> bool {
 
 #[test]
 fn manifests_with_unknown_members_load_with_a_warning_and_conditions_hide_resources() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let r = s.run(&["resource", "list", "-o", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let types: Vec<String> = r
@@ -159,7 +90,7 @@ fn manifests_with_unknown_members_load_with_a_warning_and_conditions_hide_resour
 
 #[test]
 fn resource_list_filters_by_description_tags_and_adapter() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let by_desc = s
         .run(&["resource", "list", "-d", "PRINTS ITS", "-o", "json"])
         .lines();
@@ -198,7 +129,7 @@ fn resource_list_filters_by_description_tags_and_adapter() {
 
 #[test]
 fn adapted_resources_run_through_their_adapter_with_type_and_content() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let r = s.run(&[
         "resource",
         "get",
@@ -263,7 +194,7 @@ fn adapted_resources_run_through_their_adapter_with_type_and_content() {
 
 #[test]
 fn adapted_resources_work_in_documents_with_require_adapter_depends_on_and_reference() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let r = s.config(
         "set",
         r#"
@@ -303,7 +234,7 @@ resources:
 
 #[test]
 fn copy_loops_user_functions_and_outputs_evaluate_as_in_dsc() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let r = s.config(
         "get",
         r#"
@@ -360,7 +291,7 @@ outputs:
 
 #[test]
 fn groups_nest_results_and_failed_assertions_exit_8_and_skip_dependents() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let group = s.config(
         "get",
         r#"
@@ -423,7 +354,7 @@ resources:
 
 #[test]
 fn include_runs_another_document_with_its_parameters() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     s.write(
         "inner.dsc.yaml",
         "$schema: x\nparameters:\n  who: {type: string}\nresources:\n  - {name: hello, type: Test/Echo, properties: {greeting: \"[concat('hi ', parameters('who'))]\"}}\n",
@@ -452,7 +383,7 @@ fn include_runs_another_document_with_its_parameters() {
 
 #[test]
 fn importer_resources_resolve_to_a_document_that_runs_in_place() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let r = s.config(
         "get",
         "$schema: x\nresources:\n  - {name: imp, type: Test/Importer, properties: {greeting: hello}}\n",
@@ -468,7 +399,7 @@ fn importer_resources_resolve_to_a_document_that_runs_in_place() {
 
 #[test]
 fn exporter_resources_export_the_definitions_they_print() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let r = s.run(&["resource", "export", "-r", "Test/Exporter", "-o", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = r.json();
@@ -488,7 +419,7 @@ fn exporter_resources_export_the_definitions_they_print() {
 
 #[test]
 fn restart_required_metadata_and_secrets_are_carried_through_and_redacted() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let r = s.config(
         "get",
         r#"
@@ -539,7 +470,7 @@ resources:
 
 #[test]
 fn security_contexts_are_enforced_for_methods_documents_and_resources() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let (ok_type, refused_type, refused_ctx) = if is_root() {
         ("Test/Elevated", "Test/Restricted", "restricted")
     } else {
@@ -593,7 +524,7 @@ fn security_contexts_are_enforced_for_methods_documents_and_resources() {
 
 #[test]
 fn function_list_and_trace_format_json() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     let list = s.run(&["function", "list", "-o", "json"]);
     assert_eq!(list.code, 0);
     let functions = list.lines();
@@ -626,25 +557,21 @@ fn function_list_and_trace_format_json() {
 
 #[test]
 fn settings_next_to_the_binary_and_dsc_restricted_path_decide_where_resources_are_found() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("compat");
     // A copy of traek with its own settings file: the directories there, no environment override.
     let bin = tempfile::tempdir().unwrap();
     let traek = bin.path().join("traek");
     std::fs::copy(env!("CARGO_BIN_EXE_traek"), &traek).unwrap();
     let settings = json!({
-        "resourcePath": {"allowEnvOverride": false, "appendEnvPath": false, "directories": [fixtures()]},
+        "resourcePath": {"allowEnvOverride": false, "appendEnvPath": false, "directories": [fixtures("compat")]},
         "tracing": {"level": "ERROR", "allowOverride": false}
     });
     std::fs::write(bin.path().join("traek.settings.json"), settings.to_string()).unwrap();
     let run = |args: &[&str], envs: &[(&str, &str)]| {
-        let mut c = Command::new(&traek);
+        let mut c = s.command(&traek);
         c.args(args)
             .env_remove("DSC_RESOURCE_PATH")
-            .env("TRAEK_TEST_STATE", s.state.path())
-            .env("XDG_CACHE_HOME", s.cache.path());
-        for (k, v) in envs {
-            c.env(k, v);
-        }
+            .envs(envs.iter().copied());
         c.output().unwrap()
     };
     let out = run(
@@ -669,7 +596,7 @@ fn settings_next_to_the_binary_and_dsc_restricted_path_decide_where_resources_ar
     let out = s.run_with(
         &["resource", "list", "-o", "json"],
         &[
-            ("DSC_RESTRICTED_PATH", fixtures().to_str().unwrap()),
+            ("DSC_RESTRICTED_PATH", fixtures("compat").to_str().unwrap()),
             ("DSC_RESOURCE_PATH", "/nonexistent"),
         ],
     );

@@ -1,68 +1,10 @@
 //! End-to-end tests of `traek config ...` over the script resources in tests/fixtures.
 
-use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use serde_json::json;
+use std::path::PathBuf;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/resources")
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
-    }
-}
-
-struct Sandbox {
-    state: tempfile::TempDir,
-    docs: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Sandbox {
-            state: tempfile::tempdir().unwrap(),
-            docs: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn write_doc(&self, name: &str, doc: &str) -> PathBuf {
-        let p = self.docs.path().join(name);
-        std::fs::write(&p, doc).unwrap();
-        p
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_traek"))
-            .args(args)
-            .env("DSC_RESOURCE_PATH", fixtures())
-            .env("TRAEK_TEST_STATE", self.state.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn write_state(&self, name: &str, state: Value) {
-        std::fs::write(
-            self.state.path().join(format!("{name}.json")),
-            state.to_string(),
-        )
-        .unwrap();
-    }
-}
+mod support;
+use support::Sandbox;
 
 const TWO_FILES: &str = r#"
 $schema: https://aka.ms/dsc/schemas/v3/bundled/config/document.json
@@ -80,9 +22,9 @@ resources:
 
 #[test]
 fn config_get_returns_dsc_shaped_results_in_dependency_order() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("one", json!({"name": "one", "content": "stored"}));
-    let doc = s.write_doc("c.dsc.yaml", TWO_FILES);
+    let doc = s.write("c.dsc.yaml", TWO_FILES);
     let r = s.run(&["config", "get", "-f", doc.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
@@ -106,8 +48,8 @@ fn config_get_returns_dsc_shaped_results_in_dependency_order() {
 
 #[test]
 fn config_test_then_set_then_test_again_converges() {
-    let s = Sandbox::new();
-    let doc = s.write_doc("c.dsc.yaml", TWO_FILES);
+    let s = Sandbox::new("resources");
+    let doc = s.write("c.dsc.yaml", TWO_FILES);
     let f = doc.to_str().unwrap();
     let t = s.run(&["config", "test", "-f", f]).json();
     assert_eq!(t["results"][0]["result"]["inDesiredState"], false);
@@ -140,9 +82,9 @@ fn config_test_then_set_then_test_again_converges() {
 
 #[test]
 fn config_export_prints_a_configuration_document() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("x", json!({"name": "x", "content": "1"}));
-    let doc = s.write_doc(
+    let doc = s.write(
         "e.json",
         r#"{"$schema": "x", "resources": [{"type": "Test/File", "name": "all"}]}"#,
     );
@@ -159,8 +101,8 @@ fn config_export_prints_a_configuration_document() {
 
 #[test]
 fn parameters_come_from_the_command_line_and_constraints_are_exit_code_4() {
-    let s = Sandbox::new();
-    let doc = s.write_doc("p.yaml", "$schema: x\nparameters:\n  n: {type: int, minValue: 1}\nresources:\n  - {name: e, type: Test/Env, properties: {n: \"[parameters('n')]\"}}\n");
+    let s = Sandbox::new("resources");
+    let doc = s.write("p.yaml", "$schema: x\nparameters:\n  n: {type: int, minValue: 1}\nresources:\n  - {name: e, type: Test/Env, properties: {n: \"[parameters('n')]\"}}\n");
     let f = doc.to_str().unwrap();
     let r = s.run(&[
         "config",
@@ -172,7 +114,7 @@ fn parameters_come_from_the_command_line_and_constraints_are_exit_code_4() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["results"][0]["result"]["actualState"]["n"], "5");
-    let pf = s.write_doc("params.yaml", "parameters:\n  n: 7\n");
+    let pf = s.write("params.yaml", "parameters:\n  n: 7\n");
     let r = s.run(&[
         "config",
         "--parameters-file",
@@ -207,8 +149,8 @@ fn parameters_come_from_the_command_line_and_constraints_are_exit_code_4() {
 
 #[test]
 fn secure_values_never_appear_in_results_or_messages() {
-    let s = Sandbox::new();
-    let doc = s.write_doc(
+    let s = Sandbox::new("resources");
+    let doc = s.write(
         "s.yaml",
         "$schema: x\nparameters:\n  pw: {type: secureString}\nresources:\n  - {name: f, type: Test/File, properties: {name: sec, content: \"[parameters('pw')]\"}}\n  - {name: bad, type: Test/Fail, properties: {code: 5, note: \"[concat('pw is ', parameters('pw'))]\"}}\n",
     );
@@ -240,8 +182,8 @@ fn secure_values_never_appear_in_results_or_messages() {
 
 #[test]
 fn a_failing_resource_skips_its_dependents_but_not_the_others() {
-    let s = Sandbox::new();
-    let doc = s.write_doc(
+    let s = Sandbox::new("resources");
+    let doc = s.write(
         "f.yaml",
         r#"$schema: x
 resources:
@@ -299,8 +241,8 @@ resources:
 
 #[test]
 fn conditions_skip_resources_and_messages_carry_resource_logs() {
-    let s = Sandbox::new();
-    let doc = s.write_doc(
+    let s = Sandbox::new("resources");
+    let doc = s.write(
         "c.yaml",
         "$schema: x\nparameters:\n  on: {type: bool, defaultValue: false}\nresources:\n  - {name: off, type: Test/Stdin, condition: \"[parameters('on')]\", properties: {n: 1}}\n  - {name: talk, type: Test/Messages}\n",
     );
@@ -323,8 +265,8 @@ fn conditions_skip_resources_and_messages_carry_resource_logs() {
 
 #[test]
 fn resources_see_the_documents_directory_as_dsc_config_root() {
-    let s = Sandbox::new();
-    let doc = s.write_doc(
+    let s = Sandbox::new("resources");
+    let doc = s.write(
         "root.yaml",
         "$schema: x\nresources:\n  - {name: e, type: Test/Env, properties: {s: x}}\n",
     );
@@ -341,7 +283,7 @@ fn resources_see_the_documents_directory_as_dsc_config_root() {
 
 #[test]
 fn broken_documents_get_specific_exit_codes() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let cases = [
         ("{\"$schema\": ", 3, "invalid JSON"),
         ("$schema: x\nresources: []\nbogus: 1\n", 4, "bogus"),
@@ -362,7 +304,7 @@ fn broken_documents_get_specific_exit_codes() {
         ),
     ];
     for (i, (text, code, fragment)) in cases.iter().enumerate() {
-        let doc = s.write_doc(&format!("b{i}.yaml"), text);
+        let doc = s.write(&format!("b{i}.yaml"), text);
         let r = s.run(&["config", "get", "-f", doc.to_str().unwrap()]);
         assert_eq!(r.code, *code, "{text}: {}", r.stderr);
         assert!(
@@ -378,7 +320,7 @@ fn broken_documents_get_specific_exit_codes() {
 
 #[test]
 fn schema_configuration_prints_the_document_schema() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let v = s.run(&["schema", "configuration"]).json();
     assert_eq!(v["title"], "DSC configuration document");
     assert!(v["properties"]["resources"].is_object());

@@ -2,13 +2,11 @@
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compat")
-}
+mod support;
+use support::fixtures;
 
 struct Mcp {
     child: Child,
@@ -22,7 +20,7 @@ impl Mcp {
         let state = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_traek"))
             .arg("mcp")
-            .env("DSC_RESOURCE_PATH", fixtures())
+            .env("DSC_RESOURCE_PATH", fixtures("compat"))
             .env("TRAEK_TEST_STATE", state.path())
             .env("XDG_CACHE_HOME", state.path())
             .stdin(Stdio::piped())

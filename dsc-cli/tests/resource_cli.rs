@@ -2,114 +2,17 @@
 //! `tests/fixtures/resources`).
 
 use serde_json::{Value, json};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/resources")
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}): {}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-/// A sandbox: its own state directory, resources from the fixtures (or a given path).
-struct Sandbox {
-    state: tempfile::TempDir,
-    resource_path: String,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Sandbox {
-            state: tempfile::tempdir().unwrap(),
-            resource_path: fixtures().display().to_string(),
-        }
-    }
-
-    fn with_path(path: String) -> Self {
-        Sandbox {
-            state: tempfile::tempdir().unwrap(),
-            resource_path: path,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_with_stdin(args, None)
-    }
-
-    fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_traek"))
-            .args(args)
-            .env("DSC_RESOURCE_PATH", &self.resource_path)
-            .env("TRAEK_TEST_STATE", self.state.path())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(text) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.state.path().join("calls.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn write_state(&self, name: &str, state: Value) {
-        std::fs::write(
-            self.state.path().join(format!("{name}.json")),
-            state.to_string(),
-        )
-        .unwrap();
-    }
-
-    fn state_of(&self, name: &str) -> Option<Value> {
-        let text = std::fs::read_to_string(self.state.path().join(format!("{name}.json"))).ok()?;
-        serde_json::from_str(&text).ok()
-    }
-}
+mod support;
+use support::{Sandbox, fixtures};
 
 // ----- input kinds --------------------------------------------------------------------------
 
 #[test]
 fn get_sends_stdin_input_and_prints_the_actual_state() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "test/stdin", "-i", r#"{"n": 5}"#]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json(), json!({"actualState": {"n": 5}}));
@@ -117,7 +20,7 @@ fn get_sends_stdin_input_and_prints_the_actual_state() {
 
 #[test]
 fn get_without_input_closes_stdin_so_a_reading_resource_does_not_hang() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let start = Instant::now();
     let r = s.run(&["resource", "get", "-r", "Test/Stdin"]);
     assert!(start.elapsed() < Duration::from_secs(10));
@@ -128,7 +31,7 @@ fn get_without_input_closes_stdin_so_a_reading_resource_does_not_hang() {
 
 #[test]
 fn yaml_input_and_input_from_a_file_and_from_stdin_are_accepted() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "Test/Stdin", "-i", "n: 7"]);
     assert_eq!(r.json(), json!({"actualState": {"n": 7}}));
     let file = s.state.path().join("in.yaml");
@@ -151,7 +54,7 @@ fn yaml_input_and_input_from_a_file_and_from_stdin_are_accepted() {
 
 #[test]
 fn malformed_input_is_exit_code_3() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "Test/Stdin", "-i", "{\"n\": "]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("input (-i)"), "{}", r.stderr);
@@ -159,7 +62,7 @@ fn malformed_input_is_exit_code_3() {
 
 #[test]
 fn input_that_breaks_the_instance_schema_is_exit_code_4() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "get",
@@ -176,7 +79,7 @@ fn input_that_breaks_the_instance_schema_is_exit_code_4() {
 
 #[test]
 fn env_input_sets_one_variable_per_property() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "get",
@@ -195,14 +98,14 @@ fn env_input_sets_one_variable_per_property() {
     assert_eq!(state["trace"], "warn", "DSC_TRACE_LEVEL is passed");
     assert_eq!(
         PathBuf::from(state["cwd"].as_str().unwrap()),
-        fixtures(),
+        fixtures("resources"),
         "runs in the manifest's directory"
     );
 }
 
 #[test]
 fn env_input_with_a_nested_object_is_invalid_input() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "get",
@@ -217,10 +120,10 @@ fn env_input_with_a_nested_object_is_invalid_input() {
 
 #[test]
 fn json_input_type_version_and_path_args_are_passed() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "Test/ArgInput", "-i", r#"{"a":1}"#]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let path = fixtures().join("inputs.dsc.manifests.yaml");
+    let path = fixtures("resources").join("inputs.dsc.manifests.yaml");
     assert_eq!(
         r.json()["actualState"]["argv"],
         json!([
@@ -243,7 +146,7 @@ fn json_input_type_version_and_path_args_are_passed() {
 
 #[test]
 fn json_input_arg_is_dropped_without_input_unless_mandatory() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "Test/ArgInput"]);
     assert_eq!(r.json()["actualState"]["argv"][0], "--type");
     let r = s.run(&["resource", "get", "-r", "Test/ArgMandatory"]);
@@ -254,7 +157,7 @@ fn json_input_arg_is_dropped_without_input_unless_mandatory() {
 
 #[test]
 fn synthetic_test_compares_only_desired_keys_and_skips_write_only_and_uses_defaults() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state(
         "a",
         json!({"name": "a", "content": "hi", "_name": "not compared"}),
@@ -289,7 +192,7 @@ fn synthetic_test_compares_only_desired_keys_and_skips_write_only_and_uses_defau
 
 #[test]
 fn synthetic_test_treats_a_missing_instance_as_not_existing() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "test",
@@ -313,7 +216,7 @@ fn synthetic_test_treats_a_missing_instance_as_not_existing() {
 
 #[test]
 fn test_with_return_state_honours_in_desired_state() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("a", json!({"name": "a", "content": "real"}));
     let r = s.run(&[
         "resource",
@@ -330,7 +233,7 @@ fn test_with_return_state_honours_in_desired_state() {
 
 #[test]
 fn test_with_return_state_and_diff_reads_both_lines() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("a", json!({"name": "a", "content": "real"}));
     let r = s.run(&[
         "resource",
@@ -348,7 +251,7 @@ fn test_with_return_state_and_diff_reads_both_lines() {
 
 #[test]
 fn test_without_return_compares_a_fresh_get() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("a", json!({"name": "a", "content": "same"}));
     let r = s.run(&[
         "resource",
@@ -366,7 +269,7 @@ fn test_without_return_compares_a_fresh_get() {
 
 #[test]
 fn set_skips_an_instance_already_in_the_desired_state() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("a", json!({"name": "a", "content": "x"}));
     let r = s.run(&[
         "resource",
@@ -383,7 +286,7 @@ fn set_skips_an_instance_already_in_the_desired_state() {
 
 #[test]
 fn set_with_return_state_reports_before_after_and_changes() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("a", json!({"name": "a", "content": "old"}));
     let r = s.run(&[
         "resource",
@@ -405,7 +308,7 @@ fn set_with_return_state_reports_before_after_and_changes() {
 
 #[test]
 fn set_with_implements_pretest_does_not_test_first() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "set",
@@ -421,7 +324,7 @@ fn set_with_implements_pretest_does_not_test_first() {
 
 #[test]
 fn set_with_return_state_and_diff_uses_the_resources_diff() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "set",
@@ -439,7 +342,7 @@ fn set_with_return_state_and_diff_uses_the_resources_diff() {
 
 #[test]
 fn set_without_return_gets_the_after_state() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "set",
@@ -455,7 +358,7 @@ fn set_without_return_gets_the_after_state() {
 
 #[test]
 fn set_with_exist_false_deletes_through_the_delete_method() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("e", json!({"name": "e", "content": "x"}));
     let r = s.run(&[
         "resource",
@@ -476,7 +379,7 @@ fn set_with_exist_false_deletes_through_the_delete_method() {
 
 #[test]
 fn set_what_if_uses_the_what_if_arg_and_changes_nothing() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "set",
@@ -494,7 +397,7 @@ fn set_what_if_uses_the_what_if_arg_and_changes_nothing() {
 
 #[test]
 fn set_what_if_prefers_a_dedicated_what_if_method() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "set",
@@ -512,7 +415,7 @@ fn set_what_if_prefers_a_dedicated_what_if_method() {
 
 #[test]
 fn set_what_if_without_support_is_synthesized_from_test() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("g", json!({"name": "g", "content": "old"}));
     let r = s.run(&[
         "resource",
@@ -535,7 +438,7 @@ fn set_what_if_without_support_is_synthesized_from_test() {
 
 #[test]
 fn delete_removes_the_instance_and_what_if_only_reports() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("h", json!({"name": "h"}));
     let r = s.run(&[
         "resource",
@@ -565,7 +468,7 @@ fn delete_removes_the_instance_and_what_if_only_reports() {
 
 #[test]
 fn export_prints_a_configuration_document_named_by_underscore_name() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     s.write_state("one", json!({"name": "one", "content": "1"}));
     let r = s.run(&["resource", "export", "-r", "Test/File"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -584,7 +487,7 @@ fn export_prints_a_configuration_document_named_by_underscore_name() {
 
 #[test]
 fn export_without_an_export_method_falls_back_to_get() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "export", "-r", "Test/Stdin", "-i", r#"{"n":1}"#]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["resources"][0]["properties"], json!({"n": 1}));
@@ -594,7 +497,7 @@ fn export_without_an_export_method_falls_back_to_get() {
 
 #[test]
 fn mapped_exit_code_shows_the_manifest_description() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "Test/Fail", "-i", r#"{"code":3}"#]);
     assert_eq!(r.code, 2);
     assert!(
@@ -606,7 +509,7 @@ fn mapped_exit_code_shows_the_manifest_description() {
 
 #[test]
 fn unmapped_exit_code_shows_the_resources_stderr_text() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "Test/Fail", "-i", r#"{"code":5}"#]);
     assert_eq!(r.code, 2);
     assert!(
@@ -623,7 +526,7 @@ fn unmapped_exit_code_shows_the_resources_stderr_text() {
 
 #[test]
 fn trace_level_chooses_which_resource_messages_are_shown() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "Test/Messages"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -656,7 +559,7 @@ fn trace_level_chooses_which_resource_messages_are_shown() {
 
 #[test]
 fn megabytes_on_stdout_and_stderr_do_not_deadlock() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let start = Instant::now();
     let r = s.run(&["resource", "get", "-r", "Test/Big"]);
     assert_eq!(r.code, 0, "{}", &r.stderr[..r.stderr.len().min(500)]);
@@ -669,7 +572,7 @@ fn megabytes_on_stdout_and_stderr_do_not_deadlock() {
 
 #[test]
 fn a_hanging_resource_is_killed_at_the_timeout() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let start = Instant::now();
     let r = s.run(&["resource", "get", "-r", "Test/Hang", "--timeout", "0.5"]);
     assert_eq!(r.code, 2);
@@ -687,7 +590,7 @@ fn a_hanging_resource_is_killed_at_the_timeout() {
 
 #[test]
 fn a_missing_executable_is_a_clear_error() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "Test/Missing"]);
     assert_eq!(r.code, 2);
     assert!(
@@ -699,7 +602,7 @@ fn a_missing_executable_is_a_clear_error() {
 
 #[test]
 fn an_unknown_type_is_exit_code_7() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "get", "-r", "Test/Nothing"]);
     assert_eq!(r.code, 7);
     assert!(r.stderr.contains("Test/Nothing"), "{}", r.stderr);
@@ -707,7 +610,7 @@ fn an_unknown_type_is_exit_code_7() {
 
 #[test]
 fn invalid_arguments_are_exit_code_1() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     assert_eq!(s.run(&["resource", "get"]).code, 1);
     assert_eq!(
         s.run(&["resource", "get", "-r", "Test/File", "--bogus"])
@@ -729,7 +632,7 @@ fn invalid_arguments_are_exit_code_1() {
 
 #[test]
 fn a_deprecated_resource_warns() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "get",
@@ -746,7 +649,7 @@ fn a_deprecated_resource_warns() {
 
 #[test]
 fn schema_command_runs_once_per_process() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&[
         "resource",
         "set",
@@ -766,7 +669,7 @@ fn schema_command_runs_once_per_process() {
 
 #[test]
 fn resource_schema_prints_the_instance_schema() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "schema", "-r", "Test/File"]);
     assert_eq!(r.json()["required"], json!(["name"]));
     let r = s.run(&["resource", "schema", "-r", "Test/SchemaCommand"]);
@@ -777,7 +680,7 @@ fn resource_schema_prints_the_instance_schema() {
 
 #[test]
 fn schema_resource_manifest_prints_the_manifest_json_schema() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["schema", "resource-manifest"]);
     let v = r.json();
     assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
@@ -792,7 +695,7 @@ fn schema_resource_manifest_prints_the_manifest_json_schema() {
 
 #[test]
 fn output_formats_are_json_pretty_json_and_yaml() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let args = [
         "resource",
         "get",
@@ -815,7 +718,7 @@ fn output_formats_are_json_pretty_json_and_yaml() {
 
 #[test]
 fn versions_select_the_newest_unless_a_requirement_is_given() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let v = |args: &[&str]| {
         let r = s.run(&[&["resource", "get", "-r", "Test/Versioned"], args].concat());
         assert_eq!(r.code, 0, "{}", r.stderr);
@@ -932,7 +835,7 @@ fn broken_manifests_are_skipped_with_a_warning_naming_file_and_reason() {
 
 #[test]
 fn resource_list_filters_by_wildcard_and_prints_json_lines() {
-    let s = Sandbox::new();
+    let s = Sandbox::new("resources");
     let r = s.run(&["resource", "list", "test/file*"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let types: Vec<String> = r
