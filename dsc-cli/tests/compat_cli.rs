@@ -43,13 +43,17 @@ fn manifests_with_unknown_members_load_with_a_warning_and_conditions_hide_resour
     let never = s.run(&["resource", "get", "-r", "Test/Never"]);
     assert_eq!(never.code, 7, "{}", never.stderr);
     // The built-in group types are listed, and run on their own like dsc's group resources:
-    // the result is the list of nested results.
-    let group = r
+    // the result is the list of nested results. dsc's own manifest for the type (it runs
+    // `dsc`, found beside dsc on PATH) is passed over without a warning.
+    let groups: Vec<Value> = r
         .lines()
         .into_iter()
-        .find(|v| v["type"] == "Microsoft.DSC/Group")
-        .unwrap();
-    assert_eq!(group["kind"], "group");
+        .filter(|v| v["type"] == "Microsoft.DSC/Group")
+        .collect();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0]["kind"], "group");
+    assert_eq!(groups[0]["path"], "", "the built-in one: {groups:?}");
+    assert!(!r.stderr.contains("Microsoft.DSC/Group"), "{}", r.stderr);
     let nested = r#"{"resources": [{"name": "a", "type": "Test/Echo", "properties": {"v": 1}}]}"#;
     let alone = s.run(&[
         "resource",

@@ -54,7 +54,23 @@ pub const BUILTIN_GROUP_TYPES: [(&str, &str); 3] = [
     ),
 ];
 
+/// Whether `type_name` is one of [`BUILTIN_GROUP_TYPES`] (ASCII case-insensitively).
+pub fn is_builtin_type(type_name: &str) -> bool {
+    BUILTIN_GROUP_TYPES
+        .iter()
+        .any(|(t, _)| t.eq_ignore_ascii_case(type_name))
+}
+
 impl Resource {
+    /// Where the resource comes from, for messages: its manifest file, or traek itself.
+    fn origin(&self) -> String {
+        if self.builtin {
+            "traek itself".to_string()
+        } else {
+            format!("'{}'", self.path.display())
+        }
+    }
+
     /// What `resource list` prints for a resource (one JSON object).
     pub fn summary(&self) -> serde_json::Value {
         let m = &self.manifest;
@@ -131,6 +147,7 @@ impl Registry {
         sink: &mut dyn MessageSink,
     ) -> Self {
         let mut registry = Registry::default();
+        registry.add_builtins(sink);
         let mut adapted_files = Vec::new();
         for dir in &search.dirs {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -151,7 +168,6 @@ impl Registry {
                 registry.load_file(&path, loader, sink);
             }
         }
-        registry.add_builtins(sink);
         adapted_files.sort();
         for path in adapted_files {
             match crate::adapter::load_adapted_file(&path, &registry) {
@@ -168,8 +184,8 @@ impl Registry {
         registry
     }
 
-    /// The built-in group types, after the manifests (a manifest of the same type and version
-    /// found on the search path comes first).
+    /// The built-in group types. They come before every manifest: dsc's own manifests for
+    /// these types (next to `dsc`, often on PATH) run `dsc`, which traek replaces.
     fn add_builtins(&mut self, sink: &mut dyn MessageSink) {
         for (type_name, description) in BUILTIN_GROUP_TYPES {
             let version = env!("CARGO_PKG_VERSION");
@@ -224,11 +240,11 @@ impl Registry {
             sink.message(Message::engine(
                 Level::Warn,
                 format!(
-                    "resource '{}' version {} in '{}' is also declared in '{}', which comes first and is used",
+                    "resource '{}' version {} in '{}' is also declared in {}, which comes first and is used",
                     r.type_name,
                     r.version,
                     r.path.display(),
-                    self.resources[first].path.display()
+                    self.resources[first].origin()
                 ),
             ));
             return;
@@ -270,6 +286,17 @@ impl Registry {
         for lm in loaded {
             for w in lm.warnings {
                 warn(sink, format!("{w} (in '{}')", path.display()));
+            }
+            if is_builtin_type(&lm.manifest.type_name) {
+                sink.message(Message::engine(
+                    Level::Debug,
+                    format!(
+                        "traek runs '{}' itself; the manifest in '{}' is not used",
+                        lm.manifest.type_name,
+                        path.display()
+                    ),
+                ));
+                continue;
             }
             if let Some(cond) = &lm.manifest.condition {
                 match manifest_condition(cond) {
