@@ -41,9 +41,10 @@ impl Engine {
         for a in adapters {
             match self.list_adapter(&a, sink) {
                 Ok(list) => out.extend(list.iter().cloned()),
+                // The error names the adapter already.
                 Err(e) => self.emit(
                     sink,
-                    Message::engine(Level::Warn, format!("adapter '{}': {e}", a.type_name)),
+                    Message::engine(Level::Warn, format!("listing adapted resources: {e}")),
                 ),
             }
         }
