@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of `traek config get` over 50 independent trivial resources (issue 3). Not a test.
+"""Benchmark of `traek config get` over 50 independent trivial resources. Not a test.
 
   python3 benches/config_get.py [--traek target/release/traek] [--runs 20]
 

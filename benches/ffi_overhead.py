@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Per-call cost of a resource get through libtraek (in process, via ctypes) against the same get
-through the `traek` CLI (one process per call), on a resource whose get is `cat` (issue 6).
+through the `traek` CLI (one process per call), on a resource whose get is `cat`.
 Not a test: prints numbers.
 
   cargo build --release -p dsc-ffi -p dsc-cli && python3 benches/ffi_overhead.py [--calls 200]

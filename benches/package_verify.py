@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of `traek package verify` (issue 4). Not a test: prints numbers.
+"""Benchmark of `traek package verify`. Not a test: prints numbers.
 
   python3 benches/package_verify.py [--traek target/release/traek] [--mb 200] [--runs 5]
 

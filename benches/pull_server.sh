@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pull-server load benchmark (issue 5). Not a test: prints numbers.
+# Pull-server load benchmark. Not a test: prints numbers.
 #
 #   bash benches/pull_server.sh [SECONDS_PER_RUN]
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Whole-process benchmarks of the traek CLI (issue 2). Not a test: prints numbers.
+"""Whole-process benchmarks of the traek CLI. Not a test: prints numbers.
 
   python3 benches/resource_cli.py [--traek target/release/traek] [--runs 50]
 
