@@ -2,34 +2,14 @@
 //! resolution and run ordering never panic.
 #![no_main]
 use dsc_core::config::document::{parse_document, parse_parameters_input, resolve_parameters, run_order};
-use dsc_core::config::expr::Context;
+use dsc_core::config::expr::Isolated;
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
-
-struct Ctx;
-impl Context for Ctx {
-    fn parameter(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn variable(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn reference(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn env(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::UNIX_EPOCH
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let _ = parse_parameters_input(&text);
     if let Ok(doc) = parse_document(&text) {
-        let _ = resolve_parameters(&doc, &serde_json::Map::new(), &Ctx);
+        let _ = resolve_parameters(&doc, &serde_json::Map::new(), &Isolated);
         // dependsOn taken literally (already `type:name`), so ordering sees arbitrary ids.
         let ids: Vec<Vec<String>> = doc.resources.iter().map(|r| r.depends_on.clone().unwrap_or_default()).collect();
         if let Ok(order) = run_order(&doc.resources, &ids) {

@@ -458,24 +458,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    struct NoCtx;
-    impl Context for NoCtx {
-        fn parameter(&self, _: &str) -> Option<Value> {
-            None
-        }
-        fn variable(&self, _: &str) -> Option<Value> {
-            None
-        }
-        fn reference(&self, _: &str) -> Option<Value> {
-            None
-        }
-        fn env(&self, _: &str) -> Option<String> {
-            None
-        }
-        fn now(&self) -> time::OffsetDateTime {
-            time::OffsetDateTime::UNIX_EPOCH
-        }
-    }
+    use crate::config::expr::Isolated;
 
     const DOC: &str = r#"
 $schema: https://aka.ms/dsc/schemas/v3/bundled/config/document.json
@@ -529,14 +512,14 @@ resources:
         let p = resolve_parameters(
             &d,
             &json!({"tag": "ab"}).as_object().unwrap().clone(),
-            &NoCtx,
+            &Isolated,
         )
         .unwrap();
         assert_eq!(p["name"], "web");
         assert_eq!(p["port"], 80);
         assert_eq!(p["upper"], "X");
         let bad = |supplied: Value, fragment: &str| {
-            let e = resolve_parameters(&d, supplied.as_object().unwrap(), &NoCtx).unwrap_err();
+            let e = resolve_parameters(&d, supplied.as_object().unwrap(), &Isolated).unwrap_err();
             assert!(matches!(e, DocumentError::Parameter(_)));
             assert!(e.to_string().contains(fragment), "{e} lacks {fragment}");
         };
@@ -566,8 +549,12 @@ resources:
     #[test]
     fn secure_values_are_not_echoed_in_constraint_errors() {
         let d = parse_document(r#"{"$schema": "x", "parameters": {"pw": {"type": "secureString", "allowedValues": ["a"]}}, "resources": []}"#).unwrap();
-        let e = resolve_parameters(&d, json!({"pw": "topsecret"}).as_object().unwrap(), &NoCtx)
-            .unwrap_err();
+        let e = resolve_parameters(
+            &d,
+            json!({"pw": "topsecret"}).as_object().unwrap(),
+            &Isolated,
+        )
+        .unwrap_err();
         assert!(!e.to_string().contains("topsecret"), "{e}");
     }
 

@@ -154,6 +154,29 @@ impl Context for Standalone {
     }
 }
 
+/// The context of an expression that sees nothing outside itself: no parameters, variables,
+/// resources or environment variables, and a clock stopped at the Unix epoch. Evaluation with
+/// it is repeatable (tests, fuzzing).
+pub struct Isolated;
+
+impl Context for Isolated {
+    fn parameter(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn variable(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn reference(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn env(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::UNIX_EPOCH
+    }
+}
+
 /// The id `resourceId(type, name)` returns and `dependsOn` compares: `type:name`.
 pub fn resource_id(type_name: &str, name: &str) -> String {
     format!("{type_name}:{name}")
