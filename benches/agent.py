@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAEK = os.path.join(ROOT, "target/release/traek")
 SERVER = os.path.join(ROOT, "target/release/traek-server")
-KEY, TOKEN = "bench-registration-key", "bench-admin-token"
+KEY, TOKEN = "bench-registration-key", "bench-admin-token-0123456789"
 
 
 def free_port():

@@ -16,7 +16,7 @@ WORK=$(mktemp -d)
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-TOKEN=bench-token
+TOKEN=bench-token-0123456789abcdef
 start=$(date +%s)
 $T/examples/bench_seed "$WORK/data" "$NODES" "$REPORTS" "$WORK/agents.txt"
 echo "seeded $NODES nodes and $REPORTS reports in $(( $(date +%s) - start )) s"

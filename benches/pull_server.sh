@@ -17,7 +17,7 @@ WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
-TOKEN=bench-token
+TOKEN=bench-token-0123456789abcdef
 
 start_server() { # DATA PORT
   RUST_LOG=error $T/traek-server --data-dir "$1" --listen "127.0.0.1:$2" --admin-token $TOKEN 2>"$WORK/server-$2.log" &

@@ -20,7 +20,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; services_stop; rm -rf "$WORK"; }
 trap cleanup EXIT
 services_start
-TOKEN=bench-token
+TOKEN=bench-token-0123456789abcdef
 DB="$TRAEK_TEST_DATABASE_URL/bench"
 psql -q "$TRAEK_TEST_DATABASE_URL/postgres" -c "CREATE DATABASE bench"
 psql -qtA "$TRAEK_TEST_DATABASE_URL/postgres" -c "SHOW synchronous_commit" | sed 's/^/synchronous_commit = /'

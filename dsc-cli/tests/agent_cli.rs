@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "agent-test-registration-key";
-const TOKEN: &str = "agent-test-admin-token";
+const TOKEN: &str = "agent-test-admin-token-0123456789";
 
 /// The `traek-server` binary, built once. Cargo builds only this package's binaries for its
 /// tests, so this builds what `cargo test --workspace` builds, with the same features: under

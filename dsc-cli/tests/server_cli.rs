@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::process::Command;
 use std::sync::Arc;
 
-const TOKEN: &str = "cli-test-token";
+const TOKEN: &str = "cli-test-token-0123456789abcdef";
 
 struct Running {
     url: String,

@@ -75,6 +75,7 @@ async fn main() {
                 key_id: "BENCH".into(),
                 registered_at: 0,
                 request,
+                pin: None,
             })
             .await
             .expect("register");

@@ -26,13 +26,18 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Resp, Infallible> {
     let start = Instant::now();
+    let peer = app.config.trusted_proxies.resolve(&peer, req.headers());
     let (endpoint, mut resp) = dispatch(&app, &peer, req).await;
     resp.headers_mut().insert(
         "ProtocolVersion",
         HeaderValue::from_static(PROTOCOL_VERSION),
     );
-    resp.headers_mut()
-        .insert("Cache-Control", HeaderValue::from_static("no-cache"));
+    // Answers may hold secrets (tokens, keys, configurations): never stored by a cache,
+    // unless a handler chose otherwise (the stylesheet).
+    if !resp.headers().contains_key("Cache-Control") {
+        resp.headers_mut()
+            .insert("Cache-Control", HeaderValue::from_static("no-store"));
+    }
     app.metrics
         .observe(endpoint, resp.status().as_u16(), start.elapsed());
     Ok(resp)
@@ -46,7 +51,13 @@ async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'sta
             let ping = tokio::time::timeout(READY_WAIT, app.storage.ping()).await;
             return match ping {
                 Ok(Ok(())) => ("readyz", respond(StatusCode::OK, "text/plain", "ready\n")),
-                Ok(Err(e)) => ("readyz", error(StatusCode::SERVICE_UNAVAILABLE, e)),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "readiness check failed");
+                    (
+                        "readyz",
+                        error(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable"),
+                    )
+                }
                 Err(_) => (
                     "readyz",
                     error(

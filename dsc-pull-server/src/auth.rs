@@ -104,6 +104,32 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
+/// A hash of a password nobody has, verified for unknown names so that a sign-in takes as long
+/// whether or not the name exists.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&secret()).unwrap_or_default())
+}
+
+/// At most this many password hashes are computed at once (each takes tens of milliseconds
+/// and ~19 MiB), so a burst of sign-ins queues instead of exhausting memory.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Verifies a password against `hash` (or against a decoy when there is no account) on a
+/// blocking thread, never on the async workers that serve every other request.
+pub async fn verify_password_off_thread(password: String, hash: Option<String>) -> bool {
+    let Ok(_permit) = HASHING.acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
+        verify_password(&password, &hash) && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// After 5 failed logins for a name, each attempt waits longer: 1 s, 2 s, 4 s ... up to 5 min.
 pub fn login_delay(failures: u32) -> Option<Duration> {
     let over = failures.checked_sub(5)?;
@@ -206,7 +232,8 @@ pub async fn audit(app: &App, who: &str, peer: &Peer, action: &str, target: &str
         target: target.to_string(),
         outcome: outcome.to_string(),
     };
-    tracing::info!(actor = %entry.actor, action, target, outcome, "audit");
+    // Debug formatting escapes line breaks, so a caller's text cannot forge a log line.
+    tracing::info!(actor = ?entry.actor, action, target = ?target, outcome = ?outcome, "audit");
     if let Err(e) = app.storage.accounts().append_audit(&entry).await {
         tracing::error!(error = %e, "recording an audit entry failed");
     }

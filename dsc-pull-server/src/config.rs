@@ -39,7 +39,17 @@ pub struct ServerConfig {
     pub prune_interval: Duration,
     /// A node whose latest report is older than this is `stale`.
     pub stale_after: Duration,
+    /// Audit entries older than this are pruned.
+    pub audit_retention: Duration,
+    /// Proxies whose forwarding headers are believed, and the client-certificate header.
+    pub trusted_proxies: crate::proxy::TrustedProxies,
 }
+
+/// How long audit entries are kept unless `--audit-retention` says otherwise.
+pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(365 * 86_400);
+
+/// The shortest admin token accepted.
+pub const MIN_ADMIN_TOKEN: usize = 24;
 
 /// The TOML file's shape (every key optional).
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +73,9 @@ pub struct FileConfig {
     pub max_reports_per_node: Option<u64>,
     pub prune_interval: Option<String>,
     pub stale_after: Option<String>,
+    pub audit_retention: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub client_cert_header: Option<String>,
 }
 
 impl FileConfig {
@@ -91,6 +104,38 @@ pub struct Overrides {
     pub max_reports_per_node: Option<u64>,
     pub prune_interval: Option<String>,
     pub stale_after: Option<String>,
+    pub audit_retention: Option<String>,
+    pub trusted_proxies: Vec<String>,
+    pub client_cert_header: Option<String>,
+}
+
+/// Parses `--trusted-proxy` values: CIDR ranges or single addresses.
+pub fn parse_proxies(items: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    items
+        .iter()
+        .flat_map(|i| i.split(','))
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .map(|i| {
+            i.parse::<ipnet::IpNet>()
+                .or_else(|_| i.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "--trusted-proxy '{i}' is not an address or CIDR range (e.g. 10.0.0.0/8)"
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Checks an admin token's length (it guards every change the API can make).
+pub fn check_admin_token(token: &str) -> Result<(), String> {
+    if token.chars().count() < MIN_ADMIN_TOKEN {
+        return Err(format!(
+            "the admin token must have at least {MIN_ADMIN_TOKEN} characters; generate one with e.g. `openssl rand -hex 32`"
+        ));
+    }
+    Ok(())
 }
 
 /// Parses a duration such as `90d`, `12h`, `30m` or `1h 30m`.
@@ -131,6 +176,32 @@ impl ServerConfig {
             .map(|t| parse_duration("--stale-after", &t))
             .transpose()?
             .unwrap_or(Duration::from_secs(2 * 3600));
+        let audit_retention = o
+            .audit_retention
+            .or(file.audit_retention)
+            .map(|t| parse_duration("--audit-retention", &t))
+            .transpose()?
+            .unwrap_or(DEFAULT_AUDIT_RETENTION);
+        let proxies = if o.trusted_proxies.is_empty() {
+            file.trusted_proxies.unwrap_or_default()
+        } else {
+            o.trusted_proxies
+        };
+        let cert_header = o
+            .client_cert_header
+            .or(file.client_cert_header)
+            .unwrap_or_else(|| crate::proxy::DEFAULT_CERT_HEADER.to_string());
+        if hyper::header::HeaderName::from_bytes(cert_header.as_bytes()).is_err() {
+            return Err(format!(
+                "--client-cert-header '{cert_header}' is not a header name"
+            ));
+        }
+        let trusted_proxies =
+            crate::proxy::TrustedProxies::new(parse_proxies(&proxies)?, &cert_header);
+        let admin_token = o.admin_token.or(file.admin_token).filter(|t| !t.is_empty());
+        if let Some(t) = &admin_token {
+            check_admin_token(t)?;
+        }
         let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
         if max_reports_per_node == Some(0) {
             return Err(
@@ -145,7 +216,7 @@ impl ServerConfig {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             registration_keys,
             registration_keys_explicit,
-            admin_token: o.admin_token.or(file.admin_token).filter(|t| !t.is_empty()),
+            admin_token,
             max_clock_skew: Duration::from_secs(
                 o.max_clock_skew.or(file.max_clock_skew).unwrap_or(300),
             ),
@@ -162,6 +233,8 @@ impl ServerConfig {
             max_reports_per_node,
             prune_interval,
             stale_after,
+            audit_retention,
+            trusted_proxies,
             data_dir,
         })
     }

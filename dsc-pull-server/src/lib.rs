@@ -13,6 +13,7 @@ pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod protocol;
+pub mod proxy;
 pub mod retention;
 pub mod state;
 pub mod storage;

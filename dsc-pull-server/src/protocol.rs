@@ -4,8 +4,9 @@ use crate::http::{ODATA_JSON, Resp, empty, error, read_body, respond, storage_er
 use crate::state::{App, Peer};
 use crate::storage::{AgentView, ContentKey, Registration, ReportFilter};
 use dsc_core::pull::action::decide;
-use dsc_core::pull::auth::{self, AuthError};
+use dsc_core::pull::auth::{AuthError, SignedHeaders};
 use dsc_core::pull::checksum::ALGORITHM;
+use dsc_core::pull::identity::{Accepted, Described, IdentityError, Proof, check_registration};
 use dsc_core::pull::messages::{
     GetDscActionRequest, RegisterRequest, merge_reports, parse_report, saved_report_json,
 };
@@ -99,8 +100,17 @@ fn route_agent(route: &Route, headers: &HeaderMap) -> Option<Uuid> {
     }
 }
 
-/// Over HTTPS, an agent that registered a certificate thumbprint must present that certificate
-/// on every later request (401 otherwise). Plain HTTP has no certificate to pin.
+/// What the transport proved about the caller's client certificate.
+fn proof(peer: &Peer) -> Proof {
+    match (peer.tls, &peer.thumbprint) {
+        (true, Some(t)) => Proof::Presented(t.clone()),
+        (true, None) => Proof::Missing,
+        (false, _) => Proof::Unavailable,
+    }
+}
+
+/// Over HTTPS, an agent pinned to a client certificate must present that certificate on every
+/// later request (401 otherwise). Plain HTTP has no certificate to pin.
 async fn check_pinned(app: &App, peer: &Peer, agent_id: Uuid) -> Result<(), Resp> {
     if !peer.tls {
         return Ok(());
@@ -108,11 +118,11 @@ async fn check_pinned(app: &App, peer: &Peer, agent_id: Uuid) -> Result<(), Resp
     let Ok(Some(view)) = app.storage.agent(agent_id).await else {
         return Ok(()); // unknown agents are refused by the handlers themselves
     };
-    if view.thumbprints.is_empty() {
+    let Some(pin) = &view.pin else {
         return Ok(());
-    }
+    };
     match &peer.thumbprint {
-        Some(t) if view.thumbprints.iter().any(|r| r.eq_ignore_ascii_case(t)) => Ok(()),
+        Some(t) if pin.thumbprint.eq_ignore_ascii_case(t) => Ok(()),
         Some(_) => Err(error(
             StatusCode::UNAUTHORIZED,
             format!("the client certificate is not the one agent {agent_id} registered"),
@@ -124,9 +134,44 @@ async fn check_pinned(app: &App, peer: &Peer, agent_id: Uuid) -> Result<(), Resp
     }
 }
 
+/// The largest registration body accepted (a WMF registration is about 1 KiB).
+pub const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
+
+/// Refuses a registration (audited and logged, never with the body's text).
+async fn refuse(app: &App, peer: &Peer, agent_id: Uuid, status: StatusCode, why: String) -> Resp {
+    tracing::warn!(agent = %agent_id, reason = ?why, "registration refused");
+    crate::auth::audit(
+        app,
+        "agent",
+        peer,
+        "agent.register",
+        &agent_id.to_string(),
+        &format!("refused: {why}"),
+    )
+    .await;
+    error(status, why)
+}
+
 async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Incoming>) -> Resp {
-    let headers = req.headers().clone();
-    let body = match protocol_body(app, req).await {
+    // The credentials are checked before any body byte is read.
+    let signed = match SignedHeaders::check(
+        header(req.headers(), "authorization"),
+        header(req.headers(), "x-ms-date"),
+        now(),
+        app.config.max_clock_skew,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            let status = match e {
+                AuthError::MalformedDate(_) | AuthError::MissingDate => StatusCode::BAD_REQUEST,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            tracing::warn!(agent = %agent_id, reason = %e, "registration refused");
+            return error(status, e);
+        }
+    };
+    let limit = MAX_REGISTRATION_BYTES.min(app.config.max_body_bytes);
+    let body = match read_body(req.into_body(), limit, app.config.read_timeout).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -135,23 +180,10 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
         Err(e) => return storage_error(e),
     };
     let keys: Vec<String> = records.iter().map(|k| k.key.clone()).collect();
-    let matched = auth::verify_registration(
-        &keys,
-        &body,
-        header(&headers, "authorization"),
-        header(&headers, "x-ms-date"),
-        now(),
-        app.config.max_clock_skew,
-    );
-    let key_index = match matched {
+    let key_index = match signed.matching_key(&keys, &body) {
         Ok(i) => i,
         Err(e) => {
-            tracing::warn!(agent = %agent_id, reason = %e, "registration refused");
-            let status = match e {
-                AuthError::MalformedDate(_) | AuthError::MissingDate => StatusCode::BAD_REQUEST,
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            return error(status, e);
+            return refuse(app, peer, agent_id, StatusCode::UNAUTHORIZED, e.to_string()).await;
         }
     };
     let request: RegisterRequest = match serde_json::from_slice(&body) {
@@ -163,26 +195,58 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
             );
         }
     };
-    if let Some(names) = &request.configuration_names {
-        for n in names {
-            if let Err(e) = dsc_core::pull::path::check_name("configuration name", n) {
-                return error(StatusCode::BAD_REQUEST, e);
-            }
-        }
+    if let Err(e) = check_agent_information(&request) {
+        return error(StatusCode::BAD_REQUEST, e);
     }
-    // Over HTTPS, the certificate the LCM describes must be the one it presents.
-    if let (true, Some(presented)) = (peer.tls, &peer.thumbprint) {
-        let described = request
-            .registration_information
-            .certificate_information
-            .as_ref()
-            .map(|c| c.thumbprint.as_str());
-        if !described.is_some_and(|d| d.eq_ignore_ascii_case(presented)) {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "the registration's certificate thumbprint does not match the client certificate",
-            );
+    let view = match app.storage.agent(agent_id).await {
+        Ok(v) => v,
+        Err(e) => return storage_error(e),
+    };
+    let described = request
+        .registration_information
+        .certificate_information
+        .as_ref()
+        .map(|c| Described {
+            thumbprint: &c.thumbprint,
+            not_after: &c.not_after,
+        });
+    let pinned = view.as_ref().and_then(|v| v.pin.as_ref());
+    let accepted = match check_registration(pinned, described, &proof(peer), now()) {
+        Ok(a) => a,
+        Err(e) => {
+            let status = match e {
+                IdentityError::MalformedThumbprint(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            return refuse(app, peer, agent_id, status, e.to_string()).await;
         }
+    };
+    // A signature is accepted once: a captured registration cannot be replayed.
+    match app
+        .storage
+        .accounts()
+        .remember_signature(&signed.signature, now().unix_timestamp())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            let why = "this registration signature was already used; sign each registration anew"
+                .to_string();
+            return refuse(app, peer, agent_id, StatusCode::UNAUTHORIZED, why).await;
+        }
+        Err(e) => return storage_error(e),
+    }
+    if let Accepted::Renewal { old, new } = &accepted {
+        let what = format!("certificate renewed: {old} -> {}", new.thumbprint);
+        crate::auth::audit(
+            app,
+            "agent",
+            peer,
+            "agent.certificate",
+            &agent_id.to_string(),
+            &what,
+        )
+        .await;
     }
     let message_type = request.registration_information.registration_message_type;
     let registration = Registration {
@@ -191,6 +255,7 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
         key_id: records[key_index].id.clone(),
         registered_at: now().unix_timestamp(),
         request,
+        pin: accepted.new_pin().cloned(),
     };
     match app.storage.register(registration).await {
         Ok(()) => {
@@ -199,6 +264,31 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
         }
         Err(e) => storage_error(e),
     }
+}
+
+/// Bounds the name-like fields of a registration.
+fn check_agent_information(request: &RegisterRequest) -> Result<(), String> {
+    if let Some(names) = &request.configuration_names {
+        if names.len() > 64 {
+            return Err("a registration names at most 64 configurations".into());
+        }
+        for n in names {
+            dsc_core::pull::path::check_name("configuration name", n).map_err(|e| e.to_string())?;
+        }
+    }
+    let info = &request.agent_information;
+    for (what, value, max) in [
+        ("NodeName", &info.node_name, 255),
+        ("IPAddress", &info.ip_address, 4096),
+        ("LCMVersion", &info.lcm_version, 64),
+    ] {
+        if value.len() > max || value.chars().any(char::is_control) {
+            return Err(format!(
+                "AgentInformation.{what} must be at most {max} characters without control characters"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A protocol request's body, within the protocol's size and time limits.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 pub const KEY: &str = "91E51A37-B59F-11E5-9C04-14109FD663AE";
-pub const TOKEN: &str = "test-admin-token";
+pub const TOKEN: &str = "test-admin-token-0123456789";
 
 /// Which storage a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

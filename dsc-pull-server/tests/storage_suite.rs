@@ -109,6 +109,7 @@ fn registration(
                 registration_message_type: kind,
             },
         },
+        pin: None,
     }
 }
 
@@ -481,6 +482,44 @@ fn node_list_pages_in_agent_id_order_and_last_seen_is_flushed() {
                 reopened.node(ids[0]).await.unwrap().unwrap().last_seen,
                 Some(1_900_000_000)
             );
+        })
+    });
+}
+
+#[test]
+fn an_agent_has_one_pinned_certificate_in_memory_and_after_reopening() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let a = Uuid::new_v4();
+            let pin = |t: &str| dsc_pull_server::storage::Pin {
+                thumbprint: t.into(),
+                not_after: Some("2030-01-01T00:00:00Z".into()),
+            };
+            let mut r = registration(
+                a,
+                RegistrationMessageType::ConfigurationRepository,
+                Some(&["Web"]),
+            );
+            r.pin = Some(pin("AAAA"));
+            s.register(r).await.unwrap();
+            // A registration of another type that leaves the pin alone does not add a second one.
+            s.register(registration(a, RegistrationMessageType::ReportServer, None))
+                .await
+                .unwrap();
+            let mut renewed = registration(a, RegistrationMessageType::ReportServer, None);
+            renewed.pin = Some(pin("BBBB"));
+            s.register(renewed).await.unwrap();
+            let now = s.agent(a).await.unwrap().unwrap();
+            assert_eq!(now.pin.as_ref().unwrap().thumbprint, "BBBB");
+            let reopened = (b.reopen)().await;
+            let view = reopened.agent(a).await.unwrap().unwrap();
+            assert_eq!(view.pin, now.pin);
+            assert!(reopened.release_pin(a).await.unwrap());
+            assert_eq!(reopened.agent(a).await.unwrap().unwrap().pin, None);
+            let again = (b.reopen)().await;
+            assert_eq!(again.agent(a).await.unwrap().unwrap().pin, None);
+            assert!(!again.release_pin(Uuid::new_v4()).await.unwrap());
         })
     });
 }

@@ -44,12 +44,16 @@ fn string_to_sign(body: &[u8], x_ms_date: &str) -> String {
     format!("{}\n{}", B64.encode(Sha256::digest(body)), x_ms_date)
 }
 
-fn mac(key: &str, body: &[u8], x_ms_date: &str) -> HmacSha256 {
+fn mac_of(key: &str, string_to_sign: &str) -> HmacSha256 {
     // HMAC accepts keys of any length; this cannot fail.
     let mut mac = HmacSha256::new_from_slice(key.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-    mac.update(string_to_sign(body, x_ms_date).as_bytes());
+    mac.update(string_to_sign.as_bytes());
     mac
+}
+
+fn mac(key: &str, body: &[u8], x_ms_date: &str) -> HmacSha256 {
+    mac_of(key, &string_to_sign(body, x_ms_date))
 }
 
 /// The base64 signature of a registration body.
@@ -102,6 +106,61 @@ pub fn format_date(t: OffsetDateTime) -> String {
     )
 }
 
+/// The credentials of a registration, checked before its body is read: a well-formed
+/// `Authorization: Shared <signature>` and an `x-ms-date` within the allowed skew.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHeaders {
+    /// The 32 signature bytes.
+    pub signature: Vec<u8>,
+    /// The x-ms-date header exactly as sent (it is part of the signed string).
+    pub date: String,
+}
+
+impl SignedHeaders {
+    /// Checks the headers of a registration: both present, well-formed, and the date within
+    /// `max_skew` of `now`. Costs no hashing, so a server can refuse before reading a body.
+    pub fn check(
+        authorization: Option<&str>,
+        x_ms_date: Option<&str>,
+        now: OffsetDateTime,
+        max_skew: std::time::Duration,
+    ) -> Result<Self, AuthError> {
+        let signature = parse_authorization(authorization.ok_or(AuthError::MissingAuthorization)?)?;
+        let date_text = x_ms_date.ok_or(AuthError::MissingDate)?;
+        if date_text.len() > 64 {
+            return Err(AuthError::MalformedDate(
+                date_text.chars().take(64).collect(),
+            ));
+        }
+        let date = parse_date(date_text)?;
+        let skew = (now - date).whole_seconds().unsigned_abs();
+        if skew > max_skew.as_secs() {
+            return Err(AuthError::StaleDate {
+                skew_seconds: i64::try_from(skew).unwrap_or(i64::MAX),
+                max_seconds: max_skew.as_secs(),
+            });
+        }
+        Ok(SignedHeaders {
+            signature,
+            date: date_text.to_string(),
+        })
+    }
+
+    /// The index of the key among `keys` that signed `body`: the body is hashed once, then one
+    /// HMAC per key, each compared in constant time (every key is tried, so timing does not
+    /// say which matched).
+    pub fn matching_key(&self, keys: &[String], body: &[u8]) -> Result<usize, AuthError> {
+        let signed = string_to_sign(body, &self.date);
+        let mut matched = None;
+        for (i, key) in keys.iter().enumerate() {
+            if mac_of(key, &signed).verify_slice(&self.signature).is_ok() && matched.is_none() {
+                matched = Some(i);
+            }
+        }
+        matched.ok_or(AuthError::NoMatchingKey)
+    }
+}
+
 /// Checks a registration request: the date is present, well-formed and within `max_skew` of
 /// `now`, and the signature was made with one of `keys`. Returns the index of the matching key.
 pub fn verify_registration(
@@ -112,24 +171,7 @@ pub fn verify_registration(
     now: OffsetDateTime,
     max_skew: std::time::Duration,
 ) -> Result<usize, AuthError> {
-    let sig = parse_authorization(authorization.ok_or(AuthError::MissingAuthorization)?)?;
-    let date_text = x_ms_date.ok_or(AuthError::MissingDate)?;
-    let date = parse_date(date_text)?;
-    let skew = (now - date).whole_seconds().abs();
-    if skew as u64 > max_skew.as_secs() {
-        return Err(AuthError::StaleDate {
-            skew_seconds: skew,
-            max_seconds: max_skew.as_secs(),
-        });
-    }
-    let mut matched = None;
-    for (i, key) in keys.iter().enumerate() {
-        // verify_slice compares in constant time; every key is tried so timing does not say which.
-        if mac(key, body, date_text).verify_slice(&sig).is_ok() && matched.is_none() {
-            matched = Some(i);
-        }
-    }
-    matched.ok_or(AuthError::NoMatchingKey)
+    SignedHeaders::check(authorization, x_ms_date, now, max_skew)?.matching_key(keys, body)
 }
 
 /// Parses a `RegistrationKeys.txt`: one key per line; `#` starts a comment; surrounding

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod checksum;
 pub mod client;
 pub mod compliance;
+pub mod identity;
 pub mod messages;
 pub mod path;
 

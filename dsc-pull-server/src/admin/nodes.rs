@@ -217,7 +217,16 @@ fn wants_csv(req: &Request<Incoming>) -> bool {
 }
 
 /// One CSV field, quoted when it needs to be (RFC 4180).
-fn csv_field(text: &str) -> String {
+/// One CSV cell. A value a spreadsheet would run as a formula (it starts with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return) is prefixed with `'`, so it is shown as text.
+pub fn csv_field(text: &str) -> String {
+    let safe;
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        safe = format!("'{text}");
+        safe.as_str()
+    } else {
+        text
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -288,6 +297,17 @@ async fn names_body(app: &App, req: Request<Incoming>, what: &str) -> Result<Vec
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn csv_cells_never_start_a_spreadsheet_formula() {
+        assert_eq!(
+            super::csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(super::csv_field("+1"), "'+1");
+        assert_eq!(super::csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(super::csv_field("web-01"), "web-01");
+    }
+
     /// Every endpoint the admin API answers is in the OpenAPI document.
     #[test]
     fn the_openapi_document_lists_every_endpoint() {

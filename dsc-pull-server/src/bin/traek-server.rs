@@ -90,6 +90,25 @@ struct ServeArgs {
     /// A node whose latest report is older than this is `stale` [default: 2h].
     #[arg(long, global = true, env = "TRAEK_STALE_AFTER")]
     stale_after: Option<String>,
+    /// Prune audit entries older than this [default: 365d]. Used registration signatures and
+    /// sign-in failures are forgotten on the same schedule.
+    #[arg(long, global = true, env = "TRAEK_AUDIT_RETENTION")]
+    audit_retention: Option<String>,
+    /// A reverse proxy or ingress (address or CIDR, repeatable) whose X-Forwarded-For,
+    /// X-Forwarded-Proto and client-certificate headers are believed; from any other address
+    /// they are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        global = true,
+        env = "TRAEK_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<String>,
+    /// The header in which a trusted proxy forwards the client certificate (URL-escaped PEM,
+    /// as nginx's $ssl_client_escaped_cert, or base64 DER, as IIS ARR's X-ARR-ClientCert)
+    /// [default: X-SSL-Client-Cert].
+    #[arg(long, global = true, env = "TRAEK_CLIENT_CERT_HEADER")]
+    client_cert_header: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -174,6 +193,9 @@ fn main() -> ExitCode {
             max_reports_per_node: o.max_reports_per_node,
             prune_interval: o.prune_interval.clone(),
             stale_after: o.stale_after.clone(),
+            audit_retention: o.audit_retention.clone(),
+            trusted_proxies: o.trusted_proxies.clone(),
+            client_cert_header: o.client_cert_header.clone(),
         },
     ) {
         Ok(c) => c,
@@ -353,6 +375,11 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         .map_err(|e| format!("listening on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("traek-server listening on {scheme}://{local}");
+    if tls.is_none() && !local.ip().is_loopback() && config.trusted_proxies.nets.is_empty() {
+        tracing::warn!(
+            "serving plain HTTP on a non-loopback address without --trusted-proxy: registrations, configurations (which may hold credentials) and dashboard sessions cross the network unencrypted; use --tls-cert/--tls-key or a TLS-terminating proxy"
+        );
+    }
     match &config.database {
         Some(url) => eprintln!("  database:           {}", storage::postgres::redact(url)),
         None => eprintln!("  data directory:     {}", config.data_dir.display()),

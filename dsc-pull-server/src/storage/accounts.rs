@@ -109,6 +109,18 @@ CREATE TABLE IF NOT EXISTS tag_configurations (
 );
 "#;
 
+/// Tables of the network hardening, in SQL both SQLite and PostgreSQL accept: registration
+/// signatures already used (replay protection, shared by every replica), and the indexes
+/// retention deletes by.
+pub const SECURITY_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS registration_signatures (
+    signature TEXT PRIMARY KEY,
+    seen_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS registration_signatures_by_time ON registration_signatures (seen_at);
+CREATE INDEX IF NOT EXISTS login_failures_by_time ON login_failures (last_at);
+"#;
+
 /// A dashboard/API account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -432,6 +444,46 @@ impl Accounts<'_> {
             )
             .await?;
         Ok(n > 0)
+    }
+
+    /// Remembers a registration signature; false when it was already used (a replay).
+    pub async fn remember_signature(&self, signature: &[u8], now: i64) -> StorageResult<bool> {
+        use base64::Engine as _;
+        let text = base64::engine::general_purpose::STANDARD.encode(signature);
+        let n = self
+            .0
+            .exec(
+                "INSERT INTO registration_signatures (signature, seen_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",
+                vec![text.into(), now.into()],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Forgets what retention no longer needs: registration signatures seen before
+    /// `signatures_before`, sign-in failures older than `failures_before`, and audit entries
+    /// older than `audit_before`. Returns the number of audit entries removed.
+    pub async fn prune_security(
+        &self,
+        signatures_before: i64,
+        failures_before: i64,
+        audit_before: i64,
+    ) -> StorageResult<u64> {
+        self.0
+            .exec(
+                "DELETE FROM registration_signatures WHERE seen_at < $1",
+                vec![signatures_before.into()],
+            )
+            .await?;
+        self.0
+            .exec(
+                "DELETE FROM login_failures WHERE last_at < $1",
+                vec![failures_before.into()],
+            )
+            .await?;
+        self.0
+            .exec("DELETE FROM audit WHERE at < $1", vec![audit_before.into()])
+            .await
     }
 
     pub async fn append_audit(&self, e: &AuditEntry) -> StorageResult<()> {

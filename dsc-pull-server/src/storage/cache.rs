@@ -195,9 +195,11 @@ impl Cache {
             view.add_registration(
                 r.message_type.as_str(),
                 r.names_json(),
-                r.thumbprint(),
                 &r.request.agent_information.lcm_version,
-            )
+            );
+            if let Some(pin) = &r.pin {
+                view.pin = Some(pin.clone());
+            }
         });
         self.seen_and_stored(&r.agent_id, r.registered_at);
     }

@@ -26,6 +26,7 @@ pub use nodes::*;
 use async_trait::async_trait;
 use bytes::Bytes;
 use dsc_core::pull::compliance::{ComplianceStatus, ResourceResult};
+pub use dsc_core::pull::identity::Pin;
 use dsc_core::pull::messages::{RegisterRequest, RegistrationMessageType, ReportSummary};
 use serde::Serialize;
 use uuid::Uuid;
@@ -71,6 +72,9 @@ pub struct Registration {
     pub registered_at: i64,
     #[serde(skip)]
     pub request: RegisterRequest,
+    /// The certificate the agent is pinned to from now on; `None` leaves its pin as it is.
+    #[serde(skip)]
+    pub pin: Option<Pin>,
 }
 
 impl Registration {
@@ -104,8 +108,8 @@ pub struct AgentView {
     pub registered_names: Vec<String>,
     /// Names assigned by an administrator; when set, they take precedence.
     pub assigned_names: Option<Vec<String>>,
-    /// Thumbprints of the registered client certificates.
-    pub thumbprints: Vec<String>,
+    /// The one client certificate the agent is pinned to (the same in memory and in storage).
+    pub pin: Option<Pin>,
     /// The agent is a traek agent (its LCMVersion starts with `traek-agent/`): it is served
     /// packages instead of MOFs.
     pub traek_agent: bool,
@@ -117,13 +121,12 @@ pub struct AgentView {
 pub const TRAEK_AGENT_PREFIX: &str = "traek-agent/";
 
 impl AgentView {
-    /// Adds one stored registration: its names (ConfigurationRepository), its certificate
-    /// thumbprint and what kind of agent sent it.
+    /// Adds one stored registration: its names (ConfigurationRepository) and what kind of
+    /// agent sent it.
     pub fn add_registration(
         &mut self,
         message_type: &str,
         names: Option<String>,
-        thumbprint: Option<String>,
         lcm_version: &str,
     ) {
         if message_type == RegistrationMessageType::ConfigurationRepository.as_str() {
@@ -132,11 +135,14 @@ impl AgentView {
                 .unwrap_or_default();
             self.traek_agent = lcm_version.starts_with(TRAEK_AGENT_PREFIX);
         }
-        if let Some(t) = thumbprint
-            && !self.thumbprints.contains(&t)
-        {
-            self.thumbprints.push(t);
-        }
+    }
+
+    /// Sets the pin from the agent's stored columns.
+    pub fn set_pin(&mut self, thumbprint: Option<String>, not_after: Option<String>) {
+        self.pin = thumbprint.filter(|t| !t.is_empty()).map(|thumbprint| Pin {
+            thumbprint,
+            not_after,
+        });
     }
 }
 
@@ -314,6 +320,9 @@ pub trait Storage: Send + Sync + 'static {
     async fn agent(&self, agent_id: Uuid) -> StorageResult<Option<std::sync::Arc<AgentView>>>;
     /// Records that the agent was seen now (may be batched; need not be durable at once).
     fn touch(&self, agent_id: Uuid, now: i64);
+    /// Releases the agent's certificate pin, so that its next registration pins anew. False
+    /// when the agent is unknown.
+    async fn release_pin(&self, agent_id: Uuid) -> StorageResult<bool>;
     /// Removes the agent and its registrations (its reports are kept). False when unknown.
     async fn unregister(&self, agent_id: Uuid) -> StorageResult<bool>;
     /// Sets (`Some`) or clears (`None`) the administrator's assignment. False when unknown.

@@ -37,15 +37,18 @@ impl Form {
     }
 }
 
-/// Reads an `application/x-www-form-urlencoded` or `multipart/form-data` body.
-async fn read_form(app: &App, req: Request<Incoming>) -> Result<Form, String> {
+/// The largest form other than a content upload (sign-in, tags, users, tokens, keys).
+pub const FORM_LIMIT: usize = 16 * 1024;
+
+/// Reads an `application/x-www-form-urlencoded` or `multipart/form-data` body of at most
+/// `limit` bytes.
+async fn read_form(app: &App, req: Request<Incoming>, limit: usize) -> Result<Form, String> {
     let content_type = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let limit = app.config.max_upload_bytes;
     let body = read_body(req.into_body(), limit, app.config.read_timeout)
         .await
         .map_err(|_| format!("the form could not be read (at most {limit} bytes)"))?;
@@ -122,7 +125,7 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
         .filter_map(|c| c.trim().split_once('='))
         .find(|(k, _)| *k == LOGIN_COOKIE)
         .map(|(_, v)| v.to_string());
-    let form = match read_form(app, req).await {
+    let form = match read_form(app, req, FORM_LIMIT).await {
         Ok(f) => f,
         Err(e) => return super::html_page(StatusCode::BAD_REQUEST, maud::html! { p { (e) } }),
     };
@@ -132,6 +135,12 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
         return login_again(app, "the sign-in form expired; try again").await;
     }
     let name = form.get("name").trim().to_string();
+    if crate::admin::check_user_name(&name).is_err() {
+        // No account can have this name: do the same work as for a wrong password, record
+        // nothing (the name is the caller's text, of any length).
+        auth::verify_password_off_thread(form.get("password").to_string(), None).await;
+        return login_again(app, "wrong user name or password").await;
+    }
     let accounts = app.storage.accounts();
     let now = crate::storage::now_unix();
     let (failures, last) = match accounts.login_failures(&name).await {
@@ -162,9 +171,8 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
         Ok(u) => u,
         Err(e) => return storage_error(e),
     };
-    let valid = user
-        .as_ref()
-        .is_some_and(|u| auth::verify_password(form.get("password"), &u.password_hash));
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let valid = auth::verify_password_off_thread(form.get("password").to_string(), hash).await;
     let Some(user) = user.filter(|_| valid) else {
         if let Err(e) = accounts.record_login(&name, false, now).await {
             return storage_error(e);
@@ -208,7 +216,21 @@ pub async fn handle(
     req: Request<Incoming>,
     path: &str,
 ) -> Resp {
-    let form = match read_form(app, req).await {
+    // Only an upload may be large, and only for a caller who may upload.
+    let upload = path == "/ui/content/upload";
+    if upload && !v.can(Role::Operator) {
+        return message(
+            v,
+            StatusCode::FORBIDDEN,
+            "uploading content needs the operator role",
+        );
+    }
+    let limit = if upload {
+        app.config.max_upload_bytes
+    } else {
+        FORM_LIMIT
+    };
+    let form = match read_form(app, req, limit).await {
         Ok(f) => f,
         Err(e) => return message(v, StatusCode::BAD_REQUEST, &e),
     };

@@ -336,7 +336,10 @@ async fn node(app: &App, v: &Viewer, req: &Request<Incoming>, id: &str) -> Resp 
         Ok(x) => x,
         Err(e) => return storage_error(e),
     };
-    let thumbprints = regs.map(|r| r.thumbprints.clone()).unwrap_or_default();
+    let thumbprints: Vec<String> = regs
+        .and_then(|r| r.pin.as_ref().map(|p| p.thumbprint.clone()))
+        .into_iter()
+        .collect();
     let errors: Vec<String> = reports
         .first()
         .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())

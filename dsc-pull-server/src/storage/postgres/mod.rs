@@ -120,7 +120,7 @@ impl Shared {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT agent_id, assigned_names, last_seen, tags FROM agents",
+                "SELECT agent_id, assigned_names, last_seen, tags, pin_thumbprint, pin_not_after FROM agents",
                 &[],
             )
             .await
@@ -131,7 +131,7 @@ impl Shared {
                 (
                     r.get(0),
                     (
-                        view_of(r.get(1), r.get(3)),
+                        view_of(r.get(1), r.get(3), r.get(4), r.get(5)),
                         r.get::<_, Option<i64>>(2).unwrap_or(0),
                     ),
                 )
@@ -139,14 +139,14 @@ impl Shared {
             .collect();
         let regs = client
             .query(
-                "SELECT agent_id, message_type, configuration_names, thumbprint, lcm_version FROM registrations",
+                "SELECT agent_id, message_type, configuration_names, lcm_version FROM registrations",
                 &[],
             )
             .await
             .map_err(pg_error)?;
         for r in &regs {
             if let Some((view, _)) = agents.get_mut(&r.get::<_, Uuid>(0)) {
-                view.add_registration(r.get(1), r.get(2), r.get(3), r.get(4));
+                view.add_registration(r.get(1), r.get(2), r.get(3));
             }
         }
         let checksums = client
@@ -177,21 +177,21 @@ impl Shared {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
-                "SELECT assigned_names, last_seen, tags FROM agents WHERE agent_id = $1",
+                "SELECT assigned_names, last_seen, tags, pin_thumbprint, pin_not_after FROM agents WHERE agent_id = $1",
             )
             .await
             .map_err(pg_error)?;
         let Some(row) = client.query_opt(&stmt, &[&id]).await.map_err(pg_error)? else {
             return Ok(None);
         };
-        let mut view = view_of(row.get(0), row.get(2));
+        let mut view = view_of(row.get(0), row.get(2), row.get(3), row.get(4));
         let seen = row.get::<_, Option<i64>>(1).unwrap_or(0);
         let stmt = client
-            .prepare_cached("SELECT message_type, configuration_names, thumbprint, lcm_version FROM registrations WHERE agent_id = $1")
+            .prepare_cached("SELECT message_type, configuration_names, lcm_version FROM registrations WHERE agent_id = $1")
             .await
             .map_err(pg_error)?;
         for r in client.query(&stmt, &[&id]).await.map_err(pg_error)? {
-            view.add_registration(r.get(0), r.get(1), r.get(2), r.get(3));
+            view.add_registration(r.get(0), r.get(1), r.get(2));
         }
         Ok(Some((view, seen)))
     }
@@ -262,12 +262,19 @@ impl Shared {
     }
 }
 
-fn view_of(assigned: Option<String>, tags: Option<String>) -> AgentView {
-    AgentView {
+fn view_of(
+    assigned: Option<String>,
+    tags: Option<String>,
+    pin: Option<String>,
+    not_after: Option<String>,
+) -> AgentView {
+    let mut view = AgentView {
         assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
         tags: names_of(tags.as_deref()),
         ..Default::default()
-    }
+    };
+    view.set_pin(pin, not_after);
+    view
 }
 
 /// PostgreSQL + blob store.

@@ -41,10 +41,36 @@ impl Storage for PgStorage {
         )
         .await
         .map_err(pg_error)?;
+        if let Some(pin) = &r.pin {
+            tx.execute(
+                "UPDATE agents SET pin_thumbprint = $2, pin_not_after = $3 WHERE agent_id = $1",
+                &[&r.agent_id, &pin.thumbprint, &pin.not_after],
+            )
+            .await
+            .map_err(pg_error)?;
+        }
         Self::notify_in(&tx, Change::Agent(r.agent_id)).await?;
         tx.commit().await.map_err(pg_error)?;
         self.shared.cache.apply_registration(&r);
         Ok(())
+    }
+
+    async fn release_pin(&self, agent_id: Uuid) -> StorageResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let n = tx
+            .execute(
+                "UPDATE agents SET pin_thumbprint = NULL, pin_not_after = NULL WHERE agent_id = $1",
+                &[&agent_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Self::notify_in(&tx, Change::Agent(agent_id)).await?;
+        tx.commit().await.map_err(pg_error)?;
+        self.shared
+            .cache
+            .update_agent(agent_id, false, |v| v.pin = None);
+        Ok(n > 0)
     }
 
     async fn agent(&self, agent_id: Uuid) -> StorageResult<Option<Arc<AgentView>>> {

@@ -108,6 +108,17 @@ CREATE TABLE daily_counts (
 "#,
     ),
     (4, crate::storage::accounts::SCHEMA),
+    (
+        5,
+        r#"
+ALTER TABLE agents ADD COLUMN pin_thumbprint text, ADD COLUMN pin_not_after text;
+UPDATE agents SET
+    pin_thumbprint = (SELECT upper(r.thumbprint) FROM registrations r WHERE r.agent_id = agents.agent_id AND r.thumbprint IS NOT NULL AND r.thumbprint <> '' ORDER BY r.registered_at DESC LIMIT 1)
+    WHERE pin_thumbprint IS NULL;
+ALTER TABLE api_tokens ADD COLUMN parent_id text;
+"#,
+    ),
+    (6, crate::storage::accounts::SECURITY_SCHEMA),
 ];
 
 /// The newest schema version this build knows.

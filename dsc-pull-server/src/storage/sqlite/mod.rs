@@ -77,6 +77,8 @@ impl SqliteStorage {
         conn.execute_batch(writer::SCHEMA).map_err(err)?;
         conn.execute_batch(crate::storage::accounts::SCHEMA)
             .map_err(err)?;
+        conn.execute_batch(crate::storage::accounts::SECURITY_SCHEMA)
+            .map_err(err)?;
         writer::add_missing_columns(&conn).map_err(err)?;
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS agents_by_run ON agents(run_status, run_time);",
@@ -321,6 +323,13 @@ impl Storage for SqliteStorage {
 
     fn touch(&self, agent_id: Uuid, now: i64) {
         self.cache.touch(&agent_id, now);
+    }
+
+    async fn release_pin(&self, agent_id: Uuid) -> StorageResult<bool> {
+        match self.write(WriteOp::ReleasePin(agent_id)).await? {
+            WriteOutcome::Found(f) => Ok(f),
+            _ => Ok(false),
+        }
     }
 
     async fn unregister(&self, agent_id: Uuid) -> StorageResult<bool> {

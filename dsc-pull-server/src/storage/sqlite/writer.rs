@@ -103,7 +103,16 @@ pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("agents", "run_status", "TEXT"),
     ("agents", "run_time", "INTEGER"),
     ("agents", "tags", "TEXT"),
+    ("agents", "pin_thumbprint", "TEXT"),
+    ("agents", "pin_not_after", "TEXT"),
+    ("api_tokens", "parent_id", "TEXT"),
 ];
+
+/// Pins every agent that has none yet to the certificate of its latest registration that
+/// described one (databases written before agents had a single pin).
+pub(super) const PIN_FROM_REGISTRATIONS: &str = "UPDATE agents SET
+    pin_thumbprint = (SELECT upper(r.thumbprint) FROM registrations r WHERE r.agent_id = agents.agent_id AND r.thumbprint IS NOT NULL AND r.thumbprint <> '' ORDER BY r.registered_at DESC LIMIT 1)
+    WHERE pin_thumbprint IS NULL";
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
 pub(super) fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
@@ -115,6 +124,9 @@ pub(super) fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
             .exists(params![column])?;
         if !present {
             conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+            if *column == "pin_thumbprint" {
+                conn.execute_batch(PIN_FROM_REGISTRATIONS)?;
+            }
         }
     }
     Ok(())
@@ -123,6 +135,7 @@ pub(super) fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
 pub(super) enum WriteOp {
     Register(Registration),
     Unregister(Uuid),
+    ReleasePin(Uuid),
     Assign(Uuid, Option<Vec<String>>),
     Report {
         agent_id: Uuid,
@@ -172,7 +185,7 @@ pub(super) struct WriteJob {
 pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> {
     let mut agents: HashMap<Uuid, (AgentView, i64)> = HashMap::new();
     let mut stmt = conn
-        .prepare("SELECT agent_id, assigned_names, last_seen, tags FROM agents")
+        .prepare("SELECT agent_id, assigned_names, last_seen, tags, pin_thumbprint, pin_not_after FROM agents")
         .map_err(err)?;
     let rows = stmt
         .query_map([], |r| {
@@ -181,24 +194,27 @@ pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> 
                 r.get::<_, Option<String>>(1)?,
                 r.get::<_, Option<i64>>(2)?,
                 r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })
         .map_err(err)?;
     for row in rows {
-        let (id, assigned, seen, tags) = row.map_err(err)?;
+        let (id, assigned, seen, tags, pin, not_after) = row.map_err(err)?;
         let Ok(id) = Uuid::parse_str(&id) else {
             continue;
         };
-        let view = AgentView {
+        let mut view = AgentView {
             assigned_names: assigned.and_then(|a| serde_json::from_str(&a).ok()),
             tags: names_of(tags.as_deref()),
             ..Default::default()
         };
+        view.set_pin(pin, not_after);
         agents.insert(id, (view, seen.unwrap_or(0)));
     }
     let mut stmt = conn
         .prepare(
-            "SELECT agent_id, message_type, configuration_names, thumbprint, lcm_version FROM registrations",
+            "SELECT agent_id, message_type, configuration_names, lcm_version FROM registrations",
         )
         .map_err(err)?;
     let rows = stmt
@@ -207,18 +223,17 @@ pub(super) fn load_cache(conn: &Connection, cache: &Cache) -> StorageResult<()> 
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
+                r.get::<_, String>(3)?,
             ))
         })
         .map_err(err)?;
     for row in rows {
-        let (id, mt, names, thumb, lcm) = row.map_err(err)?;
+        let (id, mt, names, lcm) = row.map_err(err)?;
         let Ok(id) = Uuid::parse_str(&id) else {
             continue;
         };
         if let Some((view, _)) = agents.get_mut(&id) {
-            view.add_registration(&mt, names, thumb, &lcm);
+            view.add_registration(&mt, names, &lcm);
         }
     }
     cache.replace_agents(agents);
@@ -308,6 +323,12 @@ fn apply(
                 r.names_json(),
                 r.request_json(),
             ])?;
+            if let Some(pin) = &r.pin {
+                tx.prepare_cached(
+                    "UPDATE agents SET pin_thumbprint = ?2, pin_not_after = ?3 WHERE agent_id = ?1",
+                )?
+                .execute(params![id, pin.thumbprint, pin.not_after])?;
+            }
             let r = r.clone();
             updates.push(Box::new(move |c: &Cache| c.apply_registration(&r)));
             Ok(WriteOutcome::Done)
@@ -321,6 +342,18 @@ fn apply(
             let id = *agent_id;
             updates.push(Box::new(move |c: &Cache| {
                 c.set_agent(id, None);
+            }));
+            Ok(WriteOutcome::Found(n > 0))
+        }
+        WriteOp::ReleasePin(agent_id) => {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE agents SET pin_thumbprint = NULL, pin_not_after = NULL WHERE agent_id = ?1",
+                )?
+                .execute(params![agent_id.to_string()])?;
+            let id = *agent_id;
+            updates.push(Box::new(move |c: &Cache| {
+                c.update_agent(id, false, |v| v.pin = None)
             }));
             Ok(WriteOutcome::Found(n > 0))
         }
