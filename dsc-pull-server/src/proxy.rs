@@ -96,7 +96,7 @@ fn parse_hop(text: &str) -> Option<IpAddr> {
 }
 
 fn last_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    let value = headers.get_all(name).iter().last()?.to_str().ok()?;
+    let value = headers.get_all(name).iter().next_back()?.to_str().ok()?;
     value.rsplit(',').next().map(|v| v.trim().to_string())
 }
 

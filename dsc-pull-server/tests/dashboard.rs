@@ -609,3 +609,107 @@ fn users_made_on_the_command_line_sign_in() {
     assert!(try_login(&s, "dave", &generated).is_err());
     login(&s, "dave", "daves-new-password");
 }
+
+#[test]
+fn tokens_made_with_a_token_never_outlive_it_nor_the_password() {
+    let s = Server::start();
+    add_user(&s, "ops", "operator", "correct-horse");
+    let session = login(&s, "ops", "correct-horse");
+    let parent = token(&s, &session);
+    let bearer = |t: &str| format!("Bearer {t}");
+    let mint = |t: &str, body: &[u8]| {
+        let r = call(
+            &s,
+            "POST",
+            "/api/v1/tokens",
+            &[("Authorization", &bearer(t))],
+            Some(body),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        json_of(&r)
+    };
+    let works = |t: &str| {
+        call(
+            &s,
+            "GET",
+            "/api/v1/nodes",
+            &[("Authorization", &bearer(t))],
+            None,
+        )
+        .status
+            == 200
+    };
+    let child = mint(&parent, br#"{"name": "child"}"#);
+    let grandchild = mint(
+        child["token"].as_str().unwrap(),
+        br#"{"name": "grandchild"}"#,
+    );
+    assert!(works(grandchild["token"].as_str().unwrap()));
+    // Revoking the parent ends everything made with it.
+    let parent_id = {
+        let r = call(
+            &s,
+            "GET",
+            "/api/v1/tokens",
+            &[("Authorization", &bearer(&parent))],
+            None,
+        );
+        let all = json_of(&r);
+        all["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "test")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (st, _) = s.admin("DELETE", &format!("/api/v1/tokens/{parent_id}"), None);
+    assert_eq!(st, 204);
+    assert!(!works(&parent));
+    assert!(!works(child["token"].as_str().unwrap()));
+    assert!(!works(grandchild["token"].as_str().unwrap()));
+
+    // A token cannot mint one that lives longer than itself.
+    let session = login(&s, "ops", "correct-horse");
+    let body = format!(r#"{{"name": "short", "expiresAt": {}}}"#, now() + 3600);
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/tokens",
+        &[("Cookie", &session.cookie), ("X-CSRF-Token", &session.csrf)],
+        Some(body.as_bytes()),
+    );
+    let short = json_of(&r)["token"].as_str().unwrap().to_string();
+    let forever = mint(&short, br#"{"name": "forever"}"#);
+    assert_eq!(forever["expiresAt"], json!(now_plus(3600, &forever)));
+    let longer = mint(
+        &short,
+        format!(r#"{{"name": "longer", "expiresAt": {}}}"#, now() + 99_999).as_bytes(),
+    );
+    assert!(longer["expiresAt"].as_i64().unwrap() <= now() + 3600);
+
+    // Changing the password ends every token the user had.
+    let fresh = token(&s, &session);
+    assert!(works(&fresh));
+    let (st, _) = s.admin(
+        "PUT",
+        "/api/v1/users/ops/password",
+        Some(br#"{"password": "battery-staple"}"#),
+    );
+    assert_eq!(st, 204);
+    assert!(!works(&fresh));
+    assert!(!works(forever["token"].as_str().unwrap()));
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The parent's expiry as the answer gives it (within a few seconds of `now + secs`).
+fn now_plus(secs: i64, answer: &Value) -> i64 {
+    let got = answer["expiresAt"].as_i64().expect("an expiry");
+    assert!((got - (now() + secs)).abs() < 10, "{answer}");
+    got
+}

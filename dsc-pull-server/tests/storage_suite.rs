@@ -968,6 +968,7 @@ fn users_sessions_tokens_and_the_audit_trail_are_kept() {
                 created_at: 5,
                 expires_at: expires,
                 revoked: false,
+                parent: None,
                 hash: format!("h-{id}"),
             };
             a.add_token(&token("t1", "bob", None)).await.unwrap();

@@ -231,6 +231,24 @@ pub async fn issue_token(
             None,
         );
     }
+    // A token created with a token is bound to it: it expires no later, and ends with it.
+    let (parent, expires_at) = match &who.via {
+        auth::Via::Token(parent_id) => {
+            let parent_expiry = match app.storage.accounts().tokens(Some(&who.name)).await {
+                Ok(all) => all
+                    .into_iter()
+                    .find(|t| &t.id == parent_id)
+                    .and_then(|t| t.expires_at),
+                Err(e) => return (storage_error(e), None),
+            };
+            let bounded = match (expires_at, parent_expiry) {
+                (Some(e), Some(p)) => Some(e.min(p)),
+                (e, p) => e.or(p),
+            };
+            (Some(parent_id.clone()), bounded)
+        }
+        _ => (None, expires_at),
+    };
     let secret = format!("traek_{}", auth::secret());
     let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
     let token = ApiToken {
@@ -240,6 +258,7 @@ pub async fn issue_token(
         created_at: now_unix(),
         expires_at,
         revoked: false,
+        parent,
         hash: auth::digest(&secret),
     };
     let resp = match app.storage.accounts().add_token(&token).await {

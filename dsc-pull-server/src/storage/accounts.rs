@@ -151,6 +151,10 @@ pub struct ApiToken {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked: bool,
+    /// The token that created this one (`None` when created from a dashboard session): this
+    /// token never outlives it and ends when it is revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     #[serde(skip)]
     pub hash: String,
 }
@@ -211,12 +215,13 @@ fn token_of(row: &[SqlValue]) -> ApiToken {
         expires_at: int(row, 4),
         revoked: int(row, 5).is_some(),
         hash: col(row, 6),
+        parent: row.get(7).and_then(SqlValue::text),
     }
 }
 
 const USER_COLUMNS: &str = "name, role, created_at, password_hash";
 const TOKEN_COLUMNS: &str =
-    "t.id, u.name, t.name, t.created_at, t.expires_at, t.revoked_at, t.hash";
+    "t.id, u.name, t.name, t.created_at, t.expires_at, t.revoked_at, t.hash, t.parent_id";
 
 /// The account and audit operations, over any [`Sql`].
 pub struct Accounts<'a>(pub &'a dyn Sql);
@@ -278,7 +283,8 @@ impl Accounts<'_> {
             > 0)
     }
 
-    /// Changes a password (and ends the user's sessions); false when unknown.
+    /// Changes a password and ends everything the old one vouched for: the user's sessions and
+    /// API tokens. False when the user is unknown.
     pub async fn set_password(&self, name: &str, hash: &str) -> StorageResult<bool> {
         let k = key(name);
         let n = self
@@ -291,6 +297,9 @@ impl Accounts<'_> {
         self.0
             .exec("DELETE FROM sessions WHERE user_key = $1", vec![k.into()])
             .await?;
+        if n > 0 {
+            self.revoke_user_tokens(name, super::now_unix()).await?;
+        }
         Ok(n > 0)
     }
 
@@ -389,8 +398,8 @@ impl Accounts<'_> {
     pub async fn add_token(&self, t: &ApiToken) -> StorageResult<()> {
         self.0
             .exec(
-                "INSERT INTO api_tokens (id, hash, user_key, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                vec![t.id.clone().into(), t.hash.clone().into(), key(&t.user).into(), t.name.clone().into(), t.created_at.into(), t.expires_at.into()],
+                "INSERT INTO api_tokens (id, hash, user_key, name, created_at, expires_at, parent_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                vec![t.id.clone().into(), t.hash.clone().into(), key(&t.user).into(), t.name.clone().into(), t.created_at.into(), t.expires_at.into(), t.parent.clone().into()],
             )
             .await?;
         Ok(())
@@ -409,8 +418,8 @@ impl Accounts<'_> {
             let token = token_of(r);
             let user = User {
                 name: token.user.clone(),
-                role: col(r, 7),
-                created_at: int(r, 8).unwrap_or(0),
+                role: col(r, 8),
+                created_at: int(r, 9).unwrap_or(0),
                 password_hash: String::new(),
             };
             (token, user)
@@ -443,7 +452,35 @@ impl Accounts<'_> {
                 vec![id.into(), user.map(key).unwrap_or_default().into(), now.into()],
             )
             .await?;
+        if n > 0 {
+            self.revoke_descendants(id, now).await?;
+        }
         Ok(n > 0)
+    }
+
+    /// Revokes every token created, directly or not, by token `id`.
+    async fn revoke_descendants(&self, id: &str, now: i64) -> StorageResult<()> {
+        self.0
+            .exec(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND id IN (
+                    WITH RECURSIVE d(id) AS (
+                        SELECT id FROM api_tokens WHERE parent_id = $1
+                        UNION SELECT t.id FROM api_tokens t JOIN d ON t.parent_id = d.id
+                    ) SELECT id FROM d)",
+                vec![id.into(), now.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes every token of a user (their password changed: what it vouched for ends).
+    pub async fn revoke_user_tokens(&self, user: &str, now: i64) -> StorageResult<u64> {
+        self.0
+            .exec(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE user_key = $1 AND revoked_at IS NULL",
+                vec![key(user).into(), now.into()],
+            )
+            .await
     }
 
     /// Remembers a registration signature; false when it was already used (a replay).
