@@ -159,6 +159,32 @@ pub fn restrict(path: &Path) {
 #[cfg(not(unix))]
 pub fn restrict(_: &Path) {}
 
+/// Makes the data directory and what the server keeps in it private to the server's user:
+/// the directory and `blobs/` 0700, the database files 0600 (they hold the registration keys
+/// and account hashes). Files the server creates later are private through its umask.
+#[cfg(unix)]
+pub fn secure_data_dir(data_dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &Path, mode: u32| {
+        if p.exists() {
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+        }
+    };
+    set(data_dir, 0o700);
+    set(&data_dir.join("blobs"), 0o700);
+    for f in [
+        "traek.db",
+        "traek.db-wal",
+        "traek.db-shm",
+        "RegistrationKeys.txt",
+        "admin-token",
+    ] {
+        set(&data_dir.join(f), 0o600);
+    }
+}
+#[cfg(not(unix))]
+pub fn secure_data_dir(_: &Path) {}
+
 /// Writes a file atomically: a temporary file in the same directory, fsynced, renamed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -169,7 +195,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     ));
-    let mut f = std::fs::File::create(&tmp)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)

@@ -185,3 +185,46 @@ fn readiness_and_answers_give_nothing_away() {
         .map(|(_, v)| v.clone());
     assert_eq!(cache.as_deref(), Some("no-store"));
 }
+
+#[cfg(unix)]
+#[test]
+fn the_server_keeps_its_files_to_itself() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Server::start();
+    let (st, _) = s.admin(
+        "PUT",
+        "/api/v1/configurations/Web",
+        Some(&utf16_mof("instance of X {};")),
+    );
+    assert_eq!(st, 200, "upload");
+    let (st, added) = s.admin("POST", "/api/v1/keys", Some(b""));
+    assert_eq!(st, 201);
+    let id = added["id"].as_str().unwrap();
+    let (st, _) = s.admin("DELETE", &format!("/api/v1/keys/{id}"), None);
+    assert_eq!(st, 204);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&s.data), 0o700, "data directory");
+    assert_eq!(mode(&s.data.join("blobs")), 0o700, "blobs");
+    assert_eq!(mode(&s.data.join("traek.db")), 0o600, "database");
+    assert_eq!(
+        mode(&s.data.join("RegistrationKeys.txt")),
+        0o600,
+        "keys file after a revocation"
+    );
+    for blob in walk(&s.data.join("blobs")) {
+        assert_eq!(mode(&blob) & 0o077, 0, "{}", blob.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

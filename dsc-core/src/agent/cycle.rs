@@ -274,7 +274,7 @@ pub fn run_cycle(dir: &StateDir, o: &CycleOptions) -> Result<CycleReport, AgentE
         queued_reports: queue.len(),
     };
     state.last_cycle = Some(report.clone());
-    write_json(&dir.state(), &state, false)?;
+    write_json(&dir.state(), &state)?;
     let keep: Vec<&str> = state
         .packages
         .values()
@@ -343,7 +343,7 @@ fn download(
     let content = client.get_configuration(name).map_err(classify)?;
     let checksum = content.checksum.to_ascii_uppercase();
     let path = dir.package(&checksum);
-    super::store::write_atomic(&path, &content.bytes, false)
+    super::store::write_atomic(&path, &content.bytes)
         .map_err(|e| PullFailure::Refused(e.to_string()))?;
     let verified = archive::open(&path, keys, Limits::default(), None, &mut |_, _| {})
         .and_then(|opened| archive::require_trusted(&opened).map(|_| opened));

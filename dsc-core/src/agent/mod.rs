@@ -206,6 +206,35 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// The agent's client certificate: the one it registered before while it has more than 30 days
+/// left (the server is pinned to it and refuses another), else a new one.
+fn client_certificate(
+    dir: &StateDir,
+    agent_id: uuid::Uuid,
+) -> Result<crate::pull::messages::CertificateInformation, AgentError> {
+    let kept = read_json::<crate::pull::messages::CertificateInformation>(&dir.client_info())
+        .ok()
+        .flatten()
+        .filter(|_| dir.client_cert().exists() && dir.client_key().exists())
+        .filter(|info| {
+            time::OffsetDateTime::parse(
+                &info.not_after,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .is_ok_and(|end| {
+                end - crate::pull::identity::RENEWAL_WINDOW > time::OffsetDateTime::now_utc()
+            })
+        });
+    if let Some(info) = kept {
+        return Ok(info);
+    }
+    let certificate = cert::create(agent_id)?;
+    write_atomic(&dir.client_cert(), certificate.cert_pem.as_bytes())?;
+    write_atomic(&dir.client_key(), certificate.key_pem.as_bytes())?;
+    write_json(&dir.client_info(), &certificate.info)?;
+    Ok(certificate.info)
+}
+
 /// Registers with the server and saves the settings. A directory that already holds an agent
 /// keeps its agent id (re-registration, e.g. with a new certificate or names).
 pub fn register(dir: &StateDir, o: RegisterOptions) -> Result<Settings, AgentError> {
@@ -241,9 +270,7 @@ pub fn register(dir: &StateDir, o: RegisterOptions) -> Result<Settings, AgentErr
             "no trusted key: give --trusted-key FILE or --trusted-keys DIR (packages must be signed by one)".into(),
         ));
     }
-    let certificate = cert::create(agent_id)?;
-    write_atomic(&dir.client_cert(), certificate.cert_pem.as_bytes(), true)?;
-    write_atomic(&dir.client_key(), certificate.key_pem.as_bytes(), true)?;
+    let info = client_certificate(dir, agent_id)?;
     let request = RegisterRequest {
         agent_information: AgentInformation {
             lcm_version: LCM_VERSION.to_string(),
@@ -252,7 +279,7 @@ pub fn register(dir: &StateDir, o: RegisterOptions) -> Result<Settings, AgentErr
         },
         configuration_names: Some(settings.configuration_names.clone()),
         registration_information: RegistrationInformation {
-            certificate_information: Some(certificate.info),
+            certificate_information: Some(info),
             registration_message_type: RegistrationMessageType::ConfigurationRepository,
         },
     };
@@ -267,6 +294,6 @@ pub fn register(dir: &StateDir, o: RegisterOptions) -> Result<Settings, AgentErr
             reply.status
         )));
     }
-    write_json(&dir.settings(), &settings, true)?;
+    write_json(&dir.settings(), &settings)?;
     Ok(settings)
 }

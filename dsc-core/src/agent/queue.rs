@@ -71,11 +71,7 @@ impl Queue {
                     .ok()
             })
             .map_or(1, |n| n + 1);
-        write_atomic(
-            &self.dir.join(format!("{next:020}-{job_id}.json")),
-            body,
-            true,
-        )?;
+        write_atomic(&self.dir.join(format!("{next:020}-{job_id}.json")), body)?;
         let mut entries = self.entries();
         let mut warnings = Vec::new();
         let mut total: u64 = entries.iter().map(|e| e.1).sum();

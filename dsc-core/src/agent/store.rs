@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to `path` atomically; `private` makes the file readable by its owner only.
-pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), AgentError> {
+/// Writes `bytes` to `path` atomically, readable and writable by its owner only (0600):
+/// settings hold the registration key, packages and reports describe the machine.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -29,12 +30,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), Agen
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    if private {
+    {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    #[cfg(not(unix))]
-    let _ = private;
     let mut f = options
         .open(&tmp)
         .map_err(|e| io("creating a temporary file for", e))?;
@@ -61,9 +60,9 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>,
 }
 
 /// Writes a JSON file atomically.
-pub fn write_json<T: Serialize>(path: &Path, value: &T, private: bool) -> Result<(), AgentError> {
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), AgentError> {
     let bytes = serde_json::to_vec_pretty(value).map_err(|e| AgentError::Io(e.to_string()))?;
-    write_atomic(path, &bytes, private)
+    write_atomic(path, &bytes)
 }
 
 /// Paths inside a state directory.
@@ -106,6 +105,10 @@ impl StateDir {
     }
     pub fn client_key(&self) -> PathBuf {
         self.root.join("client.key")
+    }
+    /// What registrations say about the client certificate (thumbprint, validity).
+    pub fn client_info(&self) -> PathBuf {
+        self.root.join("client.json")
     }
     pub fn packages(&self) -> PathBuf {
         self.root.join("packages")

@@ -160,6 +160,12 @@ enum UserCommand {
 }
 
 fn main() -> ExitCode {
+    // Everything the server writes (database, blobs, keys, tokens) is its user's alone.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; no memory is involved.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -348,6 +354,7 @@ fn admin_token(config: &ServerConfig) -> Result<(String, Option<PathBuf>), Strin
 async fn run(config: ServerConfig) -> Result<(), String> {
     let (token, token_file) = admin_token(&config)?;
     let (storage, keys) = open_storage(&config).await?;
+    dsc_pull_server::keys::secure_data_dir(&config.data_dir);
     let active = keys
         .sync(storage.as_ref())
         .await
