@@ -14,6 +14,7 @@ command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)        # the C# P/Invoke 
 command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)           # dashboard browser tests
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)   # TLS-terminating proxy test
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

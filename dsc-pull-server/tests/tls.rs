@@ -257,3 +257,202 @@ fn over_https_the_dashboards_cookies_are_secure() {
         "{cookie}"
     );
 }
+
+/// A registration body describing `thumbprint`, with its signed headers.
+fn signed_registration(thumbprint: &str) -> (Vec<u8>, String, String) {
+    let mut req = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
+    if let Some(c) = req
+        .registration_information
+        .certificate_information
+        .as_mut()
+    {
+        c.thumbprint = thumbprint.to_string();
+    }
+    let body = serde_json::to_vec(&req).unwrap();
+    let date = format_date(time::OffsetDateTime::now_utc());
+    let auth = authorization_header(KEY, &body, &date);
+    (body, date, auth)
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_certificate_is_pinned_and_untrusted_headers_are_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    self_signed(&dir, "server", "localhost");
+    let thumb_a = self_signed(&dir, "lcm-a", "DSC-OaaS");
+    self_signed(&dir, "lcm-b", "DSC-OaaS");
+    let escaped = |name: &str| {
+        let pem = std::fs::read_to_string(dir.join(format!("{name}.pem"))).unwrap();
+        percent_encoding::utf8_percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let (a, b) = (escaped("lcm-a"), escaped("lcm-b"));
+    let data = data_dir_with_key(&dir);
+    let s = Server::start_in(&data, &["--trusted-proxy", "127.0.0.0/8"]);
+    let curl = Curl {
+        dir: dir.clone(),
+        base: format!("http://{}/PSDSCPullServer.svc", s.addr),
+    };
+    let agent = Uuid::new_v4();
+    let node = format!("/Nodes(AgentId='{agent}')");
+    let action = format!("{node}/GetDscAction");
+    let body = br#"{"ClientStatus":[{"Checksum":"","ChecksumAlgorithm":"SHA-256"}]}"#;
+    let https = ("X-Forwarded-Proto", "https");
+    let register = |cert: Option<&str>| {
+        let (reg, date, auth) = signed_registration(&thumb_a);
+        let mut h = vec![
+            ("x-ms-date", date.as_str()),
+            ("Authorization", auth.as_str()),
+            https,
+        ];
+        if let Some(c) = cert {
+            h.push(("X-SSL-Client-Cert", c));
+        }
+        curl.send(None, "PUT", &node, &h, Some(&reg)).0
+    };
+    // Over the proxy's HTTPS, a registration needs the certificate it describes.
+    assert_eq!(register(None), 401);
+    assert_eq!(register(Some(&b)), 401);
+    assert_eq!(register(Some(&a)), 204);
+    let act = |cert: Option<&str>| {
+        let mut h = vec![https, ("Content-Type", "application/json")];
+        if let Some(c) = cert {
+            h.push(("X-SSL-Client-Cert", c));
+        }
+        curl.send(None, "POST", &action, &h, Some(body)).0
+    };
+    assert_eq!(act(Some(&a)), 200);
+    assert_eq!(act(Some(&b)), 401);
+    assert_eq!(act(None), 401);
+    // The dashboard's cookies are Secure for a client that came over HTTPS.
+    let out = Command::new("curl")
+        .args(["-s", "-i", "-H", "X-Forwarded-Proto: https"])
+        .arg(format!("http://{}/ui/login", s.addr))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("; Secure"));
+
+    // A server that trusts no proxy ignores the same headers: no certificate is believed.
+    let plain = Server::start_in(&data_dir_with_key(&dir.join("plain")), &[]);
+    let curl = Curl {
+        dir: dir.clone(),
+        base: format!("http://{}/PSDSCPullServer.svc", plain.addr),
+    };
+    let (reg, date, auth) = signed_registration(&thumb_a);
+    let h = [
+        ("x-ms-date", date.as_str()),
+        ("Authorization", auth.as_str()),
+        https,
+        ("X-SSL-Client-Cert", b.as_str()),
+    ];
+    assert_eq!(curl.send(None, "PUT", &node, &h, Some(&reg)).0, 204);
+    let out = Command::new("curl")
+        .args(["-s", "-i", "-H", "X-Forwarded-Proto: https"])
+        .arg(format!("http://{}/ui/login", plain.addr))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("; Secure"));
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// nginx from Debian, terminating TLS with client certificates and forwarding them.
+struct Nginx {
+    child: std::process::Child,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn pinning_works_through_a_real_nginx_that_terminates_tls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    self_signed(&dir, "server", "localhost");
+    let thumb_a = self_signed(&dir, "lcm-a", "DSC-OaaS");
+    self_signed(&dir, "lcm-b", "DSC-OaaS");
+    let data = data_dir_with_key(&dir);
+    let s = Server::start_in(&data, &["--trusted-proxy", "127.0.0.1"]);
+    let port = free_port();
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"daemon off;
+master_process off;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {d}/server.pem;
+    ssl_certificate_key {d}/server.key;
+    ssl_verify_client optional_no_ca;
+    location / {{
+      proxy_pass http://{upstream};
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
+    }}
+  }}
+}}
+"#,
+            d = dir.display(),
+            upstream = s.addr,
+        ),
+    )
+    .unwrap();
+    let nginx = Nginx {
+        child: Command::new("/usr/sbin/nginx")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(&dir)
+            .spawn()
+            .expect("nginx must be installed (scripts/test.sh installs it)"),
+    };
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(ready, "nginx did not start");
+    let curl = Curl {
+        dir: dir.clone(),
+        base: format!("https://localhost:{port}/PSDSCPullServer.svc"),
+    };
+    let agent = Uuid::new_v4();
+    assert_eq!(curl.register(None, agent, &thumb_a), 401);
+    assert_eq!(curl.register(Some("lcm-b"), agent, &thumb_a), 401);
+    assert_eq!(curl.register(Some("lcm-a"), agent, &thumb_a), 204);
+    assert_eq!(curl.action(Some("lcm-a"), agent), 200);
+    assert_eq!(curl.action(Some("lcm-b"), agent), 401);
+    assert_eq!(curl.action(None, agent), 401);
+    // The audit trail names the client, not a spoofed address.
+    let (_, audit) = s.admin("GET", "/api/v1/audit?action=agent.register", None);
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["address"] == "127.0.0.1"),
+        "{audit}"
+    );
+    drop(nginx);
+}

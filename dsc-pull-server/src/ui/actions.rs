@@ -132,14 +132,14 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     let csrf_ok =
         expected.is_some_and(|e| constant_time_eq(e.as_bytes(), form.get("csrf").as_bytes()));
     if !csrf_ok {
-        return login_again(app, "the sign-in form expired; try again").await;
+        return login_again(peer, "the sign-in form expired; try again").await;
     }
     let name = form.get("name").trim().to_string();
     if crate::admin::check_user_name(&name).is_err() {
         // No account can have this name: do the same work as for a wrong password, record
         // nothing (the name is the caller's text, of any length).
         auth::verify_password_off_thread(form.get("password").to_string(), None).await;
-        return login_again(app, "wrong user name or password").await;
+        return login_again(peer, "wrong user name or password").await;
     }
     let accounts = app.storage.accounts();
     let now = crate::storage::now_unix();
@@ -161,7 +161,7 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
             )
             .await;
             return login_again(
-                app,
+                peer,
                 &format!("too many failed sign-ins for this name: wait {wait} s"),
             )
             .await;
@@ -178,7 +178,7 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
             return storage_error(e);
         }
         auth::audit(app, &name, peer, "login", &name, "failed").await;
-        return login_again(app, "wrong user name or password").await;
+        return login_again(peer, "wrong user name or password").await;
     };
     let secret = auth::secret();
     let session = Session {
@@ -195,17 +195,17 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     let resp = with_cookie(
         redirect("/ui/"),
         cookie(
-            app,
+            peer,
             SESSION_COOKIE,
             &secret,
             Some(auth::SESSION_TTL.as_secs()),
         ),
     );
-    with_cookie(resp, cookie(app, LOGIN_COOKIE, "", Some(0)))
+    with_cookie(resp, cookie(peer, LOGIN_COOKIE, "", Some(0)))
 }
 
-async fn login_again(app: &App, why: &str) -> Resp {
-    super::pages::login_form(app, None, Some(why))
+async fn login_again(peer: &Peer, why: &str) -> Resp {
+    super::pages::login_form(peer, None, Some(why))
 }
 
 /// Every other form post: CSRF, role, the change, the audit entry.
@@ -273,7 +273,7 @@ pub async fn handle(
         .await;
         return with_cookie(
             redirect("/ui/login"),
-            cookie(app, SESSION_COOKIE, "", Some(0)),
+            cookie(peer, SESSION_COOKIE, "", Some(0)),
         );
     }
     let (need, action, target, back_to) = match rest.as_slice() {

@@ -74,13 +74,14 @@ pub fn with_cookie(mut r: Resp, cookie: String) -> Resp {
     r
 }
 
-/// `Name=value` with the flags every traek cookie has (`Secure` over HTTPS).
-pub fn cookie(app: &App, name: &str, value: &str, max_age: Option<u64>) -> String {
+/// `Name=value` with the flags every traek cookie has (`Secure` when the client reached the
+/// server over HTTPS, directly or through a trusted proxy).
+pub fn cookie(peer: &Peer, name: &str, value: &str, max_age: Option<u64>) -> String {
     let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
     }
-    if app.tls.is_some() {
+    if peer.tls {
         c.push_str("; Secure");
     }
     c
@@ -154,7 +155,7 @@ pub async fn handle(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> Resp
                 .insert("Cache-Control", HeaderValue::from_static("max-age=3600"));
             return r;
         }
-        (&Method::GET, "/ui/login") => return pages::login(app, &req, None).await,
+        (&Method::GET, "/ui/login") => return pages::login(peer, &req, None).await,
         (&Method::POST, "/ui/login") => return actions::login(app, peer, req).await,
         _ => {}
     }

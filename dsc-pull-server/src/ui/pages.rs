@@ -62,12 +62,16 @@ pub async fn handle(app: &Arc<App>, v: &Viewer, req: &Request<Incoming>, path: &
 }
 
 /// The login page.
-pub async fn login(app: &App, req: &Request<Incoming>, error: Option<&str>) -> Resp {
-    login_form(app, param(req, "msg"), error)
+pub async fn login(
+    peer: &crate::state::Peer,
+    req: &Request<Incoming>,
+    error: Option<&str>,
+) -> Resp {
+    login_form(peer, param(req, "msg"), error)
 }
 
 /// The login form. It carries a CSRF token tied to a short-lived cookie (double submit).
-pub fn login_form(app: &App, next: Option<String>, error: Option<&str>) -> Resp {
+pub fn login_form(peer: &crate::state::Peer, next: Option<String>, error: Option<&str>) -> Resp {
     let token = crate::auth::secret();
     let page = html! {
         (maud::DOCTYPE)
@@ -100,7 +104,7 @@ pub fn login_form(app: &App, next: Option<String>, error: Option<&str>) -> Resp 
     };
     super::with_cookie(
         html_page(status, page),
-        super::cookie(app, LOGIN_COOKIE, &token, Some(600)),
+        super::cookie(peer, LOGIN_COOKIE, &token, Some(600)),
     )
 }
 
