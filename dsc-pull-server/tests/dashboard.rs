@@ -263,6 +263,7 @@ fn endpoints(agent: Uuid) -> Vec<(&'static str, String, Option<Vec<u8>>, &'stati
             Some(b"mof".to_vec()),
             "operator",
         ),
+        ("GET", "/api/v1/configurations/Web".into(), None, "operator"),
         ("PUT", "/api/v1/modules/M/1.0".into(), Some(zip), "operator"),
         (
             "PUT",
@@ -314,6 +315,12 @@ fn endpoints(agent: Uuid) -> Vec<(&'static str, String, Option<Vec<u8>>, &'stati
             "admin",
         ),
         ("DELETE", "/api/v1/users/newbie".into(), None, "admin"),
+        (
+            "DELETE",
+            format!("/api/v1/nodes/{agent}/certificate"),
+            None,
+            "admin",
+        ),
         ("DELETE", format!("/api/v1/nodes/{agent}"), None, "operator"),
     ]
 }

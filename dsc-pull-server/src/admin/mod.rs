@@ -40,6 +40,8 @@ fn policy(method: &Method, seg: &[&str]) -> (Role, Option<(&'static str, String)
     let change = |role, action, target: String| (role, Some((action, target)));
     match (method, seg) {
         (&Method::GET, ["keys", ..] | ["users", ..]) => (Role::Admin, None),
+        // A MOF can hold credentials: its bytes are for operators, its metadata for viewers.
+        (&Method::GET, ["configurations", _]) => (Role::Operator, None),
         (&Method::GET, _) => (Role::Viewer, None),
         (&Method::PUT, ["configurations", n]) => {
             change(Role::Operator, "content.put", format!("configuration {n}"))
@@ -69,6 +71,9 @@ fn policy(method: &Method, seg: &[&str]) -> (Role, Option<(&'static str, String)
         }
         (&Method::PUT, ["nodes", id, "tags"]) => {
             change(Role::Operator, "node.tags", id.to_string())
+        }
+        (&Method::DELETE, ["nodes", id, "certificate"]) => {
+            change(Role::Admin, "node.unpin", id.to_string())
         }
         (&Method::DELETE, ["nodes", id]) => {
             change(Role::Operator, "node.unregister", id.to_string())

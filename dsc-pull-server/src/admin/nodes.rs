@@ -183,6 +183,20 @@ pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) 
                 Err(e) => storage_error(e),
             }
         }
+        (Method::DELETE, ["nodes", id, "certificate"]) => {
+            let agent = match parse_guid("agent id", id) {
+                Ok(a) => a,
+                Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            };
+            match app.storage.release_pin(agent).await {
+                Ok(true) => empty(StatusCode::NO_CONTENT),
+                Ok(false) => error(
+                    StatusCode::NOT_FOUND,
+                    format!("agent {agent} is not registered"),
+                ),
+                Err(e) => storage_error(e),
+            }
+        }
         (Method::DELETE, ["nodes", id]) => {
             let agent = match parse_guid("agent id", id) {
                 Ok(a) => a,
@@ -318,6 +332,7 @@ mod tests {
             ("get", "/nodes"),
             ("get", "/nodes/{agentId}"),
             ("delete", "/nodes/{agentId}"),
+            ("delete", "/nodes/{agentId}/certificate"),
             ("put", "/nodes/{agentId}/configurations"),
             ("delete", "/nodes/{agentId}/configurations"),
             ("put", "/nodes/{agentId}/tags"),

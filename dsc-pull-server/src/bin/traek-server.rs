@@ -217,6 +217,11 @@ fn main() -> ExitCode {
         );
     }
     init_logging(config.log_json);
+    if std::env::args().any(|a| a == "--admin-token" || a.starts_with("--admin-token=")) {
+        tracing::warn!(
+            "--admin-token on the command line is visible to every user of this machine (ps); give it in TRAEK_ADMIN_TOKEN or the TOML file"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
