@@ -77,7 +77,7 @@ pub async fn handle(app: &Arc<App>, peer: &Peer, route: Route, req: Request<Inco
         Route::GetConfiguration { agent_id, name } => get_configuration(app, agent_id, name).await,
         Route::GetModule { name, version } => get_module(app, req.headers(), name, version).await,
         Route::SendReport { agent_id } => send_report(app, agent_id, req).await,
-        Route::GetReports { agent_id, job_id } => get_reports(app, agent_id, job_id).await,
+        Route::GetReports { agent_id, job_id } => get_reports(app, agent_id, job_id, &req).await,
         Route::V1 => error(
             StatusCode::BAD_REQUEST,
             "version 1 (ConfigurationID) requests are not supported; configure the LCM with RegistrationKey and ConfigurationNames",
@@ -476,35 +476,47 @@ async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> 
     }
 }
 
-async fn get_reports(app: &Arc<App>, agent_id: Uuid, job_id: Option<Uuid>) -> Resp {
+/// Reports one protocol `GetReports` answer holds; more come through `odata.nextLink`.
+pub const REPORTS_PAGE: usize = 1000;
+
+async fn get_reports(
+    app: &Arc<App>,
+    agent_id: Uuid,
+    job_id: Option<Uuid>,
+    req: &Request<Incoming>,
+) -> Resp {
     if let Err(r) = registered(app, agent_id).await {
         return r;
     }
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let page = match app
-            .storage
-            .reports(ReportFilter {
-                agent_id: Some(agent_id),
-                job_id,
-                after_id: after,
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => return storage_error(e),
-        };
-        let done = page.len() < 1000;
-        after = page.last().map(|r| r.id);
-        all.extend(page);
-        if done {
-            break;
-        }
-    }
-    let values: Vec<Value> = all
+    let query = crate::http::query_params(req.uri().query());
+    let after = match query.iter().find(|(k, _)| k == "$skiptoken") {
+        None => None,
+        Some((_, v)) => match v.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => return error(StatusCode::BAD_REQUEST, "$skiptoken must be a report id"),
+        },
+    };
+    let page = match app
+        .storage
+        .reports(ReportFilter {
+            agent_id: Some(agent_id),
+            job_id,
+            after_id: after,
+            limit: REPORTS_PAGE,
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return storage_error(e),
+    };
+    let next = (page.len() == REPORTS_PAGE)
+        .then(|| {
+            page.last()
+                .map(|r| format!("{}?$skiptoken={}", req.uri().path(), r.id))
+        })
+        .flatten();
+    let values: Vec<Value> = page
         .iter()
         .filter_map(|r| serde_json::from_slice(&r.body).ok())
         .collect();
@@ -513,6 +525,12 @@ async fn get_reports(app: &Arc<App>, agent_id: Uuid, job_id: Option<Uuid>) -> Re
             error(StatusCode::NOT_FOUND, format!("no report with JobId {job}"))
         }
         Some(_) => crate::http::json(StatusCode::OK, &merge_reports(&values)),
-        None => crate::http::json(StatusCode::OK, &serde_json::json!({"value": values})),
+        None => {
+            let mut body = serde_json::json!({"value": values});
+            if let Some(link) = next {
+                body["odata.nextLink"] = Value::String(link);
+            }
+            crate::http::json(StatusCode::OK, &body)
+        }
     }
 }

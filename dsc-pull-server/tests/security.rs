@@ -228,3 +228,39 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn protocol_get_reports_answers_in_pages() {
+    let s = Server::start();
+    let agent = Uuid::new_v4();
+    let c = s.client(agent);
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let c = s.client(agent);
+                for _ in 0..251 {
+                    let body = report(Uuid::new_v4(), serde_json::json!({}));
+                    assert_eq!(c.send_report(&body).unwrap().status, 200);
+                }
+            });
+        }
+    });
+    let first = c.get_reports(None).unwrap();
+    assert_eq!(first["value"].as_array().unwrap().len(), 1000);
+    let next = first["odata.nextLink"]
+        .as_str()
+        .expect("a next link")
+        .to_string();
+    let path = &next[next.find("/Nodes").unwrap()..];
+    let http = dsc_core::pull::client::PullClient::new(&s.url(), agent);
+    let r = http.request("GET", path, &[], None).unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let rest: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(rest["value"].as_array().unwrap().len(), 4);
+    assert!(rest.get("odata.nextLink").is_none());
+}
