@@ -68,8 +68,7 @@ async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'sta
             };
         }
         "/metrics" => {
-            let agents = app.storage.agent_count().await.unwrap_or(0) as f64;
-            let reports = app.storage.report_count().await.unwrap_or(0) as f64;
+            let (agents, reports) = app.metrics.gauges(app.storage.as_ref()).await;
             let text = app.metrics.render(&[
                 ("traek_agents", "Registered agents.", agents),
                 ("traek_reports_stored", "Reports stored.", reports),

@@ -41,9 +41,30 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     series: [Series; ENDPOINTS.len()],
+    /// The storage gauges (agents, reports stored) and when they were counted: counted at
+    /// most once per [`GAUGE_TTL`], by one scrape while the others wait, so that scraping
+    /// (unauthenticated) never costs a table count per request.
+    gauges: tokio::sync::Mutex<Option<(std::time::Instant, f64, f64)>>,
 }
 
+/// How long the storage gauges of `/metrics` are reused.
+pub const GAUGE_TTL: Duration = Duration::from_secs(30);
+
 impl Metrics {
+    /// The agent and report counts, counted again only when older than [`GAUGE_TTL`].
+    pub async fn gauges(&self, storage: &dyn crate::storage::Storage) -> (f64, f64) {
+        let mut cached = self.gauges.lock().await;
+        if let Some((at, agents, reports)) = *cached
+            && at.elapsed() < GAUGE_TTL
+        {
+            return (agents, reports);
+        }
+        let agents = storage.agent_count().await.unwrap_or(0) as f64;
+        let reports = storage.report_count().await.unwrap_or(0) as f64;
+        *cached = Some((std::time::Instant::now(), agents, reports));
+        (agents, reports)
+    }
+
     pub fn observe(&self, endpoint: &'static str, status: u16, elapsed: Duration) {
         let Some(i) = ENDPOINTS.iter().position(|e| *e == endpoint) else {
             return;

@@ -674,6 +674,13 @@ fn health_readiness_and_metrics_are_served(backend: Backend) {
     assert!(
         text.contains("traek_http_request_duration_seconds_bucket{endpoint=\"RegisterDscAgent\"")
     );
+    // The storage gauges are counted at most every 30 s, not on every scrape.
+    s.client(new_agent())
+        .register(KEY, &registration(Rmt::ReportServer, None))
+        .unwrap();
+    let m = plain.request("GET", "/metrics", &[], None).unwrap();
+    let text = String::from_utf8(m.body).unwrap();
+    assert!(text.contains("traek_agents 1"), "{text}");
 }
 
 fn sigterm_stops_the_server_cleanly_and_data_survives_restart(backend: Backend) {
