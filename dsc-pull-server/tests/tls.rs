@@ -104,17 +104,7 @@ impl Curl {
     }
 
     fn register(&self, client: Option<&str>, agent: Uuid, thumbprint: &str) -> u16 {
-        let mut req = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
-        if let Some(c) = req
-            .registration_information
-            .certificate_information
-            .as_mut()
-        {
-            c.thumbprint = thumbprint.to_string();
-        }
-        let body = serde_json::to_vec(&req).unwrap();
-        let date = format_date(time::OffsetDateTime::now_utc());
-        let auth = authorization_header(KEY, &body, &date);
+        let (body, date, auth) = signed_registration(thumbprint);
         let headers = [
             ("x-ms-date", date.as_str()),
             ("Authorization", auth.as_str()),
