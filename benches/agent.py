@@ -98,7 +98,7 @@ def main():
 
         def register(name, interval="1h"):
             d = os.path.join(work, name)
-            run([TRAEK, "agent", "register", "--server", f"http://127.0.0.1:{port}/PSDSCPullServer.svc",
+            run([TRAEK, "agent", "register", "--allow-http", "--server", f"http://127.0.0.1:{port}/PSDSCPullServer.svc",
                  "--registration-key", KEY, "--configuration-name", "Bench", "--trusted-key",
                  os.path.join(work, "k.pub"), "--mode", "apply", "--interval", interval,
                  "--state-dir", d], env=env)

@@ -64,6 +64,10 @@ enum AgentCommand {
         /// A private CA's PEM certificate for an HTTPS server [default: the system's roots].
         #[arg(long, value_name = "FILE")]
         server_ca: Option<PathBuf>,
+        /// Accept a plain http:// server (the registration key, reports and the agent's
+        /// identity then cross the network unencrypted; packages are still verified).
+        #[arg(long)]
+        allow_http: bool,
         #[command(flatten)]
         dir: DirArg,
     },
@@ -112,6 +116,7 @@ pub fn run(args: AgentArgs, engine: EngineOptions) -> Result<(), Failure> {
             mode,
             interval,
             server_ca,
+            allow_http,
             dir,
         } => {
             let interval = humantime_secs(&interval)?;
@@ -124,6 +129,7 @@ pub fn run(args: AgentArgs, engine: EngineOptions) -> Result<(), Failure> {
                 mode: Mode::parse(&mode).map_err(agent_failure)?,
                 interval_secs: interval,
                 server_ca,
+                allow_http,
             };
             let dir = dir.dir();
             let s = register(&dir, options).map_err(agent_failure)?;

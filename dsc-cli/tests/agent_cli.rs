@@ -358,6 +358,8 @@ impl Fleet {
         .collect::<Vec<_>>();
         if self.tls.is_some() {
             args.extend(["--server-ca".into(), self.ca().display().to_string()]);
+        } else {
+            args.push("--allow-http".into());
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = self.run(&refs);
@@ -810,4 +812,28 @@ fn the_loop_reloads_on_sighup_and_sigterm_lets_the_running_cycle_finish() {
         before,
         "the interrupted cycle finished and was saved"
     );
+}
+
+#[test]
+fn registering_over_plain_http_needs_allow_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_traek"))
+        .args([
+            "agent",
+            "register",
+            "--server",
+            "http://127.0.0.1:9/PSDSCPullServer.svc",
+            "--registration-key",
+            KEY,
+            "--configuration-name",
+            "Web",
+            "--state-dir",
+        ])
+        .arg(tmp.path().join("agent"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--allow-http"), "{err}");
+    assert!(!tmp.path().join("agent").join("agent.json").exists());
 }

@@ -97,6 +97,27 @@ pub struct Settings {
     /// A private CA's PEM certificate for an HTTPS server; none trusts the system's roots.
     #[serde(default)]
     pub server_ca: Option<PathBuf>,
+    /// Plain `http://` was allowed at registration (`--allow-http`): packages are still
+    /// verified, but the registration key, reports and the agent's identity cross the network
+    /// unencrypted.
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+/// Refuses a plain `http://` server unless it was allowed explicitly.
+pub fn check_scheme(server: &str, allow_http: bool) -> Result<(), AgentError> {
+    let lower = server.to_ascii_lowercase();
+    if lower.starts_with("https://") || (allow_http && lower.starts_with("http://")) {
+        return Ok(());
+    }
+    if lower.starts_with("http://") {
+        return Err(AgentError::Settings(format!(
+            "{server} is plain HTTP: the registration key and reports would cross the network unencrypted; use https://, or pass --allow-http to accept that"
+        )));
+    }
+    Err(AgentError::Settings(format!(
+        "{server} is not an http:// or https:// URL"
+    )))
 }
 
 impl Settings {
@@ -121,6 +142,7 @@ impl Settings {
     /// A protocol client for the server: HTTPS with the agent's client certificate (and the
     /// private CA when set), or plain HTTP.
     pub fn client(&self, dir: &StateDir) -> Result<PullClient, AgentError> {
+        check_scheme(&self.server, self.allow_http)?;
         if !self.server.starts_with("https://") {
             return Ok(PullClient::new(&self.server, self.agent_id));
         }
@@ -200,6 +222,7 @@ pub struct RegisterOptions {
     pub mode: Mode,
     pub interval_secs: u64,
     pub server_ca: Option<PathBuf>,
+    pub allow_http: bool,
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -263,7 +286,9 @@ pub fn register(dir: &StateDir, o: RegisterOptions) -> Result<Settings, AgentErr
         mode: o.mode,
         interval_secs: o.interval_secs,
         server_ca: o.server_ca.as_deref().map(absolute),
+        allow_http: o.allow_http,
     };
+    check_scheme(&settings.server, settings.allow_http)?;
     let keys = settings.trusted_keys()?;
     if keys.is_empty() {
         return Err(AgentError::Settings(
