@@ -130,10 +130,11 @@ pub async fn verify_password_off_thread(password: String, hash: Option<String>) 
     .unwrap_or(false)
 }
 
-/// Sign-in attempts a name gets before each must wait (1 s, 2 s, 4 s ... 256 s).
-pub const FREE_ATTEMPTS_PER_NAME: u32 = 5;
-/// Sign-in attempts an address gets (over all names) before each must wait.
-pub const FREE_ATTEMPTS_PER_ADDRESS: u32 = 20;
+/// After 5 failed logins for a name, each attempt waits longer: 1 s, 2 s, 4 s ... up to 5 min.
+pub fn login_delay(failures: u32) -> Option<Duration> {
+    let over = failures.checked_sub(5)?;
+    Some(Duration::from_secs(1u64 << over.min(8)).min(Duration::from_secs(300)))
+}
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -266,7 +267,11 @@ mod tests {
     }
 
     #[test]
-    fn roles_are_ordered() {
+    fn the_login_delay_grows_after_five_failures() {
+        assert_eq!(login_delay(4), None);
+        assert_eq!(login_delay(5), Some(Duration::from_secs(1)));
+        assert_eq!(login_delay(7), Some(Duration::from_secs(4)));
+        assert_eq!(login_delay(100), Some(Duration::from_secs(256)));
         assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
     }
 }

@@ -303,77 +303,43 @@ impl Accounts<'_> {
         Ok(n > 0)
     }
 
-    /// Claims one sign-in attempt under a throttle key (`name:...` or `addr:...`), atomically:
-    /// the attempt counts as a failure until [`Accounts::attempt_succeeded`] says otherwise.
-    /// The first `free` attempts pass at once; after that each must wait at least 1 s, 2 s, 4 s
-    /// ... up to 256 s after the previous one. `None` when the attempt may go ahead, else the seconds
-    /// to wait. Parallel attempts cannot all pass: each claim is one conditional update.
-    pub async fn claim_attempt(
-        &self,
-        key: &str,
-        free: u32,
-        now: i64,
-    ) -> StorageResult<Option<i64>> {
-        self.0
-            .exec(
-                "INSERT INTO login_failures (name_key, failures, last_at) VALUES ($1, 0, 0) ON CONFLICT (name_key) DO NOTHING",
-                vec![key.into()],
-            )
-            .await?;
-        let delay = delay_sql(free);
-        let claimed = self
-            .0
-            .exec(
-                &format!("UPDATE login_failures SET failures = failures + 1, last_at = $2 WHERE name_key = $1 AND last_at + {delay} <= $2"),
-                vec![key.into(), now.into()],
-            )
-            .await?;
-        if claimed > 0 {
-            return Ok(None);
-        }
+    /// Failed logins in a row for a name, and when the last one was.
+    pub async fn login_failures(&self, name: &str) -> StorageResult<(u32, i64)> {
         let rows = self
             .0
             .rows(
-                &format!("SELECT last_at + {delay} - $2 FROM login_failures WHERE name_key = $1"),
-                vec![key.into(), now.into()],
+                "SELECT failures, last_at FROM login_failures WHERE name_key = $1",
+                vec![key(name).into()],
             )
             .await?;
-        Ok(Some(
-            rows.first().and_then(|r| int(r, 0)).unwrap_or(1).max(1),
-        ))
+        Ok(rows
+            .first()
+            .map(|r| {
+                (
+                    u32::try_from(int(r, 0).unwrap_or(0)).unwrap_or(u32::MAX),
+                    int(r, 1).unwrap_or(0),
+                )
+            })
+            .unwrap_or((0, 0)))
     }
 
-    /// A claimed attempt failed: its delay counts from now, the end of the attempt.
-    pub async fn attempt_failed(
-        &self,
-        name_key: &str,
-        addr_key: &str,
-        now: i64,
-    ) -> StorageResult<()> {
-        self.0
-            .exec(
-                "UPDATE login_failures SET last_at = $3 WHERE name_key = $1 OR name_key = $2",
-                vec![name_key.into(), addr_key.into(), now.into()],
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// A claimed attempt succeeded: the name's failures are forgotten, and the address's
-    /// claim is taken back.
-    pub async fn attempt_succeeded(&self, name_key: &str, addr_key: &str) -> StorageResult<()> {
-        self.0
-            .exec(
-                "DELETE FROM login_failures WHERE name_key = $1",
-                vec![name_key.into()],
-            )
-            .await?;
-        self.0
-            .exec(
-                "UPDATE login_failures SET failures = failures - 1 WHERE name_key = $1 AND failures > 0",
-                vec![addr_key.into()],
-            )
-            .await?;
+    /// Counts a failed login, or forgets the failures after a successful one.
+    pub async fn record_login(&self, name: &str, ok: bool, now: i64) -> StorageResult<()> {
+        if ok {
+            self.0
+                .exec(
+                    "DELETE FROM login_failures WHERE name_key = $1",
+                    vec![key(name).into()],
+                )
+                .await?;
+        } else {
+            self.0
+                .exec(
+                    "INSERT INTO login_failures (name_key, failures, last_at) VALUES ($1, 1, $2) ON CONFLICT (name_key) DO UPDATE SET failures = login_failures.failures + 1, last_at = $2",
+                    vec![key(name).into(), now.into()],
+                )
+                .await?;
+        }
         Ok(())
     }
 
@@ -597,20 +563,6 @@ impl Accounts<'_> {
             })
             .collect())
     }
-}
-
-/// The wait after `failures` (SQL), in seconds: none for the first `free`, then 1, 2, 4 ... 256.
-fn delay_sql(free: u32) -> String {
-    let mut sql = format!("(CASE WHEN failures < {free} THEN 0");
-    for step in 0..8u32 {
-        sql.push_str(&format!(
-            " WHEN failures = {} THEN {}",
-            free + step,
-            1u32 << step
-        ));
-    }
-    sql.push_str(" ELSE 256 END)");
-    sql
 }
 
 /// A sortable, unique audit id: microseconds since the epoch, zero-padded, and a random suffix.

@@ -143,34 +143,28 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     }
     let accounts = app.storage.accounts();
     let now = crate::storage::now_unix();
-    // One claim per name (any address) and one per address (any name): spraying passwords
-    // from one address, or at one name from many, is slowed down; the right password goes
-    // through as soon as the current delay has passed.
-    let name_key = format!("name:{}", name.to_lowercase());
-    let addr_key = format!(
-        "addr:{}",
-        peer.addr.map(|a| a.ip().to_string()).unwrap_or_default()
-    );
-    for (key, free) in [
-        (&name_key, auth::FREE_ATTEMPTS_PER_NAME),
-        (&addr_key, auth::FREE_ATTEMPTS_PER_ADDRESS),
-    ] {
-        match accounts.claim_attempt(key, free, now).await {
-            Ok(None) => {}
-            Ok(Some(wait)) => {
-                auth::audit(
-                    app,
-                    &name,
-                    peer,
-                    "login",
-                    &name,
-                    "refused: too many failed attempts",
-                )
-                .await;
-                return login_again(peer, &format!("too many failed sign-ins: wait {wait} s"))
-                    .await;
-            }
-            Err(e) => return storage_error(e),
+    let (failures, last) = match accounts.login_failures(&name).await {
+        Ok(f) => f,
+        Err(e) => return storage_error(e),
+    };
+    if let Some(delay) = auth::login_delay(failures) {
+        // Times are whole seconds: wait until the second after `last + delay` has begun.
+        let wait = last + i64::try_from(delay.as_secs()).unwrap_or(i64::MAX) - now + 1;
+        if wait > 0 {
+            auth::audit(
+                app,
+                &name,
+                peer,
+                "login",
+                &name,
+                "refused: too many failed attempts",
+            )
+            .await;
+            return login_again(
+                peer,
+                &format!("too many failed sign-ins for this name: wait {wait} s"),
+            )
+            .await;
         }
     }
     let user = match accounts.user(&name).await {
@@ -180,8 +174,7 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let valid = auth::verify_password_off_thread(form.get("password").to_string(), hash).await;
     let Some(user) = user.filter(|_| valid) else {
-        let end = crate::storage::now_unix();
-        if let Err(e) = accounts.attempt_failed(&name_key, &addr_key, end).await {
+        if let Err(e) = accounts.record_login(&name, false, now).await {
             return storage_error(e);
         }
         auth::audit(app, &name, peer, "login", &name, "failed").await;
@@ -197,7 +190,7 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     if let Err(e) = accounts.add_session(&session, now).await {
         return storage_error(e);
     }
-    let _ = accounts.attempt_succeeded(&name_key, &addr_key).await;
+    let _ = accounts.record_login(&name, true, now).await;
     auth::audit(app, &user.name, peer, "login", &user.name, "ok").await;
     let resp = with_cookie(
         redirect("/ui/"),
