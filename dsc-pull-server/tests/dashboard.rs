@@ -720,3 +720,59 @@ fn now_plus(secs: i64, answer: &Value) -> i64 {
     assert!((got - (now() + secs)).abs() < 10, "{answer}");
     got
 }
+
+#[test]
+fn one_address_cannot_spray_passwords_over_many_names() {
+    let s = Server::start();
+    add_user(&s, "carol", "viewer", "carol-password");
+    for i in 0..20 {
+        let r = try_login(&s, &format!("user{i}"), "guess-password")
+            .err()
+            .expect("no such user");
+        assert!(String::from_utf8_lossy(&r.body).contains("wrong user name or password"));
+    }
+    // The address has used its free attempts: another name must wait now, even with the
+    // right password.
+    let r = try_login(&s, "carol", "carol-password")
+        .err()
+        .expect("the address must wait");
+    assert!(
+        String::from_utf8_lossy(&r.body).contains("too many failed sign-ins"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(
+        try_login(&s, "carol", "carol-password").is_ok(),
+        "after the delay the right password works"
+    );
+}
+
+#[test]
+fn parallel_guesses_at_one_name_cannot_all_pass_the_throttle() {
+    let s = Server::start();
+    add_user(&s, "dave", "viewer", "dave-password");
+    let outcomes: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|_| {
+                scope.spawn(|| match try_login(&s, "dave", "wrong-password") {
+                    Ok(_) => "signed in".to_string(),
+                    Err(r) => String::from_utf8_lossy(&r.body).into_owned(),
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let wrong = outcomes
+        .iter()
+        .filter(|o| o.contains("wrong user name or password"))
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| o.contains("too many failed sign-ins"))
+        .count();
+    // Five free attempts per name; the rest are refused before the password is checked (one
+    // straggler on a slow machine may come after the first 1 s delay).
+    assert!((5..=6).contains(&wrong), "{outcomes:?}");
+    assert_eq!(wrong + refused, 12, "{outcomes:?}");
+}

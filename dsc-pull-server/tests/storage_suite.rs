@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use dsc_core::pull::messages::*;
+use dsc_core::pull::signin::Throttle;
 mod common;
 
 use dsc_pull_server::storage::blobs::{BlobStore, FileBlobs, ObjectBlobs};
@@ -933,13 +934,29 @@ fn users_sessions_tokens_and_the_audit_trail_are_kept() {
             assert!(a.add_user(&user("bob", "viewer")).await.unwrap());
             assert_eq!(a.user("ALICE").await.unwrap().unwrap().role, "admin");
             assert_eq!(a.users().await.unwrap().len(), 2);
-            // login failures count up and are forgotten after a success
+            // sign-in attempts: free ones pass, then each waits longer; a success forgets them
+            let t = Throttle {
+                free: 3,
+                max_delay_secs: 8,
+            };
             for _ in 0..3 {
-                a.record_login("bob", false, 100).await.unwrap();
+                assert_eq!(a.claim_attempt("name:bob", t, 100).await.unwrap(), None);
             }
-            assert_eq!(a.login_failures("Bob").await.unwrap(), (3, 100));
-            a.record_login("bob", true, 101).await.unwrap();
-            assert_eq!(a.login_failures("bob").await.unwrap(), (0, 0));
+            assert_eq!(a.claim_attempt("name:bob", t, 100).await.unwrap(), Some(2));
+            assert_eq!(a.claim_attempt("name:bob", t, 101).await.unwrap(), Some(1));
+            assert_eq!(a.claim_attempt("name:bob", t, 102).await.unwrap(), None);
+            a.attempt_failed(&["name:bob"], 103).await.unwrap();
+            assert_eq!(a.claim_attempt("name:bob", t, 105).await.unwrap(), Some(1));
+            assert_eq!(a.claim_attempt("name:bob", t, 106).await.unwrap(), None);
+            a.attempt_succeeded("name:bob", "addr:x").await.unwrap();
+            assert_eq!(a.claim_attempt("name:bob", t, 106).await.unwrap(), None);
+            // parallel claims: exactly the free ones pass
+            let claims = futures_util::future::join_all(
+                (0..10).map(|_| a.claim_attempt("addr:10.0.0.1", t, 200)),
+            )
+            .await;
+            let passed = claims.iter().filter(|c| matches!(c, Ok(None))).count();
+            assert_eq!(passed, 3, "{claims:?}");
             // sessions: found while live, gone after expiry or removal
             let s = Session {
                 id_hash: "s1".into(),

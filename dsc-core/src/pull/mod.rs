@@ -11,6 +11,7 @@ pub mod compliance;
 pub mod identity;
 pub mod messages;
 pub mod path;
+pub mod signin;
 
 /// The protocol version header value sent and expected on every request and response.
 pub const PROTOCOL_VERSION: &str = "2.0";

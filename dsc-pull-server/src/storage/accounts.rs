@@ -5,6 +5,7 @@
 
 use super::{StorageError, StorageResult};
 use async_trait::async_trait;
+use dsc_core::pull::signin::Throttle;
 use serde::Serialize;
 
 /// A value passed to or read from SQL.
@@ -303,16 +304,45 @@ impl Accounts<'_> {
         Ok(n > 0)
     }
 
-    /// Failed logins in a row for a name, and when the last one was.
-    pub async fn login_failures(&self, name: &str) -> StorageResult<(u32, i64)> {
+    /// Claims one sign-in attempt under a throttle key (`name:...` or `addr:...`) in one
+    /// conditional update, so parallel attempts cannot all pass: the attempt counts as a failure
+    /// until [`Accounts::attempt_succeeded`] takes it back. `None` when the attempt may go
+    /// ahead, else the seconds still to wait.
+    pub async fn claim_attempt(
+        &self,
+        key: &str,
+        throttle: Throttle,
+        now: i64,
+    ) -> StorageResult<Option<i64>> {
+        self.0
+            .exec(
+                "INSERT INTO login_failures (name_key, failures, last_at) VALUES ($1, 0, 0) ON CONFLICT (name_key) DO NOTHING",
+                vec![key.into()],
+            )
+            .await?;
+        let delay = throttle.delay_sql();
+        let claimed = self
+            .0
+            .exec(
+                &format!(
+                    "UPDATE login_failures SET failures = failures + 1, last_at = $2 \
+                     WHERE name_key = $1 AND (failures < {} OR last_at + {delay} < $2)",
+                    throttle.free
+                ),
+                vec![key.into(), now.into()],
+            )
+            .await?;
+        if claimed > 0 {
+            return Ok(None);
+        }
         let rows = self
             .0
             .rows(
                 "SELECT failures, last_at FROM login_failures WHERE name_key = $1",
-                vec![key(name).into()],
+                vec![key.into()],
             )
             .await?;
-        Ok(rows
+        let (failures, last) = rows
             .first()
             .map(|r| {
                 (
@@ -320,26 +350,39 @@ impl Accounts<'_> {
                     int(r, 1).unwrap_or(0),
                 )
             })
-            .unwrap_or((0, 0)))
+            .unwrap_or((0, 0));
+        // Refused by the update, so there is a wait; at least 1 s even if the row just changed.
+        Ok(Some(throttle.wait(failures, last, now).unwrap_or(1)))
     }
 
-    /// Counts a failed login, or forgets the failures after a successful one.
-    pub async fn record_login(&self, name: &str, ok: bool, now: i64) -> StorageResult<()> {
-        if ok {
+    /// A claimed attempt failed: the delays of its keys count from `now`, the attempt's end.
+    pub async fn attempt_failed(&self, keys: &[&str], now: i64) -> StorageResult<()> {
+        for key in keys {
             self.0
                 .exec(
-                    "DELETE FROM login_failures WHERE name_key = $1",
-                    vec![key(name).into()],
-                )
-                .await?;
-        } else {
-            self.0
-                .exec(
-                    "INSERT INTO login_failures (name_key, failures, last_at) VALUES ($1, 1, $2) ON CONFLICT (name_key) DO UPDATE SET failures = login_failures.failures + 1, last_at = $2",
-                    vec![key(name).into(), now.into()],
+                    "UPDATE login_failures SET last_at = $2 WHERE name_key = $1",
+                    vec![(*key).into(), now.into()],
                 )
                 .await?;
         }
+        Ok(())
+    }
+
+    /// A claimed attempt succeeded: the name's failures are forgotten, and the address's claim
+    /// is taken back.
+    pub async fn attempt_succeeded(&self, name_key: &str, addr_key: &str) -> StorageResult<()> {
+        self.0
+            .exec(
+                "DELETE FROM login_failures WHERE name_key = $1",
+                vec![name_key.into()],
+            )
+            .await?;
+        self.0
+            .exec(
+                "UPDATE login_failures SET failures = failures - 1 WHERE name_key = $1 AND failures > 0",
+                vec![addr_key.into()],
+            )
+            .await?;
         Ok(())
     }
 

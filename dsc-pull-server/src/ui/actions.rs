@@ -10,6 +10,7 @@ use crate::state::{App, Peer};
 use crate::storage::ContentKey;
 use crate::storage::accounts::Session;
 use bytes::Bytes;
+use dsc_core::pull::signin;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
@@ -143,28 +144,32 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     }
     let accounts = app.storage.accounts();
     let now = crate::storage::now_unix();
-    let (failures, last) = match accounts.login_failures(&name).await {
-        Ok(f) => f,
-        Err(e) => return storage_error(e),
-    };
-    if let Some(delay) = auth::login_delay(failures) {
-        // Times are whole seconds: wait until the second after `last + delay` has begun.
-        let wait = last + i64::try_from(delay.as_secs()).unwrap_or(i64::MAX) - now + 1;
-        if wait > 0 {
-            auth::audit(
-                app,
-                &name,
-                peer,
-                "login",
-                &name,
-                "refused: too many failed attempts",
-            )
-            .await;
-            return login_again(
-                peer,
-                &format!("too many failed sign-ins for this name: wait {wait} s"),
-            )
-            .await;
+    // One claim per address (any name), then one per name (any address).
+    let addr_key = format!(
+        "addr:{}",
+        peer.addr.map(|a| a.ip().to_string()).unwrap_or_default()
+    );
+    let name_key = format!("name:{}", name.to_lowercase());
+    for (key, throttle) in [
+        (&addr_key, signin::PER_ADDRESS),
+        (&name_key, signin::PER_NAME),
+    ] {
+        match accounts.claim_attempt(key, throttle, now).await {
+            Ok(None) => {}
+            Ok(Some(wait)) => {
+                auth::audit(
+                    app,
+                    &name,
+                    peer,
+                    "login",
+                    &name,
+                    "refused: too many failed attempts",
+                )
+                .await;
+                return login_again(peer, &format!("too many failed sign-ins: wait {wait} s"))
+                    .await;
+            }
+            Err(e) => return storage_error(e),
         }
     }
     let user = match accounts.user(&name).await {
@@ -174,7 +179,8 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let valid = auth::verify_password_off_thread(form.get("password").to_string(), hash).await;
     let Some(user) = user.filter(|_| valid) else {
-        if let Err(e) = accounts.record_login(&name, false, now).await {
+        let end = crate::storage::now_unix();
+        if let Err(e) = accounts.attempt_failed(&[&addr_key, &name_key], end).await {
             return storage_error(e);
         }
         auth::audit(app, &name, peer, "login", &name, "failed").await;
@@ -190,7 +196,7 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     if let Err(e) = accounts.add_session(&session, now).await {
         return storage_error(e);
     }
-    let _ = accounts.record_login(&name, true, now).await;
+    let _ = accounts.attempt_succeeded(&name_key, &addr_key).await;
     auth::audit(app, &user.name, peer, "login", &user.name, "ok").await;
     let resp = with_cookie(
         redirect("/ui/"),
