@@ -264,7 +264,8 @@ fn status(dir: &StateDir, format: Option<OutputFormat>) -> Result<(), Failure> {
     );
     for (name, p) in &state.packages {
         text.push_str(&format!(
-            "package:   {name} {} (signed by {})\n",
+            "package:   {name} {} {} (signed by {})\n",
+            p.version.as_deref().unwrap_or("(no version)"),
             p.checksum,
             p.key_ids.join(", ")
         ));

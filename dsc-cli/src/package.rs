@@ -60,6 +60,14 @@ pub enum PackageCommand {
         /// Sign with this private key (PKCS#8 PEM).
         #[arg(long = "sign-key")]
         sign_key: Option<PathBuf>,
+        /// Set the package's metadata.name: the configuration name agents pull it under (they
+        /// refuse a package named for another configuration).
+        #[arg(long, value_name = "CONFIGURATION")]
+        name: Option<String>,
+        /// Set the package's metadata.version (semver, x.y.z): agents refuse a version older
+        /// than the one they last took into force.
+        #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
+        version: Option<semver::Version>,
     },
     /// Add a signature to a package (existing signatures are kept).
     Sign {
@@ -179,9 +187,19 @@ fn dir_size(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+fn parse_version(s: &str) -> Result<semver::Version, String> {
+    semver::Version::parse(s).map_err(|e| format!("not a semantic version (x.y.z): {e}"))
+}
+
 pub fn run(cmd: PackageCommand) -> Result<(), Failure> {
     match cmd {
-        PackageCommand::Build { dir, out, sign_key } => {
+        PackageCommand::Build {
+            dir,
+            out,
+            sign_key,
+            name,
+            version,
+        } => {
             let key = sign_key
                 .map(|k| signing::read_private(&k))
                 .transpose()
@@ -190,9 +208,13 @@ pub fn run(cmd: PackageCommand) -> Result<(), Failure> {
                     message: e.to_string(),
                 })?;
             let progress = Progress::sized(dir_size(&dir), "building");
-            let catalog =
-                archive::build(&dir, &out, key.as_ref(), &mut |d, t| progress.update(d, t))
-                    .map_err(failure)?;
+            let options = archive::BuildOptions {
+                key: key.as_ref(),
+                name: name.as_deref(),
+                version: version.as_ref(),
+            };
+            let catalog = archive::build(&dir, &out, options, &mut |d, t| progress.update(d, t))
+                .map_err(failure)?;
             drop(progress);
             let signed = key
                 .map(|k| format!(", signed by {}", signing::key_id(&k.verifying_key())))

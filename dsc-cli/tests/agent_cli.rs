@@ -61,6 +61,8 @@ struct Fleet {
     port: u16,
     server: Option<Child>,
     tls: Option<(PathBuf, PathBuf)>,
+    /// Packages built so far (each gets the next version).
+    built: std::cell::Cell<u32>,
 }
 
 const FILE_PY: &str = r#"#!/usr/bin/env python3
@@ -99,6 +101,7 @@ impl Fleet {
             port: free_port(),
             server: None,
             tls: None,
+            built: std::cell::Cell::new(0),
         };
         if tls {
             f.tls = Some(f.server_certificate());
@@ -275,9 +278,24 @@ impl Fleet {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
-    /// Builds a package managing `files` (name → content) in the `managed` directory; signed
-    /// with `key` (a keygen prefix) or unsigned.
+    /// Builds a package for configuration `Web` managing `files` (name → content) in the
+    /// `managed` directory; signed with `key` (a keygen prefix) or unsigned. Each package built
+    /// has a newer version than the one before.
     fn package(&self, out: &str, files: &[(&str, &str)], key: Option<&str>, sleep: f64) -> PathBuf {
+        self.built.set(self.built.get() + 1);
+        let version = format!("1.0.{}", self.built.get());
+        self.package_as(out, ("Web", &version), files, key, sleep)
+    }
+
+    /// Builds a package as `package` does, named and versioned `(name, version)`.
+    fn package_as(
+        &self,
+        out: &str,
+        (name, version): (&str, &str),
+        files: &[(&str, &str)],
+        key: Option<&str>,
+        sleep: f64,
+    ) -> PathBuf {
         let src = self.path(&format!("src-{out}"));
         std::fs::create_dir_all(src.join("resources")).unwrap();
         std::fs::create_dir_all(src.join("config")).unwrap();
@@ -316,6 +334,10 @@ impl Fleet {
             src.display().to_string(),
             "-o".into(),
             out.display().to_string(),
+            "--name".into(),
+            name.into(),
+            "--version".into(),
+            version.into(),
         ];
         if let Some(k) = key {
             args.extend([
@@ -716,7 +738,13 @@ fn a_wmf_lcm_and_an_agent_are_served_side_by_side() {
     let name = "91E51A37-B59F-11E5-9C04-14109FD663AE";
     f.publish(
         name,
-        &f.package("v1.dscpkg", &[("a.txt", "A")], Some("trusted"), 0.0),
+        &f.package_as(
+            "v1.dscpkg",
+            (name, "1.0.0"),
+            &[("a.txt", "A")],
+            Some("trusted"),
+            0.0,
+        ),
     );
     let out = Command::new("python3")
         .arg(shared.join("replay.py"))
@@ -836,4 +864,74 @@ fn registering_over_plain_http_needs_allow_http() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--allow-http"), "{err}");
     assert!(!tmp.path().join("agent").join("agent.json").exists());
+}
+
+#[test]
+fn an_older_signed_package_is_refused_and_the_refusal_reaches_the_server() {
+    let f = Fleet::new();
+    let old = f.package_as(
+        "old.dscpkg",
+        ("Web", "1.0.0"),
+        &[("a.txt", "old")],
+        Some("trusted"),
+        0.0,
+    );
+    let new = f.package_as(
+        "new.dscpkg",
+        ("Web", "1.1.0"),
+        &[("a.txt", "new")],
+        Some("trusted"),
+        0.0,
+    );
+    f.publish("Web", &new);
+    f.register("agent", "Web", "apply");
+    let (code, v) = f.cycle("agent");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["packages"]["Web"]["version"], "1.1.0");
+    // The older package, still validly signed, is replayed: the agent refuses it.
+    f.publish("Web", &old);
+    let (code, v) = f.cycle("agent");
+    assert_eq!(code, 2, "{v}");
+    let error = v["errors"][0].as_str().unwrap();
+    assert!(error.contains("older than 1.1.0"), "{error}");
+    assert_eq!(f.managed("a.txt").as_deref(), Some("new"), "nothing ran");
+    let (status, _, report) = f.stored_reports("agent").pop().unwrap();
+    assert_eq!(status, "Failure");
+    assert!(
+        report["Errors"][0].as_str().unwrap().contains("older than"),
+        "{report}"
+    );
+    // Rolling back means publishing the old content as a newer version.
+    let again = f.package_as(
+        "again.dscpkg",
+        ("Web", "1.2.0"),
+        &[("a.txt", "old")],
+        Some("trusted"),
+        0.0,
+    );
+    f.publish("Web", &again);
+    let (code, v) = f.cycle("agent");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(f.managed("a.txt").as_deref(), Some("old"));
+}
+
+#[test]
+fn the_server_refuses_a_package_named_for_another_configuration() {
+    let f = Fleet::new();
+    let db = f.package_as(
+        "db.dscpkg",
+        ("Db", "1.0.0"),
+        &[("a.txt", "A")],
+        Some("trusted"),
+        0.0,
+    );
+    let o = f.run(&["server", "publish-package", "Web", db.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("named 'Db'") && err.contains("--name Web"),
+        "{err}"
+    );
+    let o = f.run(&["server", "publish-package", "Db", db.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -392,3 +392,46 @@ fn a_tampered_package_fails_verification_and_never_runs() {
     assert_eq!(o.status.code(), Some(4));
     assert!(e.leftovers().is_empty());
 }
+
+#[test]
+fn build_sets_the_packages_name_and_version_without_touching_the_source() {
+    let e = Env::new();
+    let (key, public) = e.keygen("release");
+    let src = e.source("src", "never", ECHO);
+    let before = std::fs::read(src.join("app.dscpkg.yaml")).unwrap();
+    let out = e.path("web.dscpkg");
+    let args = [
+        "package",
+        "build",
+        src.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--name",
+        "Web",
+        "--version",
+        "2.3.4",
+        "--sign-key",
+        key.to_str().unwrap(),
+    ];
+    let o = e.run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = stdout_json(&e.run(&["package", "inspect", out.to_str().unwrap(), "-o", "json"]));
+    assert_eq!(v["manifest"]["metadata"]["name"], "Web");
+    assert_eq!(v["manifest"]["metadata"]["version"], "2.3.4");
+    assert_eq!(std::fs::read(src.join("app.dscpkg.yaml")).unwrap(), before);
+    // The rewritten manifest is in the signed catalog: the package verifies and runs.
+    let o = e.run(&[
+        "config",
+        "--trusted-key",
+        public.to_str().unwrap(),
+        "get",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A version that is not semver is refused before anything is written.
+    let mut bad = args;
+    bad[8] = "1.0";
+    let o = e.run(&bad[..9]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a semantic version"));
+}

@@ -54,7 +54,16 @@ fn package(dir: &Path) -> (PathBuf, PathBuf) {
     dsc_core::package::signing::keygen(&prefix).unwrap();
     let key = dsc_core::package::signing::read_private(&prefix.with_extension("key")).unwrap();
     let out = dir.join("p.dscpkg");
-    dsc_core::package::archive::build(&src, &out, Some(&key), &mut |_, _| {}).unwrap();
+    dsc_core::package::archive::build(
+        &src,
+        &out,
+        dsc_core::package::archive::BuildOptions {
+            key: Some(&key),
+            ..Default::default()
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
     (out, prefix.with_extension("pub"))
 }
 

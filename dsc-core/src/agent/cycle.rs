@@ -2,9 +2,10 @@
 //!
 //! 1. deliver reports queued while the server was unreachable, oldest first;
 //! 2. GetDscAction with the checksum of the package in force; when told, download the package
-//!    (checksum verified), store it under its checksum and verify it against the trusted keys:
-//!    an unsigned or untrusted package is refused, deleted, nothing runs, and the refusal is
-//!    reported as a failure;
+//!    (checksum verified), store it under its checksum and verify it against the trusted keys
+//!    and its identity (named for the configuration, not older than the version last taken):
+//!    an unsigned, untrusted, misnamed or older package is refused, deleted, nothing runs, and
+//!    the refusal is reported as a failure;
 //! 3. for each package in force: verify and unpack it again, `test`, and `set` when the mode
 //!    says so (`apply`: once per new package, `autocorrect`: whenever drifted, `monitor`:
 //!    never);
@@ -22,10 +23,12 @@ use super::{AgentError, Mode, Settings};
 use crate::config::run::Operation;
 use crate::engine::EngineOptions;
 use crate::package::archive::{self, Limits};
+use crate::package::identity;
 use crate::package::run::{Trust, prepare, run_prepared};
 use crate::pull::client::{ClientError, PullClient};
 use crate::pull::messages::{ClientStatus, GetDscActionRequest, NodeStatus};
 use ed25519_dalek::VerifyingKey;
+use semver::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,6 +40,9 @@ pub struct PackageState {
     pub checksum: String,
     /// Trusted keys whose signatures verified.
     pub key_ids: Vec<String>,
+    /// The package's `metadata.version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// `apply` mode: the package has been applied.
     #[serde(default)]
     pub applied: bool,
@@ -51,11 +57,36 @@ pub struct State {
     pub packages: BTreeMap<String, PackageState>,
     #[serde(default)]
     pub last_cycle: Option<CycleReport>,
+    /// The newest version taken into force, by configuration name; kept when a configuration
+    /// is left, so an older signed package cannot be replayed later.
+    #[serde(default)]
+    pub versions: BTreeMap<String, String>,
 }
 
 impl State {
     pub fn load(dir: &StateDir) -> Result<State, AgentError> {
         Ok(read_json(&dir.state())?.unwrap_or_default())
+    }
+
+    /// The newest version of `name` taken into force (names compare without regard to case).
+    fn newest(&self, name: &str) -> Option<Version> {
+        self.versions
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .filter_map(|(_, v)| Version::parse(v).ok())
+            .max()
+    }
+
+    /// Takes a verified, admitted package into force.
+    fn take(&mut self, name: &str, package: PackageState, single: bool) {
+        if let Some(v) = &package.version {
+            self.versions.retain(|k, _| !k.eq_ignore_ascii_case(name));
+            self.versions.insert(name.to_string(), v.clone());
+        }
+        if single {
+            self.packages.clear();
+        }
+        self.packages.insert(name.to_string(), package);
     }
 }
 
@@ -124,8 +155,13 @@ impl CycleReport {
         }
         for (name, p) in &self.packages {
             let short = &p.checksum[..p.checksum.len().min(12)];
+            let version = p
+                .version
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default();
             line.push_str(&format!(
-                "; {name} {short} signed by {}",
+                "; {name}{version} {short} signed by {}",
                 p.key_ids.join(",")
             ));
         }
@@ -315,11 +351,8 @@ fn pull(
         let name = &detail.configuration_name;
         match detail.status {
             NodeStatus::GetConfiguration => {
-                let package = download(client, dir, keys, name)?;
-                if single {
-                    state.packages.clear();
-                }
-                state.packages.insert(name.clone(), package);
+                let package = download(client, dir, keys, name, state.newest(name).as_ref())?;
+                state.take(name, package, single);
                 changed = true;
             }
             NodeStatus::Retry => {
@@ -333,12 +366,14 @@ fn pull(
     Ok(changed)
 }
 
-/// Downloads a package, stores it under its checksum and verifies it against the trusted keys.
+/// Downloads a package, stores it under its checksum, verifies it against the trusted keys and
+/// checks that it is named for `name` and not older than `last`.
 fn download(
     client: &PullClient,
     dir: &StateDir,
     keys: &[VerifyingKey],
     name: &str,
+    last: Option<&Version>,
 ) -> Result<PackageState, PullFailure> {
     let content = client.get_configuration(name).map_err(classify)?;
     let checksum = content.checksum.to_ascii_uppercase();
@@ -346,10 +381,17 @@ fn download(
     super::store::write_atomic(&path, &content.bytes)
         .map_err(|e| PullFailure::Refused(e.to_string()))?;
     let verified = archive::open(&path, keys, Limits::default(), None, &mut |_, _| {})
-        .and_then(|opened| archive::require_trusted(&opened).map(|_| opened));
+        .and_then(|opened| archive::require_trusted(&opened).map(|_| opened))
+        .map_err(|e| e.to_string())
+        .and_then(|opened| {
+            identity::admit(&opened.manifest, name, last)
+                .map(|id| (opened, id))
+                .map_err(|e| e.to_string())
+        });
     match verified {
-        Ok(opened) => Ok(PackageState {
+        Ok((opened, id)) => Ok(PackageState {
             checksum,
+            version: Some(id.version.to_string()),
             key_ids: opened
                 .signers
                 .iter()

@@ -2,6 +2,7 @@
 //! delete, and the checks an upload must pass.
 
 use super::*;
+use dsc_core::package::identity::PackageIdentity;
 
 /// Answers a content route (`/configurations`, `/modules`, `/packages`).
 pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) -> Resp {
@@ -144,7 +145,7 @@ async fn put_content(app: &Arc<App>, key: ContentKey, req: Request<Incoming>) ->
 
 /// Checks and stores uploaded content (shared by the API and the dashboard): not empty, a
 /// module is a zip, a package opens (catalog and signatures consistent; its signers' key ids
-/// are recorded).
+/// are recorded) and is named for its configuration with a semantic version.
 pub async fn store_content(app: &App, key: ContentKey, body: bytes::Bytes) -> Resp {
     if body.is_empty() {
         return error(StatusCode::BAD_REQUEST, "the content is empty");
@@ -154,14 +155,22 @@ pub async fn store_content(app: &App, key: ContentKey, body: bytes::Bytes) -> Re
         ContentKey::Module { .. } if !body.starts_with(b"PK") => {
             return error(StatusCode::BAD_REQUEST, "a module must be a zip archive");
         }
-        ContentKey::Package { .. } => {
+        ContentKey::Package { ref name } => {
             let bytes = body.clone();
             let opened = tokio::task::spawn_blocking(move || {
                 dsc_core::package::archive::open_bytes(&bytes, Default::default())
             })
             .await;
             signers = match opened {
-                Ok(Ok(p)) => p.signers.into_iter().map(|s| s.key_id).collect(),
+                Ok(Ok(p)) => {
+                    // Agents take a package only under its own name: refuse a mismatch now.
+                    let identity = PackageIdentity::of(&p.manifest)
+                        .and_then(|id| id.check_name(name).map(|_| id));
+                    if let Err(e) = identity {
+                        return error(StatusCode::BAD_REQUEST, format!("not publishable: {e}"));
+                    }
+                    p.signers.into_iter().map(|s| s.key_id).collect()
+                }
                 Ok(Err(e)) => {
                     return error(StatusCode::BAD_REQUEST, format!("not a valid package: {e}"));
                 }

@@ -54,15 +54,58 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(),
     Ok(())
 }
 
+/// What `build` may change besides the files: a signature, and the package's identity
+/// (`metadata.name` and `metadata.version` in the built package's manifest; the source
+/// directory is not touched).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions<'a> {
+    pub key: Option<&'a SigningKey>,
+    pub name: Option<&'a str>,
+    pub version: Option<&'a semver::Version>,
+}
+
+/// A file going into the package: read from disk, or (the manifest, when its identity is set)
+/// from memory.
+enum Source {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
 /// Builds a package from a directory (its root must hold exactly one package manifest; a
 /// `_catalog` folder must not exist). The same inputs give a byte-identical package: entries
-/// sorted, fixed timestamps, permissions 0644 (0755 for executables). Signs with `key` when given.
+/// sorted, fixed timestamps, permissions 0644 (0755 for executables). Signs with `o.key` when
+/// given; sets the manifest's `metadata.name` / `metadata.version` when given.
 pub fn build(
     dir: &Path,
     out: &Path,
-    key: Option<&SigningKey>,
+    o: BuildOptions<'_>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Catalog, PackageError> {
+    let files = collect(dir, o)?;
+    let total: u64 = files
+        .iter()
+        .map(|(_, src)| match src {
+            Source::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Source::Bytes(b) => b.len() as u64,
+        })
+        .sum();
+    let tmp = out.with_extension("dscpkg.partial");
+    match write_zip(&tmp, &files, o.key, total, progress) {
+        Ok(c) => {
+            std::fs::rename(&tmp, out)
+                .map_err(|e| io(format!("renaming to {}", out.display()), e))?;
+            Ok(c)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// The package's files, sorted, after checking the manifest; the manifest rewritten in memory
+/// when its identity is set.
+fn collect(dir: &Path, o: BuildOptions<'_>) -> Result<Vec<(String, Source)>, PackageError> {
     let mut files = Vec::new();
     walk(dir, dir, &mut files)?;
     files.sort();
@@ -79,9 +122,9 @@ pub fn build(
         .map(|(n, _)| n)
         .filter(|n| !n.contains('/') && is_manifest_name(n))
         .collect();
-    match manifests.len() {
-        0 => return Err(PackageError::NoManifest),
-        1 => {}
+    let manifest_name = match manifests.as_slice() {
+        [] => return Err(PackageError::NoManifest),
+        [one] => (*one).clone(),
         _ => {
             return Err(PackageError::SeveralManifests(
                 manifests
@@ -91,95 +134,118 @@ pub fn build(
                     .join(", "),
             ));
         }
-    }
+    };
+    let bad = |reason: String| PackageError::BadManifest {
+        path: manifest_name.clone(),
+        reason,
+    };
     let manifest_text =
-        std::fs::read_to_string(dir.join(manifests[0])).map_err(|e| io(manifests[0], e))?;
-    let manifest =
-        PackageManifest::parse(&manifest_text).map_err(|reason| PackageError::BadManifest {
-            path: manifests[0].clone(),
-            reason,
-        })?;
+        std::fs::read_to_string(dir.join(&manifest_name)).map_err(|e| io(&manifest_name, e))?;
+    let mut manifest = PackageManifest::parse(&manifest_text).map_err(bad)?;
     let names: HashSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     let config = check_inside(&manifest.configuration_file).map_err(PackageError::Build)?;
     if !names.contains(config.as_str()) {
-        return Err(PackageError::BadManifest {
-            path: manifests[0].clone(),
-            reason: format!("configurationFile '{config}' is not in the package"),
+        return Err(bad(format!(
+            "configurationFile '{config}' is not in the package"
+        )));
+    }
+    let rewritten = if o.name.is_some() || o.version.is_some() {
+        let metadata = manifest.metadata.get_or_insert_with(Default::default);
+        if let Some(name) = o.name {
+            metadata.insert("name".into(), name.into());
+        }
+        if let Some(version) = o.version {
+            metadata.insert("version".into(), version.to_string().into());
+        }
+        // JSON is valid YAML, so the manifest keeps its file name whatever its format.
+        let mut bytes =
+            serde_json::to_vec_pretty(&manifest).map_err(|e| PackageError::Build(e.to_string()))?;
+        bytes.push(b'\n');
+        Some(bytes)
+    } else {
+        None
+    };
+    let mut rewritten = rewritten;
+    Ok(files
+        .into_iter()
+        .map(|(name, path)| {
+            let source = match rewritten.take_if(|_| name == manifest_name) {
+                Some(bytes) => Source::Bytes(bytes),
+                None => Source::File(path),
+            };
+            (name, source)
+        })
+        .collect())
+}
+
+/// Writes the zip to `tmp`: each file with its catalog hash, then the catalog and the
+/// signature; synced before it is renamed into place.
+fn write_zip(
+    tmp: &Path,
+    files: &[(String, Source)],
+    key: Option<&SigningKey>,
+    total: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Catalog, PackageError> {
+    let file =
+        std::fs::File::create(tmp).map_err(|e| io(format!("creating {}", tmp.display()), e))?;
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+    let mut entries = Vec::with_capacity(files.len());
+    let mut done = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    for (name, source) in files {
+        let executable = matches!(source, Source::File(p) if is_executable(p));
+        zip.start_file(name.as_str(), options(executable))
+            .map_err(|e| PackageError::Build(e.to_string()))?;
+        let mut reader: Box<dyn Read> = match source {
+            Source::File(path) => Box::new(std::fs::File::open(path).map_err(|e| io(name, e))?),
+            Source::Bytes(bytes) => Box::new(bytes.as_slice()),
+        };
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| io(name, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            zip.write_all(&buf[..n])
+                .map_err(|e| io(format!("writing {}", tmp.display()), e))?;
+            size += n as u64;
+            done += n as u64;
+            progress(done, total);
+        }
+        entries.push(CatalogEntry {
+            path: name.clone(),
+            size,
+            sha256: hex(&hasher.finalize()),
         });
     }
-    let total: u64 = files
-        .iter()
-        .map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let tmp = out.with_extension("dscpkg.partial");
-    let result = (|| {
-        let file = std::fs::File::create(&tmp)
-            .map_err(|e| io(format!("creating {}", tmp.display()), e))?;
-        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
-        let mut entries = Vec::with_capacity(files.len());
-        let mut done = 0u64;
-        let mut buf = vec![0u8; 64 * 1024];
-        for (name, path) in &files {
-            zip.start_file(name.as_str(), options(is_executable(path)))
-                .map_err(|e| PackageError::Build(e.to_string()))?;
-            let mut f = std::fs::File::open(path).map_err(|e| io(name, e))?;
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            loop {
-                let n = f.read(&mut buf).map_err(|e| io(name, e))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                zip.write_all(&buf[..n])
-                    .map_err(|e| io(format!("writing {}", tmp.display()), e))?;
-                size += n as u64;
-                done += n as u64;
-                progress(done, total);
-            }
-            entries.push(CatalogEntry {
-                path: name.clone(),
-                size,
-                sha256: hex(&hasher.finalize()),
-            });
-        }
-        let catalog = Catalog {
-            version: 1,
-            entries,
-        };
-        let catalog_bytes =
-            serde_json::to_vec(&catalog).map_err(|e| PackageError::Build(e.to_string()))?;
-        zip.start_file(CATALOG_PATH, options(false))
+    let catalog = Catalog {
+        version: 1,
+        entries,
+    };
+    let catalog_bytes =
+        serde_json::to_vec(&catalog).map_err(|e| PackageError::Build(e.to_string()))?;
+    zip.start_file(CATALOG_PATH, options(false))
+        .map_err(|e| PackageError::Build(e.to_string()))?;
+    zip.write_all(&catalog_bytes)
+        .map_err(|e| io("writing the catalog", e))?;
+    if let Some(key) = key {
+        let (name, bytes) = signature_entry(key, &catalog_bytes)?;
+        zip.start_file(name, options(false))
             .map_err(|e| PackageError::Build(e.to_string()))?;
-        zip.write_all(&catalog_bytes)
-            .map_err(|e| io("writing the catalog", e))?;
-        if let Some(key) = key {
-            let (name, bytes) = signature_entry(key, &catalog_bytes)?;
-            zip.start_file(name, options(false))
-                .map_err(|e| PackageError::Build(e.to_string()))?;
-            zip.write_all(&bytes)
-                .map_err(|e| io("writing the signature", e))?;
-        }
-        let mut w = zip
-            .finish()
-            .map_err(|e| PackageError::Build(e.to_string()))?;
-        w.flush().map_err(|e| io("writing the package", e))?;
-        w.get_ref()
-            .sync_all()
-            .map_err(|e| io("syncing the package", e))?;
-        Ok(catalog)
-    })();
-    match result {
-        Ok(c) => {
-            std::fs::rename(&tmp, out)
-                .map_err(|e| io(format!("renaming to {}", out.display()), e))?;
-            Ok(c)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
+        zip.write_all(&bytes)
+            .map_err(|e| io("writing the signature", e))?;
     }
+    let mut w = zip
+        .finish()
+        .map_err(|e| PackageError::Build(e.to_string()))?;
+    w.flush().map_err(|e| io("writing the package", e))?;
+    w.get_ref()
+        .sync_all()
+        .map_err(|e| io("syncing the package", e))?;
+    Ok(catalog)
 }
 
 fn signature_entry(key: &SigningKey, catalog: &[u8]) -> Result<(String, Vec<u8>), PackageError> {

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 mod build;
 mod open;
 
-pub use build::{build, sign};
+pub use build::{BuildOptions, build, sign};
 pub use open::{open, open_bytes, require_trusted};
 
 /// The folder reserved for the catalog and signatures.
@@ -205,7 +205,16 @@ mod tests {
         for name in ["pkg.dscpkg.yaml", "config", "resources"] {
             std::fs::rename(d.path().join(name), src.join(name)).unwrap();
         }
-        build(&src, &out, key, &mut |_, _| {}).unwrap();
+        build(
+            &src,
+            &out,
+            BuildOptions {
+                key,
+                ..Default::default()
+            },
+            &mut |_, _| {},
+        )
+        .unwrap();
         (d, out)
     }
 
@@ -290,9 +299,15 @@ mod tests {
         for name in ["pkg.dscpkg.yaml", "config", "resources"] {
             std::fs::rename(d.path().join(name), src.path().join(name)).unwrap();
         }
-        build(src.path(), &a, Some(&key), &mut |_, _| {}).unwrap();
+        let version = semver::Version::new(1, 2, 3);
+        let signed = BuildOptions {
+            key: Some(&key),
+            name: Some("Web"),
+            version: Some(&version),
+        };
+        build(src.path(), &a, signed, &mut |_, _| {}).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        build(src.path(), &b, Some(&key), &mut |_, _| {}).unwrap();
+        build(src.path(), &b, signed, &mut |_, _| {}).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     }
 
