@@ -1,18 +1,47 @@
 //! Small HTTP helpers shared by the protocol and admin handlers.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use futures_util::{Stream, TryStreamExt};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use std::time::Duration;
 
-pub type Resp = Response<Full<Bytes>>;
+/// A response body: bytes in memory, or a stream (content blobs), boxed so every handler
+/// answers with one type.
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+pub type Resp = Response<Body>;
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// A `200 application/octet-stream` answer that sends `stream` as it is read, with a
+/// `Content-Length` of `size`: memory per download stays at one chunk, whatever the blob's size.
+pub fn stream(
+    size: u64,
+    stream: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+) -> Resp {
+    let body = StreamBody::new(stream.map_ok(Frame::data)).boxed_unsync();
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    r.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(size));
+    r
+}
 
 pub const ODATA_JSON: &str = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8";
 
 pub fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(full(body.into()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -20,7 +49,7 @@ pub fn respond(status: StatusCode, content_type: &'static str, body: impl Into<B
 }
 
 pub fn empty(status: StatusCode) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::new()));
+    let mut r = Response::new(full(Bytes::new()));
     *r.status_mut() = status;
     r
 }

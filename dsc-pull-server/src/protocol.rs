@@ -362,8 +362,11 @@ async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) 
     )
 }
 
-fn content_response(meta: &crate::storage::ContentMeta, bytes: bytes::Bytes) -> Resp {
-    let mut r = respond(StatusCode::OK, "application/octet-stream", bytes);
+fn content_response(
+    meta: &crate::storage::ContentMeta,
+    bytes: crate::storage::blobs::BlobStream,
+) -> Resp {
+    let mut r = crate::http::stream(meta.size, bytes);
     if let Ok(v) = HeaderValue::from_str(&meta.checksum) {
         r.headers_mut().insert("Checksum", v);
     }
@@ -390,7 +393,7 @@ async fn get_configuration(app: &Arc<App>, agent_id: Uuid, name: String) -> Resp
     app.storage.touch(agent_id, now().unix_timestamp());
     match app
         .storage
-        .content(&if view.traek_agent {
+        .content_stream(&if view.traek_agent {
             ContentKey::Package { name: name.clone() }
         } else {
             ContentKey::Configuration { name: name.clone() }
@@ -423,7 +426,7 @@ async fn get_module(app: &Arc<App>, headers: &HeaderMap, name: String, version: 
     app.storage.touch(agent_id, now().unix_timestamp());
     match app
         .storage
-        .content(&ContentKey::Module {
+        .content_stream(&ContentKey::Module {
             name: name.clone(),
             version: version.clone(),
         })

@@ -304,6 +304,10 @@ fn content_is_served_byte_for_byte_with_its_checksum(backend: Backend) {
         .unwrap();
     assert_eq!(raw.header("Content-Type"), Some("application/octet-stream"));
     assert_eq!(raw.header("ChecksumAlgorithm"), Some("SHA-256"));
+    assert_eq!(
+        raw.header("Content-Length"),
+        Some(mof.len().to_string().as_str())
+    );
     // Module name and version match case-insensitively; empty version is the newest.
     for (name, version) in [
         ("xSmbShare", "1.1.0.0"),
@@ -934,6 +938,64 @@ fn the_summary_node_list_and_csv_show_compliance(backend: Backend) {
     );
 }
 
+/// Resident memory of a process, in bytes.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+fn a_large_configuration_is_sent_without_holding_it_in_memory(backend: Backend) {
+    use std::io::{Read, Write};
+    const SIZE: usize = 96 << 20;
+    let s = Server::start_on(backend);
+    let big: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    assert_eq!(
+        s.admin("PUT", "/api/v1/configurations/Big", Some(&big)).0,
+        200
+    );
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Big"])),
+    )
+    .unwrap();
+    let before = resident_bytes(s.child.id());
+    let mut conn = std::net::TcpStream::connect(&s.addr).unwrap();
+    write!(
+        conn,
+        "GET /PSDSCPullServer.svc/Nodes(AgentId='{}')/Configurations(ConfigurationName='Big')/ConfigurationContent HTTP/1.1\r\nHost: x\r\nProtocolVersion: 2.0\r\nConnection: close\r\n\r\n",
+        c.agent_id
+    )
+    .unwrap();
+    // Read the head and a little of the body, then stall like a slow node.
+    let mut first = vec![0u8; 64 * 1024];
+    let n = conn.read(&mut first).unwrap();
+    let head = String::from_utf8_lossy(&first[..n]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("content-length: {SIZE}")),
+        "{head}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let during = resident_bytes(s.child.id());
+    assert!(
+        during.saturating_sub(before) < 32 << 20,
+        "serving a {} MiB configuration grew the server by {} MiB",
+        SIZE >> 20,
+        during.saturating_sub(before) >> 20
+    );
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest).unwrap();
+    let mut all = first[..n].to_vec();
+    all.extend_from_slice(&rest);
+    let start = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(all.len() - start, SIZE, "the whole configuration arrives");
+    assert!(all[start..] == big[..], "byte for byte");
+}
+
 /// Every check above, once per storage backend.
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
@@ -959,6 +1021,7 @@ on_every_backend!(
     get_dsc_action_answers_each_outcome,
     partial_configurations_are_answered_one_by_one,
     content_is_served_byte_for_byte_with_its_checksum,
+    a_large_configuration_is_sent_without_holding_it_in_memory,
     report_server_registration_does_not_erase_configuration_names,
     a_jobs_reports_are_kept_and_merged,
     admin_assignment_takes_precedence_and_unregister_removes_the_node,

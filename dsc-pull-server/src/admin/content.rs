@@ -186,9 +186,9 @@ pub async fn store_content(app: &App, key: ContentKey, body: bytes::Bytes) -> Re
 }
 
 async fn get_content(app: &Arc<App>, key: ContentKey) -> Resp {
-    match app.storage.content(&key).await {
+    match app.storage.content_stream(&key).await {
         Ok(Some((meta, bytes))) => {
-            let mut r = respond(StatusCode::OK, "application/octet-stream", bytes);
+            let mut r = crate::http::stream(meta.size, bytes);
             if let Ok(v) = hyper::header::HeaderValue::from_str(&meta.checksum) {
                 r.headers_mut().insert("Checksum", v);
             }

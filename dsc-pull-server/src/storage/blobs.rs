@@ -28,6 +28,9 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn put(&self, checksum: &str, bytes: Bytes) -> StorageResult<()>;
     /// The bytes, or `None` when no blob has that checksum.
     async fn get(&self, checksum: &str) -> StorageResult<Option<Bytes>>;
+    /// The bytes as a stream of chunks, or `None` when no blob has that checksum. A blob removed
+    /// while its stream is read is still read whole (the file or object is already open).
+    async fn stream(&self, checksum: &str) -> StorageResult<Option<BlobStream>>;
     /// Removes a blob (absent is fine).
     async fn delete(&self, checksum: &str) -> StorageResult<()>;
     /// The checksums of every stored blob.
@@ -44,6 +47,27 @@ pub async fn fetch(
 ) -> StorageResult<(super::ContentMeta, Bytes)> {
     match blobs.get(&meta.checksum).await? {
         Some(bytes) => Ok((meta, bytes)),
+        None => Err(StorageError::failed(format!(
+            "blob {} is missing from {}",
+            meta.checksum,
+            blobs.describe()
+        ))),
+    }
+}
+
+/// A blob's bytes, chunk by chunk.
+pub type BlobStream = futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>;
+
+/// How much of a file blob is read at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// The stream of the bytes the metadata names; a missing blob is a failure, as in [`fetch`].
+pub async fn open_stream(
+    blobs: &dyn BlobStore,
+    meta: super::ContentMeta,
+) -> StorageResult<(super::ContentMeta, BlobStream)> {
+    match blobs.stream(&meta.checksum).await? {
+        Some(stream) => Ok((meta, stream)),
         None => Err(StorageError::failed(format!(
             "blob {} is missing from {}",
             meta.checksum,
@@ -137,6 +161,17 @@ impl BlobStore for FileBlobs {
             (Ok(b), _) => Ok(Some(Bytes::from(b))),
             (Err(e), _) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             (Err(e), path) => Err(io_failure("reading", &path, e)),
+        }
+    }
+
+    async fn stream(&self, checksum: &str) -> StorageResult<Option<BlobStream>> {
+        let path = self.path(checksum);
+        match tokio::fs::File::open(&path).await {
+            Ok(file) => Ok(Some(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+                file, CHUNK,
+            )))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_failure("opening", &path, e)),
         }
     }
 
@@ -239,6 +274,16 @@ impl BlobStore for ObjectBlobs {
     async fn get(&self, checksum: &str) -> StorageResult<Option<Bytes>> {
         match self.store.get(&self.location(checksum)).await {
             Ok(r) => r.bytes().await.map(Some).map_err(object_error),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(object_error(e)),
+        }
+    }
+
+    async fn stream(&self, checksum: &str) -> StorageResult<Option<BlobStream>> {
+        match self.store.get(&self.location(checksum)).await {
+            Ok(r) => Ok(Some(Box::pin(
+                r.into_stream().map_err(std::io::Error::other),
+            ))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(object_error(e)),
         }

@@ -408,8 +408,25 @@ pub trait Storage: Send + Sync + 'static {
     /// Content metadata (names compared case-insensitively; an empty module version means the
     /// highest version).
     async fn content_meta(&self, key: &ContentKey) -> StorageResult<Option<ContentMeta>>;
-    /// The bytes of content, exactly as stored.
-    async fn content(&self, key: &ContentKey) -> StorageResult<Option<(ContentMeta, Bytes)>>;
+    /// Where content bytes are kept.
+    fn blob_store(&self) -> &dyn blobs::BlobStore;
+    /// The bytes of content, exactly as stored, in memory.
+    async fn content(&self, key: &ContentKey) -> StorageResult<Option<(ContentMeta, Bytes)>> {
+        match self.content_meta(key).await? {
+            Some(meta) => blobs::fetch(self.blob_store(), meta).await.map(Some),
+            None => Ok(None),
+        }
+    }
+    /// The bytes of content as a stream (downloads: memory does not grow with the blob).
+    async fn content_stream(
+        &self,
+        key: &ContentKey,
+    ) -> StorageResult<Option<(ContentMeta, blobs::BlobStream)>> {
+        match self.content_meta(key).await? {
+            Some(meta) => blobs::open_stream(self.blob_store(), meta).await.map(Some),
+            None => Ok(None),
+        }
+    }
     /// Checksum of a configuration (MOF) by name (hot path: must be cheap).
     fn configuration_checksum(&self, name: &str) -> Option<String>;
     /// Checksum of a package by configuration name (hot path: must be cheap).

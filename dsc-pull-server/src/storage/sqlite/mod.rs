@@ -540,11 +540,8 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn content(&self, key: &ContentKey) -> StorageResult<Option<(ContentMeta, Bytes)>> {
-        match self.content_meta(key).await? {
-            Some(meta) => blobs::fetch(self.blobs.as_ref(), meta).await.map(Some),
-            None => Ok(None),
-        }
+    fn blob_store(&self) -> &dyn blobs::BlobStore {
+        self.blobs.as_ref()
     }
 
     fn configuration_checksum(&self, name: &str) -> Option<String> {
