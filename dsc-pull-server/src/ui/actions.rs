@@ -2,41 +2,18 @@
 //! role the same change needs in the API, performs it through the same code as the API,
 //! records it in the audit trail, and redirects back with a message (or shows the error).
 
+use super::form::Form;
 use super::pages::LOGIN_COOKIE;
 use super::{Viewer, cookie, message, redirect, with_cookie};
 use crate::auth::{self, Role, SESSION_COOKIE, Via};
-use crate::http::{Resp, constant_time_eq, query_params, read_body, storage_error};
+use crate::http::{Resp, constant_time_eq, read_body, storage_error};
 use crate::state::{App, Peer};
 use crate::storage::ContentKey;
 use crate::storage::accounts::Session;
-use bytes::Bytes;
 use dsc_core::pull::signin;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use std::collections::HashMap;
-
-/// A posted form's fields (and the uploaded file, for multipart forms).
-struct Form {
-    fields: HashMap<String, String>,
-    file: Option<Bytes>,
-}
-
-impl Form {
-    fn get(&self, k: &str) -> &str {
-        self.fields.get(k).map(String::as_str).unwrap_or("")
-    }
-
-    /// A comma-separated list, trimmed, without empty items.
-    fn list(&self, k: &str) -> Vec<String> {
-        self.get(k)
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    }
-}
 
 /// The largest form other than a content upload (sign-in, tags, users, tokens, keys).
 pub const FORM_LIMIT: usize = 16 * 1024;
@@ -53,42 +30,7 @@ async fn read_form(app: &App, req: Request<Incoming>, limit: usize) -> Result<Fo
     let body = read_body(req.into_body(), limit, app.config.read_timeout)
         .await
         .map_err(|_| format!("the form could not be read (at most {limit} bytes)"))?;
-    if let Ok(boundary) = multer::parse_boundary(&content_type) {
-        return read_multipart(body, boundary).await;
-    }
-    let text = String::from_utf8_lossy(&body);
-    Ok(Form {
-        fields: query_params(Some(&text)).into_iter().collect(),
-        file: None,
-    })
-}
-
-async fn read_multipart(body: Bytes, boundary: String) -> Result<Form, String> {
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
-    let mut multipart = multer::Multipart::new(stream, boundary);
-    let mut form = Form {
-        fields: HashMap::new(),
-        file: None,
-    };
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| format!("the upload is not a valid form: {e}"))?
-    {
-        let name = field.name().unwrap_or("").to_string();
-        let is_file = field.file_name().is_some();
-        let data = field
-            .bytes()
-            .await
-            .map_err(|e| format!("the upload is not a valid form: {e}"))?;
-        if is_file {
-            form.file = Some(data);
-        } else {
-            form.fields
-                .insert(name, String::from_utf8_lossy(&data).into_owned());
-        }
-    }
-    Ok(form)
+    Form::parse(&content_type, body).await
 }
 
 /// The message of an API answer (its `error` member), for showing on a page.

@@ -6,8 +6,10 @@
 //! - [`pages`]: the pages (overview, nodes, node, content, keys, users and tokens, audit).
 //! - [`actions`]: the form posts (login, logout, assignments, tags, uploads, keys, users,
 //!   tokens).
+//! - [`form`]: decoding a posted form.
 
 mod actions;
+pub mod form;
 mod pages;
 
 use crate::auth::{self, Principal, Role, Via};
