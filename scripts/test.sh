@@ -33,5 +33,8 @@ services_start
 
 cargo test --workspace --locked
 
+# The admin API against its OpenAPI document (Schemathesis, from PyPI).
+bash scripts/api-conformance.sh
+
 # The Kubernetes manifests: every overlay renders and validates against the schemas.
 bash dsc-pull-server/deploy/check.sh

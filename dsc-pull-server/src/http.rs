@@ -128,6 +128,20 @@ pub fn query_params(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The longest free-text query filter (`q`, `user`, `action`, ...), in characters.
+pub const MAX_FILTER_CHARS: usize = 256;
+
+/// A free-text query filter: `None` when absent or empty, an error when longer than
+/// [`MAX_FILTER_CHARS`].
+pub fn filter_text(name: &str, value: Option<String>) -> Result<Option<String>, String> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(v) if v.chars().count() > MAX_FILTER_CHARS => Err(format!(
+            "'{name}' is longer than {MAX_FILTER_CHARS} characters"
+        )),
+        v => Ok(v),
+    }
+}
+
 /// Compares secrets in constant time (for equal lengths).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

@@ -591,7 +591,7 @@ fn users_made_on_the_command_line_sign_in() {
         &["add", "erin", "--role", "viewer", "--password-stdin"],
         Some("short\n"),
     );
-    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("8 to 1,024 characters"));
     let list = user_cli(&data, &["list"], None);
     assert_eq!(
         String::from_utf8_lossy(&list.stdout),

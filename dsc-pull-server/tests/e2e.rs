@@ -938,6 +938,62 @@ fn the_summary_node_list_and_csv_show_compliance(backend: Backend) {
     );
 }
 
+#[test]
+fn the_admin_api_keeps_to_its_openapi_document() {
+    let s = Server::start();
+    let c = dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), Uuid::nil());
+    let auth = format!("Bearer {TOKEN}");
+    let call = |method: &str, path: &str, body: Option<&[u8]>| {
+        c.request(method, path, &[("Authorization", &auth)], body)
+            .unwrap()
+    };
+    // A documented path with an undocumented method: 405 naming the methods it has.
+    let r = call("PATCH", "/api/v1/keys", None);
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("GET, POST"));
+    // A literal segment is not taken for a parameter.
+    assert_eq!(
+        call("GET", "/api/v1/keys/reload", None).header("Allow"),
+        Some("POST")
+    );
+    assert_eq!(call("GET", "/api/v1/no-such-thing", None).status, 404);
+    // POST /keys with an object without "key" generates one, as an empty body does.
+    let r = call("POST", "/api/v1/keys", Some(b"{}"));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        call("POST", "/api/v1/keys", Some(br#"{"key": "a\u0001b"}"#)).status,
+        400,
+        "a key with a control character"
+    );
+    // Free-text filters and lists are bounded.
+    let long = "x".repeat(257);
+    for path in [
+        format!("/api/v1/audit?user={long}"),
+        format!("/api/v1/nodes?q={long}"),
+        format!("/api/v1/reports?status={long}"),
+        "/api/v1/nodes?tag=a,b".to_string(),
+        "/api/v1/nodes?configuration=..".to_string(),
+    ] {
+        assert_eq!(call("GET", &path, None).status, 400, "{path}");
+    }
+    let many: Vec<String> = (0..257).map(|i| format!("c{i}")).collect();
+    let body = serde_json::to_vec(&many).unwrap();
+    assert_eq!(
+        call("PUT", "/api/v1/tags/web/configurations", Some(&body)).status,
+        400
+    );
+    // Names count characters, not bytes: 255 of them are fine in any script.
+    let name = "é".repeat(255);
+    let encoded: String = name.bytes().map(|b| format!("%{b:02X}")).collect();
+    let path = format!("/api/v1/configurations/{encoded}");
+    assert_eq!(call("PUT", &path, Some(b"mof")).status, 200);
+    let path = format!("/api/v1/configurations/{encoded}%C3%A9");
+    assert_eq!(call("PUT", &path, Some(b"mof")).status, 400);
+    // The built-in admin token owns no tokens: refused as forbidden, not as malformed.
+    let r = call("POST", "/api/v1/tokens", Some(br#"{"name": "ci"}"#));
+    assert_eq!(r.status, 403);
+}
+
 /// Resident memory of a process, in bytes.
 fn resident_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

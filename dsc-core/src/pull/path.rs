@@ -186,7 +186,7 @@ pub fn parse_guid(what: &str, text: &str) -> Result<Uuid, RouteError> {
 /// characters, not `.`/`..`.
 pub fn check_name(what: &str, name: &str) -> Result<(), RouteError> {
     let bad = name.is_empty()
-        || name.len() > 255
+        || name.chars().count() > 255
         || name == "."
         || name == ".."
         || name.contains("..")

@@ -6,7 +6,7 @@
 //! - Audit (viewer): newest first, filtered by user, action and time range.
 
 use crate::auth::{self, Principal, Role};
-use crate::http::{Resp, empty, error, json, query_params, read_body, storage_error};
+use crate::http::{Resp, empty, error, filter_text, json, query_params, read_body, storage_error};
 use crate::state::App;
 use crate::storage::accounts::{ApiToken, AuditFilter, User};
 use crate::storage::now_unix;
@@ -26,11 +26,12 @@ pub fn check_user_name(name: &str) -> Result<(), String> {
     })
 }
 
-/// Passwords: at least 8 characters.
+/// Passwords: 8 to 1,024 characters.
 pub fn check_password(password: &str) -> Result<(), String> {
-    (password.chars().count() >= 8)
+    (8..=1024)
+        .contains(&password.chars().count())
         .then_some(())
-        .ok_or_else(|| "a password needs at least 8 characters".to_string())
+        .ok_or_else(|| "a password needs 8 to 1,024 characters".to_string())
 }
 
 async fn body_json(app: &App, req: Request<Incoming>) -> Result<Value, Resp> {
@@ -199,7 +200,7 @@ pub async fn create_token(
         Err(r) => return (r, None),
     };
     let name = text(&v, "name").unwrap_or("").trim().to_string();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return (
             error(
                 StatusCode::BAD_REQUEST,
@@ -225,7 +226,7 @@ pub async fn issue_token(
     if matches!(who.via, auth::Via::AdminToken) {
         return (
             error(
-                StatusCode::BAD_REQUEST,
+                StatusCode::FORBIDDEN,
                 "the built-in admin token has no user to own a token; sign in as a user",
             ),
             None,
@@ -305,11 +306,11 @@ pub fn audit_filter(query: Option<&str>) -> Result<AuditFilter, String> {
         Some(_) => return Err("limit must be 1 to 1000".into()),
     };
     Ok(AuditFilter {
-        actor: q("user").filter(|s| !s.is_empty()),
-        action: q("action").filter(|s| !s.is_empty()),
+        actor: filter_text("user", q("user"))?,
+        action: filter_text("action", q("action"))?,
         since: num("since")?,
         until: num("until")?,
-        before: q("before").filter(|s| !s.is_empty()),
+        before: filter_text("before", q("before"))?,
         limit,
     })
 }

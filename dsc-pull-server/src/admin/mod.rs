@@ -17,7 +17,8 @@ pub use nodes::{check_tag, nodes_csv};
 
 use crate::auth::{self, Principal, Role, Via};
 use crate::http::{
-    Resp, constant_time_eq, empty, error, json, query_params, read_body, respond, storage_error,
+    Resp, constant_time_eq, empty, error, filter_text, json, query_params, read_body, respond,
+    storage_error,
 };
 use crate::state::{App, Peer};
 use crate::storage::{ContentKey, ContentKind, NodeQuery, NodeSummary, ReportFilter};
@@ -29,6 +30,66 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The methods the API documents for a path (its segments after `/api/v1`), or `None` when no
+/// documented path matches. Read from [`OPENAPI`], so a route and its document cannot disagree
+/// about which methods exist.
+pub fn documented_methods(seg: &[&str]) -> Option<Vec<String>> {
+    static PATHS: std::sync::OnceLock<Vec<(Vec<String>, Vec<String>)>> = std::sync::OnceLock::new();
+    let paths = PATHS.get_or_init(|| {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap_or_default();
+        let Some(paths) = doc.get("paths").and_then(serde_json::Value::as_object) else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .map(|(path, ops)| {
+                let template = path.split('/').filter(|s| !s.is_empty());
+                let methods = ops.as_object().into_iter().flat_map(|o| o.keys());
+                (
+                    template.map(str::to_string).collect(),
+                    methods
+                        .filter(|m| *m != "parameters")
+                        .map(|m| m.to_ascii_uppercase())
+                        .collect(),
+                )
+            })
+            .collect()
+    });
+    let matches = |template: &[String]| {
+        template.len() == seg.len()
+            && template
+                .iter()
+                .zip(seg)
+                .all(|(t, s)| t.starts_with('{') || t == s)
+    };
+    // A literal segment wins over a parameter (`/keys/reload` is not the key `reload`).
+    let placeholders = |t: &[String]| t.iter().filter(|s| s.starts_with('{')).count();
+    let best = paths
+        .iter()
+        .filter(|(t, _)| matches(t))
+        .min_by_key(|(t, _)| placeholders(t))?;
+    let mut found = best.1.clone();
+    found.sort();
+    Some(found)
+}
+
+/// `405 Method Not Allowed` with `Allow` when the path is documented but not for this method.
+fn method_not_allowed(method: &Method, seg: &[&str]) -> Option<Resp> {
+    let allowed = documented_methods(seg)?;
+    if allowed.iter().any(|m| m == method.as_str()) {
+        return None;
+    }
+    let list = allowed.join(", ");
+    let mut r = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed here; use {list}"),
+    );
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&list) {
+        r.headers_mut().insert(hyper::header::ALLOW, v);
+    }
+    Some(r)
+}
 
 fn key_error(e: crate::keys::KeyError) -> Resp {
     tracing::error!(error = %e, "registration key operation failed");
@@ -133,6 +194,9 @@ pub async fn handle(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> Resp
     if req.method() == Method::GET && seg == ["openapi.json"] {
         return respond(StatusCode::OK, "application/json", OPENAPI);
     }
+    if let Some(r) = method_not_allowed(req.method(), &seg) {
+        return r;
+    }
     let principal = match auth::authenticate(app, req.headers()).await {
         Ok(Some(p)) => p,
         Ok(None) => {
@@ -236,7 +300,10 @@ async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path
             }
             f.agent_id = parse_or_400!("agent", |a: String| parse_guid("agent", &a));
             f.job_id = parse_or_400!("job", |a: String| parse_guid("job", &a));
-            f.status = q("status");
+            f.status = match filter_text("status", q("status")) {
+                Ok(s) => s,
+                Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            };
             f.since = parse_or_400!("since", |s: String| s.parse::<i64>());
             f.until = parse_or_400!("until", |s: String| s.parse::<i64>());
             f.after_id = parse_or_400!("after", |s: String| s.parse::<i64>());
@@ -337,20 +404,26 @@ async fn add_key(app: &Arc<App>, req: Request<Incoming>) -> (Resp, Option<String
         Ok(b) => b,
         Err(r) => return (r, None),
     };
-    let key = if body.iter().all(u8::is_ascii_whitespace) {
+    let given = serde_json::from_slice::<Value>(&body).ok();
+    let generate = body.iter().all(u8::is_ascii_whitespace)
+        || given
+            .as_ref()
+            .is_some_and(|v| v.is_object() && v.get("key").is_none());
+    let key = if generate {
         uuid::Uuid::new_v4().to_string()
     } else {
-        match serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_string))
-        {
-            Some(k) if !k.trim().is_empty() && !k.contains('#') && !k.contains('\n') => {
+        match given.and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_string)) {
+            Some(k)
+                if !k.trim().is_empty()
+                    && k.chars().count() <= 256
+                    && !k.chars().any(|c| c == '#' || c.is_ascii_control()) =>
+            {
                 k.trim().to_string()
             }
             _ => {
                 let e = error(
                     StatusCode::BAD_REQUEST,
-                    "expected {\"key\": \"...\"} (no '#', no newline) or an empty body to generate one",
+                    "expected {\"key\": \"...\"} (1 to 256 characters, no '#', no control characters) or an empty body to generate one",
                 );
                 return (e, None);
             }

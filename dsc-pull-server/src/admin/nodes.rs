@@ -39,15 +39,29 @@ pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) 
                     );
                 }
             };
+            let tag = q("tag").filter(|t| !t.is_empty());
+            let configuration = q("configuration").filter(|c| !c.is_empty());
+            let checked = tag
+                .as_deref()
+                .map_or(Ok(()), check_tag)
+                .and_then(|_| match &configuration {
+                    Some(c) => check_name("configuration name", c).map_err(|e| e.to_string()),
+                    None => Ok(()),
+                })
+                .and_then(|_| filter_text("q", q("q")));
+            let text = match checked {
+                Ok(text) => text,
+                Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            };
             let query = NodeQuery {
                 after,
                 limit,
                 status,
                 now: crate::storage::now_unix(),
                 stale_after: app.stale_after_secs(),
-                tag: q("tag").filter(|t| !t.is_empty()),
-                configuration: q("configuration").filter(|c| !c.is_empty()),
-                text: q("q").filter(|t| !t.is_empty()),
+                tag,
+                configuration,
+                text,
             };
             match app.storage.search_nodes(&query).await {
                 Ok(nodes) if wants_csv(&req) => nodes_csv(&nodes),
@@ -287,6 +301,9 @@ pub fn check_tag(tag: &str) -> Result<(), String> {
     })
 }
 
+/// The most tags a node, or configuration names a node or tag, can be given at once.
+pub const MAX_NAMES: usize = 256;
+
 /// A request body holding a JSON array of tags or configuration names, each checked.
 async fn names_body(app: &App, req: Request<Incoming>, what: &str) -> Result<Vec<String>, Resp> {
     let body = read_body(req.into_body(), 1024 * 1024, app.config.read_timeout).await?;
@@ -296,6 +313,12 @@ async fn names_body(app: &App, req: Request<Incoming>, what: &str) -> Result<Vec
             format!("expected a JSON array of {what}s: {e}"),
         )
     })?;
+    if names.len() > MAX_NAMES {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("at most {MAX_NAMES} {what}s at once"),
+        ));
+    }
     for n in &names {
         let checked = if what == "tag" {
             check_tag(n)
