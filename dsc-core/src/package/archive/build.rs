@@ -238,14 +238,19 @@ fn write_zip(
         zip.write_all(&bytes)
             .map_err(|e| io("writing the signature", e))?;
     }
+    finish(zip)?;
+    Ok(catalog)
+}
+
+/// Writes the zip's central directory, then flushes and syncs the file.
+fn finish(zip: zip::ZipWriter<std::io::BufWriter<std::fs::File>>) -> Result<(), PackageError> {
     let mut w = zip
         .finish()
         .map_err(|e| PackageError::Build(e.to_string()))?;
     w.flush().map_err(|e| io("writing the package", e))?;
     w.get_ref()
         .sync_all()
-        .map_err(|e| io("syncing the package", e))?;
-    Ok(catalog)
+        .map_err(|e| io("syncing the package", e))
 }
 
 fn signature_entry(key: &SigningKey, catalog: &[u8]) -> Result<(String, Vec<u8>), PackageError> {
@@ -305,14 +310,7 @@ pub fn sign(path: &Path, key: &SigningKey) -> Result<String, PackageError> {
                     .map_err(|e| PackageError::Build(e.to_string()))?;
             }
         }
-        let mut w = zip
-            .finish()
-            .map_err(|e| PackageError::Build(e.to_string()))?;
-        w.flush().map_err(|e| io("writing the package", e))?;
-        w.get_ref()
-            .sync_all()
-            .map_err(|e| io("syncing the package", e))?;
-        Ok(())
+        finish(zip)
     })();
     match result {
         Ok(()) => {
