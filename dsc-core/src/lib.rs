@@ -15,6 +15,7 @@
 //! ```
 pub mod adapter;
 pub mod agent;
+pub mod atomic;
 pub mod compare;
 pub mod config;
 pub mod discovery;

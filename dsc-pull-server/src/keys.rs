@@ -124,7 +124,7 @@ impl KeyFile {
             }
             text.push_str(key);
             text.push('\n');
-            write_atomic(path, text.as_bytes()).map_err(|e| self.file_error(path, e))?;
+            dsc_core::atomic::write(path, text.as_bytes()).map_err(|e| self.file_error(path, e))?;
             restrict(path);
         }
         Ok(added)
@@ -144,7 +144,7 @@ impl KeyFile {
             .lines()
             .filter(|l| l.split('#').next().unwrap_or("").trim() != key)
             .collect();
-        write_atomic(path, (kept.join("\n") + "\n").as_bytes())
+        dsc_core::atomic::write(path, (kept.join("\n") + "\n").as_bytes())
             .map_err(|e| self.file_error(path, e))?;
         Ok(true)
     }
@@ -184,27 +184,3 @@ pub fn secure_data_dir(data_dir: &Path) {
 }
 #[cfg(not(unix))]
 pub fn secure_data_dir(_: &Path) {}
-
-/// Writes a file atomically: a temporary file in the same directory, fsynced, renamed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}

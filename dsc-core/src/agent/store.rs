@@ -13,39 +13,12 @@
 
 use super::AgentError;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically, readable and writable by its owner only (0600):
 /// settings hold the registration key, packages and reports describe the machine.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
-    let io =
-        |what: &str, e: std::io::Error| AgentError::Io(format!("{what} {}: {e}", path.display()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(&tmp)
-        .map_err(|e| io("creating a temporary file for", e))?;
-    if let Err(e) = f.write_all(bytes).and_then(|_| f.sync_all()) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io("writing", e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| io("replacing", e))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::atomic::write(path, bytes).map_err(|e| AgentError::Io(e.to_string()))
 }
 
 /// Reads a JSON file; `None` when it does not exist.

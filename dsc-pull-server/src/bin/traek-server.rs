@@ -6,7 +6,7 @@
 use clap::{Args, Parser, Subcommand};
 use dsc_pull_server::app::{App, serve};
 use dsc_pull_server::config::{FileConfig, Overrides, ServerConfig};
-use dsc_pull_server::keys::{KeyFile, restrict, write_atomic};
+use dsc_pull_server::keys::{KeyFile, restrict};
 use dsc_pull_server::metrics::Metrics;
 use dsc_pull_server::storage::{self, Storage};
 use std::net::SocketAddr;
@@ -349,7 +349,7 @@ fn admin_token(config: &ServerConfig) -> Result<(String, Option<PathBuf>), Strin
     let token = random_secret();
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
-    write_atomic(&path, format!("{token}\n").as_bytes())
+    dsc_core::atomic::write(&path, format!("{token}\n").as_bytes())
         .map_err(|e| format!("writing {}: {e}", path.display()))?;
     restrict(&path);
     tracing::info!(file = %path.display(), "created an admin token");

@@ -17,7 +17,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path as ObjectPath};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -122,32 +121,18 @@ fn io_failure(what: &str, path: &Path, e: std::io::Error) -> StorageError {
     StorageError::failed(format!("{what} {}: {e}", path.display()))
 }
 
-fn write_blob_file(dir: &Path, path: &Path, checksum: &str, bytes: &[u8]) -> StorageResult<()> {
+fn write_blob_file(path: &Path, bytes: &[u8]) -> StorageResult<()> {
     if path.exists() {
         return Ok(());
     }
-    let tmp = dir.join(format!(
-        ".{checksum}.{}.{}.tmp",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| io_failure("creating", &tmp, e))?;
-    if let Err(e) = f.write_all(bytes).and_then(|_| f.sync_all()) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_failure("writing", &tmp, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| io_failure("renaming", &tmp, e))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    dsc_core::atomic::write(path, bytes).map_err(|e| StorageError::failed(e.to_string()))
 }
 
 #[async_trait]
 impl BlobStore for FileBlobs {
     async fn put(&self, checksum: &str, bytes: Bytes) -> StorageResult<()> {
-        let (dir, path, c) = (self.dir.clone(), self.path(checksum), checksum.to_string());
-        tokio::task::spawn_blocking(move || write_blob_file(&dir, &path, &c, &bytes))
+        let path = self.path(checksum);
+        tokio::task::spawn_blocking(move || write_blob_file(&path, &bytes))
             .await
             .map_err(StorageError::failed)?
     }

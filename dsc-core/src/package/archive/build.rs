@@ -89,18 +89,9 @@ pub fn build(
             Source::Bytes(b) => b.len() as u64,
         })
         .sum();
-    let tmp = out.with_extension("dscpkg.partial");
-    match write_zip(&tmp, &files, o.key, total, progress) {
-        Ok(c) => {
-            std::fs::rename(&tmp, out)
-                .map_err(|e| io(format!("renaming to {}", out.display()), e))?;
-            Ok(c)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    crate::atomic::replace(out, crate::atomic::PUBLIC, |file| {
+        write_zip(file, out, &files, o.key, total, progress)
+    })
 }
 
 /// The package's files, sorted, after checking the manifest; the manifest rewritten in memory
@@ -181,14 +172,13 @@ fn collect(dir: &Path, o: BuildOptions<'_>) -> Result<Vec<(String, Source)>, Pac
 /// Writes the zip to `tmp`: each file with its catalog hash, then the catalog and the
 /// signature; synced before it is renamed into place.
 fn write_zip(
-    tmp: &Path,
+    file: &mut std::fs::File,
+    out: &Path,
     files: &[(String, Source)],
     key: Option<&SigningKey>,
     total: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Catalog, PackageError> {
-    let file =
-        std::fs::File::create(tmp).map_err(|e| io(format!("creating {}", tmp.display()), e))?;
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
     let mut entries = Vec::with_capacity(files.len());
     let mut done = 0u64;
@@ -210,7 +200,7 @@ fn write_zip(
             }
             hasher.update(&buf[..n]);
             zip.write_all(&buf[..n])
-                .map_err(|e| io(format!("writing {}", tmp.display()), e))?;
+                .map_err(|e| io(format!("writing {}", out.display()), e))?;
             size += n as u64;
             done += n as u64;
             progress(done, total);
@@ -242,15 +232,12 @@ fn write_zip(
     Ok(catalog)
 }
 
-/// Writes the zip's central directory, then flushes and syncs the file.
-fn finish(zip: zip::ZipWriter<std::io::BufWriter<std::fs::File>>) -> Result<(), PackageError> {
+/// Writes the zip's central directory and flushes it to the file.
+fn finish(zip: zip::ZipWriter<std::io::BufWriter<&mut std::fs::File>>) -> Result<(), PackageError> {
     let mut w = zip
         .finish()
         .map_err(|e| PackageError::Build(e.to_string()))?;
-    w.flush().map_err(|e| io("writing the package", e))?;
-    w.get_ref()
-        .sync_all()
-        .map_err(|e| io("syncing the package", e))
+    w.flush().map_err(|e| io("writing the package", e))
 }
 
 fn signature_entry(key: &SigningKey, catalog: &[u8]) -> Result<(String, Vec<u8>), PackageError> {
@@ -281,10 +268,8 @@ pub fn sign(path: &Path, key: &SigningKey) -> Result<String, PackageError> {
         .read_to_end(&mut catalog)
         .map_err(|e| io("reading the catalog", e))?;
     let (sig_name, sig_bytes) = signature_entry(key, &catalog)?;
-    let tmp = path.with_extension("dscpkg.partial");
-    let result = (|| {
-        let out = std::fs::File::create(&tmp)
-            .map_err(|e| io(format!("creating {}", tmp.display()), e))?;
+    let mode = current_mode(path);
+    crate::atomic::replace(path, mode, |out| {
         let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(out));
         let mut names: Vec<String> = src
             .file_names()
@@ -311,16 +296,18 @@ pub fn sign(path: &Path, key: &SigningKey) -> Result<String, PackageError> {
             }
         }
         finish(zip)
-    })();
-    match result {
-        Ok(()) => {
-            std::fs::rename(&tmp, path)
-                .map_err(|e| io(format!("replacing {}", path.display()), e))?;
-            Ok(signing::key_id(&key.verifying_key()))
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
+    })?;
+    Ok(signing::key_id(&key.verifying_key()))
+}
+
+/// The permission bits of an existing file (a signed package keeps its mode).
+fn current_mode(path: &Path) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            return m.permissions().mode() & 0o777;
         }
     }
+    crate::atomic::PUBLIC
 }

@@ -127,6 +127,12 @@ pub enum PackageError {
     Build(String),
 }
 
+impl From<std::io::Error> for PackageError {
+    fn from(e: std::io::Error) -> Self {
+        PackageError::Io(e.to_string())
+    }
+}
+
 fn io(context: impl std::fmt::Display, e: impl std::fmt::Display) -> PackageError {
     PackageError::Io(format!("{context}: {e}"))
 }
