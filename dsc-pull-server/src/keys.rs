@@ -12,24 +12,7 @@
 
 use crate::storage::{Storage, StorageError};
 use dsc_core::pull::auth::parse_keys_file;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-
-/// A short, non-secret identifier of a key (recorded with each registration).
-pub fn key_id(key: &str) -> String {
-    dsc_core::pull::checksum::upper_hex(&Sha256::digest(key.as_bytes())[..6])
-}
-
-/// What the audit trail may say about a key named by id or by value: the id itself, or the
-/// id of the value (never the value).
-pub fn public_id(id_or_key: &str) -> String {
-    let looks_like_id = id_or_key.len() == 12 && id_or_key.bytes().all(|b| b.is_ascii_hexdigit());
-    if looks_like_id {
-        id_or_key.to_ascii_uppercase()
-    } else {
-        key_id(id_or_key)
-    }
-}
 
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -585,7 +585,7 @@ fn registration_keys_are_added_revoked_and_re_activated() {
                 vec!["k1", "k2"]
             );
             assert_eq!(keys[0].source, "file");
-            assert_eq!(keys[0].id, dsc_pull_server::keys::key_id("k1"));
+            assert_eq!(keys[0].id, dsc_core::pull::auth::key_id("k1"));
             // revoke by id, then by value
             assert_eq!(
                 s.revoke_registration_key(&keys[0].id.to_lowercase())

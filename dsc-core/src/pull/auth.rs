@@ -184,10 +184,39 @@ pub fn parse_keys_file(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A short, non-secret identifier of a registration key: the first 6 bytes of its SHA-256 in
+/// uppercase hex (recorded with each registration, shown and used to revoke the key).
+pub fn key_id(key: &str) -> String {
+    super::checksum::upper_hex(&Sha256::digest(key.as_bytes())[..6])
+}
+
+/// What may be shown or audited about a key named by id or by value: the id itself, or the id
+/// of the value (never the value).
+pub fn public_key_id(id_or_key: &str) -> String {
+    let looks_like_id = id_or_key.len() == 12 && id_or_key.bytes().all(|b| b.is_ascii_hexdigit());
+    if looks_like_id {
+        id_or_key.to_ascii_uppercase()
+    } else {
+        key_id(id_or_key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_key_is_named_by_a_short_id_and_never_shown_itself() {
+        let id = key_id("secret-registration-key");
+        assert_eq!(id.len(), 12);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase())
+        );
+        assert_eq!(public_key_id("secret-registration-key"), id);
+        assert_eq!(public_key_id(&id.to_ascii_lowercase()), id);
+    }
 
     /// Test vector 2 of the protocol notes (the dsc-traek capture).
     #[test]

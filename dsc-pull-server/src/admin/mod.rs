@@ -147,9 +147,11 @@ fn policy(method: &Method, seg: &[&str]) -> (Role, Option<(&'static str, String)
         }
         (&Method::POST, ["keys"]) => change(Role::Admin, "key.add", String::new()),
         (&Method::POST, ["keys", "reload"]) => change(Role::Admin, "keys.reload", String::new()),
-        (&Method::DELETE, ["keys", id]) => {
-            change(Role::Admin, "key.revoke", crate::keys::public_id(id))
-        }
+        (&Method::DELETE, ["keys", id]) => change(
+            Role::Admin,
+            "key.revoke",
+            dsc_core::pull::auth::public_key_id(id),
+        ),
         (&Method::POST, ["users"]) => change(Role::Admin, "user.add", String::new()),
         (&Method::DELETE, ["users", n]) => change(Role::Admin, "user.remove", n.to_string()),
         (&Method::PUT, ["users", n, "password"]) => {
@@ -429,7 +431,7 @@ async fn add_key(app: &Arc<App>, req: Request<Incoming>) -> (Resp, Option<String
             }
         }
     };
-    let id = crate::keys::key_id(&key);
+    let id = dsc_core::pull::auth::key_id(&key);
     let resp = match app.keys.add(app.storage.as_ref(), &key, "api").await {
         Ok(true) => json(StatusCode::CREATED, &json!({"id": id, "key": key})),
         Ok(false) => error(StatusCode::CONFLICT, "that key is already configured"),

@@ -253,7 +253,7 @@ pub async fn handle(
         ["keys", "revoke"] => (
             Role::Admin,
             "key.revoke",
-            crate::keys::public_id(form.get("id")),
+            dsc_core::pull::auth::public_key_id(form.get("id")),
             "/ui/keys".into(),
         ),
         ["users", "add"] => (
@@ -420,7 +420,7 @@ async fn perform(
                 }
                 k => k.to_string(),
             };
-            let id = crate::keys::key_id(&key);
+            let id = dsc_core::pull::auth::key_id(&key);
             let resp = match app.keys.add(app.storage.as_ref(), &key, "ui").await {
                 Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
                 Ok(false) => crate::http::error(StatusCode::CONFLICT, "that key is already active"),

@@ -457,7 +457,7 @@ impl Storage for PgStorage {
                     "INSERT INTO registration_keys (key, id, source, added_at) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (key) DO UPDATE SET revoked_at = NULL, added_at = $4, source = $3
                      WHERE registration_keys.revoked_at IS NOT NULL",
-                    &[k, &crate::keys::key_id(k), &source, &now],
+                    &[k, &dsc_core::pull::auth::key_id(k), &source, &now],
                 )
                 .await
                 .map_err(pg_error)?;

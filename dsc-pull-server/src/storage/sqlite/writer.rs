@@ -460,7 +460,7 @@ fn apply(
                         "INSERT INTO registration_keys (key, id, source, added_at) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT(key) DO UPDATE SET revoked_at = NULL, added_at = ?4, source = ?3 WHERE revoked_at IS NOT NULL",
                     )?
-                    .execute(params![k, crate::keys::key_id(k), source, now])?;
+                    .execute(params![k, dsc_core::pull::auth::key_id(k), source, now])?;
             }
             Ok(WriteOutcome::Count(n))
         }
