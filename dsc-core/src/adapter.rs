@@ -16,23 +16,13 @@
 //! - `sequence`: the instance as one JSON line `{"name", "type", "properties"}`; an answer of the
 //!   same shape (same type) is unwrapped to its `properties`.
 
-use crate::discovery::{Registry, Resource};
 use crate::manifest::{AdapterInputKind, Kind, ResourceVersion, SchemaSource};
+use crate::resource::{Adapted, Resource};
 use crate::results::CONFIG_DOCUMENT_SCHEMA;
 use crate::text;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-
-/// How an adapted resource reaches its adapter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Adapted {
-    /// The adapter's type name.
-    pub adapter: String,
-    pub input_kind: AdapterInputKind,
-    /// The adapted resource's inline `content` (passed with `adaptedContentArg`).
-    pub content: Option<Value>,
-}
 
 /// Whether a file name is an adapted resource manifest (case-insensitive).
 pub fn is_adapted_manifest_file(name: &str) -> bool {
@@ -69,8 +59,12 @@ pub struct AdaptedDescription {
     pub schema: Option<SchemaSource>,
 }
 
-/// Loads a `.dsc.adaptedResource.json` file against the adapters already discovered.
-pub fn load_adapted_file(path: &Path, registry: &Registry) -> Result<Resource, String> {
+/// Loads a `.dsc.adaptedResource.json` file; `find_adapter` looks up its `requireAdapter` among
+/// the adapters already discovered.
+pub fn load_adapted_file(
+    path: &Path,
+    find_adapter: &dyn Fn(&str) -> Option<std::sync::Arc<Resource>>,
+) -> Result<Resource, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let (value, _) = text::parse_json_or_yaml(text::decode_utf8(&bytes).map_err(|e| e.message)?)
         .map_err(|e| e.message)?;
@@ -79,30 +73,20 @@ pub fn load_adapted_file(path: &Path, registry: &Registry) -> Result<Resource, S
     if desc.require_adapter.is_none() {
         return Err("'requireAdapter' is missing".into());
     }
+    let name = desc.require_adapter.as_deref().unwrap_or_default();
+    let adapter =
+        find_adapter(name).ok_or_else(|| format!("its adapter '{name}' was not found"))?;
     let dir = path.parent().unwrap_or(Path::new(""));
-    synthesize(desc, path, dir, registry, None)
+    synthesize(desc, path, dir, &adapter)
 }
 
-/// Builds the resource for an adapted description. `adapter` is the adapter when known (for
-/// `list` output), else `requireAdapter` is looked up in `registry`.
+/// Builds the resource for an adapted description run by `adapter`.
 pub fn synthesize(
     desc: AdaptedDescription,
     origin: &Path,
     base_dir: &Path,
-    registry: &Registry,
-    adapter: Option<&Resource>,
+    adapter: &Resource,
 ) -> Result<Resource, String> {
-    let found;
-    let adapter = match adapter {
-        Some(a) => a,
-        None => {
-            let name = desc.require_adapter.as_deref().unwrap_or_default();
-            found = registry
-                .find(name, None)
-                .map_err(|_| format!("its adapter '{name}' was not found"))?;
-            &found
-        }
-    };
     let Some(section) = &adapter.manifest.adapter else {
         return Err(format!("'{}' is not an adapter", adapter.type_name));
     };

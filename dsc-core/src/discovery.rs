@@ -21,25 +21,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A resource that was discovered: its manifest and where it came from.
-#[derive(Debug, Clone)]
-pub struct Resource {
-    /// The type name as written in the manifest.
-    pub type_name: String,
-    pub version: ResourceVersion,
-    pub kind: Kind,
-    /// The manifest file.
-    pub path: PathBuf,
-    /// The directory of the manifest file (the working directory of its commands).
-    pub directory: PathBuf,
-    pub manifest: ResourceManifest,
-    /// Set for a resource an adapter runs (from a `.dsc.adaptedResource.json` file or the
-    /// adapter's `list`): the manifest's methods are then the adapter's.
-    pub adapted: Option<crate::adapter::Adapted>,
-    /// One of [`BUILTIN_GROUP_TYPES`]: run by configuration documents themselves, not by a
-    /// command (it has no manifest file and no methods).
-    pub builtin: bool,
-}
+pub use crate::resource::{Adapted, Resource};
 
 /// The group resources configuration runs handle themselves, with their descriptions.
 pub const BUILTIN_GROUP_TYPES: [(&str, &str); 3] = [
@@ -170,7 +152,8 @@ impl Registry {
         }
         adapted_files.sort();
         for path in adapted_files {
-            match crate::adapter::load_adapted_file(&path, &registry) {
+            let find = |name: &str| registry.find(name, None).ok();
+            match crate::adapter::load_adapted_file(&path, &find) {
                 Ok(r) => registry.add(r, sink),
                 Err(reason) => sink.message(Message::engine(
                     Level::Warn,

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod package;
 pub mod process;
 pub mod pull;
+pub mod resource;
 pub mod results;
 pub mod settings;
 pub mod text;

@@ -78,13 +78,12 @@ impl Engine {
                 stdout
             }
         };
-        let registry = self.registry(sink);
         let mut list = Vec::new();
         for item in serde_json::Deserializer::from_str(&stdout).into_iter::<Value>() {
             let v = item.map_err(|e| bad_output(a, "list", format!("not JSON Lines: {e}")))?;
             let described = serde_json::from_value::<AdaptedDescription>(v)
                 .map_err(|e| e.to_string())
-                .and_then(|d| adapter::synthesize(d, &a.path, &a.directory, registry, Some(a)));
+                .and_then(|d| adapter::synthesize(d, &a.path, &a.directory, a));
             match described {
                 Ok(r) => list.push(Arc::new(r)),
                 Err(e) => self.emit(
