@@ -156,7 +156,7 @@ impl SecretExtension {
             }
         }
         let spec = CommandSpec {
-            program: crate::engine::resolve_executable(&self.directory, &self.executable),
+            program: crate::process::resolve_executable(&self.directory, &self.executable),
             args,
             cwd: Some(self.directory.clone()),
             timeout: Some(SECRET_TIMEOUT),

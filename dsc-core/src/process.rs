@@ -6,11 +6,30 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// Resolves a manifest's `executable`: absolute as is; a relative path with a directory part
+/// against the manifest's directory; a bare name in the manifest's directory when a file of that
+/// name is there, else on `PATH`.
+pub fn resolve_executable(dir: &Path, executable: &str) -> PathBuf {
+    let p = Path::new(executable);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    if p.components().count() > 1 {
+        return dir.join(p);
+    }
+    let local = dir.join(p);
+    if local.is_file() {
+        local
+    } else {
+        p.to_path_buf()
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone, Default)]

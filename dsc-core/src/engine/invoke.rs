@@ -205,25 +205,6 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Resolves a manifest's `executable`: absolute as is; a relative path with a directory part
-/// against the manifest's directory; a bare name in the manifest's directory when a file of that
-/// name is there, else on `PATH`.
-pub fn resolve_executable(dir: &Path, executable: &str) -> PathBuf {
-    let p = Path::new(executable);
-    if p.is_absolute() {
-        return p.to_path_buf();
-    }
-    if p.components().count() > 1 {
-        return dir.join(p);
-    }
-    let local = dir.join(p);
-    if local.is_file() {
-        local
-    } else {
-        p.to_path_buf()
-    }
-}
-
 /// Builds the command line from a method's `args`.
 ///
 /// - `jsonInputArg`: the argument, then the input JSON; dropped when there is no input unless

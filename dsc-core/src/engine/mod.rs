@@ -27,8 +27,9 @@ mod exporter;
 mod invoke;
 mod output;
 
+pub use crate::process::resolve_executable;
 use invoke::{LevelFilter, lock};
-pub use invoke::{build_args, env_from_input, object, resolve_executable};
+pub use invoke::{build_args, env_from_input, object};
 use output::*;
 
 /// How an engine finds and runs resources.

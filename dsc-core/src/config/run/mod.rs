@@ -6,12 +6,11 @@
 //! - `runner` expands `copy` loops, orders resources by `dependsOn` and runs them. A resource
 //!   that fails does not stop the others, but resources that depend on it (directly or not) are
 //!   skipped with a message saying why. A `condition` that evaluates to false skips a resource.
-//! - `builtin` runs `Microsoft.DSC/Group`, `Microsoft.DSC/Assertion` and `Microsoft.DSC/Include`.
+//! - `runner::builtin` runs `Microsoft.DSC/Group`, `Microsoft.DSC/Assertion` and `Microsoft.DSC/Include`.
 //! - `outputs` are evaluated after the resources, and printed beside the results.
 //! - Values of `secureString` / `secureObject` parameters and secrets read with `secret()` are
 //!   replaced by `*****` everywhere in results, outputs and messages (`scope`).
 
-mod builtin;
 mod runner;
 mod scope;
 
@@ -181,7 +180,9 @@ pub fn run_builtin_resource(
     input: &Value,
     operation: Operation,
 ) -> Option<Result<ConfigResult, RunError>> {
-    builtin::kind(type_name)?;
+    if !runner::is_builtin(type_name) {
+        return None;
+    }
     let Value::Object(properties) = input else {
         return Some(Err(RunError::Document(DocumentError::Invalid(format!(
             "input for '{type_name}' must be an object like {{\"resources\": [...]}}"
@@ -298,9 +299,7 @@ impl<'e> Runner<'e> {
             let mut sink = Vec::new();
             let registry = self.engine.registry(&mut sink);
             for r in &doc.resources {
-                if builtin::kind(&r.type_name).is_none()
-                    && registry.find(&r.type_name, None).is_err()
-                {
+                if !runner::is_builtin(&r.type_name) && registry.find(&r.type_name, None).is_err() {
                     return Err(RunError::Document(DocumentError::Invalid(format!(
                         "resource type '{}' was not found (resourceDiscovery: preDeployment checks every type before the run)",
                         r.type_name

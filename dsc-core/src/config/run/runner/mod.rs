@@ -1,17 +1,23 @@
 //! Running a list of resources: expanding copy loops, ordering by `dependsOn`, skipping what
 //! depends on a failure, and running each instance (through the engine, or a built-in group).
 
-use super::builtin;
-use super::scope::{Ctx, RunState, Scope, evaluate_tree, security_mismatch};
-use super::{ConfigMessage, Operation, RunError};
+mod builtin;
+
 use crate::config::document::{ResourceEntry, run_order_of};
 use crate::config::expr;
+use crate::config::run::scope::{Ctx, RunState, Scope, evaluate_tree, security_mismatch};
+use crate::config::run::{ConfigMessage, Operation, RunError};
 use crate::engine::Engine;
 use crate::manifest::VersionReq;
 use crate::trace::{Level, Message};
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
+
+/// Whether a type is one of the groups the runner runs itself (Group, Assertion, Include).
+pub(super) fn is_builtin(type_name: &str) -> bool {
+    builtin::kind(type_name).is_some()
+}
 
 /// The most repetitions one copy loop may make.
 const MAX_COPY: i64 = 100_000;

@@ -4,10 +4,10 @@
 //! `Microsoft.DSC/Include` (another document, with its own parameters). Their `result` is the
 //! list of the nested results, as dsc prints it.
 
-use super::runner::{Outcome, Runner};
-use super::{Operation, RunError};
+use super::{Outcome, Runner};
 use crate::config::document::{ResourceEntry, parse_document, parse_parameters_input};
 use crate::config::run::scope::evaluate_tree;
+use crate::config::run::{ConfigMessage, Operation, RunError};
 use crate::trace::{Level, Message};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -68,7 +68,7 @@ pub(super) fn run(
                     } else {
                         format!("{} not in the desired state", drifted.join(", "))
                     };
-                    runner.messages.push(super::ConfigMessage {
+                    runner.messages.push(ConfigMessage {
                         name: entry.name.clone(),
                         type_name: entry.type_name.clone(),
                         level: Level::Error,
