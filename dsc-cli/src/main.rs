@@ -320,7 +320,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             output,
         }) => {
             let pattern = function_name.map(|p| p.to_lowercase());
-            let functions: Vec<_> = dsc_core::config::expr::functions::FUNCTIONS
+            let functions: Vec<_> = dsc_core::expr::functions::FUNCTIONS
                 .iter()
                 .filter(|f| {
                     pattern.as_deref().is_none_or(|p| {

@@ -169,8 +169,7 @@ impl Server {
     #[tool(description = "List the functions configuration expressions can call")]
     async fn list_dsc_functions(&self) -> Result<CallToolResult, McpError> {
         answer(
-            serde_json::to_value(dsc_core::config::expr::functions::FUNCTIONS)
-                .map_err(|e| e.to_string()),
+            serde_json::to_value(dsc_core::expr::functions::FUNCTIONS).map_err(|e| e.to_string()),
         )
     }
 }

@@ -81,7 +81,7 @@ pub fn print_resource_list(
 
 /// `traek function list`: a table on a terminal, else one JSON value per function.
 pub fn print_function_list(
-    functions: &[&dsc_core::config::expr::functions::FunctionInfo],
+    functions: &[&dsc_core::expr::functions::FunctionInfo],
     format: Option<OutputFormat>,
 ) -> Result<(), Failure> {
     let items: Vec<Value> = functions

@@ -434,7 +434,7 @@ impl ResourceFilter {
 /// Evaluates a manifest's `condition` (like `[not(equals(tryWhich('pwsh'), null()))]`) with
 /// no parameters or variables: true means the resource is usable on this machine.
 fn manifest_condition(cond: &str) -> std::result::Result<bool, String> {
-    match crate::config::expr::evaluate_string(cond, &crate::config::expr::Standalone) {
+    match crate::expr::evaluate_string(cond, &crate::expr::Standalone) {
         Ok(serde_json::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("must evaluate to a boolean, got {other}")),
         Err(e) => Err(format!("cannot be evaluated: {e}")),

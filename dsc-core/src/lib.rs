@@ -21,6 +21,7 @@ pub mod config;
 pub mod discovery;
 pub mod engine;
 pub mod error;
+pub mod expr;
 pub mod extension;
 pub mod manifest;
 pub mod package;

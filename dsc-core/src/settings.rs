@@ -525,6 +525,6 @@ mod tests {
     }
 
     fn is_root() -> bool {
-        crate::config::expr::functions::system::process_security_context() == "elevated"
+        crate::expr::functions::system::process_security_context() == "elevated"
     }
 }

@@ -2,7 +2,7 @@
 //! resolution and run ordering never panic.
 #![no_main]
 use dsc_core::config::document::{parse_document, parse_parameters_input, resolve_parameters, run_order};
-use dsc_core::config::expr::Isolated;
+use dsc_core::expr::Isolated;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

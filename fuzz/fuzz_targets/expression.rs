@@ -1,7 +1,7 @@
 //! Configuration expressions: parsing and evaluating arbitrary text never panics, and every
 //! error carries a column inside the text.
 #![no_main]
-use dsc_core::config::expr::{Context, evaluate, parse};
+use dsc_core::expr::{Context, evaluate, parse};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! The configuration document: its typed model (with a JSON Schema from schemars), parsing from
 //! JSON or YAML, parameter resolution with constraints, and the run order of its resources.
 
-use super::expr::{self, Context, StringValue};
+use crate::expr::{self, Context, StringValue};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -458,7 +458,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::config::expr::Isolated;
+    use crate::expr::Isolated;
 
     const DOC: &str = r#"
 $schema: https://aka.ms/dsc/schemas/v3/bundled/config/document.json

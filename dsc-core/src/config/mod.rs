@@ -1,6 +1,5 @@
-//! Configuration documents: the document model, parameters and run
-//! order (`document`) and the expression language (`expr`).
+//! Configuration documents: the document model, parameters and run order (`document`) and
+//! running them (`run`). Their expressions are [`crate::expr`].
 
 pub mod document;
-pub mod expr;
 pub mod run;

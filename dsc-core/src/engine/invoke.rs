@@ -132,7 +132,7 @@ fn check_security_context(r: &Resource, operation: &'static str) -> Result<()> {
     let Some(required) = required else {
         return Ok(());
     };
-    let current = crate::config::expr::functions::system::process_security_context();
+    let current = crate::expr::functions::system::process_security_context();
     if required.is_met_by(current) {
         return Ok(());
     }

@@ -19,8 +19,8 @@ pub use scope::REDACTED;
 use super::document::{
     ConfigurationDocument, DocumentError, ResourceDiscovery, resolve_parameters,
 };
-use super::expr::{self};
 use crate::engine::Engine;
+use crate::expr;
 use crate::manifest::{ResourceVersion, VersionReq};
 use crate::results::CONFIG_DOCUMENT_SCHEMA;
 use crate::trace::Level;

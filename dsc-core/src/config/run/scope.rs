@@ -1,7 +1,7 @@
 //! What expressions in a running document see ([`Ctx`]), and the redaction of secure values.
 
 use super::super::document::{ConfigurationDocument, SecurityContext};
-use super::super::expr::{self, Context, ExprError, UserFunction};
+use crate::expr::{self, Context, ExprError, UserFunction};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -4,10 +4,10 @@
 mod builtin;
 
 use crate::config::document::{ResourceEntry, run_order_of};
-use crate::config::expr;
 use crate::config::run::scope::{Ctx, RunState, Scope, evaluate_tree, security_mismatch};
 use crate::config::run::{ConfigMessage, Operation, RunError};
 use crate::engine::Engine;
+use crate::expr;
 use crate::manifest::VersionReq;
 use crate::trace::{Level, Message};
 use serde_json::{Map, Value, json};
