@@ -1,5 +1,5 @@
 //! A discovered resource: its manifest, where it came from, and, for an adapted resource, how
-//! its adapter runs it. The model [`crate::discovery`] fills and [`crate::adapter`] extends;
+//! its adapter runs it. The model `discovery` fills and `adapter` extends;
 //! it imports neither.
 
 use crate::manifest::{AdapterInputKind, Kind, ResourceManifest, ResourceVersion};
@@ -21,7 +21,7 @@ pub struct Resource {
     /// Set for a resource an adapter runs (from a `.dsc.adaptedResource.json` file or the
     /// adapter's `list`): the manifest's methods are then the adapter's.
     pub adapted: Option<Adapted>,
-    /// One of [`crate::discovery::BUILTIN_GROUP_TYPES`]: run by configuration documents
+    /// One of `discovery::BUILTIN_GROUP_TYPES`: run by configuration documents
     /// themselves, not by a command (it has no manifest file and no methods).
     pub builtin: bool,
 }
