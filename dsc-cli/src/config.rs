@@ -77,10 +77,7 @@ fn invalid(code: u8, e: impl std::fmt::Display) -> Failure {
 }
 
 fn document_failure(e: DocumentError) -> Failure {
-    match e {
-        DocumentError::Syntax(m) => invalid(exit::PARSE_ERROR, m),
-        DocumentError::Invalid(m) | DocumentError::Parameter(m) => invalid(exit::INVALID_INPUT, m),
-    }
+    crate::classified(e.class(), e)
 }
 
 pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Failure> {
@@ -192,11 +189,7 @@ pub fn run_status(result: &ConfigResult) -> Result<(), Failure> {
 }
 
 pub fn run_failure(e: RunError) -> Failure {
-    match e {
-        RunError::Document(d) => document_failure(d),
-        RunError::Expression(m) => invalid(exit::INVALID_INPUT, m),
-        RunError::SecurityContext(m) => invalid(exit::RESOURCE_ERROR, m),
-    }
+    crate::classified(e.class(), e)
 }
 
 /// Runs a package (see `dsc_core::package::run::run_package`) with a progress bar while it is

@@ -24,7 +24,6 @@ pub(crate) mod exit {
     pub const RESOURCE_ERROR: u8 = 2;
     pub const PARSE_ERROR: u8 = 3;
     pub const INVALID_INPUT: u8 = 4;
-    pub const NOT_FOUND: u8 = 7;
     pub const ASSERTION_FAILED: u8 = 8;
 }
 
@@ -169,16 +168,15 @@ pub(crate) struct Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        let code = match e.class() {
-            ErrorClass::Resource => exit::RESOURCE_ERROR,
-            ErrorClass::Parse => exit::PARSE_ERROR,
-            ErrorClass::InvalidInput => exit::INVALID_INPUT,
-            ErrorClass::NotFound => exit::NOT_FOUND,
-        };
-        Failure {
-            code,
-            message: e.to_string(),
-        }
+        classified(e.class(), e)
+    }
+}
+
+/// A core error as the exit code of its class.
+pub(crate) fn classified(class: ErrorClass, e: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: class.code(),
+        message: e.to_string(),
     }
 }
 

@@ -103,14 +103,7 @@ pub enum PackageCommand {
 
 /// The exit code of a package error: tampering and hostility are invalid input (4), I/O is 2.
 pub fn failure(e: PackageError) -> Failure {
-    let code = match e {
-        PackageError::Io(_) | PackageError::Build(_) => exit::RESOURCE_ERROR,
-        _ => exit::INVALID_INPUT,
-    };
-    Failure {
-        code,
-        message: e.to_string(),
-    }
+    crate::classified(e.class(), e)
 }
 
 /// A progress bar on stderr for large packages when stderr is a terminal.

@@ -15,6 +15,19 @@ pub enum ErrorClass {
     NotFound,
 }
 
+impl ErrorClass {
+    /// The exit code Microsoft's `dsc` gives this class (2, 3, 4 or 7); the C ABI's result
+    /// codes are the same numbers.
+    pub fn code(self) -> u8 {
+        match self {
+            ErrorClass::Resource => 2,
+            ErrorClass::Parse => 3,
+            ErrorClass::InvalidInput => 4,
+            ErrorClass::NotFound => 7,
+        }
+    }
+}
+
 /// An error from `dsc-core`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -105,30 +105,28 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn core_error(e: dsc_core::Error) -> Failure {
-    let code = match e.class() {
+/// A core error as the result code of its class (the same numbers as dsc's exit codes).
+fn classified(class: ErrorClass, e: impl std::fmt::Display) -> Failure {
+    let code = match class {
         ErrorClass::Resource => TRAEK_ERR_RESOURCE,
         ErrorClass::Parse => TRAEK_ERR_PARSE,
         ErrorClass::InvalidInput => TRAEK_ERR_INVALID_INPUT,
         ErrorClass::NotFound => TRAEK_ERR_NOT_FOUND,
     };
+    debug_assert_eq!(code as u8, class.code());
     Failure(code, e.to_string())
 }
 
+fn core_error(e: dsc_core::Error) -> Failure {
+    classified(e.class(), e)
+}
+
 fn document_error(e: DocumentError) -> Failure {
-    match e {
-        DocumentError::Syntax(m) => Failure(TRAEK_ERR_PARSE, m),
-        DocumentError::Invalid(m) | DocumentError::Parameter(m) => {
-            Failure(TRAEK_ERR_INVALID_INPUT, m)
-        }
-    }
+    classified(e.class(), e)
 }
 
 fn package_error(e: PackageError) -> Failure {
-    match e {
-        PackageError::Io(m) | PackageError::Build(m) => Failure(TRAEK_ERR_RESOURCE, m),
-        other => Failure(TRAEK_ERR_INVALID_INPUT, other.to_string()),
-    }
+    classified(e.class(), e)
 }
 
 /// A required string argument.
@@ -514,11 +512,7 @@ fn config_operation(op: &str, what_if: c_int) -> FfiResult<Operation> {
 }
 
 fn run_error(e: RunError) -> Failure {
-    match e {
-        RunError::Document(d) => document_error(d),
-        RunError::Expression(m) => Failure(TRAEK_ERR_INVALID_INPUT, m),
-        RunError::SecurityContext(m) => Failure(TRAEK_ERR_RESOURCE, m),
-    }
+    classified(e.class(), e)
 }
 
 fn config_output(

@@ -243,6 +243,18 @@ pub enum DocumentError {
     Parameter(String),
 }
 
+impl DocumentError {
+    /// Syntax is a parse error; anything else is invalid input.
+    pub fn class(&self) -> crate::ErrorClass {
+        match self {
+            DocumentError::Syntax(_) => crate::ErrorClass::Parse,
+            DocumentError::Invalid(_) | DocumentError::Parameter(_) => {
+                crate::ErrorClass::InvalidInput
+            }
+        }
+    }
+}
+
 /// The JSON Schema of a configuration document (`traek schema configuration`).
 pub fn document_json_schema() -> Value {
     schemars::schema_for!(ConfigurationDocument).to_value()

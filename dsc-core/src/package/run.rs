@@ -165,6 +165,15 @@ pub enum PackageRunError {
     Run(#[from] crate::config::run::RunError),
 }
 
+impl PackageRunError {
+    pub fn class(&self) -> crate::ErrorClass {
+        match self {
+            PackageRunError::Package(p) => p.class(),
+            PackageRunError::Run(r) => r.class(),
+        }
+    }
+}
+
 /// A finished package run.
 #[derive(Debug)]
 pub struct PackageRun {

@@ -101,6 +101,18 @@ pub enum RunError {
     SecurityContext(String),
 }
 
+impl RunError {
+    /// A document or expression that cannot run is invalid input (or a parse error); a missing
+    /// security context is an engine failure.
+    pub fn class(&self) -> crate::ErrorClass {
+        match self {
+            RunError::Document(d) => d.class(),
+            RunError::Expression(_) => crate::ErrorClass::InvalidInput,
+            RunError::SecurityContext(_) => crate::ErrorClass::Resource,
+        }
+    }
+}
+
 /// Runs `doc` with `operation`. `supplied` are the `--parameters` values. Resource failures are
 /// reported in the result (`hadErrors`); only a document that cannot run at all is an error.
 /// `Microsoft.DSC/Include` paths are relative to `DSC_CONFIG_ROOT` (from the engine's

@@ -127,6 +127,17 @@ pub enum PackageError {
     Build(String),
 }
 
+impl PackageError {
+    /// Reading or writing failed: an engine failure. Anything about the package itself
+    /// (tampering, hostile entries, missing trust): invalid input.
+    pub fn class(&self) -> crate::ErrorClass {
+        match self {
+            PackageError::Io(_) | PackageError::Build(_) => crate::ErrorClass::Resource,
+            _ => crate::ErrorClass::InvalidInput,
+        }
+    }
+}
+
 impl From<std::io::Error> for PackageError {
     fn from(e: std::io::Error) -> Self {
         PackageError::Io(e.to_string())
