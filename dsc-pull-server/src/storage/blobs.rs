@@ -46,12 +46,16 @@ pub async fn fetch(
 ) -> StorageResult<(super::ContentMeta, Bytes)> {
     match blobs.get(&meta.checksum).await? {
         Some(bytes) => Ok((meta, bytes)),
-        None => Err(StorageError::failed(format!(
-            "blob {} is missing from {}",
-            meta.checksum,
-            blobs.describe()
-        ))),
+        None => Err(missing(blobs, &meta.checksum)),
     }
+}
+
+/// Metadata names a blob the store does not have: a failure, never "not found".
+fn missing(blobs: &dyn BlobStore, checksum: &str) -> StorageError {
+    StorageError::failed(format!(
+        "blob {checksum} is missing from {}",
+        blobs.describe()
+    ))
 }
 
 /// A blob's bytes, chunk by chunk.
@@ -67,11 +71,7 @@ pub async fn open_stream(
 ) -> StorageResult<(super::ContentMeta, BlobStream)> {
     match blobs.stream(&meta.checksum).await? {
         Some(stream) => Ok((meta, stream)),
-        None => Err(StorageError::failed(format!(
-            "blob {} is missing from {}",
-            meta.checksum,
-            blobs.describe()
-        ))),
+        None => Err(missing(blobs, &meta.checksum)),
     }
 }
 
