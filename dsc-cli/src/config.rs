@@ -129,9 +129,7 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
         None => {
             let (text, root) = read_document(doc_args, file.as_deref())?;
             let doc = parse_document(&text).map_err(document_failure)?;
-            options
-                .env
-                .push(("DSC_CONFIG_ROOT".into(), root.into_os_string()));
+            options.set_config_root(root);
             let engine = Engine::new(options);
             (
                 run(&engine, &doc, &supplied, operation).map_err(run_failure)?,

@@ -331,6 +331,17 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_config_root_is_set_once_and_the_last_setting_wins() {
+        let mut o = EngineOptions::from_process_env();
+        assert_eq!(o.config_root(), None);
+        o.set_config_root("/a");
+        o.set_config_root("/b");
+        assert_eq!(o.config_root(), Some(std::path::PathBuf::from("/b")));
+        let roots = o.env.iter().filter(|(k, _)| k == "DSC_CONFIG_ROOT").count();
+        assert_eq!(roots, 1);
+    }
+
+    #[test]
     fn env_input_follows_the_conversion_rules() {
         let vars = env_from_input(
             "T/x",

@@ -46,6 +46,21 @@ pub struct EngineOptions {
 }
 
 impl EngineOptions {
+    /// Sets `DSC_CONFIG_ROOT`, the directory of the document being run: resources see it in
+    /// their environment and `Microsoft.DSC/Include` paths are relative to it.
+    pub fn set_config_root(&mut self, dir: impl Into<OsString>) {
+        self.env.retain(|(k, _)| k != "DSC_CONFIG_ROOT");
+        self.env.push(("DSC_CONFIG_ROOT".into(), dir.into()));
+    }
+
+    /// The `DSC_CONFIG_ROOT` set with [`EngineOptions::set_config_root`] (or given in `env`).
+    pub fn config_root(&self) -> Option<std::path::PathBuf> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "DSC_CONFIG_ROOT")
+            .map(|(_, v)| std::path::PathBuf::from(v))
+    }
+
     /// Options from this process's environment (`DSC_RESOURCE_PATH` / `PATH`), level `warn`,
     /// no timeout.
     pub fn from_process_env() -> Self {

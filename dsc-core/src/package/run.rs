@@ -228,7 +228,7 @@ pub fn run_prepared(
         .parent()
         .map(|p| p.as_os_str().to_owned())
         .unwrap_or_default();
-    options.env.push(("DSC_CONFIG_ROOT".into(), root));
+    options.set_config_root(root);
     let engine = crate::engine::Engine::new(options);
     Ok(crate::config::run::run(
         &engine, &doc, parameters, operation,

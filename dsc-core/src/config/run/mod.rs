@@ -127,10 +127,7 @@ pub fn run(
     let start_text = now_text();
     let base_dir = engine
         .options()
-        .env
-        .iter()
-        .find(|(k, _)| k == "DSC_CONFIG_ROOT")
-        .map(|(_, v)| PathBuf::from(v))
+        .config_root()
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_default();
     let mut runner = Runner::prepare(engine, operation, doc, supplied, base_dir, 0)?;
