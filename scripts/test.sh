@@ -25,6 +25,8 @@ export CARGO_INCREMENTAL=0
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# dsc-core's features, each on its own.
+bash scripts/features.sh
 
 # PostgreSQL and an S3-compatible server for the storage, end-to-end and replica tests.
 source scripts/services.sh

@@ -3,8 +3,9 @@
 use crate::output::{self, OutputFormat};
 use crate::{Failure, exit, print_message};
 use clap::{Args, Subcommand};
-use dsc_core::config::document::{DocumentError, parse_document, parse_parameters_input};
-use dsc_core::config::run::{ConfigResult, Operation, RunError, run};
+use dsc_core::config::document::{DocumentError, parse_parameters_input};
+use dsc_core::config::run::Operation;
+use dsc_core::frontend::{Outcome, Output};
 use dsc_core::{Engine, EngineOptions, Error};
 use serde_json::{Map, Value};
 use std::io::Read;
@@ -101,12 +102,7 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
         (None, None) => Map::new(),
     };
     if let Some(secs) = doc_args.timeout {
-        if !(secs.is_finite() && secs > 0.0) {
-            return Err(crate::usage(format!(
-                "--timeout must be a positive number of seconds, not {secs}"
-            )));
-        }
-        options.timeout = Some(std::time::Duration::from_secs_f64(secs));
+        options.timeout = Some(dsc_core::frontend::timeout(secs)?);
     }
     let file = doc_args.path.clone().or_else(|| doc_args.file.clone());
     let package_path = file
@@ -114,80 +110,42 @@ pub fn run_config(args: ConfigArgs, mut options: EngineOptions) -> Result<(), Fa
         .filter(|f| *f != "-")
         .map(PathBuf::from)
         .filter(|p| dsc_core::package::run::is_package(p));
-    let (result, removed) = match &package_path {
-        Some(pkg) => {
-            let run = run_package(
-                pkg,
-                &args.trust,
-                args.allow_unsigned,
-                &options,
-                &supplied,
-                operation,
-            )?;
-            (run.result, Some(run.removed))
-        }
+    let outcome = match &package_path {
+        Some(pkg) => run_package(
+            pkg,
+            &args.trust,
+            args.allow_unsigned,
+            &options,
+            &supplied,
+            operation,
+        )?,
         None => {
             let (text, root) = read_document(doc_args, file.as_deref())?;
-            let doc = parse_document(&text).map_err(document_failure)?;
             options.set_config_root(root);
             let engine = Engine::new(options);
-            (
-                run(&engine, &doc, &supplied, operation).map_err(run_failure)?,
-                None,
-            )
+            dsc_core::frontend::run_document(&engine, &text, &supplied, operation)?
         }
     };
-    print_run(&result, &printed(&result)?, doc_args.output)?;
-    if let Some(Err(message)) = removed {
-        return Err(invalid(exit::RESOURCE_ERROR, message));
-    }
-    run_status(&result)
+    print_outcome(&outcome, doc_args.output)
 }
 
-/// What `traek config` prints: the exported document, or the whole result.
-fn printed(result: &ConfigResult) -> Result<Value, Failure> {
-    match &result.exported {
-        Some(doc) => Ok(doc.clone()),
-        None => serde_json::to_value(result).map_err(|e| invalid(exit::RESOURCE_ERROR, e)),
+/// Prints an outcome: its messages to stderr, its output to stdout; its status is the exit code.
+pub fn print_outcome(outcome: &Outcome, format: Option<OutputFormat>) -> Result<(), Failure> {
+    for m in &outcome.messages {
+        print_message(m.clone());
     }
-}
-
-/// Prints a run's messages to stderr and `output` to stdout.
-pub fn print_run(
-    result: &ConfigResult,
-    output: &Value,
-    format: Option<OutputFormat>,
-) -> Result<(), Failure> {
-    for m in &result.messages {
-        let origin = format!("{} '{}'", m.type_name, m.name);
-        print_message(dsc_core::Message {
-            level: m.level,
-            resource_type: Some(origin),
-            message: m.message.clone(),
-        });
+    match &outcome.output {
+        Output::Value(v) => output::print_value(v, format)?,
+        Output::Values(vs) => output::print_values(vs, format)?,
+        Output::Nothing => {}
     }
-    output::print_value(output, format)
-}
-
-/// The exit status of a run: an assertion that failed (8), a resource that failed (2).
-pub fn run_status(result: &ConfigResult) -> Result<(), Failure> {
-    if result.assertion_failed {
-        return Err(Failure {
-            code: exit::ASSERTION_FAILED,
-            message: "an assertion did not hold; see 'messages' in the result".into(),
-        });
+    match outcome.status.message() {
+        Some(message) => Err(Failure {
+            code: outcome.status.code(),
+            message,
+        }),
+        None => Ok(()),
     }
-    if result.had_errors {
-        return Err(Failure {
-            code: exit::RESOURCE_ERROR,
-            message: "one or more resources failed; see 'messages' in the result".into(),
-        });
-    }
-    Ok(())
-}
-
-pub fn run_failure(e: RunError) -> Failure {
-    crate::classified(e.class(), e)
 }
 
 /// Runs a package (see `dsc_core::package::run::run_package`) with a progress bar while it is
@@ -199,7 +157,7 @@ fn run_package(
     options: &EngineOptions,
     parameters: &Map<String, Value>,
     operation: Operation,
-) -> Result<dsc_core::package::run::PackageRun, Failure> {
+) -> Result<Outcome, Failure> {
     let trust = dsc_core::package::run::Trust {
         keys: trust.keys()?,
         allow_unsigned,
@@ -215,20 +173,13 @@ fn run_package(
             std::process::exit(130);
         });
     };
-    dsc_core::package::run::run_package(
-        options,
-        pkg,
-        &trust,
-        &core,
-        parameters,
-        operation,
-        &mut |d, t| progress.update(d, t),
-        &mut on_unpacked,
-    )
-    .map_err(|e| match e {
-        dsc_core::package::run::PackageRunError::Package(p) => crate::package::failure(p),
-        dsc_core::package::run::PackageRunError::Run(r) => run_failure(r),
-    })
+    let hooks = dsc_core::frontend::PackageHooks {
+        progress: &mut |d, t| progress.update(d, t),
+        unpacked: &mut on_unpacked,
+    };
+    Ok(dsc_core::frontend::run_package(
+        options, pkg, &trust, &core, parameters, operation, hooks,
+    )?)
 }
 
 /// The document text and the directory resources see as DSC_CONFIG_ROOT.

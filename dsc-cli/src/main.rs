@@ -24,7 +24,6 @@ pub(crate) mod exit {
     pub const RESOURCE_ERROR: u8 = 2;
     pub const PARSE_ERROR: u8 = 3;
     pub const INVALID_INPUT: u8 = 4;
-    pub const ASSERTION_FAILED: u8 = 8;
 }
 
 const EXIT_CODES_HELP: &str = "\
@@ -146,7 +145,9 @@ pub(crate) enum ProgressFormat {
 }
 
 /// The formats chosen on the command line (set once in `main`, read when printing).
-static TRACE_FORMAT: std::sync::OnceLock<TraceFormat> = std::sync::OnceLock::new();
+static TRACE_FORMAT: std::sync::OnceLock<dsc_core::frontend::TraceFormat> =
+    std::sync::OnceLock::new();
+static CORE_DIRS: std::sync::OnceLock<Vec<std::path::PathBuf>> = std::sync::OnceLock::new();
 static PROGRESS_FORMAT: std::sync::OnceLock<ProgressFormat> = std::sync::OnceLock::new();
 
 pub(crate) fn progress_format() -> ProgressFormat {
@@ -168,6 +169,12 @@ pub(crate) struct Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
+        classified(e.class(), e)
+    }
+}
+
+impl From<dsc_core::frontend::FrontendError> for Failure {
+    fn from(e: dsc_core::frontend::FrontendError) -> Self {
         classified(e.class(), e)
     }
 }
@@ -211,25 +218,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Directories of core resources for packages that allow them: traek's own directory, then
-/// DSC_RESOURCE_PATH (never the host PATH).
+/// Directories of core resources for packages that allow them (set once in `main`).
 pub(crate) fn core_dirs() -> Vec<std::path::PathBuf> {
-    let mut core = Vec::new();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(std::path::PathBuf::from))
-    {
-        core.push(dir);
-    }
-    if let Some(p) = std::env::var_os("DSC_RESOURCE_PATH") {
-        core.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
-    }
-    core
+    CORE_DIRS.get().cloned().unwrap_or_default()
 }
 
 /// Prints each message to stderr as it happens.
 pub(crate) fn print_message(m: Message) {
-    if TRACE_FORMAT.get() == Some(&TraceFormat::Json) {
+    if TRACE_FORMAT.get() == Some(&dsc_core::frontend::TraceFormat::Json) {
         let timestamp = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -249,54 +245,37 @@ pub(crate) fn print_message(m: Message) {
     }
 }
 
-/// Engine options from the settings and policy files, the environment and the command line.
-fn engine_options(cli: &Cli) -> EngineOptions {
-    use dsc_core::settings::{self, EnvValues, SettingsLocations};
-    let truthy = |name: &str| {
-        std::env::var(name).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
+/// Engine options from the settings and policy files, the environment and the command line
+/// (see `dsc_core::frontend::setup`); settings problems are printed as warnings.
+fn engine_options(cli: &Cli) -> Result<EngineOptions, Failure> {
+    use dsc_core::frontend::{SetupRequest, setup};
+    let request = SetupRequest {
+        ignore_settings_file: cli.ignore_settings_file,
+        trace_level: cli.trace_level,
+        trace_format: cli.trace_format.map(|f| {
+            match f {
+                TraceFormat::Default => "default",
+                TraceFormat::Plaintext => "plaintext",
+                TraceFormat::Json => "json",
+            }
+            .to_string()
+        }),
+        ..SetupRequest::for_this_process()
     };
-    let ignore = cli.ignore_settings_file
-        || truthy("DSC_IGNORE_SETTINGS_FILE")
-        || truthy("TRAEK_IGNORE_SETTINGS_FILE");
-    let locations = SettingsLocations::for_this_process();
-    let loaded = settings::load(&locations, ignore);
-    let env = EnvValues::from_process();
-    let mut warnings = loaded.warnings;
-    let s = &loaded.settings;
-    let cli_format = cli.trace_format.map(|f| match f {
-        TraceFormat::Default => "default",
-        TraceFormat::Plaintext => "plaintext",
-        TraceFormat::Json => "json",
-    });
-    let format = match s.trace_format(cli_format).as_str() {
-        "json" => TraceFormat::Json,
-        "plaintext" => TraceFormat::Plaintext,
-        "default" => TraceFormat::Default,
-        other => {
-            warnings.push(format!(
-                "settings tracing.format '{other}' is not Default, Plaintext or Json"
-            ));
-            TraceFormat::Default
-        }
-    };
-    let _ = TRACE_FORMAT.set(format);
-    let mut options = EngineOptions::from_process_env();
-    options.trace_level = s.trace_level(cli.trace_level, &env, &mut warnings);
-    let resolved = s.search_path(&env, locations.binary_dir.as_deref());
-    options.search_path = resolved.search_path;
-    if let Some(path) = resolved.process_path {
-        options.env.push(("PATH".into(), path));
-    }
-    for w in warnings {
-        if Level::Warn.enabled_at(options.trace_level) {
+    let set_up =
+        setup(&request, &dsc_core::settings::EnvValues::from_process()).map_err(Failure::from)?;
+    let _ = TRACE_FORMAT.set(set_up.trace_format);
+    let _ = CORE_DIRS.set(set_up.core_dirs);
+    for w in set_up.warnings {
+        if Level::Warn.enabled_at(set_up.options.trace_level) {
             print_message(Message::engine(Level::Warn, w));
         }
     }
-    options
+    Ok(set_up.options)
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let options = engine_options(&cli);
+    let options = engine_options(&cli)?;
     match cli.command {
         Command::Schema(SchemaCommand::ResourceManifest { output }) => {
             output::print_value(&dsc_core::manifest::manifest_json_schema(), output)

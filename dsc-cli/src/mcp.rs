@@ -4,9 +4,9 @@
 //! are the JSON the CLI would print, and failures are tool errors (`isError: true`) whose text
 //! says what went wrong. Messages from resources go to stderr.
 
-use dsc_core::config::document::parse_document;
-use dsc_core::config::run::{Operation, run, run_builtin_resource};
+use dsc_core::config::run::Operation;
 use dsc_core::discovery::ResourceFilter;
+use dsc_core::frontend::{self, ResourceOp};
 use dsc_core::{Engine, EngineOptions};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -114,15 +114,11 @@ impl Server {
     ) -> Result<CallToolResult, McpError> {
         self.blocking(move |engine| {
             let sink = &mut crate::print_message;
-            let mut resources = match &a.adapter {
-                Some(p) => engine.adapted_resources(Some(p), sink),
-                None => engine.registry(sink).list(None),
-            };
             let filter = ResourceFilter {
                 type_pattern: a.type_filter,
                 ..ResourceFilter::default()
             };
-            resources.retain(|r| filter.matches(r));
+            let resources = engine.list_resources(a.adapter.as_deref(), &filter, sink);
             Ok(Value::Array(
                 resources.iter().map(|r| r.summary()).collect(),
             ))
@@ -175,57 +171,38 @@ impl Server {
 }
 
 fn invoke_resource(engine: &Engine, a: InvokeResource) -> Result<Value, String> {
+    let op = match a.operation {
+        ResourceOperation::Get => ResourceOp::Get,
+        ResourceOperation::Test => ResourceOp::Test,
+        ResourceOperation::Set => ResourceOp::Set { what_if: a.what_if },
+        ResourceOperation::Export => ResourceOp::Export,
+    };
+    let input = a.properties.or_else(|| Some(Value::Object(Map::new())));
     let sink = &mut crate::print_message;
-    let r = engine
-        .find(&a.r#type, None, sink)
+    let outcome = frontend::invoke_resource(engine, &a.r#type, None, op, input, sink)
         .map_err(|e| e.to_string())?;
-    let props = a.properties.unwrap_or_else(|| Value::Object(Map::new()));
-    if r.builtin {
-        let operation = match a.operation {
-            ResourceOperation::Get => Operation::Get,
-            ResourceOperation::Test => Operation::Test,
-            ResourceOperation::Set => Operation::Set { what_if: a.what_if },
-            ResourceOperation::Export => Operation::Export,
-        };
-        return match run_builtin_resource(engine, &r.type_name, &props, operation) {
-            Some(Ok(result)) => Ok(result.single_result()),
-            Some(Err(e)) => Err(e.to_string()),
-            None => Err(format!("'{}' is not built in", r.type_name)),
-        };
-    }
-    match a.operation {
-        ResourceOperation::Get => json(engine.get(&r, Some(&props), sink)),
-        ResourceOperation::Test => json(engine.test(&r, &props, sink)),
-        ResourceOperation::Set => json(engine.set(&r, &props, a.what_if, sink)),
-        ResourceOperation::Export => {
-            let input = props
-                .as_object()
-                .is_some_and(|m| !m.is_empty())
-                .then_some(&props);
-            json(engine.export_configuration(&r, input, sink))
-        }
-    }
+    answered(outcome)
 }
 
-fn json<T: serde::Serialize>(result: dsc_core::Result<T>) -> Result<Value, String> {
-    let value = result.map_err(|e| e.to_string())?;
-    serde_json::to_value(value).map_err(|e| e.to_string())
+/// A tool's value: the outcome's output; its messages go to stderr.
+fn answered(outcome: frontend::Outcome) -> Result<Value, String> {
+    for m in outcome.messages {
+        crate::print_message(m);
+    }
+    Ok(outcome.output.to_json())
 }
 
 fn invoke_config(engine: &Engine, a: InvokeConfig) -> Result<Value, String> {
-    let doc = parse_document(&a.configuration).map_err(|e| e.to_string())?;
     let operation = match a.operation {
         ConfigOperation::Get => Operation::Get,
         ConfigOperation::Test => Operation::Test,
         ConfigOperation::Set => Operation::Set { what_if: a.what_if },
         ConfigOperation::Export => Operation::Export,
     };
-    let result = run(engine, &doc, &a.parameters.unwrap_or_default(), operation)
+    let parameters = a.parameters.unwrap_or_default();
+    let outcome = frontend::run_document(engine, &a.configuration, &parameters, operation)
         .map_err(|e| e.to_string())?;
-    match &result.exported {
-        Some(doc) => Ok(doc.clone()),
-        None => serde_json::to_value(&result).map_err(|e| e.to_string()),
-    }
+    answered(outcome)
 }
 
 #[tool_handler(router = self.tool_router)]

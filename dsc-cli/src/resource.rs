@@ -4,11 +4,10 @@
 use crate::output::{self, OutputFormat};
 use crate::{Failure, config, exit, print_message, usage};
 use clap::{Args, Subcommand};
-use dsc_core::manifest::VersionReq;
+use dsc_core::frontend::{FrontendError, ResourceOp, invoke_resource};
 use dsc_core::{Engine, EngineOptions, Error};
 use serde_json::Value;
 use std::io::Read;
-use std::time::Duration;
 
 #[derive(Subcommand, Debug)]
 pub enum ResourceCommand {
@@ -44,7 +43,7 @@ pub enum ResourceCommand {
     Schema(Selector),
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct Selector {
     /// The resource type, like Microsoft/OSInfo (case-insensitive).
     #[arg(short = 'r', long = "resource")]
@@ -92,125 +91,56 @@ pub struct WhatIfOperation {
 
 pub fn run(cmd: ResourceCommand, mut options: EngineOptions) -> Result<(), Failure> {
     let sink = &mut print_message;
-    if let ResourceCommand::List {
-        type_filter,
-        adapter,
-        description,
-        tags,
-        output,
-    } = cmd
-    {
-        let engine = Engine::new(options);
-        let mut resources = match &adapter {
-            Some(a) => engine.adapted_resources(Some(a), sink),
-            None => engine.registry(sink).list(None),
-        };
-        let filter = dsc_core::discovery::ResourceFilter {
-            type_pattern: type_filter,
+    let (selector, op, input) = match cmd {
+        ResourceCommand::List {
+            type_filter,
+            adapter,
             description,
             tags,
-        };
-        resources.retain(|r| filter.matches(r));
-        return output::print_resource_list(&resources, output);
-    }
-    let selector = match &cmd {
-        ResourceCommand::Get(g) => &g.op.selector,
-        ResourceCommand::Test(o) | ResourceCommand::Export(o) => &o.selector,
-        ResourceCommand::Set(w) | ResourceCommand::Delete(w) => &w.op.selector,
-        ResourceCommand::Schema(s) => s,
-        ResourceCommand::List { .. } => unreachable!("handled above"),
-    };
-    if let Some(secs) = selector.timeout {
-        if !(secs.is_finite() && secs > 0.0) {
-            return Err(usage(format!(
-                "--timeout must be a positive number of seconds, not {secs}"
-            )));
+            output,
+        } => {
+            let filter = dsc_core::discovery::ResourceFilter {
+                type_pattern: type_filter,
+                description,
+                tags,
+            };
+            let engine = Engine::new(options);
+            let resources = engine.list_resources(adapter.as_deref(), &filter, sink);
+            return output::print_resource_list(&resources, output);
         }
-        options.timeout = Some(Duration::from_secs_f64(secs));
-    }
-    let version = selector
-        .version
-        .as_deref()
-        .map(VersionReq::parse)
-        .transpose()
-        .map_err(usage)?;
-    let format = selector.output;
-    let engine = Engine::new(options);
-    let r = engine.find(&selector.resource, version.as_ref(), sink)?;
-    if r.builtin {
-        return run_builtin(&engine, &r.type_name, cmd);
-    }
-    match cmd {
-        ResourceCommand::Get(g) if g.all => {
-            let all = engine.export(&r, None, sink)?;
-            let results: Vec<Value> = all
-                .actual_state
-                .into_iter()
-                .map(|s| serde_json::json!({"actualState": s}))
-                .collect();
-            output::print_values(&results, format)
-        }
-        ResourceCommand::Get(g) => {
-            let input = read_input(&g.op)?;
-            let result = engine.get(&r, input.as_ref(), sink)?;
-            output::print_serialize(&result, format)
-        }
-        ResourceCommand::Test(o) => {
-            let input = required_input(&o, "test")?;
-            let result = engine.test(&r, &input, sink)?;
-            output::print_serialize(&result, format)
-        }
+        ResourceCommand::Get(g) if g.all => (g.op.selector, ResourceOp::GetAll, None),
+        ResourceCommand::Get(g) => (g.op.selector.clone(), ResourceOp::Get, read_input(&g.op)?),
+        ResourceCommand::Test(o) => (o.selector.clone(), ResourceOp::Test, read_input(&o)?),
+        ResourceCommand::Export(o) => (o.selector.clone(), ResourceOp::Export, read_input(&o)?),
         ResourceCommand::Set(w) => {
-            let input = required_input(&w.op, "set")?;
-            let result = engine.set(&r, &input, w.what_if, sink)?;
-            output::print_serialize(&result, format)
+            let op = ResourceOp::Set { what_if: w.what_if };
+            (w.op.selector.clone(), op, read_input(&w.op)?)
         }
         ResourceCommand::Delete(w) => {
-            let input = required_input(&w.op, "delete")?;
-            match engine.delete(&r, &input, w.what_if, sink)? {
-                Some(what_if) => output::print_serialize(&what_if, format),
-                None => Ok(()),
-            }
+            let op = ResourceOp::Delete { what_if: w.what_if };
+            (w.op.selector.clone(), op, read_input(&w.op)?)
         }
-        ResourceCommand::Export(o) => {
-            let input = read_input(&o)?;
-            let doc = engine.export_configuration(&r, input.as_ref(), sink)?;
-            output::print_value(&doc, format)
-        }
-        ResourceCommand::Schema(_) => output::print_value(&engine.schema(&r, sink)?, format),
-        ResourceCommand::List { .. } => unreachable!("handled above"),
-    }
-}
-
-/// `resource get|set|test|export -r Microsoft.DSC/Group` (or Assertion, Include): run through a
-/// configuration run; prints the nested results.
-fn run_builtin(engine: &Engine, type_name: &str, cmd: ResourceCommand) -> Result<(), Failure> {
-    use dsc_core::config::run::{Operation as Op, RunError, run_builtin_resource};
-    let (op, operation) = match &cmd {
-        ResourceCommand::Get(g) => (&g.op, Op::Get),
-        ResourceCommand::Test(o) => (o, Op::Test),
-        ResourceCommand::Set(w) => (&w.op, Op::Set { what_if: w.what_if }),
-        ResourceCommand::Export(o) => (o, Op::Export),
-        _ => {
-            return Err(usage(format!(
-                "'{type_name}' supports get, set, test and export"
-            )));
-        }
+        ResourceCommand::Schema(s) => (s, ResourceOp::Schema, None),
     };
-    let input = read_input(op)?.unwrap_or_else(|| serde_json::json!({}));
-    let result = run_builtin_resource(engine, type_name, &input, operation)
-        .unwrap_or_else(|| {
-            Err(RunError::Expression(format!(
-                "'{type_name}' is not built in"
-            )))
-        })
-        .map_err(config::run_failure)?;
-    config::print_run(&result, &result.single_result(), op.selector.output)?;
-    config::run_status(&result)
-}
-
-fn required_input(o: &Operation, operation: &str) -> Result<Value, Failure> {
-    read_input(o)?.ok_or_else(|| usage(format!("'resource {operation}' needs the instance: pass it with -i JSON, -f FILE, or -f - for stdin")))
+    if let Some(secs) = selector.timeout {
+        options.timeout = Some(dsc_core::frontend::timeout(secs)?);
+    }
+    let engine = Engine::new(options);
+    let outcome = invoke_resource(
+        &engine,
+        &selector.resource,
+        selector.version.as_deref(),
+        op,
+        input,
+        sink,
+    )
+    .map_err(|e| match e {
+        FrontendError::MissingInput { operation } => usage(format!(
+            "'resource {operation}' needs the instance: pass it with -i JSON, -f FILE, or -f - for stdin"
+        )),
+        other => Failure::from(other),
+    })?;
+    config::print_outcome(&outcome, selector.output)
 }
 
 /// Reads the instance from `-i` or `-f` and parses it as JSON or YAML.

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// What kind of failure an [`Error`] is; frontends map this to exit codes or result codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
+    /// The caller asked for something that cannot be done as asked: an unknown operation, a
+    /// missing instance, a timeout that is not a positive number (exit code 1).
+    Usage,
     /// A resource or the engine failed (exit code 2).
     Resource,
     /// Text that should have been JSON or YAML did not parse (exit code 3).
@@ -16,10 +19,11 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
-    /// The exit code Microsoft's `dsc` gives this class (2, 3, 4 or 7); the C ABI's result
+    /// The exit code Microsoft's `dsc` gives this class (1, 2, 3, 4 or 7); the C ABI's result
     /// codes are the same numbers.
     pub fn code(self) -> u8 {
         match self {
+            ErrorClass::Usage => 1,
             ErrorClass::Resource => 2,
             ErrorClass::Parse => 3,
             ErrorClass::InvalidInput => 4,

@@ -14,6 +14,7 @@
 //! # Ok::<(), dsc_core::Error>(())
 //! ```
 pub mod adapter;
+#[cfg(feature = "agent")]
 pub mod agent;
 pub mod atomic;
 pub mod compare;
@@ -23,9 +24,12 @@ pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod extension;
+pub mod frontend;
 pub mod manifest;
+#[cfg(feature = "package")]
 pub mod package;
 pub mod process;
+#[cfg(feature = "pull")]
 pub mod pull;
 pub mod resource;
 pub mod results;

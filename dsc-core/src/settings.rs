@@ -96,6 +96,13 @@ impl SettingsLocations {
             .ok()
             .and_then(|e| std::fs::canonicalize(&e).ok().or(Some(e)))
             .and_then(|e| e.parent().map(Path::to_path_buf));
+        Self::system(binary_dir)
+    }
+
+    /// traek's own directory `binary_dir` (where `traek_default.settings.json` and the core
+    /// resources are; `None` when there is none, as for a library loaded into another program),
+    /// and the system policy path.
+    pub fn system(binary_dir: Option<PathBuf>) -> Self {
         let policy_file = if cfg!(windows) {
             PathBuf::from(
                 std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into()),
@@ -241,6 +248,8 @@ pub struct EnvValues {
     pub dsc_resource_path: Option<OsString>,
     pub path: Option<OsString>,
     pub dsc_trace_level: Option<String>,
+    /// `DSC_IGNORE_SETTINGS_FILE` (or `TRAEK_IGNORE_SETTINGS_FILE`) is `1` or `true`.
+    pub ignore_settings_file: bool,
 }
 
 impl EnvValues {
@@ -250,6 +259,12 @@ impl EnvValues {
             dsc_resource_path: std::env::var_os("DSC_RESOURCE_PATH"),
             path: std::env::var_os("PATH"),
             dsc_trace_level: std::env::var("DSC_TRACE_LEVEL").ok(),
+            ignore_settings_file: ["DSC_IGNORE_SETTINGS_FILE", "TRAEK_IGNORE_SETTINGS_FILE"]
+                .iter()
+                .any(|name| {
+                    std::env::var(name)
+                        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
+                }),
         }
     }
 }
@@ -452,6 +467,7 @@ mod tests {
             dsc_resource_path: Some("/rp".into()),
             path: Some("/p".into()),
             dsc_trace_level: None,
+            ignore_settings_file: false,
         };
         let s = Settings::default();
         let r = s.search_path(&env, Some(Path::new("/bin")));

@@ -173,6 +173,17 @@ pub fn suffix_ci<'a>(name: &str, suffixes: &[&'a str]) -> Option<&'a str> {
     })
 }
 
+/// Uppercase hex of a byte string.
+pub fn upper_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,57 +86,9 @@ extern "C" {
 const char *traek_version(void);
 
 /*
- Creates an engine. `options_json` may be NULL, or a JSON object with
- `resourcePath` (array of directories; default: DSC_RESOURCE_PATH, else PATH),
- `traceLevel` (`error`, `warn` (default), `info`, `debug`, `trace`) and `timeoutSeconds`
- (number; default none). Free it with `traek_engine_free`.
- */
-enum traek_result traek_engine_new(const char *options_json, struct traek_engine **out);
-
-/*
- Frees an engine (NULL is ignored). The handle must not be used afterwards.
- */
-void traek_engine_free(struct traek_engine *engine);
-
-/*
- The message of the last failed call on this engine, or NULL. Owned by the engine: valid
- until the next call on it; do not free it.
- */
-const char *traek_engine_last_error(const struct traek_engine *engine);
-
-/*
- Sets (or, with NULL, removes) the log callback.
- */
-enum traek_result traek_engine_set_log_callback(struct traek_engine *engine,
-                                                traek_log_callback callback,
-                                                void *userdata);
-
-/*
  Frees a string returned by the library (NULL is ignored).
  */
 void traek_string_free(char *s);
-
-/*
- Lists resources whose type matches `filter` (NULL for all; `*` and `?` wildcards) as a JSON
- array of `{type, kind, version, capabilities, description, path}`.
- */
-enum traek_result traek_resource_list(struct traek_engine *engine,
-                                      const char *filter,
-                                      char **out_json);
-
-/*
- Invokes a resource. `operation` is `get`, `set`, `test`, `delete`, `export` or `schema`;
- `version_req` (`=1.0.0`, `^2`, ...) and `input_json` (JSON or YAML) may be NULL; `what_if`
- (non-zero) applies to set and delete. The result JSON has Microsoft dsc's shape
- (`{"actualState": ...}` for get, and so on; `null` for a delete; the instance schema for schema).
- */
-enum traek_result traek_resource_invoke(struct traek_engine *engine,
-                                        const char *operation,
-                                        const char *resource_type,
-                                        const char *version_req,
-                                        const char *input_json,
-                                        int what_if,
-                                        char **out_json);
 
 /*
  Runs a configuration document (JSON or YAML text). `operation` is `get`, `test`, `set` or
@@ -153,10 +105,11 @@ enum traek_result traek_config_run(struct traek_engine *engine,
 
 /*
  Runs a `.dscpkg` package like a document: verified first (refused unless signed by one of
- `trusted_keys_json` — a JSON array of public key file paths, may be NULL — or `allow_unsigned`
+ `trusted_keys_json` (a JSON array of public key file paths, may be NULL) or `allow_unsigned`
  is non-zero), unpacked into a private temporary directory that is removed afterwards, resources
- discovered only in the package (then in the engine's resource path when the package allows
- core resources); then `removePackage` is applied.
+ discovered only in the package (then, when the package allows core resources, in the
+ engine's `installDir` and `DSC_RESOURCE_PATH`, as for `traek config`); then `removePackage`
+ is applied.
  */
 enum traek_result traek_config_run_package(struct traek_engine *engine,
                                            const char *operation,
@@ -166,6 +119,38 @@ enum traek_result traek_config_run_package(struct traek_engine *engine,
                                            const char *parameters_json,
                                            int what_if,
                                            char **out_json);
+
+/*
+ Creates an engine, with options from the settings and machine policy files (as the `traek`
+ CLI reads them; policy wins where it forbids overriding), the environment (`DSC_RESOURCE_PATH`,
+ `DSC_TRACE_LEVEL`, `DSC_IGNORE_SETTINGS_FILE`, ...) and `options_json`: NULL, or a JSON object
+ with `resourcePath` (array of directories, searched instead of what settings and environment
+ say), `traceLevel` (`error`, `warn`, `info`, `debug`, `trace`), `timeoutSeconds` (positive
+ number), `ignoreSettingsFile` (boolean) and `installDir` (traek's directory: its
+ `traek_default.settings.json` and `traek.settings.json` are read, and its resources are the core
+ resources packages may use; default none). Problems with the settings files are logged as
+ warnings once a log callback is set. Free the engine with `traek_engine_free`.
+ */
+enum traek_result traek_engine_new(const char *options_json, struct traek_engine **out);
+
+/*
+ Frees an engine (NULL is ignored). The handle must not be used afterwards.
+ */
+void traek_engine_free(struct traek_engine *engine);
+
+/*
+ The message of the last failed call on this engine, or NULL. Owned by the engine: valid
+ until the next call on it; do not free it.
+ */
+const char *traek_engine_last_error(const struct traek_engine *engine);
+
+/*
+ Sets (or, with NULL, removes) the log callback. Warnings about the settings files that
+ were not yet logged are passed to a new callback first.
+ */
+enum traek_result traek_engine_set_log_callback(struct traek_engine *engine,
+                                                traek_log_callback callback,
+                                                void *userdata);
 
 /*
  Verifies a package against its catalog and signatures (`trusted_keys_json` as for
@@ -219,6 +204,32 @@ enum traek_result traek_pull_checksum(struct traek_engine *engine,
                                       const uint8_t *data,
                                       uintptr_t len,
                                       char **out_hex);
+
+/*
+ Lists resources whose type matches `filter` (NULL for all; `*` and `?` wildcards) as a JSON
+ array of what `traek resource list` prints for each: `{type, kind, version, capabilities,
+ description, tags, path, directory, requireAdapter, deprecationMessage}`.
+ */
+enum traek_result traek_resource_list(struct traek_engine *engine,
+                                      const char *filter,
+                                      char **out_json);
+
+/*
+ Invokes a resource. `operation` is `get`, `set`, `test`, `delete`, `export` or `schema`;
+ `version_req` (`=1.0.0`, `^2`, ...) and `input_json` (JSON or YAML) may be NULL; `what_if`
+ (non-zero) applies to set and delete. The result JSON has Microsoft dsc's shape
+ (`{"actualState": ...}` for get, and so on; `null` for a delete; the instance schema for
+ schema). The built-in group types (`Microsoft.DSC/Group`, `Microsoft.DSC/Assertion`,
+ `Microsoft.DSC/Include`) run their nested resources, as `traek resource` does; their result
+ is what the CLI prints, and a nested failure is reported in it, not as a result code.
+ */
+enum traek_result traek_resource_invoke(struct traek_engine *engine,
+                                        const char *operation,
+                                        const char *resource_type,
+                                        const char *version_req,
+                                        const char *input_json,
+                                        int what_if,
+                                        char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -3,7 +3,7 @@
 //! the agent to it.
 
 use super::AgentError;
-use crate::pull::checksum::upper_hex;
+use crate::text::upper_hex;
 use sha1::{Digest, Sha1};
 
 /// A new certificate and key, and what the registration says about them.

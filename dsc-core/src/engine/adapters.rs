@@ -5,6 +5,22 @@ use super::*;
 use crate::adapter::{self, AdaptedDescription};
 
 impl Engine {
+    /// What `resource list` shows: the resources found (or, with `adapter`, the adapted
+    /// resources of the adapters matching that pattern) that pass `filter`.
+    pub fn list_resources(
+        &self,
+        adapter: Option<&str>,
+        filter: &crate::discovery::ResourceFilter,
+        sink: &mut dyn MessageSink,
+    ) -> Vec<Arc<Resource>> {
+        let mut resources = match adapter {
+            Some(a) => self.adapted_resources(Some(a), sink),
+            None => self.registry(sink).list(None),
+        };
+        resources.retain(|r| filter.matches(r));
+        resources
+    }
+
     /// Adapted resources listed by the adapters whose type matches `filter` (case-insensitive,
     /// `*` and `?` wildcards; `None`: every adapter with a `list` method), plus those from
     /// `.dsc.adaptedResource.json` files of those adapters.

@@ -15,7 +15,7 @@ pub struct KeyError(pub String);
 
 /// The id of a public key.
 pub fn key_id(key: &VerifyingKey) -> String {
-    crate::pull::checksum::upper_hex(&Sha256::digest(key.to_bytes())[..8]).to_lowercase()
+    crate::text::upper_hex(&Sha256::digest(key.to_bytes())[..8]).to_lowercase()
 }
 
 /// A new random key pair.

@@ -6,16 +6,7 @@ use std::io::Read;
 /// The only checksum algorithm the protocol uses.
 pub const ALGORITHM: &str = "SHA-256";
 
-/// Uppercase hex of a byte string.
-pub fn upper_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    s
-}
+pub use crate::text::upper_hex;
 
 /// SHA-256 of `bytes`, as 64 uppercase hex characters.
 pub fn sha256_hex(bytes: &[u8]) -> String {

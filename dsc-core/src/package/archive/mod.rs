@@ -188,7 +188,7 @@ pub struct Extract<'a> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    crate::pull::checksum::upper_hex(bytes)
+    crate::text::upper_hex(bytes)
 }
 
 #[cfg(test)]

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# dsc-core's Cargo features each build (with their tests) on their own, and the smallest set
+# (manifests, discovery, engine, documents: what an embedder of the engine links) passes its tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for features in "" package pull agent; do
+  echo "dsc-core with features: [${features}]"
+  cargo clippy -q -p dsc-core --locked --no-default-features ${features:+--features "$features"} --all-targets -- -D warnings
+done
+cargo test -q -p dsc-core --locked --no-default-features --lib
+# Without the optional features, none of their dependencies is linked.
+if cargo tree -p dsc-core --no-default-features -e normal --prefix none | grep -E '^(ureq|zip|rcgen|rustls|ed25519-dalek) '; then
+  echo "dsc-core without features still depends on the crates above" >&2
+  exit 1
+fi
