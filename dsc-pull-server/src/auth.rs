@@ -11,35 +11,7 @@ use hyper::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-/// What an account may do; each role includes the ones below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// Reads everything but secrets.
-    Viewer,
-    /// Also publishes content, assigns configurations, edits tags, prunes.
-    Operator,
-    /// Also manages registration keys, users and everyone's tokens.
-    Admin,
-}
-
-impl Role {
-    pub fn parse(text: &str) -> Option<Role> {
-        match text.to_ascii_lowercase().as_str() {
-            "viewer" => Some(Role::Viewer),
-            "operator" => Some(Role::Operator),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
+pub use dsc_core::pull::policy::{Action, Role};
 
 /// How a principal proved itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod admin_client;
+pub mod assignment;
 pub mod auth;
 pub mod checksum;
 pub mod client;
@@ -11,6 +12,7 @@ pub mod compliance;
 pub mod identity;
 pub mod messages;
 pub mod path;
+pub mod policy;
 pub mod signin;
 
 /// The protocol version header value sent and expected on every request and response.

@@ -162,7 +162,7 @@ async fn set_password(app: &App, name: &str, req: Request<Incoming>) -> Resp {
 
 /// Whose tokens a caller manages: an admin everyone's, others their own.
 fn token_owner(who: &Principal) -> Option<&str> {
-    (who.role < Role::Admin).then_some(who.name.as_str())
+    dsc_core::pull::policy::token_owner(who.role, &who.name)
 }
 
 pub async fn list_tokens(app: &App, who: &Principal) -> Resp {

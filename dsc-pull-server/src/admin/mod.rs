@@ -15,7 +15,7 @@ pub use accounts::{
 pub use content::{delete_content, store_content};
 pub use nodes::{check_tag, nodes_csv};
 
-use crate::auth::{self, Principal, Role, Via};
+use crate::auth::{self, Action, Principal, Via};
 use crate::http::{
     Resp, constant_time_eq, empty, error, filter_text, json, query_params, read_body, respond,
     storage_error,
@@ -96,70 +96,41 @@ fn key_error(e: crate::keys::KeyError) -> Resp {
     error(StatusCode::INTERNAL_SERVER_ERROR, e)
 }
 
-/// The role a route needs, and how a change is named in the audit trail (`None` for reads).
-fn policy(method: &Method, seg: &[&str]) -> (Role, Option<(&'static str, String)>) {
-    let change = |role, action, target: String| (role, Some((action, target)));
+/// The action a route is (its role and audit name are the action's) and its audit target.
+fn policy(method: &Method, seg: &[&str]) -> (Action, String) {
+    let content = |kind: &str, n: &str| format!("{kind} {n}");
     match (method, seg) {
-        (&Method::GET, ["keys", ..] | ["users", ..]) => (Role::Admin, None),
-        // A MOF can hold credentials: its bytes are for operators, its metadata for viewers.
-        (&Method::GET, ["configurations", _]) => (Role::Operator, None),
-        (&Method::GET, _) => (Role::Viewer, None),
-        (&Method::PUT, ["configurations", n]) => {
-            change(Role::Operator, "content.put", format!("configuration {n}"))
+        (&Method::GET, ["keys", ..] | ["users", ..]) => (Action::ReadSecrets, String::new()),
+        (&Method::GET, ["configurations", _]) => (Action::ReadConfiguration, String::new()),
+        (&Method::GET, _) => (Action::Read, String::new()),
+        (&Method::PUT, ["configurations", n]) => (Action::ContentPut, content("configuration", n)),
+        (&Method::DELETE, ["configurations", n]) => {
+            (Action::ContentDelete, content("configuration", n))
         }
-        (&Method::DELETE, ["configurations", n]) => change(
-            Role::Operator,
-            "content.delete",
-            format!("configuration {n}"),
-        ),
-        (&Method::PUT, ["modules", n, v]) => {
-            change(Role::Operator, "content.put", format!("module {n} {v}"))
-        }
-        (&Method::DELETE, ["modules", n, v]) => {
-            change(Role::Operator, "content.delete", format!("module {n} {v}"))
-        }
-        (&Method::PUT, ["packages", n]) => {
-            change(Role::Operator, "content.put", format!("package {n}"))
-        }
-        (&Method::DELETE, ["packages", n]) => {
-            change(Role::Operator, "content.delete", format!("package {n}"))
-        }
-        (&Method::PUT, ["nodes", id, "configurations"]) => {
-            change(Role::Operator, "node.assign", id.to_string())
-        }
+        (&Method::PUT, ["modules", n, v]) => (Action::ContentPut, format!("module {n} {v}")),
+        (&Method::DELETE, ["modules", n, v]) => (Action::ContentDelete, format!("module {n} {v}")),
+        (&Method::PUT, ["packages", n]) => (Action::ContentPut, content("package", n)),
+        (&Method::DELETE, ["packages", n]) => (Action::ContentDelete, content("package", n)),
+        (&Method::PUT, ["nodes", id, "configurations"]) => (Action::NodeAssign, id.to_string()),
         (&Method::DELETE, ["nodes", id, "configurations"]) => {
-            change(Role::Operator, "node.unassign", id.to_string())
+            (Action::NodeUnassign, id.to_string())
         }
-        (&Method::PUT, ["nodes", id, "tags"]) => {
-            change(Role::Operator, "node.tags", id.to_string())
+        (&Method::PUT, ["nodes", id, "tags"]) => (Action::NodeTags, id.to_string()),
+        (&Method::DELETE, ["nodes", id, "certificate"]) => (Action::NodeUnpin, id.to_string()),
+        (&Method::DELETE, ["nodes", id]) => (Action::NodeUnregister, id.to_string()),
+        (&Method::PUT, ["tags", t, "configurations"]) => (Action::TagConfigurations, t.to_string()),
+        (&Method::POST, ["maintenance", "prune"]) => (Action::ReportsPrune, String::new()),
+        (&Method::POST, ["keys"]) => (Action::KeyAdd, String::new()),
+        (&Method::POST, ["keys", "reload"]) => (Action::KeysReload, String::new()),
+        (&Method::DELETE, ["keys", id]) => {
+            (Action::KeyRevoke, dsc_core::pull::auth::public_key_id(id))
         }
-        (&Method::DELETE, ["nodes", id, "certificate"]) => {
-            change(Role::Admin, "node.unpin", id.to_string())
-        }
-        (&Method::DELETE, ["nodes", id]) => {
-            change(Role::Operator, "node.unregister", id.to_string())
-        }
-        (&Method::PUT, ["tags", t, "configurations"]) => {
-            change(Role::Operator, "tag.configurations", t.to_string())
-        }
-        (&Method::POST, ["maintenance", "prune"]) => {
-            change(Role::Operator, "reports.prune", String::new())
-        }
-        (&Method::POST, ["keys"]) => change(Role::Admin, "key.add", String::new()),
-        (&Method::POST, ["keys", "reload"]) => change(Role::Admin, "keys.reload", String::new()),
-        (&Method::DELETE, ["keys", id]) => change(
-            Role::Admin,
-            "key.revoke",
-            dsc_core::pull::auth::public_key_id(id),
-        ),
-        (&Method::POST, ["users"]) => change(Role::Admin, "user.add", String::new()),
-        (&Method::DELETE, ["users", n]) => change(Role::Admin, "user.remove", n.to_string()),
-        (&Method::PUT, ["users", n, "password"]) => {
-            change(Role::Admin, "user.password", n.to_string())
-        }
-        (&Method::POST, ["tokens"]) => change(Role::Viewer, "token.create", String::new()),
-        (&Method::DELETE, ["tokens", id]) => change(Role::Viewer, "token.revoke", id.to_string()),
-        (m, _) => change(Role::Admin, "unknown", format!("{m} {}", seg.join("/"))),
+        (&Method::POST, ["users"]) => (Action::UserAdd, String::new()),
+        (&Method::DELETE, ["users", n]) => (Action::UserRemove, n.to_string()),
+        (&Method::PUT, ["users", n, "password"]) => (Action::UserPassword, n.to_string()),
+        (&Method::POST, ["tokens"]) => (Action::TokenCreate, String::new()),
+        (&Method::DELETE, ["tokens", id]) => (Action::TokenRevoke, id.to_string()),
+        (m, _) => (Action::Unknown, format!("{m} {}", seg.join("/"))),
     }
 }
 
@@ -210,8 +181,9 @@ pub async fn handle(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> Resp
         Err(e) => return storage_error(e),
     };
     let method = req.method().clone();
-    let (need, change) = policy(&method, &seg);
-    let refused = if let Some(r) = auth::require(&principal, need) {
+    let (action, planned) = policy(&method, &seg);
+    let change = action.audit_name().map(|name| (name, planned));
+    let refused = if let Some(r) = auth::require(&principal, action.role()) {
         Some(r)
     } else if change.is_some() && !csrf_ok(&principal, &req) {
         Some(error(

@@ -463,15 +463,7 @@ pub trait Storage: Send + Sync + 'static {
     async fn flush(&self) -> StorageResult<()>;
 }
 
-/// Compares dotted numeric versions ("1.10.0.0" > "1.9").
-pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    let parse = |v: &str| {
-        v.split('.')
-            .map(|p| p.parse::<u64>().unwrap_or(0))
-            .collect::<Vec<_>>()
-    };
-    parse(a).cmp(&parse(b))
-}
+pub use dsc_core::pull::assignment::version_cmp;
 
 /// `(kind, lowercased name, lowercased version or "", name as given)` of a content key: the
 /// columns content is stored under in both backends.

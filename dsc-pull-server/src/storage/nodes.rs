@@ -6,48 +6,7 @@ use dsc_core::pull::compliance::node_status;
 use serde::Serialize;
 use uuid::Uuid;
 
-/// Configuration names given to tags (lowercased tag → names).
-pub type TagNames = std::collections::HashMap<String, Vec<String>>;
-
-/// The names a node gets: the administrator's assignment when set, else the names given to its
-/// tags (in tag order, without repeats) when any of its tags has some, else the names it
-/// registered.
-pub fn effective_names(
-    assigned: Option<&[String]>,
-    tags: &[String],
-    registered: &[String],
-    tag_names: &TagNames,
-) -> Vec<String> {
-    effective_name_refs(assigned, tags, registered, tag_names)
-        .into_iter()
-        .map(str::to_string)
-        .collect()
-}
-
-/// [`effective_names`] without copying the names.
-pub fn effective_name_refs<'a>(
-    assigned: Option<&'a [String]>,
-    tags: &[String],
-    registered: &'a [String],
-    tag_names: &'a TagNames,
-) -> Vec<&'a str> {
-    if let Some(a) = assigned {
-        return a.iter().map(String::as_str).collect();
-    }
-    let mut from_tags: Vec<&str> = Vec::new();
-    for tag in tags {
-        for name in tag_names.get(&tag.to_lowercase()).into_iter().flatten() {
-            if !from_tags.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-                from_tags.push(name);
-            }
-        }
-    }
-    if from_tags.is_empty() {
-        registered.iter().map(String::as_str).collect()
-    } else {
-        from_tags
-    }
-}
+pub use dsc_core::pull::assignment::{TagNames, effective_name_refs, effective_names};
 
 /// Parses a stored JSON list of names (tags, configuration names); empty when absent or odd.
 pub fn names_of(json: Option<&str>) -> Vec<String> {

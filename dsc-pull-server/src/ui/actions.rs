@@ -5,7 +5,7 @@
 use super::form::Form;
 use super::pages::LOGIN_COOKIE;
 use super::{Viewer, cookie, message, redirect, with_cookie};
-use crate::auth::{self, Role, SESSION_COOKIE, Via};
+use crate::auth::{self, Action, SESSION_COOKIE, Via};
 use crate::http::{Resp, constant_time_eq, read_body, storage_error};
 use crate::state::{App, Peer};
 use crate::storage::ContentKey;
@@ -166,7 +166,7 @@ pub async fn handle(
 ) -> Resp {
     // Only an upload may be large, and only for a caller who may upload.
     let upload = path == "/ui/content/upload";
-    if upload && !v.can(Role::Operator) {
+    if upload && !Action::ContentPut.allowed(v.principal.role) {
         return message(
             v,
             StatusCode::FORBIDDEN,
@@ -224,70 +224,16 @@ pub async fn handle(
             cookie(peer, SESSION_COOKIE, "", Some(0)),
         );
     }
-    let (need, action, target, back_to) = match rest.as_slice() {
-        ["nodes", id, "assign"] => (
-            Role::Operator,
-            "node.assign",
-            id.to_string(),
-            format!("/ui/nodes/{id}"),
-        ),
-        ["nodes", id, "tags"] => (
-            Role::Operator,
-            "node.tags",
-            id.to_string(),
-            format!("/ui/nodes/{id}"),
-        ),
-        ["content", "upload"] => (
-            Role::Operator,
-            "content.put",
-            content_target(&form),
-            "/ui/content".into(),
-        ),
-        ["content", "delete"] => (
-            Role::Operator,
-            "content.delete",
-            content_target(&form),
-            "/ui/content".into(),
-        ),
-        ["keys", "add"] => (Role::Admin, "key.add", String::new(), "/ui/keys".into()),
-        ["keys", "revoke"] => (
-            Role::Admin,
-            "key.revoke",
-            dsc_core::pull::auth::public_key_id(form.get("id")),
-            "/ui/keys".into(),
-        ),
-        ["users", "add"] => (
-            Role::Admin,
-            "user.add",
-            form.get("name").to_string(),
-            "/ui/users".into(),
-        ),
-        ["users", "remove"] => (
-            Role::Admin,
-            "user.remove",
-            form.get("name").to_string(),
-            "/ui/users".into(),
-        ),
-        ["tokens", "create"] => (
-            Role::Viewer,
-            "token.create",
-            form.get("name").to_string(),
-            "/ui/tokens".into(),
-        ),
-        ["tokens", "revoke"] => (
-            Role::Viewer,
-            "token.revoke",
-            form.get("id").to_string(),
-            "/ui/tokens".into(),
-        ),
-        _ => return message(v, StatusCode::NOT_FOUND, "no such form"),
+    let Some((action, target, back_to)) = form_action(&rest, &form) else {
+        return message(v, StatusCode::NOT_FOUND, "no such form");
     };
-    if let Some(refused) = auth::require(&v.principal, need) {
+    let audit_name = action.audit_name().unwrap_or("ui.post");
+    if let Some(refused) = auth::require(&v.principal, action.role()) {
         auth::audit(
             app,
             &v.principal.actor(),
             peer,
-            action,
+            audit_name,
             &target,
             &auth::outcome(&refused),
         )
@@ -300,7 +246,7 @@ pub async fn handle(
         app,
         &v.principal.actor(),
         peer,
-        action,
+        audit_name,
         &target,
         &auth::outcome(&resp),
     )
@@ -314,6 +260,48 @@ pub async fn handle(
     } else {
         message(v, StatusCode::BAD_REQUEST, &text)
     }
+}
+
+/// The action a form is, its audit target, and the page to go back to.
+fn form_action(rest: &[&str], form: &Form) -> Option<(Action, String, String)> {
+    let node = |id: &str| format!("/ui/nodes/{id}");
+    Some(match rest {
+        ["nodes", id, "assign"] => (Action::NodeAssign, id.to_string(), node(id)),
+        ["nodes", id, "tags"] => (Action::NodeTags, id.to_string(), node(id)),
+        ["content", "upload"] => (
+            Action::ContentPut,
+            content_target(form),
+            "/ui/content".into(),
+        ),
+        ["content", "delete"] => (
+            Action::ContentDelete,
+            content_target(form),
+            "/ui/content".into(),
+        ),
+        ["keys", "add"] => (Action::KeyAdd, String::new(), "/ui/keys".into()),
+        ["keys", "revoke"] => (
+            Action::KeyRevoke,
+            dsc_core::pull::auth::public_key_id(form.get("id")),
+            "/ui/keys".into(),
+        ),
+        ["users", "add"] => (Action::UserAdd, form.get("name").into(), "/ui/users".into()),
+        ["users", "remove"] => (
+            Action::UserRemove,
+            form.get("name").into(),
+            "/ui/users".into(),
+        ),
+        ["tokens", "create"] => (
+            Action::TokenCreate,
+            form.get("name").into(),
+            "/ui/tokens".into(),
+        ),
+        ["tokens", "revoke"] => (
+            Action::TokenRevoke,
+            form.get("id").into(),
+            "/ui/tokens".into(),
+        ),
+        _ => return None,
+    })
 }
 
 fn content_target(form: &Form) -> String {

@@ -12,7 +12,7 @@ mod actions;
 pub mod form;
 mod pages;
 
-use crate::auth::{self, Principal, Role, Via};
+use crate::auth::{self, Action, Principal, Via};
 use crate::http::{Resp, respond};
 use crate::state::{App, Peer};
 use hyper::body::Incoming;
@@ -31,8 +31,10 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    pub fn can(&self, role: Role) -> bool {
-        self.principal.role >= role
+    /// Whether the viewer may do `action` (the forms and links shown follow the same policy as
+    /// the API).
+    pub fn may(&self, action: Action) -> bool {
+        action.allowed(self.principal.role)
     }
 }
 
@@ -110,7 +112,7 @@ pub fn layout(v: &Viewer, title: &str, current: &str, body: Markup) -> Markup {
                         (link("/ui/", "Overview", "overview"))
                         (link("/ui/nodes", "Nodes", "nodes"))
                         (link("/ui/content", "Content", "content"))
-                        @if v.can(Role::Admin) { (link("/ui/keys", "Keys", "keys")) (link("/ui/users", "Users", "users")) }
+                        @if v.may(Action::ReadSecrets) { (link("/ui/keys", "Keys", "keys")) (link("/ui/users", "Users", "users")) }
                         (link("/ui/tokens", "Tokens", "tokens"))
                         (link("/ui/audit", "Audit", "audit"))
                     }

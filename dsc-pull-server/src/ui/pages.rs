@@ -1,12 +1,13 @@
 //! The dashboard's pages.
 
 use super::{Viewer, csrf_field, html_page, layout, message};
-use crate::auth::Role;
+use crate::auth::Action;
 use crate::http::{Resp, query_params, storage_error};
 use crate::state::App;
 use crate::storage::{ContentKind, NodeQuery, NodeSummary, ReportFilter, Summary};
 use dsc_core::pull::compliance::{ComplianceStatus, run_compliance};
 use dsc_core::pull::path::parse_guid;
+use dsc_core::pull::policy::token_owner;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use maud::{Markup, html};
@@ -52,8 +53,8 @@ pub async fn handle(app: &Arc<App>, v: &Viewer, req: &Request<Incoming>, path: &
         ["nodes.csv"] => nodes(app, v, req, true).await,
         ["nodes", id] => node(app, v, req, id).await,
         ["content"] => content(app, v, req).await,
-        ["keys"] if v.can(Role::Admin) => keys(app, v, req).await,
-        ["users"] if v.can(Role::Admin) => users(app, v, req).await,
+        ["keys"] if v.may(Action::ReadSecrets) => keys(app, v, req).await,
+        ["users"] if v.may(Action::ReadSecrets) => users(app, v, req).await,
         ["keys"] | ["users"] => message(v, StatusCode::FORBIDDEN, "this page needs the admin role"),
         ["tokens"] => tokens(app, v, req).await,
         ["audit"] => audit(app, v, req).await,
@@ -368,7 +369,7 @@ async fn node(app: &App, v: &Viewer, req: &Request<Incoming>, id: &str) -> Resp 
             dt { "Last seen" } dd { (when(node.last_seen)) }
             dt { "Latest run" } dd { (when(node.run_time)) }
         }
-        @if v.can(Role::Operator) {
+        @if v.may(Action::NodeAssign) {
             h2 { "Assign and tag" }
             form.row method="post" action=(format!("/ui/nodes/{agent}/assign")) {
                 (csrf_field(v))
@@ -445,14 +446,14 @@ async fn content(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
                 div.empty { "None yet." }
             } @else {
                 div.table { table {
-                    thead { tr { th { "Name" } th { "Version" } th { "Checksum (SHA-256)" } th { "Size" } th.hide-narrow { "Signed by" } th.hide-narrow { "Updated" } @if v.can(Role::Operator) { th {} } } }
+                    thead { tr { th { "Name" } th { "Version" } th { "Checksum (SHA-256)" } th { "Size" } th.hide-narrow { "Signed by" } th.hide-narrow { "Updated" } @if v.may(Action::ContentDelete) { th {} } } }
                     tbody { @for c in items {
                         tr {
                             td { (c.name) } td { (c.version.clone().unwrap_or_default()) }
                             td.mono { (c.checksum) } td { (c.size) }
                             td.hide-narrow.mono { (c.signers.join(", ")) }
                             td.hide-narrow { (when(Some(c.updated_at))) }
-                            @if v.can(Role::Operator) { td {
+                            @if v.may(Action::ContentDelete) { td {
                                 form.inline method="post" action="/ui/content/delete" {
                                     (csrf_field(v))
                                     input type="hidden" name="kind" value=(kind);
@@ -470,7 +471,7 @@ async fn content(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
     let body = html! {
         h1 { "Content" }
         (notice(req))
-        @if v.can(Role::Operator) {
+        @if v.may(Action::ContentPut) {
             form.row method="post" action="/ui/content/upload" enctype="multipart/form-data" {
                 (csrf_field(v))
                 label { "Kind" select name="kind" {
@@ -558,7 +559,7 @@ async fn users(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
 }
 
 async fn tokens(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
-    let owner = (v.principal.role < Role::Admin).then_some(v.principal.name.as_str());
+    let owner = token_owner(v.principal.role, &v.principal.name);
     let tokens = match app.storage.accounts().tokens(owner).await {
         Ok(t) => t,
         Err(e) => return storage_error(e),

@@ -1,0 +1,151 @@
+//! Who may do what on a traek pull server: the roles, every action of the admin API and the
+//! dashboard, the role each needs and the name each change has in the audit trail. The API
+//! and the dashboard both map their requests to an [`Action`] and ask it; neither has a table
+//! of its own.
+
+/// What an account may do; each role includes the ones below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Reads everything but secrets.
+    Viewer,
+    /// Also publishes content, assigns configurations, edits tags, prunes.
+    Operator,
+    /// Also manages registration keys, users and everyone's tokens.
+    Admin,
+}
+
+impl Role {
+    /// `viewer`, `operator` or `admin` (any case).
+    pub fn parse(text: &str) -> Option<Role> {
+        match text.to_ascii_lowercase().as_str() {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// Everything a caller can ask of the admin API or the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Reading anything that is not a secret.
+    Read,
+    /// Reading a configuration's bytes (a MOF can hold credentials).
+    ReadConfiguration,
+    /// Reading registration keys or accounts.
+    ReadSecrets,
+    ContentPut,
+    ContentDelete,
+    NodeAssign,
+    NodeUnassign,
+    NodeTags,
+    NodeUnpin,
+    NodeUnregister,
+    TagConfigurations,
+    ReportsPrune,
+    KeyAdd,
+    KeysReload,
+    KeyRevoke,
+    UserAdd,
+    UserRemove,
+    UserPassword,
+    /// A user makes a token for themselves (any role).
+    TokenCreate,
+    /// A user revokes one of their own tokens (an admin: anyone's).
+    TokenRevoke,
+    /// A request that matches nothing: only an admin gets as far as being told so.
+    Unknown,
+}
+
+impl Action {
+    /// The role the action needs.
+    pub fn role(self) -> Role {
+        use Action::*;
+        match self {
+            Read | TokenCreate | TokenRevoke => Role::Viewer,
+            ReadConfiguration | ContentPut | ContentDelete | NodeAssign | NodeUnassign
+            | NodeTags | NodeUnregister | TagConfigurations | ReportsPrune => Role::Operator,
+            ReadSecrets | NodeUnpin | KeyAdd | KeysReload | KeyRevoke | UserAdd | UserRemove
+            | UserPassword | Unknown => Role::Admin,
+        }
+    }
+
+    /// The action's name in the audit trail; `None` for reads, which are not audited.
+    pub fn audit_name(self) -> Option<&'static str> {
+        use Action::*;
+        Some(match self {
+            Read | ReadConfiguration | ReadSecrets => return None,
+            ContentPut => "content.put",
+            ContentDelete => "content.delete",
+            NodeAssign => "node.assign",
+            NodeUnassign => "node.unassign",
+            NodeTags => "node.tags",
+            NodeUnpin => "node.unpin",
+            NodeUnregister => "node.unregister",
+            TagConfigurations => "tag.configurations",
+            ReportsPrune => "reports.prune",
+            KeyAdd => "key.add",
+            KeysReload => "keys.reload",
+            KeyRevoke => "key.revoke",
+            UserAdd => "user.add",
+            UserRemove => "user.remove",
+            UserPassword => "user.password",
+            TokenCreate => "token.create",
+            TokenRevoke => "token.revoke",
+            Unknown => "unknown",
+        })
+    }
+
+    /// Whether `role` may do it.
+    pub fn allowed(self, role: Role) -> bool {
+        role >= self.role()
+    }
+}
+
+/// Whose API tokens a caller lists and revokes: an admin everyone's (`None`), anyone else
+/// only their own.
+pub fn token_owner(role: Role, name: &str) -> Option<&str> {
+    (role < Role::Admin).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_include_the_ones_below_them() {
+        assert!(Action::Read.allowed(Role::Viewer));
+        assert!(!Action::ContentPut.allowed(Role::Viewer));
+        assert!(Action::ContentPut.allowed(Role::Operator));
+        assert!(!Action::KeyAdd.allowed(Role::Operator));
+        assert!(Action::KeyAdd.allowed(Role::Admin));
+        // Configuration bytes may hold credentials.
+        assert!(!Action::ReadConfiguration.allowed(Role::Viewer));
+        assert_eq!(Role::parse("Operator"), Some(Role::Operator));
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn every_change_is_audited_and_no_read_is() {
+        assert_eq!(Action::Read.audit_name(), None);
+        assert_eq!(Action::ReadSecrets.audit_name(), None);
+        assert_eq!(Action::NodeUnpin.audit_name(), Some("node.unpin"));
+        assert_eq!(Action::TokenCreate.audit_name(), Some("token.create"));
+    }
+
+    #[test]
+    fn only_an_admin_manages_other_peoples_tokens() {
+        assert_eq!(token_owner(Role::Admin, "ann"), None);
+        assert_eq!(token_owner(Role::Operator, "bob"), Some("bob"));
+        assert_eq!(token_owner(Role::Viewer, "cy"), Some("cy"));
+    }
+}
