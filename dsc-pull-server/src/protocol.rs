@@ -451,28 +451,12 @@ async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> 
         Ok(b) => b,
         Err(r) => return r,
     };
-    let summary = match parse_report(&body) {
+    let mut summary = match parse_report(&body) {
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     app.storage.touch(agent_id, now().unix_timestamp());
-    // A traek agent sends one report per JobId and resends it when it did not see the answer:
-    // store it once. (LCMs send several reports per JobId, all kept.)
-    if view.traek_agent {
-        let filter = ReportFilter {
-            agent_id: Some(agent_id),
-            job_id: Some(summary.job_id),
-            limit: 1,
-            ..Default::default()
-        };
-        match app.storage.reports(filter).await {
-            Ok(found) if !found.is_empty() => {
-                return respond(StatusCode::OK, ODATA_JSON, saved_report_json(&root));
-            }
-            Ok(_) => {}
-            Err(e) => return storage_error(e),
-        }
-    }
+    summary.once_per_job = view.traek_agent;
     match app.storage.store_report(agent_id, summary, body).await {
         Ok(_) => respond(StatusCode::OK, ODATA_JSON, saved_report_json(&root)),
         Err(e) => storage_error(e),

@@ -260,6 +260,48 @@ fn unregistering_removes_the_agent_but_keeps_its_reports() {
 }
 
 #[test]
+fn a_report_kept_once_per_job_is_stored_once_however_often_and_concurrently_it_is_sent() {
+    run(|b| {
+        Box::pin(async move {
+            let s = &b.storage;
+            let a = Uuid::new_v4();
+            s.register(registration(a, RegistrationMessageType::ReportServer, None))
+                .await
+                .unwrap();
+            let job = Uuid::new_v4();
+            let (mut once, body) = report(job, Some("Success"));
+            once.once_per_job = true;
+            let first = s.store_report(a, once.clone(), body.clone()).await.unwrap();
+            // Resent, also several at a time (a retrying agent, two replicas).
+            let again = futures_util::future::join_all(
+                (0..4).map(|_| s.store_report(a, once.clone(), body.clone())),
+            )
+            .await;
+            for id in again {
+                assert_eq!(id.unwrap(), first, "{}", b.name);
+            }
+            // An LCM's reports of one job are all kept.
+            let (lcm, lcm_body) = report(job, Some("Failure"));
+            s.store_report(a, lcm.clone(), lcm_body.clone())
+                .await
+                .unwrap();
+            s.store_report(a, lcm, lcm_body).await.unwrap();
+            s.flush().await.unwrap();
+            let stored = s
+                .reports(ReportFilter {
+                    agent_id: Some(a),
+                    job_id: Some(job),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(stored.len(), 3, "{}", b.name);
+        })
+    });
+}
+
+#[test]
 fn reports_are_stored_byte_for_byte_and_queried_by_filters() {
     run(|b| {
         Box::pin(async move {

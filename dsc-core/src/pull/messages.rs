@@ -180,6 +180,18 @@ pub struct ReportSummary {
     /// What a final report says about its run (`None` for start and error-only reports, and
     /// for summaries read back from storage).
     pub run: Option<super::compliance::RunCompliance>,
+    /// Keep at most one report of this JobId from this agent. A traek agent sends one report
+    /// per job and sends it again when it did not see the answer; an LCM sends several reports
+    /// per job (start, errors, final), all kept. Storage enforces it with a unique index.
+    pub once_per_job: bool,
+}
+
+impl ReportSummary {
+    /// The JobId under which storage keeps this report unique, if it does (see
+    /// [`ReportSummary::once_per_job`]).
+    pub fn unique_job(&self) -> Option<Uuid> {
+        self.once_per_job.then_some(self.job_id)
+    }
 }
 
 /// Why a report was refused (400).
@@ -252,6 +264,7 @@ pub fn parse_report(body: &[u8]) -> Result<ReportSummary, ReportError> {
         error_count: errors.len(),
         first_error,
         run: super::compliance::run_compliance(&value),
+        once_per_job: false,
     })
 }
 

@@ -63,8 +63,12 @@ async fn committer(shared: Arc<Shared>, rx: Arc<Mutex<mpsc::Receiver<ReportJob>>
     }
 }
 
-const INSERT: &str = "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
+/// Inserts a report; no row when the report is one per job and that job's is already stored.
+const INSERT: &str = "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, unique_job)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     ON CONFLICT (agent_id, unique_job) WHERE unique_job IS NOT NULL DO NOTHING RETURNING id";
+/// The stored copy of a report kept once per job.
+const EXISTING: &str = "SELECT id FROM reports WHERE agent_id = $1 AND unique_job = $2";
 const STATUS: &str =
     "UPDATE agents SET last_report_status = $2, last_report_time = $3 WHERE agent_id = $1";
 
@@ -115,41 +119,53 @@ async fn store(shared: &Shared, jobs: &[ReportJob]) -> Result<Vec<i64>, BatchErr
     let mut client = shared.client().await?;
     let tx = client.transaction().await?;
     let insert = tx.prepare_cached(INSERT).await?;
+    let existing = tx.prepare_cached(EXISTING).await?;
     let status = tx.prepare_cached(STATUS).await?;
     let inserts = jobs.iter().map(|j| {
         let s = &j.summary;
         let error_count = i32::try_from(s.error_count).unwrap_or(i32::MAX);
-        let insert = &insert;
+        let unique_job = s.unique_job();
+        let (insert, existing) = (&insert, &existing);
         let tx = &tx;
         async move {
-            tx.query_one(
-                insert,
-                &[
-                    &j.agent_id,
-                    &s.job_id,
-                    &j.received_at,
-                    &s.operation_type,
-                    &s.refresh_mode,
-                    &s.status,
-                    &s.node_name,
-                    &s.ip_address,
-                    &s.start_time,
-                    &s.end_time,
-                    &s.start_unix,
-                    &s.end_unix,
-                    &error_count,
-                    &s.first_error,
-                    &j.body.as_ref(),
-                ],
-            )
-            .await
-            .map(|row| row.get::<_, i64>(0))
+            let row = tx
+                .query_opt(
+                    insert,
+                    &[
+                        &j.agent_id,
+                        &s.job_id,
+                        &j.received_at,
+                        &s.operation_type,
+                        &s.refresh_mode,
+                        &s.status,
+                        &s.node_name,
+                        &s.ip_address,
+                        &s.start_time,
+                        &s.end_time,
+                        &s.start_unix,
+                        &s.end_unix,
+                        &error_count,
+                        &s.first_error,
+                        &j.body.as_ref(),
+                        &unique_job,
+                    ],
+                )
+                .await?;
+            match row {
+                Some(row) => Ok((row.get::<_, i64>(0), true)),
+                // Already stored: the first copy stands and is not counted again.
+                None => tx
+                    .query_one(existing, &[&j.agent_id, &unique_job])
+                    .await
+                    .map(|row| (row.get::<_, i64>(0), false)),
+            }
         }
     });
-    let ids = try_join_all(inserts).await?;
+    let stored: Vec<(i64, bool)> = try_join_all(inserts).await?;
+    let ids = stored.iter().map(|(id, _)| *id).collect();
     let mut latest: std::collections::BTreeMap<Uuid, (&String, i64)> = Default::default();
     let mut runs: std::collections::BTreeMap<Uuid, (&RunCompliance, i64)> = Default::default();
-    for j in jobs {
+    for (j, _) in jobs.iter().zip(&stored).filter(|(_, (_, fresh))| *fresh) {
         if let Some(st) = &j.summary.status {
             latest.insert(j.agent_id, (st, j.received_at));
         }

@@ -467,6 +467,7 @@ fn report_from_row(r: &Row) -> StoredReport {
             error_count: usize::try_from(r.get::<_, i32>(13)).unwrap_or(0),
             first_error: r.get(14),
             run: None,
+            once_per_job: false,
         },
         body: Bytes::from(r.get::<_, Vec<u8>>(15)),
     }

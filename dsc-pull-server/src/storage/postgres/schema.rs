@@ -119,6 +119,13 @@ ALTER TABLE api_tokens ADD COLUMN parent_id text;
 "#,
     ),
     (6, crate::storage::accounts::SECURITY_SCHEMA),
+    (
+        7,
+        r#"
+ALTER TABLE reports ADD COLUMN unique_job uuid;
+CREATE UNIQUE INDEX reports_once ON reports (agent_id, unique_job) WHERE unique_job IS NOT NULL;
+"#,
+    ),
 ];
 
 /// The newest schema version this build knows.

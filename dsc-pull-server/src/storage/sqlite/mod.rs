@@ -287,6 +287,7 @@ fn report_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredReport> {
             error_count: r.get::<_, i64>(13)? as usize,
             first_error: r.get(14)?,
             run: None,
+            once_per_job: false,
         },
         body: Bytes::from(body),
     })

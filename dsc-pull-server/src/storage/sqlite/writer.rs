@@ -106,7 +106,12 @@ pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("agents", "pin_thumbprint", "TEXT"),
     ("agents", "pin_not_after", "TEXT"),
     ("api_tokens", "parent_id", "TEXT"),
+    ("reports", "unique_job", "TEXT"),
 ];
+
+/// Indexes over [`ADDED_COLUMNS`], created once the columns exist. A report with a
+/// `unique_job` is stored once per agent and job (see `ReportSummary::once_per_job`).
+pub(super) const ADDED_INDEXES: &str = "CREATE UNIQUE INDEX IF NOT EXISTS reports_once ON reports(agent_id, unique_job) WHERE unique_job IS NOT NULL;";
 
 /// Pins every agent that has none yet to the certificate of its latest registration that
 /// described one (databases written before agents had a single pin).
@@ -129,7 +134,7 @@ pub(super) fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
             }
         }
     }
-    Ok(())
+    conn.execute_batch(ADDED_INDEXES)
 }
 
 pub(super) enum WriteOp {
@@ -378,12 +383,15 @@ fn apply(
             body,
             received_at,
         } => {
-            tx.prepare_cached(
-                "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            let agent = agent_id.to_string();
+            let unique_job = s.unique_job().map(|j| j.to_string());
+            let inserted = tx.prepare_cached(
+                "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, unique_job)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 ON CONFLICT DO NOTHING",
             )?
             .execute(params![
-                agent_id.to_string(),
+                agent,
                 s.job_id.to_string(),
                 received_at,
                 s.operation_type,
@@ -398,7 +406,15 @@ fn apply(
                 s.error_count as i64,
                 s.first_error,
                 body.as_ref(),
+                unique_job,
             ])?;
+            if inserted == 0 {
+                // Already stored: the first copy stands, and the node's state is not counted twice.
+                let id = tx
+                    .prepare_cached("SELECT id FROM reports WHERE agent_id = ?1 AND unique_job = ?2")?
+                    .query_row(params![agent, unique_job], |r| r.get(0))?;
+                return Ok(WriteOutcome::Id(id));
+            }
             let id = tx.last_insert_rowid();
             if let Some(status) = &s.status {
                 tx.prepare_cached("UPDATE agents SET last_report_status = ?2, last_report_time = ?3 WHERE agent_id = ?1")?
