@@ -172,15 +172,17 @@ pub async fn authenticate(
 
 /// `None` when the principal has the role `need`, else the 403 answer naming the missing role.
 pub fn require(p: &Principal, need: Role) -> Option<Resp> {
+    refusal(p, need).map(|m| error(StatusCode::FORBIDDEN, m))
+}
+
+/// Why `p` may not do what needs `need` (`None` when it may).
+pub fn refusal(p: &Principal, need: Role) -> Option<String> {
     (p.role < need).then(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "this needs the {} role ({} is {})",
-                need.as_str(),
-                p.name,
-                p.role.as_str()
-            ),
+        format!(
+            "this needs the {} role ({} is {})",
+            need.as_str(),
+            p.name,
+            p.role.as_str()
         )
     })
 }

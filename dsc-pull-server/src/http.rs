@@ -54,8 +54,11 @@ pub fn empty(status: StatusCode) -> Resp {
     r
 }
 
-pub fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
-    respond(status, "application/json; charset=utf-8", value.to_string())
+pub fn json<T: serde::Serialize + ?Sized>(status: StatusCode, value: &T) -> Resp {
+    match serde_json::to_string(value) {
+        Ok(text) => respond(status, "application/json; charset=utf-8", text),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
 }
 
 /// An error answer with a JSON body `{"error": message}` (OData-ish for protocol paths too).

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod proxy;
 pub mod retention;
+pub mod service;
 pub mod state;
 pub mod storage;
 pub mod tls;

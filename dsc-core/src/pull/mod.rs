@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod admin_client;
+pub mod api;
 pub mod assignment;
 pub mod auth;
 pub mod checksum;

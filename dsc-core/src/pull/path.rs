@@ -182,6 +182,20 @@ pub fn parse_guid(what: &str, text: &str) -> Result<Uuid, RouteError> {
     Uuid::try_parse(t).map_err(|_| RouteError::BadRequest(format!("{what} '{text}' is not a GUID")))
 }
 
+/// A tag: 1–64 characters, no control characters, no quotes, no commas.
+pub fn check_tag(tag: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&tag.chars().count())
+        && !tag
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '"' | ',' | '/' | '\\'));
+    ok.then_some(()).ok_or_else(|| {
+        format!("tag '{tag}' must be 1 to 64 characters without quotes, commas or slashes")
+    })
+}
+
+/// The most tags a node, or configuration names a node or tag, can be given at once.
+pub const MAX_NAMES: usize = 256;
+
 /// Configuration and module names: 1 to 255 characters, no path separators, no control
 /// characters, not `.`/`..`.
 pub fn check_name(what: &str, name: &str) -> Result<(), RouteError> {

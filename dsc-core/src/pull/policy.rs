@@ -111,6 +111,25 @@ impl Action {
     }
 }
 
+/// A user name: 1–64 letters, digits, `.`, `_`, `-`, `@`.
+pub fn check_user_name(name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    ok.then_some(()).ok_or_else(|| {
+        format!("user name '{name}' must be 1 to 64 letters, digits, '.', '_', '-' or '@'")
+    })
+}
+
+/// Passwords: 8 to 1,024 characters.
+pub fn check_password(password: &str) -> Result<(), String> {
+    (8..=1024)
+        .contains(&password.chars().count())
+        .then_some(())
+        .ok_or_else(|| "a password needs 8 to 1,024 characters".to_string())
+}
+
 /// Whose API tokens a caller lists and revokes: an admin everyone's (`None`), anyone else
 /// only their own.
 pub fn token_owner(role: Role, name: &str) -> Option<&str> {

@@ -5,34 +5,14 @@
 //!   once), lists and revokes their own; an admin lists and revokes everyone's.
 //! - Audit (viewer): newest first, filtered by user, action and time range.
 
-use crate::auth::{self, Principal, Role};
+use crate::auth::{self, Principal};
 use crate::http::{Resp, empty, error, filter_text, json, query_params, read_body, storage_error};
 use crate::state::App;
-use crate::storage::accounts::{ApiToken, AuditFilter, User};
-use crate::storage::now_unix;
+use crate::storage::accounts::AuditFilter;
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
-
-/// A user name: 1–64 letters, digits, `.`, `_`, `-`, `@`.
-pub fn check_user_name(name: &str) -> Result<(), String> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    ok.then_some(()).ok_or_else(|| {
-        format!("user name '{name}' must be 1 to 64 letters, digits, '.', '_', '-' or '@'")
-    })
-}
-
-/// Passwords: 8 to 1,024 characters.
-pub fn check_password(password: &str) -> Result<(), String> {
-    (8..=1024)
-        .contains(&password.chars().count())
-        .then_some(())
-        .ok_or_else(|| "a password needs 8 to 1,024 characters".to_string())
-}
 
 async fn body_json(app: &App, req: Request<Incoming>) -> Result<Value, Resp> {
     let body = read_body(req.into_body(), 64 * 1024, app.config.read_timeout).await?;
@@ -58,7 +38,10 @@ pub async fn handle(
     match (method, seg) {
         (Method::GET, ["users"]) => (list_users(app).await, None),
         (Method::POST, ["users"]) => add_user(app, req).await,
-        (Method::DELETE, ["users", name]) => (remove_user(app, name).await, None),
+        (Method::DELETE, ["users", name]) => (
+            crate::service::respond_empty(crate::service::remove_user(app, name).await),
+            None,
+        ),
         (Method::PUT, ["users", name, "password"]) => (set_password(app, name, req).await, None),
         (Method::GET, ["tokens"]) => (list_tokens(app, who).await, None),
         (Method::POST, ["tokens"]) => create_token(app, who, req).await,
@@ -102,40 +85,11 @@ pub async fn add_user(app: &App, req: Request<Incoming>) -> (Resp, Option<String
     (create_user(app, name, role, password).await, target)
 }
 
-/// Creates a user (shared by the API and the dashboard).
-pub async fn create_user(app: &App, name: &str, role: &str, password: &str) -> Resp {
-    if let Err(e) = check_user_name(name).and_then(|_| check_password(password)) {
-        return error(StatusCode::BAD_REQUEST, e);
-    }
-    let Some(role) = Role::parse(role) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "role must be admin, operator or viewer",
-        );
-    };
-    let hash = match auth::hash_password(password) {
-        Ok(h) => h,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
-    let user = User {
-        name: name.to_string(),
-        role: role.as_str().to_string(),
-        created_at: now_unix(),
-        password_hash: hash,
-    };
-    match app.storage.accounts().add_user(&user).await {
-        Ok(true) => json(StatusCode::CREATED, &json!(user)),
-        Ok(false) => error(StatusCode::CONFLICT, format!("user '{name}' exists")),
-        Err(e) => storage_error(e),
-    }
-}
-
-pub async fn remove_user(app: &App, name: &str) -> Resp {
-    match app.storage.accounts().remove_user(name).await {
-        Ok(true) => empty(StatusCode::NO_CONTENT),
-        Ok(false) => error(StatusCode::NOT_FOUND, format!("no user '{name}'")),
-        Err(e) => storage_error(e),
-    }
+async fn create_user(app: &App, name: &str, role: &str, password: &str) -> Resp {
+    crate::service::respond(
+        crate::service::create_user(app, name, role, password).await,
+        StatusCode::CREATED,
+    )
 }
 
 async fn set_password(app: &App, name: &str, req: Request<Incoming>) -> Resp {
@@ -146,7 +100,7 @@ async fn set_password(app: &App, name: &str, req: Request<Incoming>) -> Resp {
     let Some(password) = text(&v, "password") else {
         return error(StatusCode::BAD_REQUEST, "expected {\"password\"}");
     };
-    if let Err(e) = check_password(password) {
+    if let Err(e) = dsc_core::pull::policy::check_password(password) {
         return error(StatusCode::BAD_REQUEST, e);
     }
     let hash = match auth::hash_password(password) {
@@ -160,13 +114,13 @@ async fn set_password(app: &App, name: &str, req: Request<Incoming>) -> Resp {
     }
 }
 
-/// Whose tokens a caller manages: an admin everyone's, others their own.
-fn token_owner(who: &Principal) -> Option<&str> {
-    dsc_core::pull::policy::token_owner(who.role, &who.name)
-}
-
 pub async fn list_tokens(app: &App, who: &Principal) -> Resp {
-    match app.storage.accounts().tokens(token_owner(who)).await {
+    match app
+        .storage
+        .accounts()
+        .tokens(dsc_core::pull::policy::token_owner(who.role, &who.name))
+        .await
+    {
         Ok(tokens) => json(StatusCode::OK, &json!({ "tokens": tokens })),
         Err(e) => storage_error(e),
     }
@@ -190,7 +144,7 @@ fn expiry(v: &Value) -> Result<Option<i64>, String> {
 }
 
 /// Creates a token for the caller; the secret is in the answer only.
-pub async fn create_token(
+async fn create_token(
     app: &App,
     who: &Principal,
     req: Request<Incoming>,
@@ -200,15 +154,6 @@ pub async fn create_token(
         Err(r) => return (r, None),
     };
     let name = text(&v, "name").unwrap_or("").trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return (
-            error(
-                StatusCode::BAD_REQUEST,
-                "a token needs a \"name\" (1 to 100 characters)",
-            ),
-            None,
-        );
-    }
     let expires_at = match expiry(&v) {
         Ok(e) => e,
         Err(e) => return (error(StatusCode::BAD_REQUEST, e), None),
@@ -216,76 +161,24 @@ pub async fn create_token(
     issue_token(app, who, &name, expires_at).await
 }
 
-/// Issues a token (shared by the API and the dashboard): the answer holds the secret once.
-pub async fn issue_token(
+/// Issues a token: the answer holds the secret once; the audit target is its id and name.
+async fn issue_token(
     app: &App,
     who: &Principal,
     name: &str,
     expires_at: Option<i64>,
 ) -> (Resp, Option<String>) {
-    if matches!(who.via, auth::Via::AdminToken) {
-        return (
-            error(
-                StatusCode::FORBIDDEN,
-                "the built-in admin token has no user to own a token; sign in as a user",
-            ),
-            None,
-        );
-    }
-    // A token created with a token is bound to it: it expires no later, and ends with it.
-    let (parent, expires_at) = match &who.via {
-        auth::Via::Token(parent_id) => {
-            let parent_expiry = match app.storage.accounts().tokens(Some(&who.name)).await {
-                Ok(all) => all
-                    .into_iter()
-                    .find(|t| &t.id == parent_id)
-                    .and_then(|t| t.expires_at),
-                Err(e) => return (storage_error(e), None),
-            };
-            let bounded = match (expires_at, parent_expiry) {
-                (Some(e), Some(p)) => Some(e.min(p)),
-                (e, p) => e.or(p),
-            };
-            (Some(parent_id.clone()), bounded)
+    match crate::service::issue_token(app, who, name, expires_at).await {
+        Ok(created) => {
+            let target = created.audit_target();
+            (json(StatusCode::CREATED, &created), Some(target))
         }
-        _ => (None, expires_at),
-    };
-    let secret = format!("traek_{}", auth::secret());
-    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-    let token = ApiToken {
-        id: id.clone(),
-        user: who.name.clone(),
-        name: name.to_string(),
-        created_at: now_unix(),
-        expires_at,
-        revoked: false,
-        parent,
-        hash: auth::digest(&secret),
-    };
-    let resp = match app.storage.accounts().add_token(&token).await {
-        Ok(()) => json(
-            StatusCode::CREATED,
-            &json!({"id": id, "name": name, "expiresAt": expires_at, "token": secret}),
-        ),
-        Err(e) => storage_error(e),
-    };
-    (resp, Some(format!("{id} ({name})")))
+        Err(e) => (e.response(), None),
+    }
 }
 
-pub async fn revoke_token(app: &App, who: &Principal, id: &str) -> Resp {
-    match app
-        .storage
-        .accounts()
-        .revoke_token(id, token_owner(who), now_unix())
-        .await
-    {
-        Ok(true) => empty(StatusCode::NO_CONTENT),
-        Ok(false) => error(
-            StatusCode::NOT_FOUND,
-            format!("no live token '{id}' of yours"),
-        ),
-        Err(e) => storage_error(e),
-    }
+async fn revoke_token(app: &App, who: &Principal, id: &str) -> Resp {
+    crate::service::respond_empty(crate::service::revoke_token(app, who, id).await)
 }
 
 /// Reads the audit query: `user`, `action`, `since`, `until` (Unix seconds), `before` (an entry

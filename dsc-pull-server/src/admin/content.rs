@@ -2,7 +2,6 @@
 //! delete, and the checks an upload must pass.
 
 use super::*;
-use dsc_core::package::identity::PackageIdentity;
 
 /// Answers a content route (`/configurations`, `/modules`, `/packages`).
 pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) -> Resp {
@@ -140,49 +139,10 @@ async fn put_content(app: &Arc<App>, key: ContentKey, req: Request<Incoming>) ->
         Ok(b) => b,
         Err(r) => return r,
     };
-    store_content(app, key, body).await
-}
-
-/// Checks and stores uploaded content (shared by the API and the dashboard): not empty, a
-/// module is a zip, a package opens (catalog and signatures consistent; its signers' key ids
-/// are recorded) and is named for its configuration with a semantic version.
-pub async fn store_content(app: &App, key: ContentKey, body: bytes::Bytes) -> Resp {
-    if body.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "the content is empty");
-    }
-    let mut signers = Vec::new();
-    match key {
-        ContentKey::Module { .. } if !body.starts_with(b"PK") => {
-            return error(StatusCode::BAD_REQUEST, "a module must be a zip archive");
-        }
-        ContentKey::Package { ref name } => {
-            let bytes = body.clone();
-            let opened = tokio::task::spawn_blocking(move || {
-                dsc_core::package::archive::open_bytes(&bytes, Default::default())
-            })
-            .await;
-            signers = match opened {
-                Ok(Ok(p)) => {
-                    // Agents take a package only under its own name: refuse a mismatch now.
-                    let identity = PackageIdentity::of(&p.manifest)
-                        .and_then(|id| id.check_name(name).map(|_| id));
-                    if let Err(e) = identity {
-                        return error(StatusCode::BAD_REQUEST, format!("not publishable: {e}"));
-                    }
-                    p.signers.into_iter().map(|s| s.key_id).collect()
-                }
-                Ok(Err(e)) => {
-                    return error(StatusCode::BAD_REQUEST, format!("not a valid package: {e}"));
-                }
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
-            };
-        }
-        _ => {}
-    }
-    match app.storage.put_signed_content(key, body, signers).await {
-        Ok(meta) => json(StatusCode::OK, &json!(meta)),
-        Err(e) => storage_error(e),
-    }
+    crate::service::respond(
+        crate::service::put_content(app, key, body).await,
+        StatusCode::OK,
+    )
 }
 
 async fn get_content(app: &Arc<App>, key: ContentKey) -> Resp {
@@ -199,10 +159,6 @@ async fn get_content(app: &Arc<App>, key: ContentKey) -> Resp {
     }
 }
 
-pub async fn delete_content(app: &App, key: ContentKey) -> Resp {
-    match app.storage.delete_content(&key).await {
-        Ok(true) => empty(StatusCode::NO_CONTENT),
-        Ok(false) => error(StatusCode::NOT_FOUND, "no such content"),
-        Err(e) => storage_error(e),
-    }
+async fn delete_content(app: &App, key: ContentKey) -> Resp {
+    crate::service::respond_empty(crate::service::delete_content(app, key).await)
 }

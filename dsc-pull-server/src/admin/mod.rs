@@ -8,12 +8,8 @@ mod accounts;
 mod content;
 mod nodes;
 
-pub use accounts::{
-    audit_filter, check_password, check_user_name, create_user, issue_token, remove_user,
-    revoke_token,
-};
-pub use content::{delete_content, store_content};
-pub use nodes::{check_tag, nodes_csv};
+pub use accounts::audit_filter;
+pub use nodes::nodes_csv;
 
 use crate::auth::{self, Action, Principal, Via};
 use crate::http::{
@@ -22,6 +18,7 @@ use crate::http::{
 };
 use crate::state::{App, Peer};
 use crate::storage::{ContentKey, ContentKind, NodeQuery, NodeSummary, ReportFilter};
+use dsc_core::pull::api::{KeyList, NewKey, ReportInfo, ReportList};
 use dsc_core::pull::compliance::ComplianceStatus;
 use dsc_core::pull::path::{check_module_version, check_name, parse_guid};
 use hyper::body::Incoming;
@@ -295,19 +292,24 @@ async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path
                     } else {
                         None
                     };
-                    let items: Vec<Value> = reports
-                        .iter()
-                        .map(|r| {
-                            json!({
-                                "id": r.id, "agentId": r.agent_id, "jobId": r.summary.job_id, "receivedAt": r.received_at,
-                                "operationType": r.summary.operation_type, "status": r.summary.status, "nodeName": r.summary.node_name,
-                                "startTime": r.summary.start_time, "endTime": r.summary.end_time, "errorCount": r.summary.error_count,
-                                "firstError": r.summary.first_error,
-                                "report": serde_json::from_slice::<Value>(&r.body).unwrap_or(Value::Null),
-                            })
+                    let reports = reports
+                        .into_iter()
+                        .map(|r| ReportInfo {
+                            id: r.id,
+                            agent_id: r.agent_id,
+                            job_id: r.summary.job_id,
+                            received_at: r.received_at,
+                            operation_type: r.summary.operation_type,
+                            status: r.summary.status,
+                            node_name: r.summary.node_name,
+                            start_time: r.summary.start_time,
+                            end_time: r.summary.end_time,
+                            error_count: r.summary.error_count,
+                            first_error: r.summary.first_error,
+                            report: serde_json::from_slice(&r.body).unwrap_or(Value::Null),
                         })
                         .collect();
-                    json(StatusCode::OK, &json!({"reports": items, "next": next}))
+                    json(StatusCode::OK, &ReportList { reports, next })
                 }
                 Err(e) => storage_error(e),
             }
@@ -345,7 +347,10 @@ async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path
         (Method::GET, ["keys"]) => match app.storage.registration_keys().await {
             Ok(keys) => json(
                 StatusCode::OK,
-                &json!({"keys": keys, "file": app.keys.path()}),
+                &KeyList {
+                    keys,
+                    file: app.keys.path().map(std::path::PathBuf::from),
+                },
             ),
             Err(e) => storage_error(e),
         },
@@ -353,14 +358,9 @@ async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path
             Ok(n) => json(StatusCode::OK, &json!({"keys": n})),
             Err(e) => key_error(e),
         },
-        (Method::DELETE, ["keys", id]) => match app.keys.revoke(app.storage.as_ref(), id).await {
-            Ok(true) => empty(StatusCode::NO_CONTENT),
-            Ok(false) => error(
-                StatusCode::NOT_FOUND,
-                format!("no active key with id '{id}'"),
-            ),
-            Err(e) => key_error(e),
-        },
+        (Method::DELETE, ["keys", id]) => {
+            crate::service::respond_empty(crate::service::revoke_key(app, id).await)
+        }
         (Method::POST, ["maintenance", "prune"]) => match crate::retention::prune_now(app).await {
             Ok(n) => json(StatusCode::OK, &json!({"deleted": n})),
             Err(e) => storage_error(e),
@@ -378,23 +378,12 @@ async fn add_key(app: &Arc<App>, req: Request<Incoming>) -> (Resp, Option<String
         Ok(b) => b,
         Err(r) => return (r, None),
     };
-    let given = serde_json::from_slice::<Value>(&body).ok();
-    let generate = body.iter().all(u8::is_ascii_whitespace)
-        || given
-            .as_ref()
-            .is_some_and(|v| v.is_object() && v.get("key").is_none());
-    let key = if generate {
-        uuid::Uuid::new_v4().to_string()
+    let new = if body.iter().all(u8::is_ascii_whitespace) {
+        NewKey::default()
     } else {
-        match given.and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_string)) {
-            Some(k)
-                if !k.trim().is_empty()
-                    && k.chars().count() <= 256
-                    && !k.chars().any(|c| c == '#' || c.is_ascii_control()) =>
-            {
-                k.trim().to_string()
-            }
-            _ => {
+        match serde_json::from_slice::<NewKey>(&body) {
+            Ok(n) => n,
+            Err(_) => {
                 let e = error(
                     StatusCode::BAD_REQUEST,
                     "expected {\"key\": \"...\"} (1 to 256 characters, no '#', no control characters) or an empty body to generate one",
@@ -403,11 +392,11 @@ async fn add_key(app: &Arc<App>, req: Request<Incoming>) -> (Resp, Option<String
             }
         }
     };
-    let id = dsc_core::pull::auth::key_id(&key);
-    let resp = match app.keys.add(app.storage.as_ref(), &key, "api").await {
-        Ok(true) => json(StatusCode::CREATED, &json!({"id": id, "key": key})),
-        Ok(false) => error(StatusCode::CONFLICT, "that key is already configured"),
-        Err(e) => key_error(e),
-    };
-    (resp, Some(id))
+    match crate::service::add_key(app, &new, "api").await {
+        Ok(added) => {
+            let id = added.id.clone();
+            (json(StatusCode::CREATED, &added), Some(id))
+        }
+        Err(e) => (e.response(), None),
+    }
 }

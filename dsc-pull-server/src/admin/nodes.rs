@@ -2,98 +2,23 @@
 //! unregistering.
 
 use super::*;
+use crate::service::{self, respond_empty};
+use dsc_core::pull::api::NodeList;
+use dsc_core::pull::path::check_tag;
+use uuid::Uuid;
 
 /// Answers a node route (`/summary`, `/nodes`, `/tags`).
 pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) -> Resp {
     let method = req.method().clone();
-    let query = query_params(req.uri().query());
-    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     match (method, seg) {
         (Method::GET, ["summary"]) => {
             let stale = app.stale_after_secs();
             match app.storage.summary(crate::storage::now_unix(), stale).await {
-                Ok(summary) => json(StatusCode::OK, &json!(summary)),
+                Ok(summary) => json(StatusCode::OK, &summary),
                 Err(e) => storage_error(e),
             }
         }
-        (Method::GET, ["nodes"]) => {
-            let limit = match q("limit").map(|l| l.parse::<usize>()) {
-                None => 100,
-                Some(Ok(l)) if (1..=1000).contains(&l) => l,
-                Some(_) => return error(StatusCode::BAD_REQUEST, "limit must be 1 to 1000"),
-            };
-            let after = match q("after").map(|a| parse_guid("after", &a)) {
-                None => None,
-                Some(Ok(a)) => Some(a),
-                Some(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            let status = match q("status").map(|s| ComplianceStatus::parse(&s).ok_or(s)) {
-                None => None,
-                Some(Ok(s)) => Some(s),
-                Some(Err(s)) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        format!(
-                            "status '{s}' is not one of compliant, non-compliant, failed, pending, stale"
-                        ),
-                    );
-                }
-            };
-            let tag = q("tag").filter(|t| !t.is_empty());
-            let configuration = q("configuration").filter(|c| !c.is_empty());
-            let checked = tag
-                .as_deref()
-                .map_or(Ok(()), check_tag)
-                .and_then(|_| match &configuration {
-                    Some(c) => check_name("configuration name", c).map_err(|e| e.to_string()),
-                    None => Ok(()),
-                })
-                .and_then(|_| filter_text("q", q("q")));
-            let text = match checked {
-                Ok(text) => text,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            let query = NodeQuery {
-                after,
-                limit,
-                status,
-                now: crate::storage::now_unix(),
-                stale_after: app.stale_after_secs(),
-                tag,
-                configuration,
-                text,
-            };
-            match app.storage.search_nodes(&query).await {
-                Ok(nodes) if wants_csv(&req) => nodes_csv(&nodes),
-                Ok(nodes) => {
-                    let next = if nodes.len() == limit {
-                        nodes.last().map(|n| n.agent_id.to_string())
-                    } else {
-                        None
-                    };
-                    json(StatusCode::OK, &json!({"nodes": nodes, "next": next}))
-                }
-                Err(e) => storage_error(e),
-            }
-        }
-        (Method::PUT, ["nodes", id, "tags"]) => {
-            let agent = match parse_guid("agent id", id) {
-                Ok(a) => a,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            let tags = match names_body(app, req, "tag").await {
-                Ok(t) => t,
-                Err(r) => return r,
-            };
-            match app.storage.set_tags(agent, tags.clone()).await {
-                Ok(true) => json(StatusCode::OK, &json!({"agentId": agent, "tags": tags})),
-                Ok(false) => error(
-                    StatusCode::NOT_FOUND,
-                    format!("agent {agent} is not registered"),
-                ),
-                Err(e) => storage_error(e),
-            }
-        }
+        (Method::GET, ["nodes"]) => list_nodes(app, &req).await,
         (Method::GET, ["tags"]) => match app.storage.tag_configurations().await {
             Ok(list) => {
                 let tags: Vec<Value> = list
@@ -104,126 +29,13 @@ pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) 
             }
             Err(e) => storage_error(e),
         },
-        (Method::PUT, ["tags", tag, "configurations"]) => {
-            if let Err(e) = check_tag(tag) {
-                return error(StatusCode::BAD_REQUEST, e);
-            }
-            let names = match names_body(app, req, "configuration name").await {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            match app
-                .storage
-                .set_tag_configurations(tag, Some(names.clone()))
-                .await
-            {
-                Ok(()) => json(
-                    StatusCode::OK,
-                    &json!({"tag": tag, "configurations": names}),
-                ),
-                Err(e) => storage_error(e),
-            }
-        }
-        (Method::GET, ["nodes", id]) => {
+        (Method::PUT, ["tags", tag, "configurations"]) => tag_configurations(app, req, tag).await,
+        (method, ["nodes", id, rest @ ..]) => {
             let agent = match parse_guid("agent id", id) {
                 Ok(a) => a,
                 Err(e) => return error(StatusCode::BAD_REQUEST, e),
             };
-            match app.storage.node(agent).await {
-                Ok(Some(mut n)) => {
-                    n.judge(crate::storage::now_unix(), app.stale_after_secs());
-                    let resources = match app.storage.node_resources(agent).await {
-                        Ok(r) => r,
-                        Err(e) => return storage_error(e),
-                    };
-                    let mut v = json!(n);
-                    v["resources"] = json!(resources);
-                    json(StatusCode::OK, &v)
-                }
-                Ok(None) => error(
-                    StatusCode::NOT_FOUND,
-                    format!("agent {agent} is not registered"),
-                ),
-                Err(e) => storage_error(e),
-            }
-        }
-        (Method::PUT, ["nodes", id, "configurations"]) => {
-            let agent = match parse_guid("agent id", id) {
-                Ok(a) => a,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            let body = match read_body(req.into_body(), 1024 * 1024, app.config.read_timeout).await
-            {
-                Ok(b) => b,
-                Err(r) => return r,
-            };
-            let names: Vec<String> = match serde_json::from_slice(&body) {
-                Ok(n) => n,
-                Err(e) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        format!("expected a JSON array of configuration names: {e}"),
-                    );
-                }
-            };
-            for n in &names {
-                if let Err(e) = check_name("configuration name", n) {
-                    return error(StatusCode::BAD_REQUEST, e);
-                }
-            }
-            match app.storage.assign(agent, Some(names.clone())).await {
-                Ok(true) => json(
-                    StatusCode::OK,
-                    &json!({"agentId": agent, "assignedNames": names}),
-                ),
-                Ok(false) => error(
-                    StatusCode::NOT_FOUND,
-                    format!("agent {agent} is not registered"),
-                ),
-                Err(e) => storage_error(e),
-            }
-        }
-        (Method::DELETE, ["nodes", id, "configurations"]) => {
-            let agent = match parse_guid("agent id", id) {
-                Ok(a) => a,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            match app.storage.assign(agent, None).await {
-                Ok(true) => empty(StatusCode::NO_CONTENT),
-                Ok(false) => error(
-                    StatusCode::NOT_FOUND,
-                    format!("agent {agent} is not registered"),
-                ),
-                Err(e) => storage_error(e),
-            }
-        }
-        (Method::DELETE, ["nodes", id, "certificate"]) => {
-            let agent = match parse_guid("agent id", id) {
-                Ok(a) => a,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            match app.storage.release_pin(agent).await {
-                Ok(true) => empty(StatusCode::NO_CONTENT),
-                Ok(false) => error(
-                    StatusCode::NOT_FOUND,
-                    format!("agent {agent} is not registered"),
-                ),
-                Err(e) => storage_error(e),
-            }
-        }
-        (Method::DELETE, ["nodes", id]) => {
-            let agent = match parse_guid("agent id", id) {
-                Ok(a) => a,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            match app.storage.unregister(agent).await {
-                Ok(true) => empty(StatusCode::NO_CONTENT),
-                Ok(false) => error(
-                    StatusCode::NOT_FOUND,
-                    format!("agent {agent} is not registered"),
-                ),
-                Err(e) => storage_error(e),
-            }
+            node_route(app, req, method, agent, rest).await
         }
         _ => error(
             StatusCode::NOT_FOUND,
@@ -233,6 +45,161 @@ pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) 
                 seg.join("/")
             ),
         ),
+    }
+}
+
+/// `/nodes/{id}/...`.
+async fn node_route(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    method: Method,
+    agent: Uuid,
+    rest: &[&str],
+) -> Resp {
+    let not_registered = || {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("agent {agent} is not registered"),
+        )
+    };
+    let done = |found: Result<bool, crate::storage::StorageError>| match found {
+        Ok(true) => empty(StatusCode::NO_CONTENT),
+        Ok(false) => not_registered(),
+        Err(e) => storage_error(e),
+    };
+    match (method, rest) {
+        (Method::GET, []) => node(app, agent).await,
+        (Method::PUT, ["configurations"]) => match names_body(app, req, "configuration name").await
+        {
+            Ok(names) => service::respond(
+                service::assign(app, agent, Some(names)).await,
+                StatusCode::OK,
+            ),
+            Err(r) => r,
+        },
+        (Method::DELETE, ["configurations"]) => {
+            respond_empty(service::assign(app, agent, None).await.map(|_| ()))
+        }
+        (Method::PUT, ["tags"]) => match names_body(app, req, "tag").await {
+            Ok(tags) => service::respond(
+                service::set_tags(app, agent, tags)
+                    .await
+                    .map(|tags| json!({"agentId": agent, "tags": tags})),
+                StatusCode::OK,
+            ),
+            Err(r) => r,
+        },
+        (Method::DELETE, ["certificate"]) => done(app.storage.release_pin(agent).await),
+        (Method::DELETE, []) => done(app.storage.unregister(agent).await),
+        (m, _) => error(
+            StatusCode::NOT_FOUND,
+            format!("no admin endpoint {m} {}", req.uri().path()),
+        ),
+    }
+}
+
+/// `GET /nodes/{id}`: the node and its resources' latest results.
+async fn node(app: &App, agent: Uuid) -> Resp {
+    match app.storage.node(agent).await {
+        Ok(Some(mut n)) => {
+            n.judge(crate::storage::now_unix(), app.stale_after_secs());
+            let resources = match app.storage.node_resources(agent).await {
+                Ok(r) => r,
+                Err(e) => return storage_error(e),
+            };
+            let mut v = json!(n);
+            v["resources"] = json!(resources);
+            json(StatusCode::OK, &v)
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("agent {agent} is not registered"),
+        ),
+        Err(e) => storage_error(e),
+    }
+}
+
+/// `PUT /tags/{tag}/configurations`.
+async fn tag_configurations(app: &App, req: Request<Incoming>, tag: &str) -> Resp {
+    if let Err(e) = check_tag(tag) {
+        return error(StatusCode::BAD_REQUEST, e);
+    }
+    let names = match names_body(app, req, "configuration name").await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    match app
+        .storage
+        .set_tag_configurations(tag, Some(names.clone()))
+        .await
+    {
+        Ok(()) => json(
+            StatusCode::OK,
+            &json!({"tag": tag, "configurations": names}),
+        ),
+        Err(e) => storage_error(e),
+    }
+}
+
+/// The node list's query: `limit`, `after`, `status`, `tag`, `configuration`, `q`.
+fn node_query(app: &App, req: &Request<Incoming>) -> Result<NodeQuery, String> {
+    let query = query_params(req.uri().query());
+    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let limit = match q("limit").map(|l| l.parse::<usize>()) {
+        None => 100,
+        Some(Ok(l)) if (1..=1000).contains(&l) => l,
+        Some(_) => return Err("limit must be 1 to 1000".into()),
+    };
+    let after = q("after")
+        .map(|a| parse_guid("after", &a).map_err(|e| e.to_string()))
+        .transpose()?;
+    let status = q("status")
+        .map(|s| {
+            ComplianceStatus::parse(&s).ok_or_else(|| {
+                format!(
+                    "status '{s}' is not one of compliant, non-compliant, failed, pending, stale"
+                )
+            })
+        })
+        .transpose()?;
+    let tag = q("tag").filter(|t| !t.is_empty());
+    let configuration = q("configuration").filter(|c| !c.is_empty());
+    if let Some(t) = &tag {
+        check_tag(t)?;
+    }
+    if let Some(c) = &configuration {
+        check_name("configuration name", c).map_err(|e| e.to_string())?;
+    }
+    let text = filter_text("q", q("q"))?;
+    Ok(NodeQuery {
+        after,
+        limit,
+        status,
+        now: crate::storage::now_unix(),
+        stale_after: app.stale_after_secs(),
+        tag,
+        configuration,
+        text,
+    })
+}
+
+/// `GET /nodes`: a page of nodes, as JSON or CSV.
+async fn list_nodes(app: &App, req: &Request<Incoming>) -> Resp {
+    let query = match node_query(app, req) {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match app.storage.search_nodes(&query).await {
+        Ok(nodes) if wants_csv(req) => nodes_csv(&nodes),
+        Ok(nodes) => {
+            let next = if nodes.len() == query.limit {
+                nodes.last().map(|n| n.agent_id)
+            } else {
+                None
+            };
+            json(StatusCode::OK, &NodeList { nodes, next })
+        }
+        Err(e) => storage_error(e),
     }
 }
 
@@ -290,20 +257,6 @@ pub fn nodes_csv(nodes: &[NodeSummary]) -> Resp {
     respond(StatusCode::OK, "text/csv; charset=utf-8", out)
 }
 
-/// A tag: 1–64 characters, no control characters, no quotes, no commas.
-pub fn check_tag(tag: &str) -> Result<(), String> {
-    let ok = (1..=64).contains(&tag.chars().count())
-        && !tag
-            .chars()
-            .any(|c| c.is_control() || matches!(c, '"' | ',' | '/' | '\\'));
-    ok.then_some(()).ok_or_else(|| {
-        format!("tag '{tag}' must be 1 to 64 characters without quotes, commas or slashes")
-    })
-}
-
-/// The most tags a node, or configuration names a node or tag, can be given at once.
-pub const MAX_NAMES: usize = 256;
-
 /// A request body holding a JSON array of tags or configuration names, each checked.
 async fn names_body(app: &App, req: Request<Incoming>, what: &str) -> Result<Vec<String>, Resp> {
     let body = read_body(req.into_body(), 1024 * 1024, app.config.read_timeout).await?;
@@ -313,22 +266,7 @@ async fn names_body(app: &App, req: Request<Incoming>, what: &str) -> Result<Vec
             format!("expected a JSON array of {what}s: {e}"),
         )
     })?;
-    if names.len() > MAX_NAMES {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            format!("at most {MAX_NAMES} {what}s at once"),
-        ));
-    }
-    for n in &names {
-        let checked = if what == "tag" {
-            check_tag(n)
-        } else {
-            check_name("configuration name", n).map_err(|e| e.to_string())
-        };
-        if let Err(e) = checked {
-            return Err(error(StatusCode::BAD_REQUEST, e));
-        }
-    }
+    service::check_names(&names, what).map_err(service::ServiceError::response)?;
     Ok(names)
 }
 

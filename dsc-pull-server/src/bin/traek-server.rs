@@ -500,7 +500,7 @@ fn password(from_stdin: bool) -> Result<(String, bool), String> {
         .read_line(&mut line)
         .map_err(|e| format!("reading the password from stdin: {e}"))?;
     let p = line.trim_end_matches(['\r', '\n']).to_string();
-    dsc_pull_server::admin::check_password(&p)?;
+    dsc_core::pull::policy::check_password(&p)?;
     Ok((p, false))
 }
 
@@ -514,7 +514,7 @@ async fn users(config: &ServerConfig, cmd: UserCommand) -> Result<(), String> {
             role,
             password_stdin,
         } => {
-            dsc_pull_server::admin::check_user_name(&name)?;
+            dsc_core::pull::policy::check_user_name(&name)?;
             let (pw, generated) = password(password_stdin)?;
             let user = dsc_pull_server::storage::accounts::User {
                 name: name.clone(),

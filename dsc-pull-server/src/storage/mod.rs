@@ -195,99 +195,7 @@ pub struct ReportFilter {
     pub newest_first: bool,
 }
 
-/// Which content.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ContentKey {
-    /// A MOF, served to WMF LCMs.
-    Configuration {
-        name: String,
-    },
-    Module {
-        name: String,
-        version: String,
-    },
-    /// A signed `.dscpkg` package of the same configuration name, served to traek agents.
-    Package {
-        name: String,
-    },
-}
-
-/// The kinds of content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ContentKind {
-    Configuration,
-    Module,
-    Package,
-}
-
-impl ContentKind {
-    /// The name stored in the `kind` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContentKind::Configuration => "configuration",
-            ContentKind::Module => "module",
-            ContentKind::Package => "package",
-        }
-    }
-}
-
-impl ContentKey {
-    pub fn kind(&self) -> ContentKind {
-        match self {
-            ContentKey::Configuration { .. } => ContentKind::Configuration,
-            ContentKey::Module { .. } => ContentKind::Module,
-            ContentKey::Package { .. } => ContentKind::Package,
-        }
-    }
-}
-
-/// Content metadata.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContentMeta {
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// Uppercase hex SHA-256 of the bytes.
-    pub checksum: String,
-    pub size: u64,
-    pub updated_at: i64,
-    /// Key ids of a package's signatures (packages only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub signers: Vec<String>,
-}
-
-impl ContentMeta {
-    /// The metadata of `bytes` stored under `key`, as of now.
-    pub fn of(key: &ContentKey, bytes: &[u8]) -> Self {
-        let (name, version) = match key {
-            ContentKey::Configuration { name } | ContentKey::Package { name } => {
-                (name.clone(), None)
-            }
-            ContentKey::Module { name, version } => (name.clone(), Some(version.clone())),
-        };
-        ContentMeta {
-            name,
-            version,
-            checksum: dsc_core::pull::checksum::sha256_hex(bytes),
-            size: bytes.len() as u64,
-            updated_at: now_unix(),
-            signers: Vec::new(),
-        }
-    }
-}
-
-/// An active registration key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyRecord {
-    /// A short, non-secret fingerprint of the key.
-    pub id: String,
-    pub key: String,
-    /// Where it came from: `file`, `api`, `import`, `generated`.
-    pub source: String,
-    pub added_at: i64,
-}
+pub use dsc_core::pull::api::{ContentKey, ContentKind, ContentMeta, KeyRecord};
 
 /// What report retention removes. A node's newest report is never removed, whatever the
 /// policy (its status is kept on the node itself).
@@ -354,7 +262,7 @@ pub trait Storage: Send + Sync + 'static {
             let batch = self.find_nodes(&page).await?;
             let done = batch.len() < page.limit;
             page.after = batch.last().map(|n| n.agent_id);
-            out.extend(batch.into_iter().filter(|n| n.matches(query)));
+            out.extend(batch.into_iter().filter(|n| query.matches(n)));
             if out.len() >= query.limit || done {
                 out.truncate(query.limit);
                 return Ok(out);

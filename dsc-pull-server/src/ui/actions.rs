@@ -7,11 +7,12 @@ use super::pages::LOGIN_COOKIE;
 use super::{Viewer, cookie, message, redirect, with_cookie};
 use crate::auth::{self, Action, SESSION_COOKIE, Via};
 use crate::http::{Resp, constant_time_eq, read_body, storage_error};
+use crate::service::{self, ServiceError, ServiceResult, TokenCreated};
 use crate::state::{App, Peer};
 use crate::storage::ContentKey;
 use crate::storage::accounts::Session;
+use dsc_core::pull::api::NewKey;
 use dsc_core::pull::signin;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 
@@ -31,23 +32,6 @@ async fn read_form(app: &App, req: Request<Incoming>, limit: usize) -> Result<Fo
         .await
         .map_err(|_| format!("the form could not be read (at most {limit} bytes)"))?;
     Form::parse(&content_type, body).await
-}
-
-/// The message of an API answer (its `error` member), for showing on a page.
-async fn answer_text(resp: Resp) -> (bool, String) {
-    let ok = resp.status().is_success();
-    let status = resp.status();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let text = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-        .unwrap_or_else(|| status.to_string());
-    (ok, text)
 }
 
 fn back(to: &str, msg: &str) -> Resp {
@@ -78,7 +62,7 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
         return login_again(peer, "the sign-in form expired; try again").await;
     }
     let name = form.get("name").trim().to_string();
-    if crate::admin::check_user_name(&name).is_err() {
+    if dsc_core::pull::policy::check_user_name(&name).is_err() {
         // No account can have this name: do the same work as for a wrong password, record
         // nothing (the name is the caller's text, of any length).
         auth::verify_password_off_thread(form.get("password").to_string(), None).await;
@@ -228,37 +212,25 @@ pub async fn handle(
         return message(v, StatusCode::NOT_FOUND, "no such form");
     };
     let audit_name = action.audit_name().unwrap_or("ui.post");
-    if let Some(refused) = auth::require(&v.principal, action.role()) {
-        auth::audit(
-            app,
-            &v.principal.actor(),
-            peer,
-            audit_name,
-            &target,
-            &auth::outcome(&refused),
-        )
-        .await;
-        let (_, text) = answer_text(refused).await;
-        return message(v, StatusCode::FORBIDDEN, &text);
+    let actor = v.principal.actor();
+    if let Some(refused) = auth::refusal(&v.principal, action.role()) {
+        let outcome = ServiceError::Forbidden(String::new()).outcome();
+        auth::audit(app, &actor, peer, audit_name, &target, &outcome).await;
+        return message(v, StatusCode::FORBIDDEN, &refused);
     }
-    let (resp, shown, target) = perform(app, v, &rest, &form, target).await;
-    auth::audit(
-        app,
-        &v.principal.actor(),
-        peer,
-        audit_name,
-        &target,
-        &auth::outcome(&resp),
-    )
-    .await;
-    if rest == ["tokens", "create"] && resp.status().is_success() {
-        return super::pages::new_token(v, &token_secret(resp).await);
-    }
-    let (ok, text) = answer_text(resp).await;
-    if ok {
-        back(&back_to, &shown.unwrap_or_else(|| "done".into()))
-    } else {
-        message(v, StatusCode::BAD_REQUEST, &text)
+    let result = perform(app, v, &rest, &form).await;
+    let (outcome, target) = match &result {
+        Ok(done) => ("ok".to_string(), done.target.clone().unwrap_or(target)),
+        Err(e) => (e.outcome(), target),
+    };
+    auth::audit(app, &actor, peer, audit_name, &target, &outcome).await;
+    match result {
+        Ok(Done {
+            token: Some(created),
+            ..
+        }) => super::pages::new_token(v, &created.token),
+        Ok(done) => back(&back_to, &done.shown),
+        Err(e) => message(v, e.status(), &e.message()),
     }
 }
 
@@ -329,154 +301,111 @@ fn content_key(form: &Form) -> Result<ContentKey, String> {
     })
 }
 
-fn bad(text: impl std::fmt::Display) -> Resp {
-    crate::http::error(StatusCode::BAD_REQUEST, text)
+/// What a form changed: the message shown after it, the audit target when only the change
+/// knows it (a new key's id, a new token's id), and a new token to show once.
+struct Done {
+    shown: String,
+    target: Option<String>,
+    token: Option<TokenCreated>,
 }
 
-/// Performs a change: the answer, a message to show on success, the audit target.
-async fn perform(
-    app: &App,
-    v: &Viewer,
-    rest: &[&str],
-    form: &Form,
-    target: String,
-) -> (Resp, Option<String>, String) {
-    let agent =
-        |id: &str| dsc_core::pull::path::parse_guid("agent id", id).map_err(|e| e.to_string());
-    match rest {
-        ["nodes", id, "assign"] => {
-            let names = form.list("names");
-            let checked = agent(id).and_then(|a| {
-                for n in &names {
-                    dsc_core::pull::path::check_name("configuration name", n)
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok(a)
-            });
-            let resp = match checked {
-                Err(e) => bad(e),
-                Ok(a) => match app
-                    .storage
-                    .assign(a, (!names.is_empty()).then_some(names.clone()))
-                    .await
-                {
-                    Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
-                    Ok(false) => crate::http::error(StatusCode::NOT_FOUND, "no such node"),
-                    Err(e) => storage_error(e),
-                },
-            };
-            (resp, Some("assignment saved".into()), target)
+impl Done {
+    fn shown(text: impl Into<String>) -> Self {
+        Done {
+            shown: text.into(),
+            target: None,
+            token: None,
         }
-        ["nodes", id, "tags"] => {
-            let tags = form.list("tags");
-            let checked = agent(id).and_then(|a| {
-                for t in &tags {
-                    crate::admin::check_tag(t)?;
-                }
-                Ok(a)
-            });
-            let resp = match checked {
-                Err(e) => bad(e),
-                Ok(a) => match app.storage.set_tags(a, tags).await {
-                    Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
-                    Ok(false) => crate::http::error(StatusCode::NOT_FOUND, "no such node"),
-                    Err(e) => storage_error(e),
-                },
-            };
-            (resp, Some("tags saved".into()), target)
-        }
-        ["content", "upload"] => {
-            let resp = match (content_key(form), form.file.clone()) {
-                (Err(e), _) => bad(e),
-                (_, None) => bad("choose a file to upload"),
-                (Ok(key), Some(bytes)) => crate::admin::store_content(app, key, bytes).await,
-            };
-            (resp, Some(format!("uploaded {target}")), target)
-        }
-        ["content", "delete"] => {
-            let resp = match content_key(form) {
-                Err(e) => bad(e),
-                Ok(key) => crate::admin::delete_content(app, key).await,
-            };
-            (resp, Some(format!("deleted {target}")), target)
-        }
-        ["keys", "add"] => {
-            let key = match form.get("key").trim() {
-                "" => uuid::Uuid::new_v4().to_string(),
-                k if k.contains('#') || k.contains('\n') => {
-                    return (bad("a key has no '#' and no line break"), None, target);
-                }
-                k => k.to_string(),
-            };
-            let id = dsc_core::pull::auth::key_id(&key);
-            let resp = match app.keys.add(app.storage.as_ref(), &key, "ui").await {
-                Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
-                Ok(false) => crate::http::error(StatusCode::CONFLICT, "that key is already active"),
-                Err(e) => crate::http::error(StatusCode::INTERNAL_SERVER_ERROR, e),
-            };
-            (resp, Some(format!("added key {id}")), id)
-        }
-        ["keys", "revoke"] => {
-            let resp = match app.keys.revoke(app.storage.as_ref(), form.get("id")).await {
-                Ok(true) => crate::http::empty(StatusCode::NO_CONTENT),
-                Ok(false) => crate::http::error(StatusCode::NOT_FOUND, "no such active key"),
-                Err(e) => crate::http::error(StatusCode::INTERNAL_SERVER_ERROR, e),
-            };
-            (resp, Some(format!("revoked key {target}")), target)
-        }
-        ["users", "add"] => {
-            let resp = crate::admin::create_user(
-                app,
-                form.get("name").trim(),
-                form.get("role"),
-                form.get("password"),
-            )
-            .await;
-            (resp, Some(format!("added user {target}")), target)
-        }
-        ["users", "remove"] => {
-            let resp = crate::admin::remove_user(app, form.get("name")).await;
-            (resp, Some(format!("removed user {target}")), target)
-        }
-        ["tokens", "create"] => {
-            let days = form.get("days").trim();
-            let expires = match days {
-                "" => None,
-                d => match d.parse::<i64>() {
-                    Ok(n) if n > 0 => Some(crate::storage::now_unix() + n * 86_400),
-                    _ => return (bad("expiry must be a whole number of days"), None, target),
-                },
-            };
-            let name = form.get("name").trim();
-            if name.is_empty() {
-                return (bad("a token needs a name"), None, target);
-            }
-            let (resp, audit_target) =
-                crate::admin::issue_token(app, &v.principal, name, expires).await;
-            (resp, None, audit_target.unwrap_or(target))
-        }
-        ["tokens", "revoke"] => {
-            let resp = crate::admin::revoke_token(app, &v.principal, form.get("id")).await;
-            (resp, Some(format!("revoked token {target}")), target)
-        }
-        _ => (
-            crate::http::error(StatusCode::NOT_FOUND, "no such form"),
-            None,
-            target,
-        ),
     }
 }
 
-/// The new token's secret from an `issue_token` answer.
-async fn token_secret(resp: Resp) -> String {
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_string))
-        .unwrap_or_default()
+fn agent(id: &str) -> ServiceResult<uuid::Uuid> {
+    dsc_core::pull::path::parse_guid("agent id", id)
+        .map_err(|e| ServiceError::Invalid(e.to_string()))
+}
+
+/// Makes the change a form asks for, through the same service calls as the admin API.
+async fn perform(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> ServiceResult<Done> {
+    let target = || content_target(form);
+    match rest {
+        ["nodes", id, "assign"] => {
+            let names = form.list("names");
+            let names = (!names.is_empty()).then_some(names);
+            service::assign(app, agent(id)?, names).await?;
+            Ok(Done::shown("assignment saved"))
+        }
+        ["nodes", id, "tags"] => {
+            service::set_tags(app, agent(id)?, form.list("tags")).await?;
+            Ok(Done::shown("tags saved"))
+        }
+        ["content", "upload"] => {
+            let key = content_key(form).map_err(ServiceError::Invalid)?;
+            let bytes = form
+                .file
+                .clone()
+                .ok_or_else(|| ServiceError::Invalid("choose a file to upload".into()))?;
+            service::put_content(app, key, bytes).await?;
+            Ok(Done::shown(format!("uploaded {}", target())))
+        }
+        ["content", "delete"] => {
+            let key = content_key(form).map_err(ServiceError::Invalid)?;
+            service::delete_content(app, key).await?;
+            Ok(Done::shown(format!("deleted {}", target())))
+        }
+        ["keys", "add"] => {
+            let given = form.get("key").trim();
+            let new = NewKey {
+                key: (!given.is_empty()).then(|| given.to_string()),
+            };
+            let added = service::add_key(app, &new, "ui").await?;
+            Ok(Done {
+                shown: format!("added key {}", added.id),
+                target: Some(added.id),
+                token: None,
+            })
+        }
+        ["keys", "revoke"] => {
+            service::revoke_key(app, form.get("id")).await?;
+            Ok(Done::shown(format!(
+                "revoked key {}",
+                dsc_core::pull::auth::public_key_id(form.get("id"))
+            )))
+        }
+        ["users", "add"] => {
+            let name = form.get("name").trim();
+            service::create_user(app, name, form.get("role"), form.get("password")).await?;
+            Ok(Done::shown(format!("added user {name}")))
+        }
+        ["users", "remove"] => {
+            service::remove_user(app, form.get("name")).await?;
+            Ok(Done::shown(format!("removed user {}", form.get("name"))))
+        }
+        ["tokens", "create"] => {
+            let expires = match form.get("days").trim() {
+                "" => None,
+                d => match d.parse::<i64>() {
+                    Ok(n) if (1..=36_500).contains(&n) => {
+                        Some(crate::storage::now_unix() + n * 86_400)
+                    }
+                    _ => {
+                        return Err(ServiceError::Invalid(
+                            "expiry must be a whole number of days (1 to 36500)".into(),
+                        ));
+                    }
+                },
+            };
+            let created =
+                service::issue_token(app, &v.principal, form.get("name").trim(), expires).await?;
+            Ok(Done {
+                shown: String::new(),
+                target: Some(created.audit_target()),
+                token: Some(created),
+            })
+        }
+        ["tokens", "revoke"] => {
+            service::revoke_token(app, &v.principal, form.get("id")).await?;
+            Ok(Done::shown(format!("revoked token {}", form.get("id"))))
+        }
+        _ => Err(ServiceError::NotFound("no such form".into())),
+    }
 }

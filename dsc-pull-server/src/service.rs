@@ -1,0 +1,348 @@
+//! The server's changes, one function each, shared by the admin API and the dashboard: each
+//! checks its input with `dsc_core::pull`'s rules, acts on storage and answers a typed value
+//! (`dsc_core::pull::api`) or a [`ServiceError`]. The API encodes the answer as JSON with a
+//! status code; the dashboard shows it as a message. Who may call which is decided before,
+//! by `dsc_core::pull::policy`.
+
+use crate::auth::{self, Principal, Role, Via};
+use crate::http::{Resp, empty, error, json, storage_error};
+use crate::state::App;
+use crate::storage::accounts::{ApiToken, User};
+use crate::storage::{StorageError, now_unix};
+use dsc_core::pull::api::{AddedKey, Assignment, ContentKey, ContentMeta, NewKey};
+use dsc_core::pull::path::{MAX_NAMES, check_name, check_tag};
+use dsc_core::pull::policy::{check_password, check_user_name, token_owner};
+use hyper::StatusCode;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Why a change was not made.
+#[derive(Debug)]
+pub enum ServiceError {
+    /// The request is not acceptable (400).
+    Invalid(String),
+    /// The caller may not do this (403).
+    Forbidden(String),
+    /// What it names does not exist (404).
+    NotFound(String),
+    /// It exists already (409).
+    Conflict(String),
+    /// Storage failed or is unavailable (500 / 503).
+    Storage(StorageError),
+    /// Something else inside the server failed (500); the details are logged.
+    Internal(String),
+}
+
+impl From<StorageError> for ServiceError {
+    fn from(e: StorageError) -> Self {
+        ServiceError::Storage(e)
+    }
+}
+
+impl ServiceError {
+    /// The HTTP status of the error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::Storage(e) if e.unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Storage(_) | ServiceError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// As an HTTP answer.
+    pub fn response(self) -> Resp {
+        match self {
+            ServiceError::Storage(e) => storage_error(e),
+            ServiceError::Internal(m) => {
+                tracing::error!(error = %m, "internal failure");
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log",
+                )
+            }
+            other => {
+                let status = other.status();
+                error(status, other.message())
+            }
+        }
+    }
+
+    /// What the user is told.
+    pub fn message(&self) -> String {
+        match self {
+            ServiceError::Invalid(m)
+            | ServiceError::Forbidden(m)
+            | ServiceError::NotFound(m)
+            | ServiceError::Conflict(m) => m.clone(),
+            ServiceError::Storage(e) if e.unavailable => {
+                "storage is unavailable; retry later".into()
+            }
+            ServiceError::Storage(_) | ServiceError::Internal(_) => {
+                "internal error; see the server log".into()
+            }
+        }
+    }
+
+    /// The audit trail's outcome of a refused or failed change (`400 Bad Request`, ...).
+    pub fn outcome(&self) -> String {
+        let status = self.status();
+        format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// A service answer as JSON with `status`, or its error.
+pub fn respond<T: Serialize>(result: ServiceResult<T>, status: StatusCode) -> Resp {
+    match result {
+        Ok(v) => json(status, &v),
+        Err(e) => e.response(),
+    }
+}
+
+/// A service answer with nothing to say (204), or its error.
+pub fn respond_empty(result: ServiceResult<()>) -> Resp {
+    match result {
+        Ok(()) => empty(StatusCode::NO_CONTENT),
+        Err(e) => e.response(),
+    }
+}
+
+fn invalid(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Invalid(e.to_string())
+}
+
+fn not_registered(agent: Uuid) -> ServiceError {
+    ServiceError::NotFound(format!("agent {agent} is not registered"))
+}
+
+/// Checks a list of names or tags given at once (count and each one).
+pub fn check_names(names: &[String], what: &str) -> ServiceResult<()> {
+    if names.len() > MAX_NAMES {
+        return Err(invalid(format!("at most {MAX_NAMES} {what}s at once")));
+    }
+    for n in names {
+        match what {
+            "tag" => check_tag(n).map_err(invalid)?,
+            _ => check_name("configuration name", n).map_err(invalid)?,
+        }
+    }
+    Ok(())
+}
+
+/// Assigns configuration names to a node (`None` clears the assignment).
+pub async fn assign(
+    app: &App,
+    agent: Uuid,
+    names: Option<Vec<String>>,
+) -> ServiceResult<Assignment> {
+    if let Some(n) = &names {
+        check_names(n, "configuration name")?;
+    }
+    if !app.storage.assign(agent, names.clone()).await? {
+        return Err(not_registered(agent));
+    }
+    Ok(Assignment {
+        agent_id: agent,
+        assigned_names: names,
+    })
+}
+
+/// Replaces a node's tags.
+pub async fn set_tags(app: &App, agent: Uuid, tags: Vec<String>) -> ServiceResult<Vec<String>> {
+    check_names(&tags, "tag")?;
+    if !app.storage.set_tags(agent, tags.clone()).await? {
+        return Err(not_registered(agent));
+    }
+    Ok(tags)
+}
+
+/// Checks and stores uploaded content: not empty, a module is a zip, a package opens (catalog
+/// and signatures consistent; its signers' key ids are recorded) and is named for its
+/// configuration with a semantic version.
+pub async fn put_content(
+    app: &App,
+    key: ContentKey,
+    body: bytes::Bytes,
+) -> ServiceResult<ContentMeta> {
+    if body.is_empty() {
+        return Err(invalid("the content is empty"));
+    }
+    let mut signers = Vec::new();
+    match key {
+        ContentKey::Module { .. } if !body.starts_with(b"PK") => {
+            return Err(invalid("a module must be a zip archive"));
+        }
+        ContentKey::Package { ref name } => {
+            let bytes = body.clone();
+            let opened = tokio::task::spawn_blocking(move || {
+                dsc_core::package::archive::open_bytes(&bytes, Default::default())
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .map_err(|e| invalid(format!("not a valid package: {e}")))?;
+            // Agents take a package only under its own name: refuse a mismatch now.
+            dsc_core::package::identity::PackageIdentity::of(&opened.manifest)
+                .and_then(|id| id.check_name(name))
+                .map_err(|e| invalid(format!("not publishable: {e}")))?;
+            signers = opened.signers.into_iter().map(|s| s.key_id).collect();
+        }
+        _ => {}
+    }
+    Ok(app.storage.put_signed_content(key, body, signers).await?)
+}
+
+pub async fn delete_content(app: &App, key: ContentKey) -> ServiceResult<()> {
+    match app.storage.delete_content(&key).await? {
+        true => Ok(()),
+        false => Err(ServiceError::NotFound("no such content".into())),
+    }
+}
+
+/// Adds a registration key (or generates one); `source` says where from (`api`, `ui`).
+pub async fn add_key(app: &App, new: &NewKey, source: &str) -> ServiceResult<AddedKey> {
+    let key = new.key().map_err(invalid)?;
+    let id = dsc_core::pull::auth::key_id(&key);
+    match app.keys.add(app.storage.as_ref(), &key, source).await {
+        Ok(true) => Ok(AddedKey { id, key }),
+        Ok(false) => Err(ServiceError::Conflict(
+            "that key is already configured".into(),
+        )),
+        Err(e) => Err(ServiceError::Internal(format!("registration key: {e}"))),
+    }
+}
+
+/// Revokes a registration key by its id (or the key itself).
+pub async fn revoke_key(app: &App, id: &str) -> ServiceResult<()> {
+    match app.keys.revoke(app.storage.as_ref(), id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ServiceError::NotFound(format!(
+            "no active key with id '{id}'"
+        ))),
+        Err(e) => Err(ServiceError::Internal(format!("registration key: {e}"))),
+    }
+}
+
+/// Creates a user account.
+pub async fn create_user(app: &App, name: &str, role: &str, password: &str) -> ServiceResult<User> {
+    check_user_name(name)
+        .and_then(|_| check_password(password))
+        .map_err(invalid)?;
+    let role =
+        Role::parse(role).ok_or_else(|| invalid("role must be admin, operator or viewer"))?;
+    let password_hash = auth::hash_password(password).map_err(ServiceError::Internal)?;
+    let user = User {
+        name: name.to_string(),
+        role: role.as_str().to_string(),
+        created_at: now_unix(),
+        password_hash,
+    };
+    match app.storage.accounts().add_user(&user).await? {
+        true => Ok(user),
+        false => Err(ServiceError::Conflict(format!("user '{name}' exists"))),
+    }
+}
+
+pub async fn remove_user(app: &App, name: &str) -> ServiceResult<()> {
+    match app.storage.accounts().remove_user(name).await? {
+        true => Ok(()),
+        false => Err(ServiceError::NotFound(format!("no user '{name}'"))),
+    }
+}
+
+/// A new API token: its secret is shown once.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCreated {
+    pub id: String,
+    pub name: String,
+    pub expires_at: Option<i64>,
+    pub token: String,
+}
+
+impl TokenCreated {
+    /// How the token is named in the audit trail (never its secret).
+    pub fn audit_target(&self) -> String {
+        format!("{} ({})", self.id, self.name)
+    }
+}
+
+/// Issues a token to the caller. A token made with a token expires no later than it and is
+/// revoked with it.
+pub async fn issue_token(
+    app: &App,
+    who: &Principal,
+    name: &str,
+    expires_at: Option<i64>,
+) -> ServiceResult<TokenCreated> {
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(invalid("a token needs a name (1 to 100 characters)"));
+    }
+    let (parent, expires_at) = match &who.via {
+        Via::AdminToken => {
+            return Err(ServiceError::Forbidden(
+                "the built-in admin token has no user to own a token; sign in as a user".into(),
+            ));
+        }
+        Via::Token(parent_id) => {
+            let parent_expiry = app
+                .storage
+                .accounts()
+                .tokens(Some(&who.name))
+                .await?
+                .into_iter()
+                .find(|t| &t.id == parent_id)
+                .and_then(|t| t.expires_at);
+            let bounded = match (expires_at, parent_expiry) {
+                (Some(e), Some(p)) => Some(e.min(p)),
+                (e, p) => e.or(p),
+            };
+            (Some(parent_id.clone()), bounded)
+        }
+        Via::Session { .. } => (None, expires_at),
+    };
+    let secret = format!("traek_{}", auth::secret());
+    let id = Uuid::new_v4().simple().to_string()[..12].to_string();
+    let token = ApiToken {
+        id: id.clone(),
+        user: who.name.clone(),
+        name: name.to_string(),
+        created_at: now_unix(),
+        expires_at,
+        revoked: false,
+        parent,
+        hash: auth::digest(&secret),
+    };
+    app.storage.accounts().add_token(&token).await?;
+    Ok(TokenCreated {
+        id,
+        name: name.to_string(),
+        expires_at,
+        token: secret,
+    })
+}
+
+/// Revokes one of the caller's tokens (an admin: anyone's).
+pub async fn revoke_token(app: &App, who: &Principal, id: &str) -> ServiceResult<()> {
+    let owner = token_owner(who.role, &who.name);
+    match app
+        .storage
+        .accounts()
+        .revoke_token(id, owner, now_unix())
+        .await?
+    {
+        true => Ok(()),
+        false => Err(ServiceError::NotFound(format!(
+            "no live token '{id}' of yours"
+        ))),
+    }
+}
