@@ -3,8 +3,9 @@
 use crate::output::{self, OutputFormat, render_table};
 use crate::{Failure, exit};
 use clap::{Args, Subcommand};
-use dsc_core::pull::admin_client::{AdminClient, AdminError, segment};
-use serde_json::Value;
+use dsc_core::pull::admin_client::{AdminClient, AdminError};
+use dsc_core::pull::api::{ContentMeta, NewKey, NodeList, ReportList, ReportQuery};
+use serde::Serialize;
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
@@ -111,12 +112,44 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     })
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(s).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
+fn list(items: &[String]) -> String {
+    items.join(",")
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(T::to_string).unwrap_or_default()
+}
+
+/// How `traek server` prints an answer: the typed value in the chosen format, else a table.
+struct Show(Option<OutputFormat>);
+
+impl Show {
+    fn print<T: Serialize>(
+        &self,
+        value: &T,
+        header: &[&str],
+        rows: Vec<Vec<String>>,
+    ) -> Result<(), Failure> {
+        match self.0 {
+            Some(f) => output::print_serialize(value, Some(f)),
+            None => output::print_text(&render_table(header, &rows)),
+        }
+    }
+
+    fn content(&self, c: &ContentMeta, kind: &str) -> Result<(), Failure> {
+        let mut header = vec![kind];
+        let mut row = vec![c.name.clone()];
+        if let Some(v) = &c.version {
+            header.push("Version");
+            row.push(v.clone());
+        }
+        header.extend(["Checksum", "Size"]);
+        row.extend([c.checksum.clone(), c.size.to_string()]);
+        if kind == "Package" {
+            header.push("Signed by");
+            row.push(c.signers.join(", "));
+        }
+        self.print(c, &header, vec![row])
     }
 }
 
@@ -131,96 +164,27 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
         None => AdminClient::new(&server, &token),
         Some(ca) => AdminClient::with_ca(&server, &token, read_file(ca)?).map_err(failure)?,
     };
-    let format = args.output;
-    let show = |value: &Value, header: &[&str], rows: Vec<Vec<String>>| -> Result<(), Failure> {
-        match format {
-            Some(f) => output::print_value(value, Some(f)),
-            None => output::print_text(&render_table(header, &rows)),
-        }
-    };
+    let show = Show(args.output);
     match args.command {
         ServerCommand::PublishConfig { name, file } => {
-            let v = client
-                .publish_configuration(&name, read_file(&file)?)
-                .map_err(failure)?;
-            show(
-                &v,
-                &["Configuration", "Checksum", "Size"],
-                vec![vec![s(&v["name"]), s(&v["checksum"]), s(&v["size"])]],
-            )
+            let c = client.publish_configuration(&name, read_file(&file)?);
+            show.content(&c.map_err(failure)?, "Configuration")
         }
         ServerCommand::PublishPackage { name, file } => {
-            let v = client
-                .publish_package(&name, read_file(&file)?)
-                .map_err(failure)?;
-            let signers = v["signers"]
-                .as_array()
-                .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default();
-            show(
-                &v,
-                &["Package", "Checksum", "Size", "Signed by"],
-                vec![vec![
-                    s(&v["name"]),
-                    s(&v["checksum"]),
-                    s(&v["size"]),
-                    signers,
-                ]],
-            )
+            let c = client.publish_package(&name, read_file(&file)?);
+            show.content(&c.map_err(failure)?, "Package")
         }
         ServerCommand::PublishModule {
             name,
             version,
             file,
         } => {
-            let v = client
-                .publish_module(&name, &version, read_file(&file)?)
-                .map_err(failure)?;
-            show(
-                &v,
-                &["Module", "Version", "Checksum", "Size"],
-                vec![vec![
-                    s(&v["name"]),
-                    s(&v["version"]),
-                    s(&v["checksum"]),
-                    s(&v["size"]),
-                ]],
-            )
+            let c = client.publish_module(&name, &version, read_file(&file)?);
+            show.content(&c.map_err(failure)?, "Module")
         }
         ServerCommand::Nodes { limit, after } => {
-            let v = client.nodes(limit, after.as_deref()).map_err(failure)?;
-            let rows = v["nodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|n| {
-                    let names = if n["assignedNames"].is_null() {
-                        s(&n["registeredNames"])
-                    } else {
-                        format!("{} (assigned)", s(&n["assignedNames"]))
-                    };
-                    vec![
-                        s(&n["agentId"]),
-                        s(&n["nodeName"]),
-                        s(&n["ipAddresses"]),
-                        names,
-                        s(&n["lastSeen"]),
-                        s(&n["lastReportStatus"]),
-                    ]
-                })
-                .collect();
-            show(
-                &v,
-                &[
-                    "AgentId",
-                    "Node",
-                    "Addresses",
-                    "Configurations",
-                    "LastSeen",
-                    "LastStatus",
-                ],
-                rows,
-            )
+            let page = client.nodes(limit, after.as_deref()).map_err(failure)?;
+            nodes(&show, &page)
         }
         ServerCommand::Assign {
             agent_id,
@@ -232,19 +196,15 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
                     "name at least one configuration, or pass --clear",
                 ));
             }
-            let v = client
-                .assign(&agent_id, if clear { None } else { Some(&names) })
+            let a = client
+                .assign(&agent_id, (!clear).then_some(names.as_slice()))
                 .map_err(failure)?;
-            let shown = if clear {
-                "(registered names)".to_string()
-            } else {
-                names.join(",")
+            let shown = match &a.assigned_names {
+                Some(n) => list(n),
+                None => "(registered names)".to_string(),
             };
-            show(
-                &v,
-                &["AgentId", "Configurations"],
-                vec![vec![agent_id, shown]],
-            )
+            let row = vec![a.agent_id.to_string(), shown];
+            show.print(&a, &["AgentId", "Configurations"], vec![row])
         }
         ServerCommand::Reports {
             agent,
@@ -253,68 +213,102 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
             until,
             limit,
         } => {
-            let mut q = format!("limit={limit}");
-            if let Some(a) = agent {
-                q.push_str(&format!("&agent={}", segment(&a)));
-            }
-            if let Some(st) = status {
-                q.push_str(&format!("&status={}", segment(&st)));
-            }
-            if let Some(x) = since {
-                q.push_str(&format!("&since={x}"));
-            }
-            if let Some(x) = until {
-                q.push_str(&format!("&until={x}"));
-            }
-            let v = client.reports(&q).map_err(failure)?;
-            let rows = v["reports"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|r| {
-                    vec![
-                        s(&r["id"]),
-                        s(&r["agentId"]),
-                        s(&r["jobId"]),
-                        s(&r["operationType"]),
-                        s(&r["status"]),
-                        s(&r["receivedAt"]),
-                        s(&r["firstError"]),
-                    ]
-                })
-                .collect();
-            show(
-                &v,
-                &[
-                    "Id",
-                    "AgentId",
-                    "JobId",
-                    "Operation",
-                    "Status",
-                    "Received",
-                    "Error",
-                ],
-                rows,
-            )
-        }
-        ServerCommand::Keys(k) => {
-            let v = match k {
-                KeysCommand::List => client.keys(),
-                KeysCommand::Add { key } => client.add_key(key.as_deref()),
-                KeysCommand::Revoke { id } => client
-                    .revoke_key(&id)
-                    .map(|_| serde_json::json!({"revoked": id})),
-            }
-            .map_err(failure)?;
-            let rows = match (&v["keys"], &v["revoked"]) {
-                (Value::Array(keys), _) => keys
-                    .iter()
-                    .map(|k| vec![s(&k["id"]), s(&k["key"])])
-                    .collect(),
-                (_, Value::String(id)) => vec![vec![id.clone(), "(revoked)".to_string()]],
-                _ => vec![vec![s(&v["id"]), s(&v["key"])]],
+            let query = ReportQuery {
+                agent,
+                status,
+                since,
+                until,
+                limit,
             };
-            show(&v, &["Id", "Key"], rows)
+            let page = client.reports(&query).map_err(failure)?;
+            reports(&show, &page)
+        }
+        ServerCommand::Keys(k) => keys(&client, &show, k),
+    }
+}
+
+fn nodes(show: &Show, page: &NodeList) -> Result<(), Failure> {
+    let rows = page
+        .nodes
+        .iter()
+        .map(|n| {
+            let names = match &n.assigned_names {
+                Some(a) => format!("{} (assigned)", list(a)),
+                None => list(&n.registered_names),
+            };
+            vec![
+                n.agent_id.to_string(),
+                opt(&n.node_name),
+                list(&n.ip_addresses),
+                names,
+                opt(&n.last_seen),
+                opt(&n.last_report_status),
+            ]
+        })
+        .collect();
+    let header = [
+        "AgentId",
+        "Node",
+        "Addresses",
+        "Configurations",
+        "LastSeen",
+        "LastStatus",
+    ];
+    show.print(page, &header, rows)
+}
+
+fn reports(show: &Show, page: &ReportList) -> Result<(), Failure> {
+    let rows = page
+        .reports
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.agent_id.to_string(),
+                r.job_id.to_string(),
+                opt(&r.operation_type),
+                opt(&r.status),
+                r.received_at.to_string(),
+                opt(&r.first_error),
+            ]
+        })
+        .collect();
+    let header = [
+        "Id",
+        "AgentId",
+        "JobId",
+        "Operation",
+        "Status",
+        "Received",
+        "Error",
+    ];
+    show.print(page, &header, rows)
+}
+
+fn keys(client: &AdminClient, show: &Show, command: KeysCommand) -> Result<(), Failure> {
+    match command {
+        KeysCommand::List => {
+            let list = client.keys().map_err(failure)?;
+            let rows = list
+                .keys
+                .iter()
+                .map(|k| vec![k.id.clone(), k.key.clone()])
+                .collect();
+            show.print(&list, &["Id", "Key"], rows)
+        }
+        KeysCommand::Add { key } => {
+            let added = client.add_key(&NewKey { key }).map_err(failure)?;
+            let row = vec![added.id.clone(), added.key.clone()];
+            show.print(&added, &["Id", "Key"], vec![row])
+        }
+        KeysCommand::Revoke { id } => {
+            client.revoke_key(&id).map_err(failure)?;
+            let row = vec![id.clone(), "(revoked)".to_string()];
+            show.print(
+                &serde_json::json!({"revoked": id}),
+                &["Id", "Key"],
+                vec![row],
+            )
         }
     }
 }

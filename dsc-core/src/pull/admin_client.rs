@@ -1,6 +1,10 @@
 //! A blocking client of traek's admin API (`/api/v1`), used by `traek server ...`.
 
+use super::api::{
+    AddedKey, Assignment, ContentMeta, KeyList, NewKey, NodeList, ReportList, ReportQuery,
+};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -11,7 +15,9 @@ pub enum AdminError {
     Unreachable { url: String, reason: String },
     #[error("the server answered {status}: {message}")]
     Status { status: u16, message: String },
-    #[error("the server's answer is not JSON: {0}")]
+    #[error(
+        "the server's answer is not what this traek expects (is the server another version?): {0}"
+    )]
     BadAnswer(String),
 }
 
@@ -119,8 +125,24 @@ impl AdminClient {
         }
     }
 
-    pub fn publish_configuration(&self, name: &str, bytes: Vec<u8>) -> Result<Value, AdminError> {
-        self.call(
+    /// Sends a request and reads the answer as `T`.
+    fn typed<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<T, AdminError> {
+        let value = self.call(method, path, body)?;
+        serde_json::from_value(value).map_err(|e| AdminError::BadAnswer(e.to_string()))
+    }
+
+    /// Publishes a configuration (a compiled MOF), served to WMF LCMs.
+    pub fn publish_configuration(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<ContentMeta, AdminError> {
+        self.typed(
             "PUT",
             &format!("/configurations/{}", segment(name)),
             Some(("application/octet-stream", bytes)),
@@ -128,8 +150,8 @@ impl AdminClient {
     }
 
     /// Publishes a signed `.dscpkg` under a configuration name (served to traek agents).
-    pub fn publish_package(&self, name: &str, bytes: Vec<u8>) -> Result<Value, AdminError> {
-        self.call(
+    pub fn publish_package(&self, name: &str, bytes: Vec<u8>) -> Result<ContentMeta, AdminError> {
+        self.typed(
             "PUT",
             &format!("/packages/{}", segment(name)),
             Some(("application/zip", bytes)),
@@ -141,56 +163,60 @@ impl AdminClient {
         name: &str,
         version: &str,
         bytes: Vec<u8>,
-    ) -> Result<Value, AdminError> {
-        self.call(
+    ) -> Result<ContentMeta, AdminError> {
+        self.typed(
             "PUT",
             &format!("/modules/{}/{}", segment(name), segment(version)),
             Some(("application/zip", bytes)),
         )
     }
 
-    pub fn nodes(&self, limit: usize, after: Option<&str>) -> Result<Value, AdminError> {
+    /// A page of nodes, after the agent id `after` (the previous page's `next`).
+    pub fn nodes(&self, limit: usize, after: Option<&str>) -> Result<NodeList, AdminError> {
         let after = after
             .map(|a| format!("&after={}", segment(a)))
             .unwrap_or_default();
-        self.call("GET", &format!("/nodes?limit={limit}{after}"), None)
+        self.typed("GET", &format!("/nodes?limit={limit}{after}"), None)
     }
 
-    pub fn assign(&self, agent: &str, names: Option<&[String]>) -> Result<Value, AdminError> {
+    /// Assigns configuration names to a node, or with `None` clears its assignment.
+    pub fn assign(&self, agent: &str, names: Option<&[String]>) -> Result<Assignment, AdminError> {
         let path = format!("/nodes/{}/configurations", segment(agent));
         match names {
-            Some(n) => self.call(
-                "PUT",
-                &path,
-                Some((
-                    "application/json",
-                    serde_json::to_vec(n).unwrap_or_default(),
-                )),
-            ),
-            None => self.call("DELETE", &path, None),
+            Some(n) => {
+                let body =
+                    serde_json::to_vec(n).map_err(|e| AdminError::BadAnswer(e.to_string()))?;
+                self.typed("PUT", &path, Some(("application/json", body)))
+            }
+            None => {
+                self.call("DELETE", &path, None)?;
+                let agent_id = uuid::Uuid::parse_str(agent)
+                    .map_err(|e| AdminError::BadAnswer(e.to_string()))?;
+                Ok(Assignment {
+                    agent_id,
+                    assigned_names: None,
+                })
+            }
         }
     }
 
-    /// `query` is already encoded (`agent=...&status=...`).
-    pub fn reports(&self, query: &str) -> Result<Value, AdminError> {
-        self.call("GET", &format!("/reports?{query}"), None)
+    /// A page of reports.
+    pub fn reports(&self, query: &ReportQuery) -> Result<ReportList, AdminError> {
+        self.typed("GET", &format!("/reports?{}", query.to_query()), None)
     }
 
-    pub fn keys(&self) -> Result<Value, AdminError> {
-        self.call("GET", "/keys", None)
+    pub fn keys(&self) -> Result<KeyList, AdminError> {
+        self.typed("GET", "/keys", None)
     }
 
-    pub fn add_key(&self, key: Option<&str>) -> Result<Value, AdminError> {
-        let body = key.map(|k| {
-            (
-                "application/json",
-                serde_json::to_vec(&serde_json::json!({"key": k})).unwrap_or_default(),
-            )
-        });
-        self.call("POST", "/keys", body)
+    /// Adds a registration key (the server generates one for `NewKey { key: None }`).
+    pub fn add_key(&self, key: &NewKey) -> Result<AddedKey, AdminError> {
+        let body = serde_json::to_vec(key).map_err(|e| AdminError::BadAnswer(e.to_string()))?;
+        self.typed("POST", "/keys", Some(("application/json", body)))
     }
 
-    pub fn revoke_key(&self, id: &str) -> Result<Value, AdminError> {
+    pub fn revoke_key(&self, id: &str) -> Result<(), AdminError> {
         self.call("DELETE", &format!("/keys/{}", segment(id)), None)
+            .map(|_| ())
     }
 }

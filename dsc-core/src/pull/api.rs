@@ -57,14 +57,14 @@ impl ContentKey {
 #[serde(rename_all = "camelCase")]
 pub struct ContentMeta {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Uppercase hex SHA-256 of the bytes.
     pub checksum: String,
     pub size: u64,
     pub updated_at: i64,
     /// Key ids of a package's signatures (packages only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signers: Vec<String>,
 }
 
@@ -271,6 +271,41 @@ pub struct ReportInfo {
 pub struct ReportList {
     pub reports: Vec<ReportInfo>,
     pub next: Option<i64>,
+}
+
+/// `GET /reports` filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportQuery {
+    pub agent: Option<String>,
+    pub status: Option<String>,
+    /// Received at or after (Unix seconds).
+    pub since: Option<i64>,
+    /// Received before (Unix seconds).
+    pub until: Option<i64>,
+    pub limit: usize,
+}
+
+impl ReportQuery {
+    /// As a URL query (`limit=100&agent=...`), values percent-encoded.
+    pub fn to_query(&self) -> String {
+        let enc = |v: &str| {
+            percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let mut q = format!("limit={}", self.limit);
+        if let Some(a) = &self.agent {
+            q.push_str(&format!("&agent={}", enc(a)));
+        }
+        if let Some(s) = &self.status {
+            q.push_str(&format!("&status={}", enc(s)));
+        }
+        if let Some(x) = self.since {
+            q.push_str(&format!("&since={x}"));
+        }
+        if let Some(x) = self.until {
+            q.push_str(&format!("&until={x}"));
+        }
+        q
+    }
 }
 
 /// `GET /keys`: the active registration keys, and the keys file they are kept in.
