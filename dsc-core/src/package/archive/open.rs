@@ -35,6 +35,18 @@ pub fn open_bytes(bytes: &[u8], limits: Limits) -> Result<OpenedPackage, Package
     )
 }
 
+/// What one pass over the entries collected.
+#[derive(Default)]
+struct Entries {
+    /// Content entries: path → (size, SHA-256 hex).
+    actual: BTreeMap<String, (u64, String)>,
+    catalog_bytes: Option<Vec<u8>>,
+    signatures: Vec<(String, Vec<u8>)>,
+    manifests: Vec<(String, Vec<u8>)>,
+    /// Uncompressed bytes so far.
+    total: u64,
+}
+
 fn open_reader<R: Read + std::io::Seek>(
     reader: R,
     file_len: u64,
@@ -58,47 +70,11 @@ fn open_reader<R: Read + std::io::Seek>(
         )));
     }
     let mut seen: HashSet<String> = HashSet::new();
-    let mut actual: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    let mut catalog_bytes: Option<Vec<u8>> = None;
-    let mut signatures: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut manifests: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut total: u64 = 0;
+    let mut entries = Entries::default();
     let mut done_compressed: u64 = 0;
     let mut buf = vec![0u8; 64 * 1024];
     for i in 0..zip.len() {
-        // Metadata first, without decompressing.
-        let (name, is_dir, compressed) = {
-            let raw = zip
-                .by_index_raw(i)
-                .map_err(|e| PackageError::NotZip(e.to_string()))?;
-            let name = std::str::from_utf8(raw.name_raw())
-                .map_err(|_| {
-                    hostile(
-                        &String::from_utf8_lossy(raw.name_raw()),
-                        "the name is not UTF-8",
-                    )
-                })?
-                .to_string();
-            if raw.encrypted() {
-                return Err(hostile(&name, "it is encrypted"));
-            }
-            if !matches!(
-                raw.compression(),
-                zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
-            ) {
-                return Err(hostile(
-                    &name,
-                    format!(
-                        "compression method {:?} is not supported (only stored and deflate)",
-                        raw.compression()
-                    ),
-                ));
-            }
-            if raw.is_symlink() {
-                return Err(hostile(&name, "it is a symbolic link"));
-            }
-            (name, raw.is_dir(), raw.compressed_size())
-        };
+        let (name, is_dir, compressed) = entry_info(&mut zip, i)?;
         let normal = check_inside(&name).map_err(|reason| hostile(&name, reason))?;
         if normal.is_empty() {
             return Err(hostile(&name, "it names the package root"));
@@ -118,48 +94,127 @@ fn open_reader<R: Read + std::io::Seek>(
         }
         let mut entry = zip.by_index(i).map_err(|e| hostile(&name, e.to_string()))?;
         let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        let keep =
-            normal.starts_with("_catalog/") || (!normal.contains('/') && is_manifest_name(&normal));
-        let mut kept = Vec::new();
-        let mut out = match &extract {
+        let out = match &extract {
             Some(x) if !normal.starts_with("_catalog/") => {
-                let target = x.root.join(&normal);
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| io(format!("creating the directory of {normal}"), e))?;
-                }
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    opts.mode(if executable { 0o700 } else { 0o600 });
-                }
-                Some(
-                    opts.open(&target)
-                        .map_err(|e| io(format!("writing {normal}"), e))?,
-                )
+                Some(create_extracted(x, &normal, executable)?)
             }
             _ => None,
         };
+        let read = EntryRead {
+            name: &name,
+            normal: &normal,
+            compressed,
+            limits: &limits,
+        };
+        read.read(&mut entry, out, &mut buf, &mut entries)?;
+        done_compressed += compressed;
+        progress(done_compressed, file_len);
+    }
+    finish(entries, trusted)
+}
+
+/// An entry's name, whether it is a directory and its compressed size, read from its
+/// metadata without decompressing; entries traek never accepts are refused here.
+fn entry_info<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    i: usize,
+) -> Result<(String, bool, u64), PackageError> {
+    let raw = zip
+        .by_index_raw(i)
+        .map_err(|e| PackageError::NotZip(e.to_string()))?;
+    let name = std::str::from_utf8(raw.name_raw())
+        .map_err(|_| {
+            hostile(
+                &String::from_utf8_lossy(raw.name_raw()),
+                "the name is not UTF-8",
+            )
+        })?
+        .to_string();
+    if raw.encrypted() {
+        return Err(hostile(&name, "it is encrypted"));
+    }
+    if !matches!(
+        raw.compression(),
+        zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
+    ) {
+        return Err(hostile(
+            &name,
+            format!(
+                "compression method {:?} is not supported (only stored and deflate)",
+                raw.compression()
+            ),
+        ));
+    }
+    if raw.is_symlink() {
+        return Err(hostile(&name, "it is a symbolic link"));
+    }
+    Ok((name, raw.is_dir(), raw.compressed_size()))
+}
+
+/// Creates the file an entry is extracted to (never over an existing one).
+fn create_extracted(
+    x: &Extract<'_>,
+    normal: &str,
+    executable: bool,
+) -> Result<std::fs::File, PackageError> {
+    let target = x.root.join(normal);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| io(format!("creating the directory of {normal}"), e))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(if executable { 0o700 } else { 0o600 });
+    }
+    #[cfg(not(unix))]
+    let _ = executable;
+    opts.open(&target)
+        .map_err(|e| io(format!("writing {normal}"), e))
+}
+
+/// Reading one file entry.
+struct EntryRead<'a> {
+    name: &'a str,
+    normal: &'a str,
+    compressed: u64,
+    limits: &'a Limits,
+}
+
+impl EntryRead<'_> {
+    /// Decompresses the entry under the limits, hashing it, keeping it when it is a manifest,
+    /// the catalog or a signature, and writing it to `out` when extracting.
+    fn read(
+        &self,
+        entry: &mut impl Read,
+        mut out: Option<std::fs::File>,
+        buf: &mut [u8],
+        entries: &mut Entries,
+    ) -> Result<(), PackageError> {
+        let (name, normal, limits) = (self.name, self.normal, self.limits);
+        let keep =
+            normal.starts_with("_catalog/") || (!normal.contains('/') && is_manifest_name(normal));
+        let mut kept = Vec::new();
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         loop {
             let n = entry
-                .read(&mut buf)
-                .map_err(|e| hostile(&name, format!("cannot be decompressed: {e}")))?;
+                .read(buf)
+                .map_err(|e| hostile(name, format!("cannot be decompressed: {e}")))?;
             if n == 0 {
                 break;
             }
             size += n as u64;
-            total += n as u64;
-            if total > limits.max_total_bytes {
+            entries.total += n as u64;
+            if entries.total > limits.max_total_bytes {
                 return Err(PackageError::Limit(format!(
                     "more than {} bytes uncompressed",
                     limits.max_total_bytes
                 )));
             }
-            if size > limits.ratio_floor && size / compressed.max(1) > limits.max_ratio {
+            if size > limits.ratio_floor && size / self.compressed.max(1) > limits.max_ratio {
                 return Err(PackageError::Limit(format!(
                     "entry '{name}' expands more than {}:1 (a zip bomb?)",
                     limits.max_ratio
@@ -169,7 +224,7 @@ fn open_reader<R: Read + std::io::Seek>(
             if keep {
                 if kept.len() > 16 << 20 {
                     return Err(hostile(
-                        &name,
+                        name,
                         "a manifest, catalog or signature larger than 16 MiB",
                     ));
                 }
@@ -180,20 +235,41 @@ fn open_reader<R: Read + std::io::Seek>(
                     .map_err(|e| io(format!("writing {normal}"), e))?;
             }
         }
-        done_compressed += compressed;
-        progress(done_compressed, file_len);
         if normal == CATALOG_PATH {
-            catalog_bytes = Some(kept);
+            entries.catalog_bytes = Some(kept);
         } else if let Some(sig) = normal.strip_prefix("_catalog/") {
-            signatures.push((sig.to_string(), kept));
+            entries.signatures.push((sig.to_string(), kept));
         } else {
             if keep {
-                manifests.push((normal.clone(), kept));
+                entries.manifests.push((normal.to_string(), kept));
             }
-            actual.insert(normal, (size, hex(&hasher.finalize())));
+            entries
+                .actual
+                .insert(normal.to_string(), (size, hex(&hasher.finalize())));
         }
+        Ok(())
     }
-    // The manifest.
+}
+
+/// After the pass: the manifest, the catalog against the entries, the signatures.
+fn finish(mut entries: Entries, trusted: &[VerifyingKey]) -> Result<OpenedPackage, PackageError> {
+    let (manifest_path, manifest) = the_manifest(&mut entries.manifests)?;
+    let catalog_bytes = entries.catalog_bytes.ok_or(PackageError::NoCatalog)?;
+    let catalog = check_catalog(&catalog_bytes, &entries.actual)?;
+    let signers = check_signatures(entries.signatures, trusted, &catalog_bytes)?;
+    Ok(OpenedPackage {
+        manifest_path,
+        manifest,
+        catalog: catalog.entries,
+        signers,
+        total_bytes: entries.total,
+    })
+}
+
+/// The one package manifest at the root.
+fn the_manifest(
+    manifests: &mut Vec<(String, Vec<u8>)>,
+) -> Result<(String, PackageManifest), PackageError> {
     let (manifest_path, manifest_bytes) = match manifests.len() {
         0 => return Err(PackageError::NoManifest),
         1 => manifests.remove(0),
@@ -216,9 +292,15 @@ fn open_reader<R: Read + std::io::Seek>(
         path: manifest_path.clone(),
         reason,
     })?;
-    // The catalog against the entries.
-    let catalog_bytes = catalog_bytes.ok_or(PackageError::NoCatalog)?;
-    let catalog: Catalog = serde_json::from_slice(&catalog_bytes)
+    Ok((manifest_path, manifest))
+}
+
+/// The catalog, which must list exactly the entries read, with their sizes and hashes.
+fn check_catalog(
+    catalog_bytes: &[u8],
+    actual: &BTreeMap<String, (u64, String)>,
+) -> Result<Catalog, PackageError> {
+    let catalog: Catalog = serde_json::from_slice(catalog_bytes)
         .map_err(|e| PackageError::BadCatalog(e.to_string()))?;
     let mut listed: BTreeMap<String, &CatalogEntry> = BTreeMap::new();
     for e in &catalog.entries {
@@ -229,7 +311,7 @@ fn open_reader<R: Read + std::io::Seek>(
             )));
         }
     }
-    for (path, (size, hash)) in &actual {
+    for (path, (size, hash)) in actual {
         let Some(want) = listed.get(path) else {
             return Err(PackageError::ExtraEntry(path.clone()));
         };
@@ -247,7 +329,16 @@ fn open_reader<R: Read + std::io::Seek>(
     if let Some(missing) = listed.keys().find(|p| !actual.contains_key(*p)) {
         return Err(PackageError::MissingEntry(missing.clone()));
     }
-    // Signatures.
+    Ok(catalog)
+}
+
+/// Each signature file: well-formed, and valid when its key is trusted (an invalid signature
+/// by a trusted key refuses the package; one by another key is listed as untrusted).
+fn check_signatures(
+    signatures: Vec<(String, Vec<u8>)>,
+    trusted: &[VerifyingKey],
+    catalog_bytes: &[u8],
+) -> Result<Vec<Signer>, PackageError> {
     let mut signers = Vec::new();
     for (file, bytes) in signatures {
         let sig: SignatureFile = serde_json::from_slice(&bytes)
@@ -260,7 +351,7 @@ fn open_reader<R: Read + std::io::Seek>(
             .decode(&sig.signature)
             .map_err(|_| PackageError::BadSignatureFile(file.clone()))?;
         match trusted.iter().find(|k| signing::key_id(k) == sig.key_id) {
-            Some(key) if signing::verify(key, &catalog_bytes, &raw) => signers.push(Signer {
+            Some(key) if signing::verify(key, catalog_bytes, &raw) => signers.push(Signer {
                 key_id: sig.key_id,
                 status: "verified".into(),
             }),
@@ -271,13 +362,7 @@ fn open_reader<R: Read + std::io::Seek>(
             }),
         }
     }
-    Ok(OpenedPackage {
-        manifest_path,
-        manifest,
-        catalog: catalog.entries,
-        signers,
-        total_bytes: total,
-    })
+    Ok(signers)
 }
 
 /// Finds a name the central directory lists twice (the zip reader keeps only one of them).
