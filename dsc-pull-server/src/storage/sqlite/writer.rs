@@ -307,37 +307,66 @@ fn apply(
     updates: &mut Vec<CacheUpdate>,
 ) -> rusqlite::Result<WriteOutcome> {
     match op {
-        WriteOp::Register(r) => {
-            let id = r.agent_id.to_string();
-            tx.prepare_cached("INSERT INTO agents (agent_id, created_at, last_seen) VALUES (?1, ?2, ?2) ON CONFLICT(agent_id) DO UPDATE SET last_seen = ?2")?
-                .execute(params![id, r.registered_at])?;
-            let req = &r.request;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO registrations (agent_id, message_type, key_id, registered_at, node_name, ip_address, lcm_version, thumbprint, configuration_names, request)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                id,
-                r.message_type.as_str(),
-                r.key_id,
-                r.registered_at,
-                req.agent_information.node_name,
-                req.agent_information.ip_address,
-                req.agent_information.lcm_version,
-                r.thumbprint(),
-                r.names_json(),
-                r.request_json(),
-            ])?;
-            if let Some(pin) = &r.pin {
-                tx.prepare_cached(
-                    "UPDATE agents SET pin_thumbprint = ?2, pin_not_after = ?3 WHERE agent_id = ?1",
-                )?
-                .execute(params![id, pin.thumbprint, pin.not_after])?;
-            }
-            let r = r.clone();
-            updates.push(Box::new(move |c: &Cache| c.apply_registration(&r)));
-            Ok(WriteOutcome::Done)
+        WriteOp::Register(r) => register(tx, r, updates),
+        WriteOp::Unregister(_) | WriteOp::ReleasePin(_) | WriteOp::Assign(..) => {
+            change_agent(tx, op, updates)
         }
+        WriteOp::Report {
+            agent_id,
+            summary,
+            body,
+            received_at,
+        } => insert_report(tx, agent_id, summary, body, *received_at),
+        WriteOp::PutContent(key, meta) => put_content(tx, key, meta, updates),
+        WriteOp::DeleteContent(key) => delete_content(tx, key, updates),
+        WriteOp::AddKeys(..) | WriteOp::RevokeKey(_) => change_keys(tx, op),
+        _ => maintain(tx, op),
+    }
+}
+
+fn register(
+    tx: &rusqlite::Transaction<'_>,
+    r: &Registration,
+    updates: &mut Vec<CacheUpdate>,
+) -> rusqlite::Result<WriteOutcome> {
+    let id = r.agent_id.to_string();
+    tx.prepare_cached("INSERT INTO agents (agent_id, created_at, last_seen) VALUES (?1, ?2, ?2) ON CONFLICT(agent_id) DO UPDATE SET last_seen = ?2")?
+            .execute(params![id, r.registered_at])?;
+    let req = &r.request;
+    tx.prepare_cached(
+            "INSERT OR REPLACE INTO registrations (agent_id, message_type, key_id, registered_at, node_name, ip_address, lcm_version, thumbprint, configuration_names, request)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            id,
+            r.message_type.as_str(),
+            r.key_id,
+            r.registered_at,
+            req.agent_information.node_name,
+            req.agent_information.ip_address,
+            req.agent_information.lcm_version,
+            r.thumbprint(),
+            r.names_json(),
+            r.request_json(),
+        ])?;
+    if let Some(pin) = &r.pin {
+        tx.prepare_cached(
+            "UPDATE agents SET pin_thumbprint = ?2, pin_not_after = ?3 WHERE agent_id = ?1",
+        )?
+        .execute(params![id, pin.thumbprint, pin.not_after])?;
+    }
+    let r = r.clone();
+    updates.push(Box::new(move |c: &Cache| c.apply_registration(&r)));
+    Ok(WriteOutcome::Done)
+}
+
+/// Unregistering, releasing a pin, assigning.
+fn change_agent(
+    tx: &rusqlite::Transaction<'_>,
+    op: &WriteOp,
+    updates: &mut Vec<CacheUpdate>,
+) -> rusqlite::Result<WriteOutcome> {
+    match op {
         WriteOp::Unregister(agent_id) => {
             let n = tx
                 .prepare_cached("DELETE FROM agents WHERE agent_id = ?1")?
@@ -377,96 +406,120 @@ fn apply(
             }
             Ok(WriteOutcome::Found(n > 0))
         }
-        WriteOp::Report {
-            agent_id,
-            summary: s,
-            body,
+        _ => Ok(WriteOutcome::Done),
+    }
+}
+
+fn insert_report(
+    tx: &rusqlite::Transaction<'_>,
+    agent_id: &Uuid,
+    s: &ReportSummary,
+    body: &Bytes,
+    received_at: i64,
+) -> rusqlite::Result<WriteOutcome> {
+    let agent = agent_id.to_string();
+    let unique_job = s.unique_job().map(|j| j.to_string());
+    let inserted = tx.prepare_cached(
+            "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, unique_job)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            agent,
+            s.job_id.to_string(),
             received_at,
-        } => {
-            let agent = agent_id.to_string();
-            let unique_job = s.unique_job().map(|j| j.to_string());
-            let inserted = tx.prepare_cached(
-                "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, unique_job)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                 ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![
-                agent,
-                s.job_id.to_string(),
-                received_at,
-                s.operation_type,
-                s.refresh_mode,
-                s.status,
-                s.node_name,
-                s.ip_address,
-                s.start_time,
-                s.end_time,
-                s.start_unix,
-                s.end_unix,
-                s.error_count as i64,
-                s.first_error,
-                body.as_ref(),
-                unique_job,
-            ])?;
-            if inserted == 0 {
-                // Already stored: the first copy stands, and the node's state is not counted twice.
-                let id = tx
-                    .prepare_cached("SELECT id FROM reports WHERE agent_id = ?1 AND unique_job = ?2")?
-                    .query_row(params![agent, unique_job], |r| r.get(0))?;
-                return Ok(WriteOutcome::Id(id));
-            }
-            let id = tx.last_insert_rowid();
-            if let Some(status) = &s.status {
-                tx.prepare_cached("UPDATE agents SET last_report_status = ?2, last_report_time = ?3 WHERE agent_id = ?1")?
-                    .execute(params![agent_id.to_string(), status, received_at])?;
-            }
-            if let Some(run) = &s.run {
-                record_run(tx, &agent_id.to_string(), run, *received_at)?;
-            }
-            Ok(WriteOutcome::Id(id))
-        }
-        WriteOp::PutContent(key, meta) => {
-            let (kind, name_key, version, _) = content_columns(key);
-            let old: Option<String> = tx
-                .prepare_cached("SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3")?
-                .query_row(params![kind, name_key, version], |r| r.get(0))
-                .optional()?;
-            let signers = (!meta.signers.is_empty())
-                .then(|| serde_json::to_string(&meta.signers).unwrap_or_default());
-            tx.prepare_cached("INSERT OR REPLACE INTO content (kind, name_key, version, name, checksum, size, updated_at, signers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-                .execute(params![kind, name_key, version, meta.name, meta.checksum, meta.size as i64, meta.updated_at, signers])?;
-            let found = old.is_some();
-            let released = old.filter(|o| *o != meta.checksum);
-            let checksum = meta.checksum.clone();
-            updates.push(Box::new(move |c: &Cache| {
-                c.set_checksum(kind, name_key, Some(checksum))
-            }));
-            Ok(WriteOutcome::Content { found, released })
-        }
-        WriteOp::DeleteContent(key) => {
-            let (kind, name_key, version, _) = content_columns(key);
-            let old: Option<String> = tx
-                .prepare_cached("SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3")?
-                .query_row(params![kind, name_key, version], |r| r.get(0))
-                .optional()?;
-            let Some(old) = old else {
-                return Ok(WriteOutcome::Content {
-                    found: false,
-                    released: None,
-                });
-            };
-            tx.prepare_cached(
-                "DELETE FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3",
-            )?
-            .execute(params![kind, name_key, version])?;
-            updates.push(Box::new(move |c: &Cache| {
-                c.set_checksum(kind, name_key, None)
-            }));
-            Ok(WriteOutcome::Content {
-                found: true,
-                released: Some(old),
-            })
-        }
+            s.operation_type,
+            s.refresh_mode,
+            s.status,
+            s.node_name,
+            s.ip_address,
+            s.start_time,
+            s.end_time,
+            s.start_unix,
+            s.end_unix,
+            s.error_count as i64,
+            s.first_error,
+            body.as_ref(),
+            unique_job,
+        ])?;
+    if inserted == 0 {
+        // Already stored: the first copy stands, and the node's state is not counted twice.
+        let id = tx
+            .prepare_cached("SELECT id FROM reports WHERE agent_id = ?1 AND unique_job = ?2")?
+            .query_row(params![agent, unique_job], |r| r.get(0))?;
+        return Ok(WriteOutcome::Id(id));
+    }
+    let id = tx.last_insert_rowid();
+    if let Some(status) = &s.status {
+        tx.prepare_cached(
+            "UPDATE agents SET last_report_status = ?2, last_report_time = ?3 WHERE agent_id = ?1",
+        )?
+        .execute(params![agent_id.to_string(), status, received_at])?;
+    }
+    if let Some(run) = &s.run {
+        record_run(tx, &agent_id.to_string(), run, received_at)?;
+    }
+    Ok(WriteOutcome::Id(id))
+}
+
+fn put_content(
+    tx: &rusqlite::Transaction<'_>,
+    key: &ContentKey,
+    meta: &ContentMeta,
+    updates: &mut Vec<CacheUpdate>,
+) -> rusqlite::Result<WriteOutcome> {
+    let (kind, name_key, version, _) = content_columns(key);
+    let old: Option<String> = tx
+        .prepare_cached(
+            "SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3",
+        )?
+        .query_row(params![kind, name_key, version], |r| r.get(0))
+        .optional()?;
+    let signers = (!meta.signers.is_empty())
+        .then(|| serde_json::to_string(&meta.signers).unwrap_or_default());
+    tx.prepare_cached("INSERT OR REPLACE INTO content (kind, name_key, version, name, checksum, size, updated_at, signers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+            .execute(params![kind, name_key, version, meta.name, meta.checksum, meta.size as i64, meta.updated_at, signers])?;
+    let found = old.is_some();
+    let released = old.filter(|o| *o != meta.checksum);
+    let checksum = meta.checksum.clone();
+    updates.push(Box::new(move |c: &Cache| {
+        c.set_checksum(kind, name_key, Some(checksum))
+    }));
+    Ok(WriteOutcome::Content { found, released })
+}
+
+fn delete_content(
+    tx: &rusqlite::Transaction<'_>,
+    key: &ContentKey,
+    updates: &mut Vec<CacheUpdate>,
+) -> rusqlite::Result<WriteOutcome> {
+    let (kind, name_key, version, _) = content_columns(key);
+    let old: Option<String> = tx
+        .prepare_cached(
+            "SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3",
+        )?
+        .query_row(params![kind, name_key, version], |r| r.get(0))
+        .optional()?;
+    let Some(old) = old else {
+        return Ok(WriteOutcome::Content {
+            found: false,
+            released: None,
+        });
+    };
+    tx.prepare_cached("DELETE FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3")?
+        .execute(params![kind, name_key, version])?;
+    updates.push(Box::new(move |c: &Cache| {
+        c.set_checksum(kind, name_key, None)
+    }));
+    Ok(WriteOutcome::Content {
+        found: true,
+        released: Some(old),
+    })
+}
+
+/// Adding and revoking registration keys.
+fn change_keys(tx: &rusqlite::Transaction<'_>, op: &WriteOp) -> rusqlite::Result<WriteOutcome> {
+    match op {
         WriteOp::AddKeys(keys, source) => {
             let now = now_unix();
             let mut n = 0;
@@ -491,6 +544,13 @@ fn apply(
             }
             Ok(WriteOutcome::Revoked(key))
         }
+        _ => Ok(WriteOutcome::Done),
+    }
+}
+
+/// Last-seen times, pruning, and single statements.
+fn maintain(tx: &rusqlite::Transaction<'_>, op: &WriteOp) -> rusqlite::Result<WriteOutcome> {
+    match op {
         WriteOp::Touch(seen) => {
             let mut stmt = tx.prepare_cached("UPDATE agents SET last_seen = ?2 WHERE agent_id = ?1 AND (last_seen IS NULL OR last_seen < ?2)")?;
             for (id, t) in seen {
@@ -526,6 +586,7 @@ fn apply(
             )?
             .execute(params![agent_id, keep.saturating_sub(1) as i64])?,
         )),
+        _ => Ok(WriteOutcome::Done),
     }
 }
 
