@@ -192,32 +192,7 @@ pub fn run(cmd: PackageCommand) -> Result<(), Failure> {
             sign_key,
             name,
             version,
-        } => {
-            let key = sign_key
-                .map(|k| signing::read_private(&k))
-                .transpose()
-                .map_err(|e| Failure {
-                    code: exit::INVALID_ARGS,
-                    message: e.to_string(),
-                })?;
-            let progress = Progress::sized(dir_size(&dir), "building");
-            let options = archive::BuildOptions {
-                key: key.as_ref(),
-                name: name.as_deref(),
-                version: version.as_ref(),
-            };
-            let catalog = archive::build(&dir, &out, options, &mut |d, t| progress.update(d, t))
-                .map_err(failure)?;
-            drop(progress);
-            let signed = key
-                .map(|k| format!(", signed by {}", signing::key_id(&k.verifying_key())))
-                .unwrap_or_default();
-            output::print_text(&format!(
-                "built {} ({} files{signed})",
-                out.display(),
-                catalog.entries.len()
-            ))
-        }
+        } => build(&dir, &out, sign_key, name, version),
         PackageCommand::Sign { package, key } => {
             let key = signing::read_private(&key).map_err(|e| Failure {
                 code: exit::INVALID_ARGS,
@@ -231,84 +206,12 @@ pub fn run(cmd: PackageCommand) -> Result<(), Failure> {
             trust,
             require_signature,
             output,
-        } => {
-            let keys = trust.keys()?;
-            let progress = Progress::new(&package, "verifying");
-            let opened = archive::open(&package, &keys, Limits::default(), None, &mut |d, t| {
-                progress.update(d, t)
-            })
-            .map_err(failure)?;
-            drop(progress);
-            if require_signature {
-                archive::require_trusted(&opened).map_err(failure)?;
-            }
-            let v = json!({"package": package, "valid": true, "entries": opened.catalog.len(), "bytes": opened.total_bytes, "signers": opened.signers, "trusted": opened.trusted()});
-            match output {
-                Some(f) => output::print_value(&v, Some(f)),
-                None => {
-                    let signers = if opened.signers.is_empty() {
-                        "unsigned".to_string()
-                    } else {
-                        opened
-                            .signers
-                            .iter()
-                            .map(|s| format!("{} ({})", s.key_id, s.status))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    output::print_text(&format!(
-                        "{}: OK, {} files, {} bytes; signatures: {signers}",
-                        package.display(),
-                        opened.catalog.len(),
-                        opened.total_bytes
-                    ))
-                }
-            }
-        }
+        } => verify(&package, &trust, require_signature, output),
         PackageCommand::Inspect {
             package,
             trust,
             output,
-        } => {
-            let keys = trust.keys()?;
-            let opened = archive::open(&package, &keys, Limits::default(), None, &mut |_, _| {})
-                .map_err(failure)?;
-            let v = serde_json::to_value(&opened).map_err(|e| Failure {
-                code: exit::RESOURCE_ERROR,
-                message: e.to_string(),
-            })?;
-            match output {
-                Some(f) => output::print_value(&v, Some(f)),
-                None => {
-                    let m = &opened.manifest;
-                    let mut text = format!(
-                        "manifest:       {}\nconfiguration:  {}\nresourcePath:   {}\ncore resources: {}\nremovePackage:  {:?}\nsigners:        {}\n\n",
-                        opened.manifest_path,
-                        m.configuration_file,
-                        m.resource_path.join(", "),
-                        m.allow_core_resources.unwrap_or(false),
-                        m.remove_package(),
-                        if opened.signers.is_empty() {
-                            "none".to_string()
-                        } else {
-                            opened
-                                .signers
-                                .iter()
-                                .map(|s| format!("{} ({})", s.key_id, s.status))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    );
-                    let rows: Vec<Vec<String>> = opened
-                        .catalog
-                        .iter()
-                        .map(|e| vec![e.size.to_string(), e.sha256.clone(), e.path.clone()])
-                        .collect();
-                    text.push_str(&render_table(&["Size", "SHA-256", "Path"], &rows));
-                    output::print_text(&text)
-                }
-            }
-        }
+        } => inspect(&package, &trust, output),
         PackageCommand::Keygen { out } => {
             let id = signing::keygen(&out).map_err(|e| Failure {
                 code: exit::INVALID_ARGS,
@@ -319,6 +222,119 @@ pub fn run(cmd: PackageCommand) -> Result<(), Failure> {
                 out.with_extension("key").display(),
                 out.with_extension("pub").display()
             ))
+        }
+    }
+}
+
+/// The signers of a package as one line (`none_word` when there are none).
+fn signers_text(opened: &archive::OpenedPackage, none_word: &str) -> String {
+    if opened.signers.is_empty() {
+        return none_word.to_string();
+    }
+    opened
+        .signers
+        .iter()
+        .map(|s| format!("{} ({})", s.key_id, s.status))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn build(
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    sign_key: Option<std::path::PathBuf>,
+    name: Option<String>,
+    version: Option<semver::Version>,
+) -> Result<(), Failure> {
+    let key = sign_key
+        .map(|k| signing::read_private(&k))
+        .transpose()
+        .map_err(|e| Failure {
+            code: exit::INVALID_ARGS,
+            message: e.to_string(),
+        })?;
+    let progress = Progress::sized(dir_size(dir), "building");
+    let options = archive::BuildOptions {
+        key: key.as_ref(),
+        name: name.as_deref(),
+        version: version.as_ref(),
+    };
+    let catalog =
+        archive::build(dir, out, options, &mut |d, t| progress.update(d, t)).map_err(failure)?;
+    drop(progress);
+    let signed = key
+        .map(|k| format!(", signed by {}", signing::key_id(&k.verifying_key())))
+        .unwrap_or_default();
+    output::print_text(&format!(
+        "built {} ({} files{signed})",
+        out.display(),
+        catalog.entries.len()
+    ))
+}
+
+fn verify(
+    package: &std::path::Path,
+    trust: &TrustArgs,
+    require_signature: bool,
+    output: Option<OutputFormat>,
+) -> Result<(), Failure> {
+    let keys = trust.keys()?;
+    let progress = Progress::new(package, "verifying");
+    let opened = archive::open(package, &keys, Limits::default(), None, &mut |d, t| {
+        progress.update(d, t)
+    })
+    .map_err(failure)?;
+    drop(progress);
+    if require_signature {
+        archive::require_trusted(&opened).map_err(failure)?;
+    }
+    let v = json!({"package": package, "valid": true, "entries": opened.catalog.len(), "bytes": opened.total_bytes, "signers": opened.signers, "trusted": opened.trusted()});
+    match output {
+        Some(f) => output::print_value(&v, Some(f)),
+        None => {
+            let signers = signers_text(&opened, "unsigned");
+            output::print_text(&format!(
+                "{}: OK, {} files, {} bytes; signatures: {signers}",
+                package.display(),
+                opened.catalog.len(),
+                opened.total_bytes
+            ))
+        }
+    }
+}
+
+fn inspect(
+    package: &std::path::Path,
+    trust: &TrustArgs,
+    output: Option<OutputFormat>,
+) -> Result<(), Failure> {
+    let keys = trust.keys()?;
+    let opened =
+        archive::open(package, &keys, Limits::default(), None, &mut |_, _| {}).map_err(failure)?;
+    let v = serde_json::to_value(&opened).map_err(|e| Failure {
+        code: exit::RESOURCE_ERROR,
+        message: e.to_string(),
+    })?;
+    match output {
+        Some(f) => output::print_value(&v, Some(f)),
+        None => {
+            let m = &opened.manifest;
+            let mut text = format!(
+                "manifest:       {}\nconfiguration:  {}\nresourcePath:   {}\ncore resources: {}\nremovePackage:  {:?}\nsigners:        {}\n\n",
+                opened.manifest_path,
+                m.configuration_file,
+                m.resource_path.join(", "),
+                m.allow_core_resources.unwrap_or(false),
+                m.remove_package(),
+                signers_text(&opened, "none")
+            );
+            let rows: Vec<Vec<String>> = opened
+                .catalog
+                .iter()
+                .map(|e| vec![e.size.to_string(), e.sha256.clone(), e.path.clone()])
+                .collect();
+            text.push_str(&render_table(&["Size", "SHA-256", "Path"], &rows));
+            output::print_text(&text)
         }
     }
 }
