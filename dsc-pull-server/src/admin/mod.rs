@@ -249,101 +249,9 @@ async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path
     }
     let method = req.method().clone();
     let query = query_params(req.uri().query());
-    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     match (method, seg) {
-        (Method::GET, ["reports"]) => {
-            let mut f = ReportFilter {
-                limit: 100,
-                ..Default::default()
-            };
-            macro_rules! parse_or_400 {
-                ($name:expr, $parse:expr) => {
-                    match q($name).map($parse).transpose() {
-                        Ok(v) => v,
-                        Err(_) => {
-                            return error(
-                                StatusCode::BAD_REQUEST,
-                                format!("invalid '{}' parameter", $name),
-                            )
-                        }
-                    }
-                };
-            }
-            f.agent_id = parse_or_400!("agent", |a: String| parse_guid("agent", &a));
-            f.job_id = parse_or_400!("job", |a: String| parse_guid("job", &a));
-            f.status = match filter_text("status", q("status")) {
-                Ok(s) => s,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            f.since = parse_or_400!("since", |s: String| s.parse::<i64>());
-            f.until = parse_or_400!("until", |s: String| s.parse::<i64>());
-            f.after_id = parse_or_400!("after", |s: String| s.parse::<i64>());
-            if let Some(l) = parse_or_400!("limit", |s: String| s.parse::<usize>()) {
-                if !(1..=1000).contains(&l) {
-                    return error(StatusCode::BAD_REQUEST, "limit must be 1 to 1000");
-                }
-                f.limit = l;
-            }
-            let limit = f.limit;
-            match app.storage.reports(f).await {
-                Ok(reports) => {
-                    let next = if reports.len() == limit {
-                        reports.last().map(|r| r.id)
-                    } else {
-                        None
-                    };
-                    let reports = reports
-                        .into_iter()
-                        .map(|r| ReportInfo {
-                            id: r.id,
-                            agent_id: r.agent_id,
-                            job_id: r.summary.job_id,
-                            received_at: r.received_at,
-                            operation_type: r.summary.operation_type,
-                            status: r.summary.status,
-                            node_name: r.summary.node_name,
-                            start_time: r.summary.start_time,
-                            end_time: r.summary.end_time,
-                            error_count: r.summary.error_count,
-                            first_error: r.summary.first_error,
-                            report: serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-                        })
-                        .collect();
-                    json(StatusCode::OK, &ReportList { reports, next })
-                }
-                Err(e) => storage_error(e),
-            }
-        }
-        (Method::GET, ["jobs", job]) => {
-            let job = match parse_guid("job id", job) {
-                Ok(j) => j,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            match app
-                .storage
-                .reports(ReportFilter {
-                    job_id: Some(job),
-                    limit: 1000,
-                    ..Default::default()
-                })
-                .await
-            {
-                Ok(r) if r.is_empty() => {
-                    error(StatusCode::NOT_FOUND, format!("no report with JobId {job}"))
-                }
-                Ok(r) => {
-                    let values: Vec<Value> = r
-                        .iter()
-                        .filter_map(|x| serde_json::from_slice(&x.body).ok())
-                        .collect();
-                    json(
-                        StatusCode::OK,
-                        &dsc_core::pull::messages::merge_reports(&values),
-                    )
-                }
-                Err(e) => storage_error(e),
-            }
-        }
+        (Method::GET, ["reports"]) => list_reports(app, &query).await,
+        (Method::GET, ["jobs", job]) => job_report(app, job).await,
         (Method::GET, ["keys"]) => match app.storage.registration_keys().await {
             Ok(keys) => json(
                 StatusCode::OK,
@@ -369,6 +277,104 @@ async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path
             StatusCode::NOT_FOUND,
             format!("no admin endpoint {} {path}", req.method()),
         ),
+    }
+}
+
+/// `GET /reports`: a page of reports matching the query's filters.
+async fn list_reports(app: &App, query: &[(String, String)]) -> Resp {
+    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut f = ReportFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    macro_rules! parse_or_400 {
+        ($name:expr, $parse:expr) => {
+            match q($name).map($parse).transpose() {
+                Ok(v) => v,
+                Err(_) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        format!("invalid '{}' parameter", $name),
+                    )
+                }
+            }
+        };
+    }
+    f.agent_id = parse_or_400!("agent", |a: String| parse_guid("agent", &a));
+    f.job_id = parse_or_400!("job", |a: String| parse_guid("job", &a));
+    f.status = match filter_text("status", q("status")) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    f.since = parse_or_400!("since", |s: String| s.parse::<i64>());
+    f.until = parse_or_400!("until", |s: String| s.parse::<i64>());
+    f.after_id = parse_or_400!("after", |s: String| s.parse::<i64>());
+    if let Some(l) = parse_or_400!("limit", |s: String| s.parse::<usize>()) {
+        if !(1..=1000).contains(&l) {
+            return error(StatusCode::BAD_REQUEST, "limit must be 1 to 1000");
+        }
+        f.limit = l;
+    }
+    let limit = f.limit;
+    match app.storage.reports(f).await {
+        Ok(reports) => {
+            let next = if reports.len() == limit {
+                reports.last().map(|r| r.id)
+            } else {
+                None
+            };
+            let reports = reports
+                .into_iter()
+                .map(|r| ReportInfo {
+                    id: r.id,
+                    agent_id: r.agent_id,
+                    job_id: r.summary.job_id,
+                    received_at: r.received_at,
+                    operation_type: r.summary.operation_type,
+                    status: r.summary.status,
+                    node_name: r.summary.node_name,
+                    start_time: r.summary.start_time,
+                    end_time: r.summary.end_time,
+                    error_count: r.summary.error_count,
+                    first_error: r.summary.first_error,
+                    report: serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+                })
+                .collect();
+            json(StatusCode::OK, &ReportList { reports, next })
+        }
+        Err(e) => storage_error(e),
+    }
+}
+
+/// `GET /jobs/{job}`: the reports of one job merged into one.
+async fn job_report(app: &App, job: &str) -> Resp {
+    let job = match parse_guid("job id", job) {
+        Ok(j) => j,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match app
+        .storage
+        .reports(ReportFilter {
+            job_id: Some(job),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(r) if r.is_empty() => {
+            error(StatusCode::NOT_FOUND, format!("no report with JobId {job}"))
+        }
+        Ok(r) => {
+            let values: Vec<Value> = r
+                .iter()
+                .filter_map(|x| serde_json::from_slice(&x.body).ok())
+                .collect();
+            json(
+                StatusCode::OK,
+                &dsc_core::pull::messages::merge_reports(&values),
+            )
+        }
+        Err(e) => storage_error(e),
     }
 }
 
