@@ -198,9 +198,40 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
     if let Err(e) = check_agent_information(&request) {
         return error(StatusCode::BAD_REQUEST, e);
     }
+    let accepted = match accept_identity(app, peer, agent_id, &request, &signed).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let message_type = request.registration_information.registration_message_type;
+    let registration = Registration {
+        agent_id,
+        message_type,
+        key_id: records[key_index].id.clone(),
+        registered_at: now().unix_timestamp(),
+        request,
+        pin: accepted.new_pin().cloned(),
+    };
+    match app.storage.register(registration).await {
+        Ok(()) => {
+            tracing::info!(agent = %agent_id, kind = message_type.as_str(), "agent registered");
+            empty(StatusCode::NO_CONTENT)
+        }
+        Err(e) => storage_error(e),
+    }
+}
+
+/// The identity checks of a registration: the certificate it describes against the agent's
+/// pin and the presented certificate, and its signature never seen before. A renewal is audited.
+async fn accept_identity(
+    app: &App,
+    peer: &Peer,
+    agent_id: Uuid,
+    request: &RegisterRequest,
+    signed: &SignedHeaders,
+) -> Result<Accepted, Resp> {
     let view = match app.storage.agent(agent_id).await {
         Ok(v) => v,
-        Err(e) => return storage_error(e),
+        Err(e) => return Err(storage_error(e)),
     };
     let described = request
         .registration_information
@@ -218,7 +249,7 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
                 IdentityError::MalformedThumbprint(_) => StatusCode::BAD_REQUEST,
                 _ => StatusCode::UNAUTHORIZED,
             };
-            return refuse(app, peer, agent_id, status, e.to_string()).await;
+            return Err(refuse(app, peer, agent_id, status, e.to_string()).await);
         }
     };
     // A signature is accepted once: a captured registration cannot be replayed.
@@ -232,9 +263,9 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
         Ok(false) => {
             let why = "this registration signature was already used; sign each registration anew"
                 .to_string();
-            return refuse(app, peer, agent_id, StatusCode::UNAUTHORIZED, why).await;
+            return Err(refuse(app, peer, agent_id, StatusCode::UNAUTHORIZED, why).await);
         }
-        Err(e) => return storage_error(e),
+        Err(e) => return Err(storage_error(e)),
     }
     if let Accepted::Renewal { old, new } = &accepted {
         let what = format!("certificate renewed: {old} -> {}", new.thumbprint);
@@ -248,22 +279,7 @@ async fn register(app: &Arc<App>, peer: &Peer, agent_id: Uuid, req: Request<Inco
         )
         .await;
     }
-    let message_type = request.registration_information.registration_message_type;
-    let registration = Registration {
-        agent_id,
-        message_type,
-        key_id: records[key_index].id.clone(),
-        registered_at: now().unix_timestamp(),
-        request,
-        pin: accepted.new_pin().cloned(),
-    };
-    match app.storage.register(registration).await {
-        Ok(()) => {
-            tracing::info!(agent = %agent_id, kind = message_type.as_str(), "agent registered");
-            empty(StatusCode::NO_CONTENT)
-        }
-        Err(e) => storage_error(e),
-    }
+    Ok(accepted)
 }
 
 /// Bounds the name-like fields of a registration.
