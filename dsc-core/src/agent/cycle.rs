@@ -206,15 +206,17 @@ fn classify(e: ClientError) -> PullFailure {
     }
 }
 
-/// Runs one cycle in `dir`.
-pub fn run_cycle(dir: &StateDir, o: &CycleOptions) -> Result<CycleReport, AgentError> {
-    let settings = Settings::load(dir)?;
-    let mut state = State::load(dir)?;
-    let start = time::OffsetDateTime::now_utc();
-    let job_id = uuid::Uuid::new_v4();
-    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-    let client = settings.client(dir)?;
-    let queue = Queue::new(&dir.queue());
+/// Delivers queued reports, then pulls a new package if there is one: whether the server
+/// was reached, and whether a new package was taken. Problems go to `errors` and `warnings`.
+fn contact_server(
+    client: &crate::pull::client::PullClient,
+    queue: &Queue,
+    settings: &Settings,
+    dir: &StateDir,
+    state: &mut State,
+    keys: &[crate::package::signing::VerifyingKey],
+    (errors, warnings): (&mut Vec<String>, &mut Vec<String>),
+) -> (bool, bool) {
     let delivered = queue.deliver(&mut |b| {
         client
             .send_report(b)
@@ -227,42 +229,87 @@ pub fn run_cycle(dir: &StateDir, o: &CycleOptions) -> Result<CycleReport, AgentE
             .iter()
             .map(|r| format!("the server refused a queued report: {r}")),
     );
-    let mut reached = delivered.stopped.is_none();
+    let unreachable =
+        |e: &str| format!("the server is unreachable ({e}): enforcing the last verified package");
     if let Some(e) = &delivered.stopped {
-        warnings.push(format!(
-            "the server is unreachable ({e}): enforcing the last verified package"
-        ));
+        warnings.push(unreachable(e));
+        return (false, false);
     }
-    let keys = settings.trusted_keys()?;
-    let mut new_package = false;
-    if reached {
-        match pull(&client, &settings, dir, &mut state, &keys) {
-            Ok(changed) => new_package = changed,
-            Err(PullFailure::Unreachable(e)) => {
-                reached = false;
-                warnings.push(format!(
-                    "the server is unreachable ({e}): enforcing the last verified package"
-                ));
-            }
-            Err(PullFailure::Refused(e)) => errors.push(e),
+    match pull(client, settings, dir, state, keys) {
+        Ok(changed) => (true, changed),
+        Err(PullFailure::Unreachable(e)) => {
+            warnings.push(unreachable(&e));
+            (false, false)
+        }
+        Err(PullFailure::Refused(e)) => {
+            errors.push(e);
+            (true, false)
         }
     }
+}
+
+/// Enforces every package in force: each resource's status, and whether anything was set.
+fn enforce_all(
+    dir: &StateDir,
+    o: &CycleOptions,
+    settings: &Settings,
+    keys: &[crate::package::signing::VerifyingKey],
+    state: &mut State,
+    errors: &mut Vec<String>,
+) -> (Vec<ResourceStatus>, bool) {
     let mut resources = Vec::new();
     let mut applied = false;
-    if errors.is_empty() {
-        if state.packages.is_empty() {
-            errors.push("no verified package is in force yet".to_string());
-        }
-        for (name, package) in state.packages.iter_mut() {
-            match enforce(dir, o, &settings, &keys, name, package) {
-                Ok((statuses, did_set)) => {
-                    resources.extend(statuses);
-                    applied |= did_set;
-                }
-                Err(e) => errors.push(e),
+    if state.packages.is_empty() {
+        errors.push("no verified package is in force yet".to_string());
+    }
+    for (name, package) in state.packages.iter_mut() {
+        match enforce(dir, o, settings, keys, name, package) {
+            Ok((statuses, did_set)) => {
+                resources.extend(statuses);
+                applied |= did_set;
             }
+            Err(e) => errors.push(e),
         }
     }
+    (resources, applied)
+}
+
+/// A cycle failed when anything failed, else is non-compliant when a resource is not in the
+/// desired state.
+fn outcome_of(errors: &[String], resources: &[ResourceStatus]) -> Outcome {
+    if !errors.is_empty() || resources.iter().any(|r| r.error.is_some()) {
+        Outcome::Failed
+    } else if resources.iter().any(|r| !r.in_desired_state) {
+        Outcome::NonCompliant
+    } else {
+        Outcome::Compliant
+    }
+}
+
+/// Runs one cycle in `dir`.
+pub fn run_cycle(dir: &StateDir, o: &CycleOptions) -> Result<CycleReport, AgentError> {
+    let settings = Settings::load(dir)?;
+    let mut state = State::load(dir)?;
+    let start = time::OffsetDateTime::now_utc();
+    let job_id = uuid::Uuid::new_v4();
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let client = settings.client(dir)?;
+    let queue = Queue::new(&dir.queue());
+    let keys = settings.trusted_keys()?;
+    let (reached, new_package) = contact_server(
+        &client,
+        &queue,
+        &settings,
+        dir,
+        &mut state,
+        &keys,
+        (&mut errors, &mut warnings),
+    );
+    let (resources, applied) = if errors.is_empty() {
+        enforce_all(dir, o, &settings, &keys, &mut state, &mut errors)
+    } else {
+        (Vec::new(), false)
+    };
     let end = time::OffsetDateTime::now_utc();
     let node_name = super::host_name();
     let ip = super::local_address(&settings.server);
@@ -286,13 +333,7 @@ pub fn run_cycle(dir: &StateDir, o: &CycleOptions) -> Result<CycleReport, AgentE
     if !sent {
         warnings.extend(queue.push(&job_id.to_string(), &body)?);
     }
-    let outcome = if !errors.is_empty() || resources.iter().any(|r| r.error.is_some()) {
-        Outcome::Failed
-    } else if resources.iter().any(|r| !r.in_desired_state) {
-        Outcome::NonCompliant
-    } else {
-        Outcome::Compliant
-    };
+    let outcome = outcome_of(&errors, &resources);
     let report = CycleReport {
         job_id,
         started: report::lcm_time(start),
