@@ -13,6 +13,48 @@ impl Engine {
         sink: &mut dyn MessageSink,
     ) -> Result<Invocation> {
         check_security_context(r, m.operation)?;
+        let spec = self.command_spec(r, m, input, what_if)?;
+        let mut plain = StderrTail::default();
+        let mut last_error: Option<String> = None;
+        let resource_type = r.type_name.clone();
+        let result = process::run(&spec, &mut |line| match parse_stderr_line(line) {
+            StderrLine::Message(level, text) => {
+                if level == Level::Error {
+                    last_error = Some(text.clone());
+                }
+                self.emit(
+                    sink,
+                    Message {
+                        level,
+                        resource_type: Some(resource_type.clone()),
+                        message: text,
+                    },
+                );
+            }
+            StderrLine::Plain(text) => plain.push(&text),
+        });
+        let out = result.map_err(|e| run_error(r, m, e))?;
+        if out.code != 0 {
+            return Err(failure(r, m, out.code, plain.text(), last_error));
+        }
+        let stdout = String::from_utf8(out.stdout)
+            .map_err(|_| bad_output(r, m.operation, "stdout is not valid UTF-8".into()))?;
+        Ok(Invocation {
+            stdout: crate::adapter::adapter_output(r, stdout),
+        })
+    }
+}
+
+impl Engine {
+    /// The process to start for a method: program, arguments, input on stdin or in the
+    /// environment, and the engine's environment and timeout.
+    fn command_spec(
+        &self,
+        r: &Resource,
+        m: &MethodRef<'_>,
+        input: Option<&Value>,
+        what_if: bool,
+    ) -> Result<CommandSpec> {
         let wrapped = input.map(|v| crate::adapter::adapter_input(r, v));
         let input = wrapped.as_ref();
         let input_json = input.map(|v| v.to_string());
@@ -38,79 +80,64 @@ impl Engine {
             self.options.trace_level.as_str().into(),
         ));
         spec.env.extend(self.options.env.iter().cloned());
+        Ok(spec)
+    }
+}
 
-        let mut plain = StderrTail::default();
-        let mut last_error: Option<String> = None;
-        let resource_type = r.type_name.clone();
-        let result = process::run(&spec, &mut |line| match parse_stderr_line(line) {
-            StderrLine::Message(level, text) => {
-                if level == Level::Error {
-                    last_error = Some(text.clone());
-                }
-                self.emit(
-                    sink,
-                    Message {
-                        level,
-                        resource_type: Some(resource_type.clone()),
-                        message: text,
-                    },
-                );
-            }
-            StderrLine::Plain(text) => plain.push(&text),
-        });
-        let out = match result {
-            Ok(o) => o,
-            Err(RunError::Timeout(t)) => {
-                return Err(Error::Timeout {
-                    resource: r.type_name.clone(),
-                    operation: m.operation,
-                    seconds: t.as_secs_f64(),
-                });
-            }
-            Err(RunError::Spawn(e)) => {
-                let reason = if e.kind() == std::io::ErrorKind::NotFound {
-                    format!(
-                        "executable not found (looked in '{}' and on PATH)",
-                        r.directory.display()
-                    )
-                } else {
-                    e.to_string()
-                };
-                return Err(Error::Spawn {
-                    resource: r.type_name.clone(),
-                    executable: m.executable.to_string(),
-                    reason,
-                });
-            }
-        };
-        if out.code != 0 {
-            let described = r
-                .manifest
-                .exit_codes
-                .as_ref()
-                .and_then(|c| c.get(&out.code))
-                .cloned();
-            let stderr_text = plain.text();
-            let message = match (described, stderr_text.is_empty()) {
-                (Some(d), true) => d,
-                (Some(d), false) => format!("{d}\n{stderr_text}"),
-                (None, false) => stderr_text,
-                (None, true) => {
-                    last_error.unwrap_or_else(|| "the resource wrote no error message".to_string())
-                }
+/// A process that did not run to the end: timed out, or could not start.
+fn run_error(r: &Resource, m: &MethodRef<'_>, e: RunError) -> Error {
+    match e {
+        RunError::Timeout(t) => Error::Timeout {
+            resource: r.type_name.clone(),
+            operation: m.operation,
+            seconds: t.as_secs_f64(),
+        },
+        RunError::Spawn(e) => {
+            let reason = if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "executable not found (looked in '{}' and on PATH)",
+                    r.directory.display()
+                )
+            } else {
+                e.to_string()
             };
-            return Err(Error::ResourceFailed {
+            Error::Spawn {
                 resource: r.type_name.clone(),
-                operation: m.operation,
-                code: out.code,
-                message,
-            });
+                executable: m.executable.to_string(),
+                reason,
+            }
         }
-        let stdout = String::from_utf8(out.stdout)
-            .map_err(|_| bad_output(r, m.operation, "stdout is not valid UTF-8".into()))?;
-        Ok(Invocation {
-            stdout: crate::adapter::adapter_output(r, stdout),
-        })
+    }
+}
+
+/// A non-zero exit: the manifest's meaning of the code, then what the resource wrote on
+/// stderr (plain lines, else its last error message).
+fn failure(
+    r: &Resource,
+    m: &MethodRef<'_>,
+    code: i32,
+    stderr_text: String,
+    last_error: Option<String>,
+) -> Error {
+    let described = r
+        .manifest
+        .exit_codes
+        .as_ref()
+        .and_then(|c| c.get(&code))
+        .cloned();
+    let message = match (described, stderr_text.is_empty()) {
+        (Some(d), true) => d,
+        (Some(d), false) => format!("{d}\n{stderr_text}"),
+        (None, false) => stderr_text,
+        (None, true) => {
+            last_error.unwrap_or_else(|| "the resource wrote no error message".to_string())
+        }
+    };
+    Error::ResourceFailed {
+        resource: r.type_name.clone(),
+        operation: m.operation,
+        code,
+        message,
     }
 }
 
