@@ -3,107 +3,72 @@
 
 use super::*;
 
+/// The content a path names: `configurations/{name}`, `modules/{name}/{version}`,
+/// `packages/{name}`.
+fn content_key(seg: &[&str]) -> Option<ContentKey> {
+    let name = |n: &str| n.to_string();
+    Some(match seg {
+        ["configurations", n] => ContentKey::Configuration { name: name(n) },
+        ["packages", n] => ContentKey::Package { name: name(n) },
+        ["modules", n, v] => ContentKey::Module {
+            name: name(n),
+            version: name(v),
+        },
+        _ => return None,
+    })
+}
+
+/// The names a publish must have: a configuration (or package) name, or a module name with
+/// a version.
+fn check_publish(key: &ContentKey) -> Result<(), String> {
+    match key {
+        ContentKey::Configuration { name } | ContentKey::Package { name } => {
+            check_name("configuration name", name).map_err(|e| e.to_string())
+        }
+        ContentKey::Module { name, version } => {
+            check_name("module name", name)
+                .and_then(|_| check_module_version(version))
+                .map_err(|e| e.to_string())?;
+            if version.is_empty() {
+                return Err("a module version is required".into());
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Answers a content route (`/configurations`, `/modules`, `/packages`).
 pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) -> Resp {
     let method = req.method().clone();
     match (method, seg) {
-        (Method::GET, ["configurations"]) => list_content(app, ContentKind::Configuration).await,
-        (Method::GET, ["modules"]) => list_content(app, ContentKind::Module).await,
-        (Method::GET, ["packages"]) => list_content(app, ContentKind::Package).await,
-        (Method::PUT, ["packages", name]) => {
-            if let Err(e) = check_name("configuration name", name) {
-                return error(StatusCode::BAD_REQUEST, e);
-            }
-            put_package(app, name, req).await
+        (Method::GET, ["configurations"]) => {
+            return list_content(app, ContentKind::Configuration).await;
         }
-        (Method::GET, ["packages", name]) => {
-            get_content(
-                app,
-                ContentKey::Package {
-                    name: name.to_string(),
-                },
-            )
-            .await
-        }
-        (Method::DELETE, ["packages", name]) => {
-            delete_content(
-                app,
-                ContentKey::Package {
-                    name: name.to_string(),
-                },
-            )
-            .await
-        }
-        (Method::PUT, ["configurations", name]) => {
-            if let Err(e) = check_name("configuration name", name) {
-                return error(StatusCode::BAD_REQUEST, e);
-            }
-            let key = ContentKey::Configuration {
-                name: name.to_string(),
-            };
-            put_content(app, key, req).await
-        }
-        (Method::PUT, ["modules", name, version]) => {
-            if let Err(e) =
-                check_name("module name", name).and_then(|_| check_module_version(version))
-            {
-                return error(StatusCode::BAD_REQUEST, e);
-            }
-            if version.is_empty() {
-                return error(StatusCode::BAD_REQUEST, "a module version is required");
-            }
-            let key = ContentKey::Module {
-                name: name.to_string(),
-                version: version.to_string(),
-            };
-            put_content(app, key, req).await
-        }
-        (Method::GET, ["configurations", name]) => {
-            get_content(
-                app,
-                ContentKey::Configuration {
-                    name: name.to_string(),
-                },
-            )
-            .await
-        }
-        (Method::GET, ["modules", name, version]) => {
-            get_content(
-                app,
-                ContentKey::Module {
-                    name: name.to_string(),
-                    version: version.to_string(),
-                },
-            )
-            .await
-        }
-        (Method::DELETE, ["configurations", name]) => {
-            delete_content(
-                app,
-                ContentKey::Configuration {
-                    name: name.to_string(),
-                },
-            )
-            .await
-        }
-        (Method::DELETE, ["modules", name, version]) => {
-            delete_content(
-                app,
-                ContentKey::Module {
-                    name: name.to_string(),
-                    version: version.to_string(),
-                },
-            )
-            .await
-        }
-        _ => error(
+        (Method::GET, ["modules"]) => return list_content(app, ContentKind::Module).await,
+        (Method::GET, ["packages"]) => return list_content(app, ContentKind::Package).await,
+        _ => {}
+    }
+    let not_found = || {
+        error(
             StatusCode::NOT_FOUND,
             format!(
                 "no admin endpoint {} /api/v1/{}",
                 req.method(),
                 seg.join("/")
             ),
-        ),
+        )
+    };
+    let Some(key) = content_key(seg) else {
+        return not_found();
+    };
+    match *req.method() {
+        Method::GET => get_content(app, key).await,
+        Method::DELETE => delete_content(app, key).await,
+        Method::PUT => match check_publish(&key) {
+            Ok(()) => put_content(app, key, req).await,
+            Err(e) => error(StatusCode::BAD_REQUEST, e),
+        },
+        _ => not_found(),
     }
 }
 
@@ -119,15 +84,8 @@ async fn list_content(app: &Arc<App>, kind: ContentKind) -> Resp {
     }
 }
 
-/// Stores a `.dscpkg` under a configuration name after checking that it opens (catalog and
-/// signatures consistent); its signers' key ids are recorded. Trust is the agents' business.
-async fn put_package(app: &Arc<App>, name: &str, req: Request<Incoming>) -> Resp {
-    let key = ContentKey::Package {
-        name: name.to_string(),
-    };
-    put_content(app, key, req).await
-}
-
+/// Reads an upload (at most `--max-upload-bytes`) and publishes it; a package is checked
+/// before it is stored (see `service::put_content`).
 async fn put_content(app: &Arc<App>, key: ContentKey, req: Request<Incoming>) -> Resp {
     let body = match read_body(
         req.into_body(),
