@@ -382,44 +382,55 @@ async fn node(app: &App, v: &Viewer, req: &Request<Incoming>, id: &str) -> Resp 
                 button type="submit" { "Save tags" }
             }
         }
-        h2 { "Resources in the latest run" }
-        @if resources.is_empty() {
-            div.empty { "No run reported per-resource results yet." }
-        } @else {
-            div.table { table {
-                thead { tr { th { "Resource" } th { "Module" } th { "State" } th { "Error" } } }
-                tbody { @for r in &resources {
-                    tr {
-                        td.mono { (r.resource_id) }
-                        td { (r.module) }
-                        td { @if r.in_desired_state { (badge(ComplianceStatus::Compliant)) } @else { (badge(ComplianceStatus::NonCompliant)) } }
-                        td { (r.error.clone().unwrap_or_default()) }
-                    }
-                } }
-            } }
-        }
-        @if !errors.is_empty() {
-            h2 { "Errors" }
-            div.error { ul { @for e in &errors { li { (e) } } } }
-        }
-        h2 { "Runs" }
-        @if reports.is_empty() {
-            div.empty { "No report yet." }
-        } @else {
-            div.table { table {
-                thead { tr { th { "Received" } th { "Operation" } th { "Status" } th { "Report" } } }
-                tbody { @for r in &reports {
-                    tr {
-                        td { (when(Some(r.received_at))) }
-                        td { (r.summary.operation_type.clone().unwrap_or_default()) }
-                        td { (r.summary.status.clone().unwrap_or_else(|| "(start)".into())) }
-                        td { details { summary { "JSON" } pre { (pretty(&r.body)) } } }
-                    }
-                } }
-            } }
-        }
+        (node_results(&resources, &errors, &reports))
     };
     html_page(StatusCode::OK, layout(v, &title, "nodes", body))
+}
+
+/// A node page's results: the latest run's resources, its errors, the runs.
+fn node_results(
+    resources: &[dsc_core::pull::compliance::ResourceResult],
+    errors: &[String],
+    reports: &[crate::storage::StoredReport],
+) -> maud::Markup {
+    html! {
+    h2 { "Resources in the latest run" }
+    @if resources.is_empty() {
+        div.empty { "No run reported per-resource results yet." }
+    } @else {
+        div.table { table {
+            thead { tr { th { "Resource" } th { "Module" } th { "State" } th { "Error" } } }
+            tbody { @for r in resources {
+                tr {
+                    td.mono { (r.resource_id) }
+                    td { (r.module) }
+                    td { @if r.in_desired_state { (badge(ComplianceStatus::Compliant)) } @else { (badge(ComplianceStatus::NonCompliant)) } }
+                    td { (r.error.clone().unwrap_or_default()) }
+                }
+            } }
+        } }
+    }
+    @if !errors.is_empty() {
+        h2 { "Errors" }
+        div.error { ul { @for e in errors { li { (e) } } } }
+    }
+    h2 { "Runs" }
+    @if reports.is_empty() {
+        div.empty { "No report yet." }
+    } @else {
+        div.table { table {
+            thead { tr { th { "Received" } th { "Operation" } th { "Status" } th { "Report" } } }
+            tbody { @for r in reports {
+                tr {
+                    td { (when(Some(r.received_at))) }
+                    td { (r.summary.operation_type.clone().unwrap_or_default()) }
+                    td { (r.summary.status.clone().unwrap_or_else(|| "(start)".into())) }
+                    td { details { summary { "JSON" } pre { (pretty(&r.body)) } } }
+                }
+            } }
+        } }
+    }
+    }
 }
 
 fn pretty(body: &[u8]) -> String {
