@@ -120,6 +120,55 @@ pub struct Registry {
     by_type: HashMap<String, Vec<usize>>,
 }
 
+/// Whether a manifest's resource is used on this machine: not a type traek runs itself, and
+/// its `condition` holds (a condition that cannot be evaluated is a warning).
+fn usable_here(
+    manifest: &crate::manifest::ResourceManifest,
+    path: &Path,
+    sink: &mut dyn MessageSink,
+) -> bool {
+    let warn =
+        |sink: &mut dyn MessageSink, text: String| sink.message(Message::engine(Level::Warn, text));
+    if is_builtin_type(&manifest.type_name) {
+        sink.message(Message::engine(
+            Level::Debug,
+            format!(
+                "traek runs '{}' itself; the manifest in '{}' is not used",
+                manifest.type_name,
+                path.display()
+            ),
+        ));
+        return false;
+    }
+    if let Some(cond) = &manifest.condition {
+        match manifest_condition(cond) {
+            Ok(true) => {}
+            Ok(false) => {
+                sink.message(Message::engine(
+                    Level::Debug,
+                    format!(
+                        "resource '{}' is not usable here: its condition {cond} is false",
+                        manifest.type_name
+                    ),
+                ));
+                return false;
+            }
+            Err(e) => {
+                warn(
+                    sink,
+                    format!(
+                        "skipping resource '{}' in '{}': its condition {e}",
+                        manifest.type_name,
+                        path.display()
+                    ),
+                );
+                return false;
+            }
+        }
+    }
+    true
+}
+
 impl Registry {
     /// Scans the directories and loads every manifest found. Warnings (skipped files,
     /// duplicates, date versions) go to `sink`.
@@ -270,42 +319,8 @@ impl Registry {
             for w in lm.warnings {
                 warn(sink, format!("{w} (in '{}')", path.display()));
             }
-            if is_builtin_type(&lm.manifest.type_name) {
-                sink.message(Message::engine(
-                    Level::Debug,
-                    format!(
-                        "traek runs '{}' itself; the manifest in '{}' is not used",
-                        lm.manifest.type_name,
-                        path.display()
-                    ),
-                ));
+            if !usable_here(&lm.manifest, path, sink) {
                 continue;
-            }
-            if let Some(cond) = &lm.manifest.condition {
-                match manifest_condition(cond) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        sink.message(Message::engine(
-                            Level::Debug,
-                            format!(
-                                "resource '{}' is not usable here: its condition {cond} is false",
-                                lm.manifest.type_name
-                            ),
-                        ));
-                        continue;
-                    }
-                    Err(e) => {
-                        warn(
-                            sink,
-                            format!(
-                                "skipping resource '{}' in '{}': its condition {e}",
-                                lm.manifest.type_name,
-                                path.display()
-                            ),
-                        );
-                        continue;
-                    }
-                }
             }
             let key = lm.manifest.type_name.to_lowercase();
             let indexes = self.by_type.entry(key).or_default();
