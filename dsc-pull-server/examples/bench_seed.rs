@@ -9,6 +9,38 @@ use dsc_pull_server::storage::{ContentKey, Registration};
 use std::io::Write;
 use uuid::Uuid;
 
+/// A final report of three resources (one out of the desired state when `drifted`).
+fn report_body(job: Uuid, drifted: bool) -> String {
+    let resource = |id: &str, ok: bool| {
+        format!(
+            r#"{{\"ResourceId\":\"{id}\",\"ModuleName\":\"PSDesiredStateConfiguration\",\"InDesiredState\":{ok}}}"#
+        )
+    };
+    let (good, bad) = if drifted {
+        (
+            vec![
+                resource("[File]motd", true),
+                resource("[Registry]policy", true),
+            ],
+            vec![resource("[Service]w3svc", false)],
+        )
+    } else {
+        (
+            vec![
+                resource("[File]motd", true),
+                resource("[Registry]policy", true),
+                resource("[Service]w3svc", true),
+            ],
+            vec![],
+        )
+    };
+    format!(
+        r#"{{"JobId":"{job}","OperationType":"Consistency","RefreshMode":"Pull","Status":"Success","ReportFormatVersion":"2.0","StartTime":"2024-01-01T00:00:00.0000000+00:00","EndTime":"2024-01-01T00:00:05.0000000+00:00","Errors":[],"StatusData":["{{\"Status\":\"Success\",\"NumberOfResources\":3,\"ResourcesInDesiredState\":[{}],\"ResourcesNotInDesiredState\":[{}]}}"]}}"#,
+        good.join(","),
+        bad.join(",")
+    )
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -92,34 +124,7 @@ async fn main() {
         let job = Uuid::new_v4();
         // Three resources; every tenth run has one out of the desired state.
         let drifted = i % 10 == 0;
-        let resource = |id: &str, ok: bool| {
-            format!(
-                r#"{{\"ResourceId\":\"{id}\",\"ModuleName\":\"PSDesiredStateConfiguration\",\"InDesiredState\":{ok}}}"#
-            )
-        };
-        let (good, bad) = if drifted {
-            (
-                vec![
-                    resource("[File]motd", true),
-                    resource("[Registry]policy", true),
-                ],
-                vec![resource("[Service]w3svc", false)],
-            )
-        } else {
-            (
-                vec![
-                    resource("[File]motd", true),
-                    resource("[Registry]policy", true),
-                    resource("[Service]w3svc", true),
-                ],
-                vec![],
-            )
-        };
-        let body = format!(
-            r#"{{"JobId":"{job}","OperationType":"Consistency","RefreshMode":"Pull","Status":"Success","ReportFormatVersion":"2.0","StartTime":"2024-01-01T00:00:00.0000000+00:00","EndTime":"2024-01-01T00:00:05.0000000+00:00","Errors":[],"StatusData":["{{\"Status\":\"Success\",\"NumberOfResources\":3,\"ResourcesInDesiredState\":[{}],\"ResourcesNotInDesiredState\":[{}]}}"]}}"#,
-            good.join(","),
-            bad.join(",")
-        );
+        let body = report_body(job, drifted);
         let summary = parse_report(body.as_bytes()).expect("report");
         let s = storage.clone();
         tasks.spawn(async move {
