@@ -27,6 +27,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # dsc-core's features, each on its own.
 bash scripts/features.sh
+# No function outside the tests over 100 lines.
+python3 scripts/function-length.py
 
 # PostgreSQL and an S3-compatible server for the storage, end-to-end and replica tests.
 source scripts/services.sh

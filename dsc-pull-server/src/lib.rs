@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod import;
 pub mod keys;
+pub mod listing;
 pub mod metrics;
 pub mod protocol;
 pub mod proxy;

@@ -8,13 +8,23 @@
 //! `X-ARR-ClientCert`. From any other address those headers are ignored, so a client cannot
 //! claim a certificate, an address or HTTPS by sending them.
 
-use crate::state::Peer;
 use base64::Engine as _;
 use hyper::HeaderMap;
 use ipnet::IpNet;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use std::net::{IpAddr, SocketAddr};
+
+/// What is known about the connection a request came on.
+#[derive(Debug, Clone, Default)]
+pub struct Peer {
+    /// The connection is HTTPS.
+    pub tls: bool,
+    /// Thumbprint of the client certificate, when one was presented.
+    pub thumbprint: Option<String>,
+    /// The client's address (recorded in the audit trail).
+    pub addr: Option<std::net::SocketAddr>,
+}
 
 /// The default header a proxy puts the client certificate in.
 pub const DEFAULT_CERT_HEADER: &str = "X-SSL-Client-Cert";

@@ -35,13 +35,4 @@ impl App {
     }
 }
 
-/// What is known about the connection a request came on.
-#[derive(Debug, Clone, Default)]
-pub struct Peer {
-    /// The connection is HTTPS.
-    pub tls: bool,
-    /// Thumbprint of the client certificate, when one was presented.
-    pub thumbprint: Option<String>,
-    /// The client's address (recorded in the audit trail).
-    pub addr: Option<std::net::SocketAddr>,
-}
+pub use crate::proxy::Peer;

@@ -6,9 +6,8 @@
 //! - Audit (viewer): newest first, filtered by user, action and time range.
 
 use crate::auth::{self, Principal};
-use crate::http::{Resp, empty, error, filter_text, json, query_params, read_body, storage_error};
+use crate::http::{Resp, empty, error, json, read_body, storage_error};
 use crate::state::App;
-use crate::storage::accounts::AuditFilter;
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{Value, json};
@@ -181,35 +180,8 @@ async fn revoke_token(app: &App, who: &Principal, id: &str) -> Resp {
     crate::service::respond_empty(crate::service::revoke_token(app, who, id).await)
 }
 
-/// Reads the audit query: `user`, `action`, `since`, `until` (Unix seconds), `before` (an entry
-/// id), `limit` (1–1000).
-pub fn audit_filter(query: Option<&str>) -> Result<AuditFilter, String> {
-    let params = query_params(query);
-    let q = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let num = |k: &str| {
-        q(k).map(|v| {
-            v.parse::<i64>()
-                .map_err(|_| format!("invalid '{k}' parameter"))
-        })
-        .transpose()
-    };
-    let limit = match q("limit").map(|l| l.parse::<usize>()) {
-        None => 100,
-        Some(Ok(l)) if (1..=1000).contains(&l) => l,
-        Some(_) => return Err("limit must be 1 to 1000".into()),
-    };
-    Ok(AuditFilter {
-        actor: filter_text("user", q("user"))?,
-        action: filter_text("action", q("action"))?,
-        since: num("since")?,
-        until: num("until")?,
-        before: filter_text("before", q("before"))?,
-        limit,
-    })
-}
-
 async fn list_audit(app: &App, req: &Request<Incoming>) -> Resp {
-    let filter = match audit_filter(req.uri().query()) {
+    let filter = match crate::listing::audit_filter(req.uri().query()) {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };

@@ -8,16 +8,13 @@ mod accounts;
 mod content;
 mod nodes;
 
-pub use accounts::audit_filter;
-pub use nodes::nodes_csv;
-
 use crate::auth::{self, Action, Principal, Via};
 use crate::http::{
     Resp, constant_time_eq, empty, error, filter_text, json, query_params, read_body, respond,
     storage_error,
 };
 use crate::state::{App, Peer};
-use crate::storage::{ContentKey, ContentKind, NodeQuery, NodeSummary, ReportFilter};
+use crate::storage::{ContentKey, ContentKind, NodeQuery, ReportFilter};
 use dsc_core::pull::api::{KeyList, NewKey, ReportInfo, ReportList};
 use dsc_core::pull::compliance::ComplianceStatus;
 use dsc_core::pull::path::{check_module_version, check_name, parse_guid};

@@ -190,7 +190,7 @@ async fn list_nodes(app: &App, req: &Request<Incoming>) -> Resp {
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match app.storage.search_nodes(&query).await {
-        Ok(nodes) if wants_csv(req) => nodes_csv(&nodes),
+        Ok(nodes) if wants_csv(req) => crate::listing::nodes_csv(&nodes),
         Ok(nodes) => {
             let next = if nodes.len() == query.limit {
                 nodes.last().map(|n| n.agent_id)
@@ -211,52 +211,6 @@ fn wants_csv(req: &Request<Incoming>) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().contains("text/csv"))
 }
 
-/// One CSV field, quoted when it needs to be (RFC 4180).
-/// One CSV cell. A value a spreadsheet would run as a formula (it starts with `=`, `+`, `-`,
-/// `@`, a tab or a carriage return) is prefixed with `'`, so it is shown as text.
-pub fn csv_field(text: &str) -> String {
-    let safe;
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        safe = format!("'{text}");
-        safe.as_str()
-    } else {
-        text
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-/// The node list as CSV, one node per line after a header.
-pub fn nodes_csv(nodes: &[NodeSummary]) -> Resp {
-    let mut out = String::from(
-        "agentId,nodeName,status,lcmVersion,ipAddresses,configurations,lastSeen,lastRunTime\n",
-    );
-    for n in nodes {
-        let names = n
-            .assigned_names
-            .as_ref()
-            .unwrap_or(&n.registered_names)
-            .join(";");
-        let fields = [
-            n.agent_id.to_string(),
-            n.node_name.clone().unwrap_or_default(),
-            n.status.as_str().to_string(),
-            n.lcm_version.clone().unwrap_or_default(),
-            n.ip_addresses.join(";"),
-            names,
-            n.last_seen.map(|t| t.to_string()).unwrap_or_default(),
-            n.run_time.map(|t| t.to_string()).unwrap_or_default(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
-    }
-    respond(StatusCode::OK, "text/csv; charset=utf-8", out)
-}
-
 /// A request body holding a JSON array of tags or configuration names, each checked.
 async fn names_body(app: &App, req: Request<Incoming>, what: &str) -> Result<Vec<String>, Resp> {
     let body = read_body(req.into_body(), 1024 * 1024, app.config.read_timeout).await?;
@@ -272,17 +226,6 @@ async fn names_body(app: &App, req: Request<Incoming>, what: &str) -> Result<Vec
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn csv_cells_never_start_a_spreadsheet_formula() {
-        assert_eq!(
-            super::csv_field("=HYPERLINK(\"http://x\")"),
-            "\"'=HYPERLINK(\"\"http://x\"\")\""
-        );
-        assert_eq!(super::csv_field("+1"), "'+1");
-        assert_eq!(super::csv_field("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(super::csv_field("web-01"), "web-01");
-    }
-
     /// Every endpoint the admin API answers is in the OpenAPI document.
     #[test]
     fn the_openapi_document_lists_every_endpoint() {

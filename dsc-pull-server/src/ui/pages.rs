@@ -243,7 +243,7 @@ async fn nodes(app: &App, v: &Viewer, req: &Request<Incoming>, csv: bool) -> Res
         Err(e) => return storage_error(e),
     };
     if csv {
-        return crate::admin::nodes_csv(&list);
+        return crate::listing::nodes_csv(&list);
     }
     let next = (list.len() == query.limit)
         .then(|| list.last().map(|n| n.agent_id))
@@ -608,7 +608,7 @@ async fn tokens(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
 }
 
 async fn audit(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
-    let filter = match crate::admin::audit_filter(req.uri().query()) {
+    let filter = match crate::listing::audit_filter(req.uri().query()) {
         Ok(f) => f,
         Err(e) => return message(v, StatusCode::BAD_REQUEST, &e),
     };
