@@ -318,8 +318,18 @@ pub struct KeyList {
 /// `POST /keys`: the key to add, or none to have one generated.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewKey {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Absent: generate one. Present, it must be a string (`null` is refused).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_string"
+    )]
     pub key: Option<String>,
+}
+
+/// A member that, when present, is a string.
+fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 impl NewKey {
@@ -332,7 +342,7 @@ impl NewKey {
                 let k = k.trim();
                 if k.is_empty()
                     || k.chars().count() > 256
-                    || k.chars().any(|c| c == '#' || c.is_control())
+                    || k.chars().any(|c| c == '#' || c.is_ascii_control())
                 {
                     Err("a registration key is 1 to 256 characters, with no '#' and no control characters".into())
                 } else {
@@ -362,11 +372,22 @@ mod tests {
             key: Some("  secret  ".into()),
         };
         assert_eq!(given.key().unwrap(), "secret");
-        for bad in ["", "   ", "a#b", "a\nb", &"k".repeat(257)] {
+        for bad in ["", "   ", "a#b", "a\nb", "a\u{7f}b", &"k".repeat(257)] {
             let k = NewKey {
                 key: Some(bad.to_string()),
             };
             assert!(k.key().is_err(), "{bad:?}");
         }
+        // Control characters outside ASCII are allowed, as the API's schema says.
+        let c1 = NewKey {
+            key: Some("a\u{85}b".into()),
+        };
+        assert!(c1.key().is_ok());
+        // `{"key": null}` is not "no key".
+        assert!(serde_json::from_str::<NewKey>(r#"{"key": null}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<NewKey>("{}").unwrap(),
+            NewKey::default()
+        );
     }
 }
