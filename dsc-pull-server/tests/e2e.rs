@@ -965,6 +965,10 @@ fn the_admin_api_keeps_to_its_openapi_document() {
         400,
         "a key with a control character"
     );
+    for body in [&b"[]"[..], br#"{"key": null}"#, br#"{"key": 7}"#, br#""k""#] {
+        let r = call("POST", "/api/v1/keys", Some(body));
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(body));
+    }
     // Free-text filters and lists are bounded.
     let long = "x".repeat(257);
     for path in [

@@ -384,9 +384,13 @@ async fn add_key(app: &Arc<App>, req: Request<Incoming>) -> (Resp, Option<String
     let new = if body.iter().all(u8::is_ascii_whitespace) {
         NewKey::default()
     } else {
-        match serde_json::from_slice::<NewKey>(&body) {
-            Ok(n) => n,
-            Err(_) => {
+        let object = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .filter(Value::is_object)
+            .and_then(|v| serde_json::from_value::<NewKey>(v).ok());
+        match object {
+            Some(n) => n,
+            None => {
                 let e = error(
                     StatusCode::BAD_REQUEST,
                     "expected {\"key\": \"...\"} (1 to 256 characters, no '#', no control characters) or an empty body to generate one",
