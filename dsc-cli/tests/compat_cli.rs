@@ -120,6 +120,7 @@ fn resource_list_filters_by_description_tags_and_adapter() {
     assert_eq!(
         types,
         vec![
+            "TestAdapted/Bundled",
             "TestAdapted/Listed",
             "TestAdapted/Other",
             "TestAdapted/Prebuilt"
@@ -129,6 +130,65 @@ fn resource_list_filters_by_description_tags_and_adapter() {
     s.run(&["resource", "list", "-a", "Test/Adapter", "-o", "json"]);
     let calls = std::fs::read_to_string(s.state.path().join("list-calls")).unwrap();
     assert_eq!(calls, "x");
+}
+
+#[test]
+fn a_manifest_list_carries_adapted_resources_as_dscs_test_resources_do() {
+    let s = Sandbox::new("compat");
+    let r = s.run(&["resource", "list", "-a", "Test/Adapter", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundled: Vec<Value> = r
+        .lines()
+        .into_iter()
+        .filter(|v| v["type"] == "TestAdapted/Bundled")
+        .collect();
+    assert_eq!(bundled.len(), 1, "{}", r.stdout);
+    assert_eq!(bundled[0]["requireAdapter"], "Test/Adapter");
+    // A false condition hides one; a missing adapter is a warning naming the list.
+    assert!(!r.stdout.contains("TestAdapted/Hidden"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("'TestAdapted/Orphan'") && r.stderr.contains("bundle.dsc.manifests.json"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("'Test/NoSuchAdapter' was not found"),
+        "{}",
+        r.stderr
+    );
+    // It runs through its adapter, with its content.
+    let got = s.run(&[
+        "resource",
+        "get",
+        "-r",
+        "testadapted/bundled",
+        "-i",
+        r#"{"name": "a"}"#,
+    ]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let v = got.json();
+    assert_eq!(v["actualState"]["adaptedType"], "TestAdapted/Bundled");
+    assert_eq!(v["actualState"]["content"], json!({"flavor": "bundled"}));
+    // Its schema, written as the schema itself (not under "embedded"), is the instance schema.
+    let schema = s.run(&[
+        "resource",
+        "schema",
+        "-r",
+        "TestAdapted/Bundled",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(schema.code, 0, "{}", schema.stderr);
+    assert_eq!(schema.json()["properties"]["two"]["type"], "string");
+    let bad = s.run(&[
+        "resource",
+        "set",
+        "-r",
+        "TestAdapted/Bundled",
+        "-i",
+        r#"{"two": 3}"#,
+    ]);
+    assert_eq!(bad.code, 4, "the schema is enforced: {}", bad.stderr);
 }
 
 #[test]

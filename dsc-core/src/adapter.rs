@@ -55,29 +55,45 @@ pub struct AdaptedDescription {
     pub path: Option<String>,
     #[serde(default)]
     pub content: Option<Value>,
-    #[serde(default)]
+    /// `{"embedded": ...}`, `{"command": ...}`, or the JSON Schema itself.
+    #[serde(default, deserialize_with = "schema_source")]
     pub schema: Option<SchemaSource>,
+    /// An expression that must be true for the resource to be used here.
+    #[serde(default)]
+    pub condition: Option<String>,
 }
 
-/// Loads a `.dsc.adaptedResource.json` file; `find_adapter` looks up its `requireAdapter` among
-/// the adapters already discovered.
-pub fn load_adapted_file(
-    path: &Path,
-    find_adapter: &dyn Fn(&str) -> Option<std::sync::Arc<Resource>>,
-) -> Result<Resource, String> {
+/// An adapted resource's `schema`: a schema source, or (as dsc's adapted manifests may write
+/// it) the schema itself.
+fn schema_source<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SchemaSource>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) if v.get("embedded").is_some() || v.get("command").is_some() => {
+            SchemaSource::deserialize(v)
+                .map(Some)
+                .map_err(serde::de::Error::custom)
+        }
+        Some(v) => Ok(Some(SchemaSource::Embedded(v))),
+    }
+}
+
+/// Reads a `.dsc.adaptedResource.json|yaml|yml` file.
+pub fn read_adapted_file(path: &Path) -> Result<Value, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let (value, _) = text::parse_json_or_yaml(text::decode_utf8(&bytes).map_err(|e| e.message)?)
         .map_err(|e| e.message)?;
+    Ok(value)
+}
+
+/// An adapted resource manifest (a file's, or one of a manifest list's `adaptedResources`),
+/// which must name its adapter.
+pub fn adapted_description(value: Value) -> Result<AdaptedDescription, String> {
     let desc: AdaptedDescription = serde_json::from_value(value)
         .map_err(|e| format!("not an adapted resource manifest: {e}"))?;
     if desc.require_adapter.is_none() {
         return Err("'requireAdapter' is missing".into());
     }
-    let name = desc.require_adapter.as_deref().unwrap_or_default();
-    let adapter =
-        find_adapter(name).ok_or_else(|| format!("its adapter '{name}' was not found"))?;
-    let dir = path.parent().unwrap_or(Path::new(""));
-    synthesize(desc, path, dir, &adapter)
+    Ok(desc)
 }
 
 /// Builds the resource for an adapted description run by `adapter`.

@@ -118,6 +118,8 @@ pub struct Registry {
     resources: Vec<Arc<Resource>>,
     /// Lowercased type name → indexes into `resources`.
     by_type: HashMap<String, Vec<usize>>,
+    /// Adapted resources of manifest lists, resolved once every adapter is known.
+    pending_adapted: Vec<(PathBuf, serde_json::Value)>,
 }
 
 /// Whether a manifest's resource is used on this machine: not a type traek runs itself, and
@@ -201,9 +203,8 @@ impl Registry {
         }
         adapted_files.sort();
         for path in adapted_files {
-            let find = |name: &str| registry.find(name, None).ok();
-            match crate::adapter::load_adapted_file(&path, &find) {
-                Ok(r) => registry.add(r, sink),
+            match crate::adapter::read_adapted_file(&path) {
+                Ok(value) => registry.add_adapted(&path, value, sink),
                 Err(reason) => sink.message(Message::engine(
                     Level::Warn,
                     format!(
@@ -213,7 +214,49 @@ impl Registry {
                 )),
             }
         }
+        for (path, value) in std::mem::take(&mut registry.pending_adapted) {
+            registry.add_adapted(&path, value, sink);
+        }
         registry
+    }
+
+    /// Adds an adapted resource described in `origin` (its `path` is relative to that file's
+    /// directory) when its adapter is known and its condition holds; else a warning.
+    fn add_adapted(&mut self, origin: &Path, value: serde_json::Value, sink: &mut dyn MessageSink) {
+        let name = value
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("(no type)")
+            .to_string();
+        let added = crate::adapter::adapted_description(value).and_then(|desc| {
+            if let Some(cond) = &desc.condition {
+                match manifest_condition(cond) {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(None),
+                    Err(e) => return Err(format!("its condition {e}")),
+                }
+            }
+            let adapter_type = desc.require_adapter.clone().unwrap_or_default();
+            let adapter = self
+                .find(&adapter_type, None)
+                .map_err(|_| format!("its adapter '{adapter_type}' was not found"))?;
+            let dir = origin.parent().unwrap_or(Path::new(""));
+            crate::adapter::synthesize(desc, origin, dir, &adapter).map(Some)
+        });
+        match added {
+            Ok(Some(r)) => self.add(r, sink),
+            Ok(None) => sink.message(Message::engine(
+                Level::Debug,
+                format!("adapted resource '{name}' is not usable here: its condition is false"),
+            )),
+            Err(reason) => sink.message(Message::engine(
+                Level::Warn,
+                format!(
+                    "skipping adapted resource '{name}' in '{}': {reason}",
+                    origin.display()
+                ),
+            )),
+        }
     }
 
     /// The built-in group types. They come before every manifest: dsc's own manifests for
@@ -304,8 +347,8 @@ impl Registry {
                 return;
             }
         };
-        let loaded = match loader.parse(&bytes, kind) {
-            Ok(l) => l,
+        let parsed = match loader.parse_file(&bytes, kind) {
+            Ok(p) => p,
             Err(reason) => {
                 warn(
                     sink,
@@ -314,6 +357,12 @@ impl Registry {
                 return;
             }
         };
+        for w in parsed.warnings {
+            warn(sink, format!("manifest list '{}': {w}", path.display()));
+        }
+        self.pending_adapted
+            .extend(parsed.adapted.into_iter().map(|v| (path.to_path_buf(), v)));
+        let loaded = parsed.manifests;
         let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for lm in loaded {
             for w in lm.warnings {

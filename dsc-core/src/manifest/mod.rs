@@ -57,6 +57,17 @@ pub struct LoadedManifest {
     pub warnings: Vec<String>,
 }
 
+/// What a manifest file holds: resource manifests, and (in a manifest list) adapted resource
+/// descriptions, which are resolved once their adapters are known.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFile {
+    pub manifests: Vec<LoadedManifest>,
+    /// The `adaptedResources` of a manifest list, as written.
+    pub adapted: Vec<Value>,
+    /// Things about the file itself worth telling the user.
+    pub warnings: Vec<String>,
+}
+
 /// Parses and validates manifests.
 ///
 /// Validation has two gates that accept exactly the same manifests: the typed serde model
@@ -114,13 +125,19 @@ impl ManifestLoader {
         })
     }
 
-    /// Parses the bytes of a manifest file of the given kind. The error string is the reason
-    /// (the caller names the file).
+    /// Parses the bytes of a manifest file of the given kind: its resource manifests. The error
+    /// string is the reason (the caller names the file).
     pub fn parse(
         &self,
         bytes: &[u8],
         kind: ManifestFileKind,
     ) -> Result<Vec<LoadedManifest>, String> {
+        self.parse_file(bytes, kind).map(|f| f.manifests)
+    }
+
+    /// Parses the bytes of a manifest file of the given kind, adapted resources of a manifest
+    /// list included.
+    pub fn parse_file(&self, bytes: &[u8], kind: ManifestFileKind) -> Result<ParsedFile, String> {
         let text = text::decode_utf8(bytes).map_err(|e| e.message)?;
         let format = match kind {
             ManifestFileKind::Single(f) | ManifestFileKind::List(f) => f,
@@ -131,27 +148,55 @@ impl ManifestLoader {
         }
         .map_err(|e| e.message)?;
         match kind {
-            ManifestFileKind::Single(_) => Ok(vec![self.check(&value)?]),
-            ManifestFileKind::List(_) => {
-                let Value::Object(map) = &value else {
-                    return Err(format!(
-                        "a manifest list must be an object with a 'resources' array, not {}",
-                        text::type_name(&value)
-                    ));
-                };
-                if let Some(unknown) = map.keys().find(|k| *k != "resources" && *k != "$schema") {
-                    return Err(format!("unknown field '{unknown}' (expected 'resources')"));
-                }
-                let Some(Value::Array(items)) = map.get("resources") else {
-                    return Err("a manifest list needs a 'resources' array".to_string());
-                };
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| self.check(item).map_err(|e| format!("resources[{i}]: {e}")))
-                    .collect()
-            }
+            ManifestFileKind::Single(_) => Ok(ParsedFile {
+                manifests: vec![self.check(&value)?],
+                ..ParsedFile::default()
+            }),
+            ManifestFileKind::List(_) => self.parse_list(&value),
         }
+    }
+
+    /// A manifest list: `{"resources": [...], "adaptedResources": [...], "extensions": [...]}`,
+    /// each member optional.
+    fn parse_list(&self, value: &Value) -> Result<ParsedFile, String> {
+        const MEMBERS: [&str; 4] = ["resources", "adaptedResources", "extensions", "$schema"];
+        let Value::Object(map) = value else {
+            return Err(format!(
+                "a manifest list must be an object with a 'resources' array, not {}",
+                text::type_name(value)
+            ));
+        };
+        if let Some(unknown) = map.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown field '{unknown}' (expected 'resources', 'adaptedResources' or 'extensions')"
+            ));
+        }
+        let array = |name: &str| match map.get(name) {
+            None => Ok(&[][..]),
+            Some(Value::Array(items)) => Ok(items.as_slice()),
+            Some(other) => Err(format!(
+                "'{name}' must be an array, not {}",
+                text::type_name(other)
+            )),
+        };
+        let manifests = array("resources")?
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.check(item).map_err(|e| format!("resources[{i}]: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let adapted = array("adaptedResources")?.to_vec();
+        let mut warnings = Vec::new();
+        if !array("extensions")?.is_empty() {
+            warnings.push(
+                "its 'extensions' are not loaded: traek loads extensions from *.dsc.extension.json files"
+                    .to_string(),
+            );
+        }
+        Ok(ParsedFile {
+            manifests,
+            adapted,
+            warnings,
+        })
     }
 
     /// Validates one manifest value and builds the typed model.
@@ -369,6 +414,34 @@ mod tests {
     }
 
     /// The typed gate and the JSON Schema gate must agree, manifest by manifest.
+    #[test]
+    fn a_manifest_list_holds_resources_and_adapted_resources() {
+        let loader = ManifestLoader::new();
+        let list = format!(
+            r#"{{"resources": [{MINIMAL}], "adaptedResources": [{{"type": "A/B", "version": "1.0.0", "requireAdapter": "X/Y"}}], "extensions": [{{"type": "E/F"}}]}}"#
+        );
+        let kind = ManifestFileKind::List(Format::Json);
+        let parsed = loader.parse_file(list.as_bytes(), kind).unwrap();
+        assert_eq!(parsed.manifests.len(), 1);
+        assert_eq!(parsed.adapted.len(), 1);
+        assert!(
+            parsed.warnings[0].contains("extensions"),
+            "{:?}",
+            parsed.warnings
+        );
+        // Only adapted resources is a list too.
+        let only = br#"{"adaptedResources": []}"#;
+        assert!(loader.parse_file(only, kind).unwrap().manifests.is_empty());
+        for (bad, why) in [
+            (&br#"{"resources": {}}"#[..], "must be an array"),
+            (br#"{"resourcez": []}"#, "unknown field 'resourcez'"),
+            (br#"[]"#, "must be an object"),
+        ] {
+            let e = loader.parse_file(bad, kind).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+    }
+
     #[test]
     fn typed_model_and_schema_accept_the_same_manifests() {
         let loader = ManifestLoader::new();

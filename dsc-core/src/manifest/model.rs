@@ -327,14 +327,6 @@ pub enum AdapterInputKind {
     Single,
 }
 
-/// A manifest list file (`*.dsc.manifests.json|yaml|yml`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ManifestList {
-    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
-    pub schema_uri: Option<String>,
-    pub resources: Vec<ResourceManifest>,
-}
-
 impl Adapter {
     /// `inputKind` (or the older `config`); `single` when neither is given.
     pub fn effective_input_kind(&self) -> AdapterInputKind {
