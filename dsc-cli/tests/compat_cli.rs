@@ -443,6 +443,43 @@ fn include_runs_another_document_with_its_parameters() {
         "{}",
         missing.stderr
     );
+    // Parameters given inline as text (parametersContent), or in a file beside the document.
+    let inline = s.config(
+        "get",
+        "$schema: x\nresources:\n  - name: inc\n    type: Microsoft.DSC/Include\n    properties:\n      configurationFile: inner.dsc.yaml\n      parametersContent: '{\"parameters\": {\"who\": \"inline\"}}'\n",
+    );
+    assert_eq!(inline.code, 0, "{}", inline.stderr);
+    assert_eq!(
+        inline.json()["results"][0]["result"][0]["result"]["actualState"]["greeting"],
+        "hi inline"
+    );
+    s.write("inner.parameters.yaml", "parameters:\n  who: file\n");
+    let file = s.config(
+        "get",
+        "$schema: x\nresources:\n  - {name: inc, type: Microsoft.DSC/Include, properties: {configurationFile: inner.dsc.yaml, parametersFile: inner.parameters.yaml}}\n",
+    );
+    assert_eq!(file.code, 0, "{}", file.stderr);
+    assert_eq!(
+        file.json()["results"][0]["result"][0]["result"]["actualState"]["greeting"],
+        "hi file"
+    );
+    // Two ways at once, and paths reaching out of the document's directory, are errors (2).
+    for props in [
+        "{configurationFile: inner.dsc.yaml, parametersFile: inner.parameters.yaml, parametersContent: '{}'}",
+        "{configurationFile: ../inner.dsc.yaml}",
+        "{configurationFile: inner.dsc.yaml, parametersFile: ../inner.parameters.yaml}",
+    ] {
+        let doc = format!(
+            "$schema: x\nresources:\n  - {{name: inc, type: Microsoft.DSC/Include, properties: {props}}}\n"
+        );
+        let r = s.config("get", &doc);
+        assert_eq!(r.code, 2, "{props}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("ERROR") || r.stderr.contains("error"),
+            "{}",
+            r.stderr
+        );
+    }
 }
 
 #[test]

@@ -111,7 +111,7 @@ fn include(
         props.get("configurationContent"),
     ) {
         (Some(Value::String(f)), None) => {
-            let path = runner.base_dir.join(f);
+            let path = include_path(&runner.base_dir, f)?;
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("reading '{}': {e}", path.display()))?;
             let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -125,19 +125,61 @@ fn include(
             );
         }
     };
-    let supplied = match (props.get("parameters"), props.get("parametersFile")) {
-        (Some(Value::Object(p)), None) => p.clone(),
-        (None, Some(Value::String(f))) => {
-            let path = runner.base_dir.join(f);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("reading '{}': {e}", path.display()))?;
-            parse_parameters_input(&text).map_err(|e| e.to_string())?
-        }
-        (None, None) => Map::new(),
-        _ => return Err("give 'parameters' (an object) or 'parametersFile', not both".into()),
-    };
+    let supplied = include_parameters(&runner.base_dir, &props)?;
     let doc = parse_document(&text).map_err(|e| format!("included document: {e}"))?;
     run_nested(runner, &doc, &supplied, base_dir, "included document")
+}
+
+/// A file an Include names: relative to the including document's directory, and never
+/// reaching out of it through `..` (an absolute path is taken as it is).
+fn include_path(base_dir: &Path, file: &str) -> Result<std::path::PathBuf, String> {
+    let path = Path::new(file);
+    if path.is_relative()
+        && path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "'{file}' reaches outside the including document's directory ('..'); use an absolute path"
+        ));
+    }
+    Ok(base_dir.join(path))
+}
+
+/// An Include's parameter values: `parameters` (an object), `parametersFile` or
+/// `parametersContent` (JSON or YAML text, `{"parameters": {...}}`), at most one of them.
+fn include_parameters(base_dir: &Path, props: &Value) -> Result<Map<String, Value>, String> {
+    let given: Vec<&str> = ["parameters", "parametersFile", "parametersContent"]
+        .into_iter()
+        .filter(|k| props.get(*k).is_some())
+        .collect();
+    if given.len() > 1 {
+        return Err(format!(
+            "give one of 'parameters', 'parametersFile' and 'parametersContent', not {}",
+            given.join(" and ")
+        ));
+    }
+    match given.first().map(|k| (*k, &props[*k])) {
+        None => Ok(Map::new()),
+        Some(("parameters", Value::Object(p))) => Ok(p.clone()),
+        Some(("parametersFile", Value::String(f))) => {
+            let path = include_path(base_dir, f)?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading '{}': {e}", path.display()))?;
+            parse_parameters_input(&text).map_err(|e| e.to_string())
+        }
+        Some(("parametersContent", Value::String(text))) => {
+            parse_parameters_input(text).map_err(|e| format!("parametersContent: {e}"))
+        }
+        Some((k, _)) => Err(format!(
+            "'{k}' must be {}",
+            if k == "parameters" {
+                "an object"
+            } else {
+                "a string"
+            }
+        )),
+    }
 }
 
 /// Runs an importer resource: its `resolve` gives a document and parameters, run in place.
