@@ -212,8 +212,3 @@ fn read_document(d: &DocArgs, file: Option<&str>) -> Result<(String, PathBuf), F
         )),
     }
 }
-
-/// For `traek schema configuration`.
-pub fn schema() -> Value {
-    dsc_core::config::document::document_json_schema()
-}

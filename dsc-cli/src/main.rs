@@ -91,7 +91,8 @@ enum Command {
     #[command(subcommand)]
     Function(FunctionCommand),
     /// Serve the Model Context Protocol on stdin/stdout (tools: list_dsc_resources,
-    /// show_dsc_resource, invoke_dsc_resource, invoke_dsc_config, list_dsc_functions).
+    /// show_dsc_resource, invoke_dsc_resource, invoke_dsc_config, list_dsc_functions,
+    /// invoke_dsc_function, invoke_dsc_expression, show_dsc_schema).
     Mcp,
     /// Print a shell completion script (e.g. `traek completer bash > /etc/bash_completion.d/traek`).
     Completer {
@@ -277,16 +278,16 @@ fn engine_options(cli: &Cli) -> Result<EngineOptions, Failure> {
 fn run(cli: Cli) -> Result<(), Failure> {
     let options = engine_options(&cli)?;
     match cli.command {
-        Command::Schema(SchemaCommand::ResourceManifest { output }) => {
-            output::print_value(&dsc_core::manifest::manifest_json_schema(), output)
+        Command::Schema(which) => {
+            let (name, output) = match which {
+                SchemaCommand::ResourceManifest { output } => ("resource-manifest", output),
+                SchemaCommand::Configuration { output } => ("configuration", output),
+                SchemaCommand::PackageManifest { output } => ("package-manifest", output),
+            };
+            let schema = dsc_core::frontend::schema(name)
+                .ok_or_else(|| usage(format!("no schema named '{name}'")))?;
+            output::print_value(&schema, output)
         }
-        Command::Schema(SchemaCommand::Configuration { output }) => {
-            output::print_value(&config::schema(), output)
-        }
-        Command::Schema(SchemaCommand::PackageManifest { output }) => output::print_value(
-            &dsc_core::package::manifest::package_manifest_schema(),
-            output,
-        ),
         Command::Resource(cmd) => resource::run(cmd, options),
         Command::Config(args) => config::run_config(args, options),
         Command::Package(cmd) => package::run(cmd),

@@ -1,6 +1,6 @@
 //! `traek mcp`: a Model Context Protocol server on stdin/stdout (rmcp), with the tools dsc's
 //! `mcp` offers: list resources (and adapted ones), show one, invoke a resource operation, invoke
-//! a configuration document, list functions. Each tool is a thin call into `dsc-core`; results
+//! a configuration document, list functions, invoke a function or an expression, show a schema. Each tool is a thin call into `dsc-core`; results
 //! are the JSON the CLI would print, and failures are tool errors (`isError: true`) whose text
 //! says what went wrong. Messages from resources go to stderr.
 
@@ -73,6 +73,26 @@ struct InvokeConfig {
     /// With `set`: report what would change, change nothing.
     #[serde(default)]
     what_if: bool,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct InvokeFunction {
+    /// The name of the function, like `concat` (see `list_dsc_functions`).
+    function: String,
+    /// The arguments, as a JSON array.
+    parameters: Value,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct InvokeExpression {
+    /// The expression, like `[concat('a', 'b')]` (text without brackets is returned as is).
+    expression: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct ShowSchema {
+    /// Which schema: `configuration`, `resource-manifest` or `package-manifest`.
+    r#type: String,
 }
 
 #[derive(Clone)]
@@ -162,6 +182,46 @@ impl Server {
         self.blocking(move |engine| invoke_config(engine, a)).await
     }
 
+    #[tool(description = "Invoke a DSC function with the given arguments (a JSON array)")]
+    async fn invoke_dsc_function(
+        &self,
+        Parameters(a): Parameters<InvokeFunction>,
+    ) -> Result<CallToolResult, McpError> {
+        answer(invoke_function(a))
+    }
+
+    #[tool(description = "Evaluate a DSC expression, like [concat('a', 'b')]")]
+    async fn invoke_dsc_expression(
+        &self,
+        Parameters(a): Parameters<InvokeExpression>,
+    ) -> Result<CallToolResult, McpError> {
+        answer(
+            dsc_core::expr::evaluate_string(&a.expression, &dsc_core::expr::Standalone)
+                .map(|v| serde_json::json!({"result": v}))
+                .map_err(|e| format!("expression '{}': {e}", a.expression)),
+        )
+    }
+
+    #[tool(
+        description = "Get the JSON Schema of a DSC format: a configuration document, a resource manifest, a package manifest"
+    )]
+    async fn show_dsc_schema(
+        &self,
+        Parameters(a): Parameters<ShowSchema>,
+    ) -> Result<CallToolResult, McpError> {
+        answer(
+            frontend::schema(&a.r#type)
+                .map(|s| serde_json::json!({"schema": s}))
+                .ok_or_else(|| {
+                    format!(
+                        "unknown schema type '{}' (expected one of: {})",
+                        a.r#type,
+                        frontend::SCHEMAS.join(", ")
+                    )
+                }),
+        )
+    }
+
     #[tool(description = "List the functions configuration expressions can call")]
     async fn list_dsc_functions(&self) -> Result<CallToolResult, McpError> {
         answer(
@@ -182,6 +242,14 @@ fn invoke_resource(engine: &Engine, a: InvokeResource) -> Result<Value, String> 
     let outcome = frontend::invoke_resource(engine, &a.r#type, None, op, input, sink)
         .map_err(|e| e.to_string())?;
     answered(outcome)
+}
+
+fn invoke_function(a: InvokeFunction) -> Result<Value, String> {
+    let Value::Array(args) = a.parameters else {
+        return Err("'parameters' must be a JSON array of the function's arguments".into());
+    };
+    dsc_core::expr::invoke_function(&a.function, &args, &dsc_core::expr::Standalone)
+        .map(|v| serde_json::json!({"result": v}))
 }
 
 /// A tool's value: the outcome's output; its messages go to stderr.

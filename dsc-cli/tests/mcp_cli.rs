@@ -102,10 +102,13 @@ fn mcp_lists_the_tools_and_invokes_resources_and_configurations() {
         names,
         vec![
             "invoke_dsc_config",
+            "invoke_dsc_expression",
+            "invoke_dsc_function",
             "invoke_dsc_resource",
             "list_dsc_functions",
             "list_dsc_resources",
-            "show_dsc_resource"
+            "show_dsc_resource",
+            "show_dsc_schema"
         ]
     );
 
@@ -119,7 +122,7 @@ fn mcp_lists_the_tools_and_invokes_resources_and_configurations() {
         .collect();
     assert_eq!(types, vec!["Test/Echo"]);
     let (_, adapted) = m.call(4, "list_dsc_resources", json!({"adapter": "Test/Adapter"}));
-    assert_eq!(adapted.as_array().unwrap().len(), 3, "{adapted}");
+    assert_eq!(adapted.as_array().unwrap().len(), 4, "{adapted}");
 
     let (err, got) = m.call(
         5,
@@ -167,6 +170,81 @@ fn mcp_lists_the_tools_and_invokes_resources_and_configurations() {
     assert_eq!(shown["type"], "Test/Echo");
     let (_, functions) = m.call(11, "list_dsc_functions", json!({}));
     assert_eq!(functions.as_array().unwrap().len(), 83);
+}
+
+#[test]
+fn mcp_invokes_functions_and_expressions_and_shows_schemas() {
+    let mut m = Mcp::start();
+    let (err, v) = m.call(
+        2,
+        "invoke_dsc_function",
+        json!({"function": "Concat", "parameters": ["a", "b", "c"]}),
+    );
+    assert!(!err, "{v}");
+    assert_eq!(v, json!({"result": "abc"}));
+    let (err, v) = m.call(
+        3,
+        "invoke_dsc_expression",
+        json!({"expression": "[add(mul(2, 3), length('four'))]"}),
+    );
+    assert!(!err, "{v}");
+    assert_eq!(v, json!({"result": 10}));
+    let (err, v) = m.call(
+        4,
+        "invoke_dsc_expression",
+        json!({"expression": "plain text"}),
+    );
+    assert!(!err, "{v}");
+    assert_eq!(v, json!({"result": "plain text"}));
+    let (err, v) = m.call(5, "show_dsc_schema", json!({"type": "configuration"}));
+    assert!(!err, "{v}");
+    assert!(v["schema"]["properties"]["resources"].is_object(), "{v}");
+    // Failures are tool errors that say what is wrong.
+    for (id, tool, args, why) in [
+        (
+            6,
+            "invoke_dsc_function",
+            json!({"function": "nope", "parameters": []}),
+            "unknown function 'nope'",
+        ),
+        (
+            7,
+            "invoke_dsc_function",
+            json!({"function": "concat", "parameters": "a"}),
+            "JSON array",
+        ),
+        (
+            8,
+            "invoke_dsc_function",
+            json!({"function": "if", "parameters": [true, 1, 2]}),
+            "takes expressions",
+        ),
+        (
+            9,
+            "invoke_dsc_function",
+            json!({"function": "add", "parameters": [1]}),
+            "add",
+        ),
+        (
+            10,
+            "invoke_dsc_expression",
+            json!({"expression": "[add(1,]"}),
+            "expression",
+        ),
+        (
+            11,
+            "show_dsc_schema",
+            json!({"type": "nonsense"}),
+            "resource-manifest",
+        ),
+    ] {
+        let (err, text) = m.call(id, tool, args);
+        assert!(err, "{tool}: {text}");
+        assert!(
+            text.as_str().unwrap_or_default().contains(why),
+            "{tool}: {text}"
+        );
+    }
 }
 
 #[test]

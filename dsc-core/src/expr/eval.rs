@@ -331,7 +331,7 @@ pub fn value_has_type(v: &Value, type_name: &str) -> bool {
     }
 }
 
-fn check_arity(name: &str, min: usize, max: usize, got: usize) -> Result<(), String> {
+pub(super) fn check_arity(name: &str, min: usize, max: usize, got: usize) -> Result<(), String> {
     if got >= min && got <= max {
         return Ok(());
     }

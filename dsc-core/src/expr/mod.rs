@@ -182,6 +182,26 @@ pub fn resource_id(type_name: &str, name: &str) -> String {
     format!("{type_name}:{name}")
 }
 
+/// Calls the function `name` (case-insensitive) with arguments already evaluated, as MCP's
+/// `invoke_dsc_function` does. Functions whose arguments are expressions (`if`, `map`,
+/// `filter`, `lambda`, `lambdaVariables`) cannot be called this way.
+pub fn invoke_function(name: &str, args: &[Value], ctx: &dyn Context) -> Result<Value, String> {
+    let info = functions::lookup(name).ok_or_else(|| {
+        format!("unknown function '{name}' (run 'traek function list' to see them all)")
+    })?;
+    if matches!(
+        info.name,
+        "if" | "map" | "filter" | "lambda" | "lambdaVariables"
+    ) {
+        return Err(format!(
+            "{}() takes expressions, not values: evaluate it in an expression instead",
+            info.name
+        ));
+    }
+    eval::check_arity(info.name, info.min_args, info.max_args, args.len())?;
+    functions::call(info.name, args, ctx).map_err(|m| format!("{}(): {m}", info.name))
+}
+
 /// Classifies and evaluates a document string: literals come back as strings, expressions as
 /// their value.
 pub fn evaluate_string(s: &str, ctx: &dyn Context) -> Result<Value, ExprError> {

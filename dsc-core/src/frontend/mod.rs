@@ -29,6 +29,22 @@ pub use setup::{Setup, SetupRequest, TraceFormat, core_dirs, setup, timeout};
 use crate::config::document::DocumentError;
 use crate::config::run::RunError;
 use crate::error::{Error, ErrorClass};
+use serde_json::Value;
+
+/// The JSON Schemas of traek's own formats, by the name `traek schema` and MCP's
+/// `show_dsc_schema` know them by.
+pub const SCHEMAS: &[&str] = &["configuration", "resource-manifest", "package-manifest"];
+
+/// The JSON Schema named `name` (one of [`SCHEMAS`]).
+pub fn schema(name: &str) -> Option<Value> {
+    match name {
+        "configuration" => Some(crate::config::document::document_json_schema()),
+        "resource-manifest" => Some(crate::manifest::manifest_json_schema()),
+        #[cfg(feature = "package")]
+        "package-manifest" => Some(crate::package::manifest::package_manifest_schema()),
+        _ => None,
+    }
+}
 
 /// Why a frontend request failed. [`FrontendError::class`] gives its exit or result code.
 #[derive(Debug, thiserror::Error)]
