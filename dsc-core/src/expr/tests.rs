@@ -440,7 +440,7 @@ fn every_function_returns_what_dsc_documents() {
         ),
         (
             "[uri('https://example.com', 'path')]",
-            ok(json!("https://example.compath")),
+            ok(json!("https://example.com/path")),
         ),
         (
             "[uri('https://example.com', '/path')]",

@@ -22,7 +22,7 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<Result<Value, String>> {
         "substring" => substring(a),
         "join" => join(a),
         "uniqueString" => unique_string(a),
-        "uri" => two_strings(a).map(|(b, r)| Value::String(combine_uri(b, r))),
+        "uri" => two_strings(a).and_then(|(b, r)| combine_uri(b, r).map(Value::String)),
         "uriComponent" => s(0, "the argument").map(|x| Value::String(encode_component(&x))),
         "uriComponentToString" => s(0, "the argument").and_then(|x| decode_component(&x)),
         "dataUri" => s(0, "the argument").map(|x| {
@@ -167,17 +167,21 @@ fn unique_string(a: &[Value]) -> Result<Value, String> {
     )))
 }
 
-/// Combines a base and a relative URI: a base ending in `/` is extended; otherwise the base's
-/// last path segment is replaced (the authority of `scheme://host` is never cut).
-fn combine_uri(base: &str, relative: &str) -> String {
+/// Combines a base and a relative URI as dsc does: a base ending in `/` is extended; otherwise
+/// the base's last path segment is replaced, and a base that is only `scheme://host` gets a
+/// `/` before the relative part (as .NET's `Uri` does). The base may not be empty.
+fn combine_uri(base: &str, relative: &str) -> Result<String, String> {
     if base.is_empty() {
-        return relative.to_string();
+        return Err("the baseUri must not be empty".into());
     }
     if relative.is_empty() {
-        return base.to_string();
+        return Ok(base.to_string());
     }
     if base.ends_with('/') {
-        return format!("{base}{}", relative.strip_prefix('/').unwrap_or(relative));
+        return Ok(format!(
+            "{base}{}",
+            relative.strip_prefix('/').unwrap_or(relative)
+        ));
     }
     let authority_start = if base.starts_with("http://") || base.starts_with("https://") {
         base.find("://").map_or(0, |p| p + 3)
@@ -186,7 +190,7 @@ fn combine_uri(base: &str, relative: &str) -> String {
     } else {
         0
     };
-    match base[authority_start..].rfind('/') {
+    Ok(match base[authority_start..].rfind('/') {
         Some(slash) => {
             let keep = &base[..=authority_start + slash];
             match relative.strip_prefix('/') {
@@ -194,8 +198,9 @@ fn combine_uri(base: &str, relative: &str) -> String {
                 None => format!("{keep}{relative}"),
             }
         }
-        None => format!("{base}{relative}"),
-    }
+        None if relative.starts_with('/') => format!("{base}{relative}"),
+        None => format!("{base}/{relative}"),
+    })
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
