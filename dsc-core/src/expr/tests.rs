@@ -221,7 +221,7 @@ fn errors_name_the_problem_and_its_column() {
             19,
         ),
         ("[if(1, 'a', 'b')]", "if() needs a boolean", 1),
-        ("[int('x')]", "'x' is not an integer", 1),
+        ("[int('x')]", "'x' is not a number", 1),
         ("[json('{')]", "not JSON", 1),
         ("[format('{5}', 1)]", "placeholder {5} has no argument", 1),
         ("[concat('a', createArray())]", "all strings", 1),

@@ -81,18 +81,25 @@ fn range(a: &[Value]) -> Result<Value, String> {
     ))
 }
 
+/// `int()`: an integer as it is; a string parsed as a number (`'4.0'` too) and truncated
+/// toward zero, as dsc does. A fractional number is refused.
 fn to_int(v: &Value) -> Result<Value, String> {
     match v {
         Value::Number(n) => n
             .as_i64()
-            .or_else(|| n.as_f64().map(|f| f.trunc() as i64))
             .map(Value::from)
-            .ok_or_else(|| "number out of range".into()),
-        Value::String(s) => s
-            .trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| format!("'{s}' is not an integer")),
+            .ok_or_else(|| format!("{n} is not an integer")),
+        Value::String(s) => {
+            let f: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+            // i64::MAX as f64 rounds up to 2^63, which does not fit: the bound is exclusive.
+            if !f.is_finite()
+                || f >= 9_223_372_036_854_775_808.0
+                || f < -9_223_372_036_854_775_808.0
+            {
+                return Err(format!("'{s}' does not fit in a 64-bit integer"));
+            }
+            Ok(Value::from(f.trunc() as i64))
+        }
         other => Err(format!("cannot convert {} to an integer", type_name(other))),
     }
 }

@@ -70,45 +70,74 @@ fn concat(a: &[Value]) -> Result<Value, String> {
     }
 }
 
+/// `format()` as dsc's: `{N}` or `{N:spec}` with spec `x`, `X`, `o`, `b`, `e`, `E` (numbers
+/// only) or empty; `{{` and `}}` for braces. Every argument must be a boolean, an integer or a
+/// string, used or not.
 fn format(a: &[Value]) -> Result<Value, String> {
     let f = as_str(&a[0], "the format string")?;
-    let mut out = String::new();
-    let chars: Vec<char> = f.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        match chars[i] {
-            '{' if chars.get(i + 1) == Some(&'{') => {
-                out.push('{');
-                i += 2;
-            }
-            '}' if chars.get(i + 1) == Some(&'}') => {
-                out.push('}');
-                i += 2;
-            }
-            '{' => {
-                let end = chars[i..]
-                    .iter()
-                    .position(|c| *c == '}')
-                    .ok_or("unclosed '{' in the format string")?
-                    + i;
-                let idx: String = chars[i + 1..end].iter().collect();
-                let n: usize = idx
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("'{{{idx}}}' is not a placeholder like {{0}}"))?;
-                let v = a
-                    .get(n + 1)
-                    .ok_or_else(|| format!("placeholder {{{n}}} has no argument"))?;
-                out.push_str(&plain(v));
-                i = end + 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
+    for (i, v) in a[1..].iter().enumerate() {
+        let ok = match v {
+            Value::Bool(_) | Value::String(_) => true,
+            Value::Number(n) => n.is_i64(),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "argument {i} is {}: format() takes booleans, integers and strings",
+                type_name(v)
+            ));
         }
     }
+    let mut out = String::new();
+    let mut rest = f;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            return Err("a '}' in the format string has no '{' (write '}}' for a brace)".into());
+        }
+        let end = tail.find('}').ok_or("unclosed '{' in the format string")?;
+        out.push_str(&placeholder(&tail[1..end], &a[1..])?);
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
     Ok(Value::String(out))
+}
+
+/// One `{N[:spec]}` of `format()` (without its braces).
+fn placeholder(inner: &str, args: &[Value]) -> Result<String, String> {
+    let (index, spec) = inner.split_once(':').unwrap_or((inner, ""));
+    let n: usize = index
+        .parse()
+        .map_err(|_| format!("'{{{inner}}}' is not a placeholder like {{0}} or {{0:x}}"))?;
+    let v = args
+        .get(n)
+        .ok_or_else(|| format!("placeholder {{{n}}} has no argument"))?;
+    if spec.is_empty() {
+        return Ok(plain(v));
+    }
+    let Some(i) = v.as_i64() else {
+        return Err(format!(
+            "'{{{inner}}}' formats numbers, but argument {n} is {}",
+            type_name(v)
+        ));
+    };
+    Ok(match spec {
+        "x" => format!("{i:x}"),
+        "X" => format!("{i:X}"),
+        "o" => format!("{i:o}"),
+        "b" => format!("{i:b}"),
+        "e" => format!("{i:e}"),
+        "E" => format!("{i:E}"),
+        other => {
+            return Err(format!("'{other}' is not a format (x, X, o, b, e or E)"));
+        }
+    })
 }
 
 fn substring(a: &[Value]) -> Result<Value, String> {
