@@ -92,10 +92,8 @@ fn to_int(v: &Value) -> Result<Value, String> {
         Value::String(s) => {
             let f: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
             // i64::MAX as f64 rounds up to 2^63, which does not fit: the bound is exclusive.
-            if !f.is_finite()
-                || f >= 9_223_372_036_854_775_808.0
-                || f < -9_223_372_036_854_775_808.0
-            {
+            const BOUND: f64 = 9_223_372_036_854_775_808.0;
+            if !f.is_finite() || !(-BOUND..BOUND).contains(&f) {
                 return Err(format!("'{s}' does not fit in a 64-bit integer"));
             }
             Ok(Value::from(f.trunc() as i64))
