@@ -250,6 +250,58 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
         ("substring.rs", "[substring('', 0, 0)]", Is(json!(""))),
         ("substring.rs", "[substring('', 0)]", Is(json!(""))),
         ("substring.rs", "[substring('hello', 5)]", Is(json!(""))),
+        // array.rs
+        ("array.rs", "[array('hello')]", Is(json!(["hello"]))),
+        ("array.rs", "[array(42)]", Is(json!([42]))),
+        (
+            "array.rs",
+            "[array(createObject('key', 'value'))]",
+            Is(json!([{"key": "value"}])),
+        ),
+        (
+            "array.rs",
+            "[array(createArray('a','b'))]",
+            Is(json!([["a", "b"]])),
+        ),
+        ("array.rs", "[array()]", Fails),
+        ("array.rs", "[array('hello', 42)]", Fails),
+        ("array.rs", "[array(true)]", Fails),
+        ("array.rs", "[array(null())]", Fails),
+        // create_array.rs
+        (
+            "create_array.rs",
+            "[createArray('a', 'b')]",
+            Is(json!(["a", "b"])),
+        ),
+        (
+            "create_array.rs",
+            "[createArray(1,2,3)]",
+            Is(json!([1, 2, 3])),
+        ),
+        (
+            "create_array.rs",
+            "[createArray(createArray('a','b'), createArray('c','d'))]",
+            Is(json!([["a", "b"], ["c", "d"]])),
+        ),
+        ("create_array.rs", "[createArray(1,'a')]", Fails),
+        ("create_array.rs", "[createArray()]", Is(json!([]))),
+        // concat.rs
+        ("concat.rs", "[concat('a', 'b')]", Is(json!("ab"))),
+        ("concat.rs", "[concat('a ', ' ', ' b')]", Is(json!("a   b"))),
+        (
+            "concat.rs",
+            "[concat(createArray('a','b'), createArray('c','d'))]",
+            Is(json!(["a", "b", "c", "d"])),
+        ),
+        ("concat.rs", "[concat('a', 1)]", Fails),
+        (
+            "concat.rs",
+            "[concat('a', concat('b', 'c'), 'd')]",
+            Is(json!("abcd")),
+        ),
+        ("concat.rs", "[concat('a')]", Fails),
+        ("concat.rs", "[concat('a', createArray('b','c'))]", Fails),
+        ("concat.rs", "[concat(createArray('a','b'), 'c')]", Fails),
     ]
 }
 

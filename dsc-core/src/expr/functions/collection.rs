@@ -7,12 +7,17 @@ use serde_json::{Map, Value, json};
 
 pub(super) fn call(name: &str, a: &[Value]) -> Option<Result<Value, String>> {
     Some(match name {
-        "createArray" => Ok(Value::Array(a.to_vec())),
+        "createArray" => create_array(a),
         "createObject" => create_object(a),
-        "array" => Ok(match &a[0] {
-            Value::Array(x) => Value::Array(x.clone()),
-            other => Value::Array(vec![other.clone()]),
-        }),
+        "array" => match &a[0] {
+            v @ (Value::String(_) | Value::Number(_) | Value::Object(_) | Value::Array(_)) => {
+                Ok(Value::Array(vec![v.clone()]))
+            }
+            other => Err(format!(
+                "the argument must be a string, number, object or array, got {}",
+                type_name(other)
+            )),
+        },
         "json" => as_str(&a[0], "the argument")
             .and_then(|s| serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))),
         "length" => length(&a[0]),
@@ -48,6 +53,31 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<Result<Value, String>> {
         "tryIndexFromEnd" => try_index_from_end(&a[0], &a[1]),
         _ => return None,
     })
+}
+
+/// `createArray()` as dsc's: values of one kind (strings, numbers, objects or arrays).
+fn create_array(a: &[Value]) -> Result<Value, String> {
+    let kind = |v: &Value| match v {
+        Value::String(_) | Value::Number(_) | Value::Object(_) | Value::Array(_) => {
+            Ok(type_name(v))
+        }
+        other => Err(format!(
+            "the arguments must be strings, numbers, objects or arrays, got {}",
+            type_name(other)
+        )),
+    };
+    if let Some(first) = a.first() {
+        let want = kind(first)?;
+        for v in a {
+            let k = kind(v)?;
+            if k != want {
+                return Err(format!(
+                    "the arguments must all be of one kind: {want} and {k} are mixed"
+                ));
+            }
+        }
+    }
+    Ok(Value::Array(a.to_vec()))
 }
 
 fn create_object(a: &[Value]) -> Result<Value, String> {

@@ -112,7 +112,7 @@ pub const FUNCTIONS: &[FunctionInfo] = &[
     f(
         "concat",
         "String",
-        1,
+        2,
         MANY,
         &["string", "array"],
         "Joins strings, or arrays, into one",

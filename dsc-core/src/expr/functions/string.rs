@@ -54,20 +54,27 @@ fn decode_base64(s: &str) -> Result<Value, String> {
         .map_err(|_| "the decoded bytes are not UTF-8".into())
 }
 
+/// `concat()` as dsc's: all strings (joined), or all arrays of strings (one array).
 fn concat(a: &[Value]) -> Result<Value, String> {
-    if a.iter().all(Value::is_array) {
-        Ok(Value::Array(
-            a.iter()
-                .filter_map(Value::as_array)
-                .flatten()
-                .cloned()
-                .collect(),
-        ))
-    } else if a.iter().all(|x| x.is_string() || x.is_number()) {
-        Ok(Value::String(a.iter().map(plain).collect()))
-    } else {
-        Err("arguments must be all strings (and numbers) or all arrays".into())
+    if a.iter().all(Value::is_string) {
+        return Ok(Value::String(a.iter().filter_map(Value::as_str).collect()));
     }
+    if a.iter().all(Value::is_array) {
+        let items: Vec<Value> = a
+            .iter()
+            .filter_map(Value::as_array)
+            .flatten()
+            .cloned()
+            .collect();
+        if let Some(other) = items.iter().find(|v| !v.is_string()) {
+            return Err(format!(
+                "arrays are joined only when they hold strings, and one holds {}",
+                type_name(other)
+            ));
+        }
+        return Ok(Value::Array(items));
+    }
+    Err("arguments must be all strings or all arrays of strings".into())
 }
 
 /// `format()` as dsc's: `{N}` or `{N:spec}` with spec `x`, `X`, `o`, `b`, `e`, `E` (numbers
