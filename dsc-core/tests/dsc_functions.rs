@@ -302,6 +302,100 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
         ("concat.rs", "[concat('a')]", Fails),
         ("concat.rs", "[concat('a', createArray('b','c'))]", Fails),
         ("concat.rs", "[concat(createArray('a','b'), 'c')]", Fails),
+        // resource_id.rs
+        (
+            "resource_id.rs",
+            "[resourceId('a/b', 'c')]",
+            Is(json!("a/b:c")),
+        ),
+        (
+            "resource_id.rs",
+            "[resourceId('a.b/c', 'd')]",
+            Is(json!("a.b/c:d")),
+        ),
+        ("resource_id.rs", "[resourceId('a/b/c','d')]", Fails),
+        (
+            "resource_id.rs",
+            "[resourceId('a/a','b/c/d')]",
+            Is(json!("a/a:b%2Fc%2Fd")),
+        ),
+        ("resource_id.rs", "[resourceId('a')]", Fails),
+        // data_uri_to_string.rs
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain;charset=utf8;base64,SGVsbG8=')]",
+            Is(json!("Hello")),
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:;base64,SGVsbG8sIFdvcmxkIQ==')]",
+            Is(json!("Hello, World!")),
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain;base64,')]",
+            Is(json!("")),
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain;charset=utf8;base64,aMOpbGxv')]",
+            Is(json!("héllo")),
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('not a data uri')]",
+            Fails,
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain;base64')]",
+            Fails,
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString(dataUri('Hello, World!'))]",
+            Is(json!("Hello, World!")),
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain,Hello%20World')]",
+            Fails,
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain;charset=utf-16;base64,SGVsbG8=')]",
+            Fails,
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:application/json;base64,SGVsbG8=')]",
+            Is(json!("Hello")),
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data::text/plain;base64,SGVsbG8=')]",
+            Is(json!("Hello")),
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain;;base64,SGVsbG8=')]",
+            Is(json!("Hello")),
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain;charset=utf-8;charset=utf-8;base64,SGVsbG8=')]",
+            Is(json!("Hello")),
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain;base64,,SGVsbG8=')]",
+            Fails,
+        ),
+        (
+            "data_uri_to_string.rs",
+            "[dataUriToString('data:text/plain;foo=bar;base64,SGVsbG8=')]",
+            Is(json!("Hello")),
+        ),
     ]
 }
 

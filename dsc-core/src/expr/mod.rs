@@ -177,9 +177,18 @@ impl Context for Isolated {
     }
 }
 
-/// The id `resourceId(type, name)` returns and `dependsOn` compares: `type:name`.
+/// The id `resourceId(type, name)` returns and `dependsOn` compares: `type:name`, the name
+/// percent-encoded (all but letters, digits and `-_.~`), as dsc's.
 pub fn resource_id(type_name: &str, name: &str) -> String {
-    format!("{type_name}:{name}")
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    format!(
+        "{type_name}:{}",
+        percent_encoding::utf8_percent_encode(name, KEEP)
+    )
 }
 
 /// Calls the function `name` (case-insensitive) with arguments already evaluated, as MCP's

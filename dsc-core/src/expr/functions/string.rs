@@ -256,6 +256,8 @@ fn decode_component(s: &str) -> Result<Value, String> {
         .map_err(|_| "the decoded bytes are not UTF-8".into())
 }
 
+/// `dataUriToString()` as dsc's: only base64 data URIs, in UTF-8 (a `charset` other than
+/// `utf-8`/`utf8` is refused).
 fn data_uri_to_string(s: &str) -> Result<Value, String> {
     let rest = s
         .strip_prefix("data:")
@@ -263,9 +265,15 @@ fn data_uri_to_string(s: &str) -> Result<Value, String> {
     let (meta, data) = rest
         .split_once(',')
         .ok_or("not a data URI (there is no ',' before the data)")?;
-    if meta.split(';').any(|p| p.eq_ignore_ascii_case("base64")) {
-        decode_base64(data)
-    } else {
-        decode_component(data)
+    if !meta.contains(";base64") {
+        return Err("only base64 data URIs are supported (';base64' before the ',')".into());
     }
+    if let Some(charset) = meta
+        .split(';')
+        .filter_map(|p| p.strip_prefix("charset="))
+        .find(|c| !c.eq_ignore_ascii_case("utf-8") && !c.eq_ignore_ascii_case("utf8"))
+    {
+        return Err(format!("charset '{charset}' is not supported (only UTF-8)"));
+    }
+    decode_base64(data)
 }

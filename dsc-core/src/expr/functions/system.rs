@@ -11,6 +11,11 @@ pub(super) fn call(name: &str, a: &[Value], ctx: &dyn Context) -> Option<Result<
         "parameters" => lookup(&a[0], "parameter", |n| ctx.parameter(n)),
         "variables" => lookup(&a[0], "variable", |n| ctx.variable(n)),
         "resourceId" => as_str(&a[0], "the type").and_then(|t| {
+            if t.matches('/').count() != 1 {
+                return Err(format!(
+                    "the type '{t}' must have exactly one '/' (like Microsoft/OSInfo)"
+                ));
+            }
             Ok(Value::String(super::super::resource_id(t, as_str(&a[1], "the name")?)))
         }),
         "reference" => as_str(&a[0], "the resource id").and_then(|id| {
