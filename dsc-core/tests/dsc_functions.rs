@@ -396,6 +396,59 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
             "[dataUriToString('data:text/plain;foo=bar;base64,SGVsbG8=')]",
             Is(json!("Hello")),
         ),
+        // parse_cidr.rs (dsc's tests check the IPv6 fields' presence; the values are its code's)
+        (
+            "parse_cidr.rs",
+            "[parseCidr('192.168.1.0/24')]",
+            Is(
+                json!({"network": "192.168.1.0", "netmask": "255.255.255.0", "broadcast": "192.168.1.255", "firstUsable": "192.168.1.1", "lastUsable": "192.168.1.254", "cidr": 24}),
+            ),
+        ),
+        (
+            "parse_cidr.rs",
+            "[parseCidr('192.168.1.100/32')]",
+            Is(
+                json!({"network": "192.168.1.100", "netmask": "255.255.255.255", "broadcast": "192.168.1.100", "firstUsable": "192.168.1.100", "lastUsable": "192.168.1.100", "cidr": 32}),
+            ),
+        ),
+        (
+            "parse_cidr.rs",
+            "[parseCidr('10.0.0.0/16')]",
+            Is(
+                json!({"network": "10.0.0.0", "netmask": "255.255.0.0", "broadcast": "10.0.255.255", "firstUsable": "10.0.0.1", "lastUsable": "10.0.255.254", "cidr": 16}),
+            ),
+        ),
+        (
+            "parse_cidr.rs",
+            "[parseCidr('10.144.0.0/20')]",
+            Is(
+                json!({"network": "10.144.0.0", "netmask": "255.255.240.0", "broadcast": "10.144.15.255", "firstUsable": "10.144.0.1", "lastUsable": "10.144.15.254", "cidr": 20}),
+            ),
+        ),
+        (
+            "parse_cidr.rs",
+            "[parseCidr('2001:db8::/32')]",
+            Is(
+                json!({"network": "2001:db8::", "netmask": "ffff:ffff::", "broadcast": "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "firstUsable": "2001:db8::", "lastUsable": "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "cidr": 32}),
+            ),
+        ),
+        (
+            "parse_cidr.rs",
+            "[parseCidr('fe80::1/64')]",
+            Is(
+                json!({"network": "fe80::", "netmask": "ffff:ffff:ffff:ffff::", "broadcast": "fe80::ffff:ffff:ffff:ffff", "firstUsable": "fe80::", "lastUsable": "fe80::ffff:ffff:ffff:ffff", "cidr": 64}),
+            ),
+        ),
+        ("parse_cidr.rs", "[parseCidr('invalid')]", Fails),
+        ("parse_cidr.rs", "[parseCidr('192.168.1.0/33')]", Fails),
+        ("parse_cidr.rs", "[parseCidr('192.168.1.0')]", Fails),
+        (
+            "parse_cidr.rs",
+            "[parseCidr('192.168.1.100/24')]",
+            Is(
+                json!({"network": "192.168.1.0", "netmask": "255.255.255.0", "broadcast": "192.168.1.255", "firstUsable": "192.168.1.1", "lastUsable": "192.168.1.254", "cidr": 24}),
+            ),
+        ),
     ]
 }
 
