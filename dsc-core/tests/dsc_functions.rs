@@ -449,6 +449,100 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
                 json!({"network": "192.168.1.0", "netmask": "255.255.255.0", "broadcast": "192.168.1.255", "firstUsable": "192.168.1.1", "lastUsable": "192.168.1.254", "cidr": 24}),
             ),
         ),
+        // base64.rs
+        (
+            "base64.rs",
+            "[base64('hello world')]",
+            Is(json!("aGVsbG8gd29ybGQ=")),
+        ),
+        ("base64.rs", "[base64(123)]", Fails),
+        (
+            "base64.rs",
+            "[base64(base64('hello world'))]",
+            Is(json!("YUdWc2JHOGdkMjl5YkdRPQ==")),
+        ),
+        // base64_to_string.rs
+        (
+            "base64_to_string.rs",
+            "[base64ToString('aGVsbG8gd29ybGQ=')]",
+            Is(json!("hello world")),
+        ),
+        ("base64_to_string.rs", "[base64ToString('')]", Is(json!(""))),
+        (
+            "base64_to_string.rs",
+            "[base64ToString('aMOpbGxv')]",
+            Is(json!("héllo")),
+        ),
+        (
+            "base64_to_string.rs",
+            "[base64ToString(base64('test message'))]",
+            Is(json!("test message")),
+        ),
+        (
+            "base64_to_string.rs",
+            "[base64ToString('invalid!@#')]",
+            Fails,
+        ),
+        ("base64_to_string.rs", "[base64ToString('/w==')]", Fails),
+        (
+            "base64_to_string.rs",
+            "[base64ToString('eyJrZXkiOiJ2YWx1ZSJ9')]",
+            Is(json!("{\"key\":\"value\"}")),
+        ),
+        // contains.rs
+        ("contains.rs", "[contains('hello', 'lo')]", Is(json!(true))),
+        (
+            "contains.rs",
+            "[contains('hello', 'world')]",
+            Is(json!(false)),
+        ),
+        (
+            "contains.rs",
+            "[contains('hello123', 123)]",
+            Is(json!(true)),
+        ),
+        // index_of.rs
+        (
+            "index_of.rs",
+            "[indexOf(createArray('apple', 'banana', 'cherry'), 'banana')]",
+            Is(json!(1)),
+        ),
+        (
+            "index_of.rs",
+            "[indexOf(createArray(10, 20, 30), 20)]",
+            Is(json!(1)),
+        ),
+        (
+            "index_of.rs",
+            "[indexOf(createArray('a', 'b', 'a', 'c'), 'a')]",
+            Is(json!(0)),
+        ),
+        (
+            "index_of.rs",
+            "[indexOf(createArray('apple', 'banana'), 'orange')]",
+            Is(json!(-1)),
+        ),
+        (
+            "index_of.rs",
+            "[indexOf(createArray('Apple', 'Banana'), 'apple')]",
+            Is(json!(-1)),
+        ),
+        (
+            "index_of.rs",
+            "[indexOf(createArray(createArray('a', 'b'), createArray('c', 'd')), createArray('c', 'd'))]",
+            Is(json!(1)),
+        ),
+        (
+            "index_of.rs",
+            "[indexOf(createArray(createObject('name', 'John'), createObject('name', 'Jane')), createObject('name', 'Jane'))]",
+            Is(json!(1)),
+        ),
+        (
+            "index_of.rs",
+            "[indexOf(createArray(), 'test')]",
+            Is(json!(-1)),
+        ),
+        ("index_of.rs", "[indexOf('not_an_array', 'test')]", Fails),
     ]
 }
 
