@@ -543,6 +543,97 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
             Is(json!(-1)),
         ),
         ("index_of.rs", "[indexOf('not_an_array', 'test')]", Fails),
+        // json.rs
+        (
+            "json.rs",
+            r#"[json('{"name":"John","age":30}')]"#,
+            Is(json!({"name": "John", "age": 30})),
+        ),
+        ("json.rs", "[json('[1,2,3]')]", Is(json!([1, 2, 3]))),
+        ("json.rs", r#"[json('"hello"')]"#, Is(json!("hello"))),
+        ("json.rs", "[json('42')]", Is(json!(42))),
+        ("json.rs", "[json('true')]", Is(json!(true))),
+        ("json.rs", "[json('null')]", Is(json!(null))),
+        (
+            "json.rs",
+            r#"[json('{"user":{"name":"Jane","roles":["admin","user"]}}')]"#,
+            Is(json!({"user": {"name": "Jane", "roles": ["admin", "user"]}})),
+        ),
+        (
+            "json.rs",
+            r#"[json('  { "key" : "value" }  ')]"#,
+            Is(json!({"key": "value"})),
+        ),
+        ("json.rs", "[json('not valid json')]", Fails),
+        ("json.rs", r#"[json('{"key":"value"')]"#, Fails),
+        ("json.rs", "[json('')]", Fails),
+        ("json.rs", "[json(123)]", Fails),
+        // join.rs
+        (
+            "join.rs",
+            "[join(createArray('a','b','c'), '-')]",
+            Is(json!("a-b-c")),
+        ),
+        ("join.rs", "[join(createArray(), '-')]", Is(json!(""))),
+        (
+            "join.rs",
+            "[join(createArray(1,2,3), ',')]",
+            Is(json!("1,2,3")),
+        ),
+        ("join.rs", "[join(createArray('a', null()), ',')]", Fails),
+        (
+            "join.rs",
+            "[join(createArray('a', createArray('b')), ',')]",
+            Fails,
+        ),
+        (
+            "join.rs",
+            "[join(createArray('a', createObject('key', 'value')), ',')]",
+            Fails,
+        ),
+        // take.rs
+        (
+            "take.rs",
+            "[take(createArray('a','b','c','d'), 2)]",
+            Is(json!(["a", "b"])),
+        ),
+        ("take.rs", "[take('hello', 2)]", Is(json!("he"))),
+        (
+            "take.rs",
+            "[take(createArray('a','b'), 5)]",
+            Is(json!(["a", "b"])),
+        ),
+        ("take.rs", "[take('hi', 10)]", Is(json!("hi"))),
+        ("take.rs", "[take(createArray('a','b'), 0)]", Is(json!([]))),
+        ("take.rs", "[take('hello', 0)]", Is(json!(""))),
+        (
+            "take.rs",
+            "[take(createArray('a','b','c'), -1)]",
+            Is(json!([])),
+        ),
+        ("take.rs", "[take('hello', -2)]", Is(json!(""))),
+        ("take.rs", "[take(createArray(), 2)]", Is(json!([]))),
+        ("take.rs", "[take('', 1)]", Is(json!(""))),
+        (
+            "take.rs",
+            "[take(createArray('x','y','z'), 3)]",
+            Is(json!(["x", "y", "z"])),
+        ),
+        ("take.rs", "[take('test', 4)]", Is(json!("test"))),
+        // skip.rs
+        (
+            "skip.rs",
+            "[skip(createArray('a','b','c','d'), 2)]",
+            Is(json!(["c", "d"])),
+        ),
+        ("skip.rs", "[skip('hello', 2)]", Is(json!("llo"))),
+        ("skip.rs", "[skip(createArray('a','b'), 5)]", Is(json!([]))),
+        (
+            "skip.rs",
+            "[skip(createArray('a','b','c'), -1)]",
+            Is(json!(["a", "b", "c"])),
+        ),
+        ("skip.rs", "[skip('ab', -2)]", Is(json!("ab"))),
     ]
 }
 
