@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 /// What dsc's test expects.
 enum Want {
     Is(Value),
+    /// A value with what dsc's test checks of it.
+    Holds(fn(&Value) -> bool),
     Fails,
 }
 
@@ -634,6 +636,33 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
             Is(json!(["a", "b", "c"])),
         ),
         ("skip.rs", "[skip('ab', -2)]", Is(json!("ab"))),
+        // equals.rs
+        ("equals.rs", "[equals(1,1)]", Is(json!(true))),
+        ("equals.rs", "[equals(1,2)]", Is(json!(false))),
+        ("equals.rs", "[equals('test','test')]", Is(json!(true))),
+        ("equals.rs", "[equals('test','TEST')]", Is(json!(false))),
+        ("equals.rs", "[equals(1,'string')]", Is(json!(false))),
+        ("equals.rs", "[equals(null(),null())]", Is(json!(true))),
+        // length.rs
+        ("length.rs", "[length('')]", Is(json!(0))),
+        ("length.rs", "[length('foo')]", Is(json!(3))),
+        // range.rs
+        ("range.rs", "[range(1, 3)]", Is(json!([1, 2, 3]))),
+        ("range.rs", "[range(0, 5)]", Is(json!([0, 1, 2, 3, 4]))),
+        ("range.rs", "[range(-2, 4)]", Is(json!([-2, -1, 0, 1]))),
+        ("range.rs", "[range(10, 0)]", Is(json!([]))),
+        ("range.rs", "[range(1, -1)]", Fails),
+        ("range.rs", "[range(1, 10001)]", Fails),
+        ("range.rs", "[range(2147483647, 1)]", Fails),
+        (
+            "range.rs",
+            "[range(2147473647, 10000)]",
+            Holds(|v| {
+                v.as_array().is_some_and(|a| {
+                    a.len() == 10000 && a[0] == json!(2147473647) && a[9999] == json!(2147483646)
+                })
+            }),
+        ),
     ]
 }
 
@@ -645,12 +674,14 @@ fn every_expression_of_dscs_function_tests_gives_dscs_answer() {
         let got = evaluate_string(expression, &Standalone);
         let ok = match (want, &got) {
             (Is(v), Ok(g)) => v == g,
+            (Holds(check), Ok(g)) => check(g),
             (Fails, Err(_)) => true,
             _ => false,
         };
         if !ok {
             let want = match want {
                 Is(v) => v.to_string(),
+                Holds(_) => "a value that passes dsc's checks".to_string(),
                 Fails => "an error".to_string(),
             };
             let got = match got {
