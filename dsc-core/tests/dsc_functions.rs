@@ -663,6 +663,581 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
                 })
             }),
         ),
+        // try_get.rs
+        (
+            "try_get.rs",
+            "[tryGet(createObject('key1', 'value1'), 'key1')]",
+            Is(json!("value1")),
+        ),
+        (
+            "try_get.rs",
+            "[tryGet(createObject('key1', 'value1'), 'key2')]",
+            Is(json!(null)),
+        ),
+        (
+            "try_get.rs",
+            "[tryGet(createArray('value1', 'value2'), 1)]",
+            Is(json!("value2")),
+        ),
+        (
+            "try_get.rs",
+            "[tryGet(createArray('value1', 'value2'), -1)]",
+            Is(json!(null)),
+        ),
+        (
+            "try_get.rs",
+            "[tryGet(createArray('value1', 'value2'), 2)]",
+            Is(json!(null)),
+        ),
+        (
+            "try_get.rs",
+            "[tryGet(createObject('key1', 'value1'), 1)]",
+            Fails,
+        ),
+        (
+            "try_get.rs",
+            "[tryGet(createArray('value1', 'value2'), '1')]",
+            Fails,
+        ),
+        // trim.rs
+        ("trim.rs", "[trim('   hello')]", Is(json!("hello"))),
+        ("trim.rs", "[trim('hello   ')]", Is(json!("hello"))),
+        (
+            "trim.rs",
+            "[trim('  hello world  ')]",
+            Is(json!("hello world")),
+        ),
+        ("trim.rs", "[trim('hello')]", Is(json!("hello"))),
+        ("trim.rs", "[trim('')]", Is(json!(""))),
+        ("trim.rs", "[trim('   ')]", Is(json!(""))),
+        ("trim.rs", "[trim('\t\nhello\n\t')]", Is(json!("hello"))),
+        (
+            "trim.rs",
+            "[trim('  hello  world  ')]",
+            Is(json!("hello  world")),
+        ),
+        (
+            "trim.rs",
+            "[trim(' \t\n  hello  \n\t ')]",
+            Is(json!("hello")),
+        ),
+        ("trim.rs", "[trim('  café  ')]", Is(json!("café"))),
+        (
+            "trim.rs",
+            "[trim(concat('  hello', '  '))]",
+            Is(json!("hello")),
+        ),
+        ("trim.rs", "[trim(' a ')]", Is(json!("a"))),
+        // shallow_merge.rs
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray(createObject('one', 'a'), createObject('two', 'b'), createObject('two', 'c')))]",
+            Is(json!({"one": "a", "two": "c"})),
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray(createObject('one', 'a', 'nested', createObject('a', 1, 'nested', createObject('c', 3))), createObject('two', 'b', 'nested', createObject('b', 2))))]",
+            Is(json!({"one": "a", "nested": {"b": 2}, "two": "b"})),
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray())]",
+            Is(json!({})),
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray(createObject('name', 'John', 'age', 30)))]",
+            Is(json!({"name": "John", "age": 30})),
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray(createObject('a', 1, 'b', 2), createObject('b', 3, 'c', 4)))]",
+            Is(json!({"a": 1, "b": 3, "c": 4})),
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray(createObject('a', 1), createObject('b', 2), createObject('c', 3), createObject('d', 4)))]",
+            Is(json!({"a": 1, "b": 2, "c": 3, "d": 4})),
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray(createObject('nested', createObject('x', 1, 'y', 2)), createObject('nested', createObject('z', 3))))]",
+            Is(json!({"nested": {"z": 3}})),
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray(createObject('str', 'text', 'num', 42), createObject('bool', true(), 'arr', createArray(1, 2, 3))))]",
+            Is(json!({"str": "text", "num": 42, "bool": true, "arr": [1, 2, 3]})),
+        ),
+        ("shallow_merge.rs", "[shallowMerge('not an array')]", Fails),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createObject('a', 1))]",
+            Fails,
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray('string', 'another'))]",
+            Fails,
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray(1, 2, 3))]",
+            Fails,
+        ),
+        (
+            "shallow_merge.rs",
+            "[shallowMerge(createArray(createObject('a', 1), 'string', createObject('b', 2)))]",
+            Fails,
+        ),
+        // object_keys.rs
+        (
+            "object_keys.rs",
+            "[objectKeys(createObject('a', 1, 'b', 2, 'c', 3))]",
+            Holds(|v| {
+                let mut keys: Vec<&str> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                keys.sort_unstable();
+                keys == ["a", "b", "c"]
+            }),
+        ),
+        (
+            "object_keys.rs",
+            "[objectKeys(createObject())]",
+            Is(json!([])),
+        ),
+        (
+            "object_keys.rs",
+            "[objectKeys(createObject('name', 'John'))]",
+            Is(json!(["name"])),
+        ),
+        (
+            "object_keys.rs",
+            "[objectKeys(createObject('person', createObject('name', 'John', 'age', 30)))]",
+            Is(json!(["person"])),
+        ),
+        (
+            "object_keys.rs",
+            "[objectKeys(createObject('str', 'text', 'num', 42, 'bool', true(), 'arr', createArray(1,2,3)))]",
+            Holds(|v| {
+                let mut keys: Vec<&str> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                keys.sort_unstable();
+                keys == ["arr", "bool", "num", "str"]
+            }),
+        ),
+        (
+            "object_keys.rs",
+            "[length(objectKeys(createObject('a', 1, 'b', 2, 'c', 3)))]",
+            Is(json!(3)),
+        ),
+        ("object_keys.rs", "[objectKeys('not an object')]", Fails),
+        (
+            "object_keys.rs",
+            "[objectKeys(createArray('a', 'b', 'c'))]",
+            Fails,
+        ),
+        ("object_keys.rs", "[objectKeys(42)]", Fails),
+        // max.rs
+        ("max.rs", "[max(3,2,5,4)]", Is(json!(5))),
+        ("max.rs", "[max(3, 2, 5, 4)]", Is(json!(5))),
+        ("max.rs", "[max(createArray(0, 3, 2, 7, 4))]", Is(json!(7))),
+        ("max.rs", "[max(createArray(0))]", Is(json!(0))),
+        (
+            "max.rs",
+            "[max(createArray(0, 3), createArray(2, 5))]",
+            Fails,
+        ),
+        ("max.rs", "[max('a', 1)]", Fails),
+        ("max.rs", "[max(-10, max(-2, -9), -5)]", Is(json!(-2))),
+        ("max.rs", "[max(1, createArray(0,2))]", Fails),
+        ("max.rs", "[max(createArray(0,2), 1)]", Fails),
+        // first.rs
+        (
+            "first.rs",
+            "[first(createArray('hello', 'world'))]",
+            Is(json!("hello")),
+        ),
+        ("first.rs", "[first(createArray(1, 2, 3))]", Is(json!(1))),
+        ("first.rs", "[first(array('hello'))]", Is(json!("hello"))),
+        ("first.rs", "[first('hello')]", Is(json!("h"))),
+        ("first.rs", "[first('a')]", Is(json!("a"))),
+        ("first.rs", "[first(createArray())]", Fails),
+        ("first.rs", "[first('')]", Fails),
+        ("first.rs", "[first(createObject('key', 'value'))]", Fails),
+        ("first.rs", "[first(42)]", Fails),
+        // uri_component.rs
+        (
+            "uri_component.rs",
+            "[uriComponent('hello world')]",
+            Is(json!("hello%20world")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent('hello@example.com')]",
+            Is(json!("hello%40example.com")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent('https://example.com/path?query=value')]",
+            Is(json!("https%3A%2F%2Fexample.com%2Fpath%3Fquery%3Dvalue")),
+        ),
+        ("uri_component.rs", "[uriComponent('')]", Is(json!(""))),
+        (
+            "uri_component.rs",
+            "[uriComponent('ABCabc123-_.~')]",
+            Is(json!("ABCabc123-_.~")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent(':/?#[]@!$&()*+,;=')]",
+            Is(json!("%3A%2F%3F%23%5B%5D%40%21%24%26%28%29%2A%2B%2C%3B%3D")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent('café')]",
+            Is(json!("caf%C3%A9")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent('name=John Doe&age=30')]",
+            Is(json!("name%3DJohn%20Doe%26age%3D30")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent('/path/to/my file.txt')]",
+            Is(json!("%2Fpath%2Fto%2Fmy%20file.txt")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent(concat('hello', ' ', 'world'))]",
+            Is(json!("hello%20world")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent('user+tag@example.com')]",
+            Is(json!("user%2Btag%40example.com")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent('1234567890')]",
+            Is(json!("1234567890")),
+        ),
+        (
+            "uri_component.rs",
+            "[uriComponent('100%')]",
+            Is(json!("100%25")),
+        ),
+        // last_index_of.rs
+        (
+            "last_index_of.rs",
+            "[lastIndexOf(createArray('a','b','a','c'), 'a')]",
+            Is(json!(2)),
+        ),
+        (
+            "last_index_of.rs",
+            "[lastIndexOf(createArray(10,20,30,20), 20)]",
+            Is(json!(3)),
+        ),
+        (
+            "last_index_of.rs",
+            "[lastIndexOf(createArray('x','y'), 'z')]",
+            Is(json!(-1)),
+        ),
+        (
+            "last_index_of.rs",
+            "[lastIndexOf(createArray(createArray('a','b'), createArray('c','d'), createArray('a','b')), createArray('a','b'))]",
+            Is(json!(2)),
+        ),
+        (
+            "last_index_of.rs",
+            "[lastIndexOf(createArray(createArray(1,2), createArray(3,4), createArray(1,2)), createArray(1,2))]",
+            Is(json!(2)),
+        ),
+        (
+            "last_index_of.rs",
+            "[lastIndexOf(createArray(createObject('name','John'), createObject('name','Jane'), createObject('name','John')), createObject('name','John'))]",
+            Is(json!(2)),
+        ),
+        (
+            "last_index_of.rs",
+            "[lastIndexOf(createArray(createObject('a',1,'b',2), createObject('b',2,'a',1)), createObject('a',1,'b',2))]",
+            Is(json!(1)),
+        ),
+        (
+            "last_index_of.rs",
+            "[lastIndexOf(createArray('1','2','3'), 1)]",
+            Is(json!(-1)),
+        ),
+        (
+            "last_index_of.rs",
+            "[lastIndexOf(createArray(1,2,3), '1')]",
+            Is(json!(-1)),
+        ),
+        // min.rs
+        ("min.rs", "[min(3,2,5,4)]", Is(json!(2))),
+        ("min.rs", "[min(3, 2, 5, 4)]", Is(json!(2))),
+        ("min.rs", "[min(createArray(0, 3, 2, 5, 4))]", Is(json!(0))),
+        ("min.rs", "[min(createArray(0))]", Is(json!(0))),
+        (
+            "min.rs",
+            "[min(createArray(0, 3), createArray(2, 5))]",
+            Fails,
+        ),
+        ("min.rs", "[min('a', 1)]", Fails),
+        ("min.rs", "[min(8, min(2, -9), 3)]", Is(json!(-9))),
+        ("min.rs", "[min(1, createArray(0,2))]", Fails),
+        ("min.rs", "[min(createArray(0,2), 1)]", Fails),
+        // intersection.rs
+        (
+            "intersection.rs",
+            "[intersection(createArray(1, 2, 3), createArray(2, 3, 4))]",
+            Is(json!([2, 3])),
+        ),
+        (
+            "intersection.rs",
+            "[intersection(createArray(1, 2, 3, 4), createArray(2, 3, 4, 5), createArray(3, 4, 5, 6))]",
+            Is(json!([3, 4])),
+        ),
+        (
+            "intersection.rs",
+            "[intersection(createArray(1, 2), createArray(3, 4))]",
+            Is(json!([])),
+        ),
+        (
+            "intersection.rs",
+            "[intersection(createArray(1, 2, 2, 3), createArray(2, 2, 3, 4))]",
+            Is(json!([2, 3])),
+        ),
+        (
+            "intersection.rs",
+            "[intersection(createObject('a', 1, 'b', 2), createObject('b', 2, 'c', 3))]",
+            Is(json!({"b": 2})),
+        ),
+        (
+            "intersection.rs",
+            "[intersection(createObject('a', 1, 'b', 2), createObject('a', 2, 'b', 2))]",
+            Is(json!({"b": 2})),
+        ),
+        (
+            "intersection.rs",
+            "[intersection(createObject('a', 1), createObject('b', 2))]",
+            Is(json!({})),
+        ),
+        (
+            "intersection.rs",
+            "[intersection(createArray(1, 2), createObject('a', 1))]",
+            Fails,
+        ),
+        // coalesce.rs (its direct calls, written as expressions)
+        (
+            "coalesce.rs",
+            "[coalesce(null(), null(), 'hello')]",
+            Is(json!("hello")),
+        ),
+        (
+            "coalesce.rs",
+            "[coalesce(null(), null(), null())]",
+            Is(json!(null)),
+        ),
+        (
+            "coalesce.rs",
+            "[coalesce('first', 'second')]",
+            Is(json!("first")),
+        ),
+        (
+            "coalesce.rs",
+            "[coalesce(null(), 42, 'fallback')]",
+            Is(json!(42)),
+        ),
+        ("coalesce.rs", "[coalesce(null(), true)]", Is(json!(true))),
+        (
+            "coalesce.rs",
+            "[coalesce(null(), createArray(), 'fallback')]",
+            Is(json!([])),
+        ),
+        (
+            "coalesce.rs",
+            "[coalesce(null(), createObject(), 'fallback')]",
+            Is(json!({})),
+        ),
+        (
+            "coalesce.rs",
+            "[coalesce('hello', 'world')]",
+            Is(json!("hello")),
+        ),
+        ("coalesce.rs", "[coalesce(42, 'fallback')]", Is(json!(42))),
+        ("coalesce.rs", "[coalesce(true)]", Is(json!(true))),
+        // empty.rs
+        ("empty.rs", "[empty('')]", Is(json!(true))),
+        ("empty.rs", "[empty('foo')]", Is(json!(false))),
+        // starts_with.rs
+        (
+            "starts_with.rs",
+            "[startsWith('hello', 'he')]",
+            Is(json!(true)),
+        ),
+        (
+            "starts_with.rs",
+            "[startsWith('hello', 'world')]",
+            Is(json!(false)),
+        ),
+        // items.rs
+        (
+            "items.rs",
+            "[items(createObject('a', 1, 'b', 2, 'c', 3))]",
+            Holds(|v| {
+                v.as_array()
+                    .is_some_and(|a| a.len() == 3 && a.contains(&json!({"key": "a", "value": 1})))
+            }),
+        ),
+        ("items.rs", "[items(createObject())]", Is(json!([]))),
+        (
+            "items.rs",
+            "[items(createObject('person', createObject('name', 'John', 'age', 30)))]",
+            Is(json!([{"key": "person", "value": {"name": "John", "age": 30}}])),
+        ),
+        (
+            "items.rs",
+            "[items(createObject('list', createArray('a', 'b', 'c')))]",
+            Is(json!([{"key": "list", "value": ["a", "b", "c"]}])),
+        ),
+        (
+            "items.rs",
+            "[items(createObject('greeting', 'Hello', 'farewell', 'Goodbye'))]",
+            Holds(|v| {
+                v.as_array().is_some_and(|a| {
+                    a.len() == 2
+                        && a.contains(&json!({"key": "greeting", "value": "Hello"}))
+                        && a.contains(&json!({"key": "farewell", "value": "Goodbye"}))
+                })
+            }),
+        ),
+        (
+            "items.rs",
+            "[items(createObject('str', 'text', 'num', 42, 'bool', true()))]",
+            Holds(|v| {
+                v.as_array().is_some_and(|a| {
+                    a.len() == 3
+                        && a.contains(&json!({"key": "str", "value": "text"}))
+                        && a.contains(&json!({"key": "num", "value": 42}))
+                        && a.contains(&json!({"key": "bool", "value": true}))
+                })
+            }),
+        ),
+        ("items.rs", "[items('not an object')]", Fails),
+        ("items.rs", "[items(createArray('a', 'b', 'c'))]", Fails),
+        // try_index_from_end.rs
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray('a', 'b', 'c'), 1)]",
+            Is(json!("c")),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray('a', 'b', 'c'), 2)]",
+            Is(json!("b")),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray('a', 'b', 'c'), 3)]",
+            Is(json!("a")),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray('a', 'b', 'c'), 4)]",
+            Is(json!(null)),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray('a', 'b', 'c'), 0)]",
+            Is(json!(null)),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray('a', 'b', 'c'), -1)]",
+            Is(json!(null)),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray('only'), 1)]",
+            Is(json!("only")),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray(10, 20, 30, 40), 2)]",
+            Is(json!(30)),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray(createObject('key', 'value1'), createObject('key', 'value2')), 1)]",
+            Is(json!({"key": "value2"})),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray(createArray(1, 2), createArray(3, 4)), 1)]",
+            Is(json!([3, 4])),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray(), 1)]",
+            Is(json!(null)),
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd('not an array', 1)]",
+            Fails,
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray('a', 'b'), 'string')]",
+            Fails,
+        ),
+        (
+            "try_index_from_end.rs",
+            "[tryIndexFromEnd(createArray('a', 'b'), 1000)]",
+            Is(json!(null)),
+        ),
+        // greater.rs
+        ("greater.rs", "[greater(2,1)]", Is(json!(true))),
+        ("greater.rs", "[greater(1,2)]", Is(json!(false))),
+        ("greater.rs", "[greater(1,1)]", Is(json!(false))),
+        ("greater.rs", "[greater('b','a')]", Is(json!(true))),
+        ("greater.rs", "[greater('5', 3)]", Fails),
+        // mod_function.rs
+        ("mod_function.rs", "[mod(7, 3)]", Is(json!(1))),
+        ("mod_function.rs", "[mod(18, mod(8, 3))]", Is(json!(0))),
+        ("mod_function.rs", "[mod(5)]", Fails),
+        ("mod_function.rs", "[mod(5, 0)]", Fails),
+        ("mod_function.rs", "[mod(9223372036854775808, 2)]", Fails),
+        // string.rs
+        ("string.rs", "[string('hello')]", Is(json!("hello"))),
+        ("string.rs", "[string(123)]", Is(json!("123"))),
+        ("string.rs", "[string(true)]", Is(json!("true"))),
+        ("string.rs", "[string(null())]", Is(json!("null"))),
+        (
+            "string.rs",
+            "[string(createArray('a', 'b'))]",
+            Is(json!("[\"a\",\"b\"]")),
+        ),
+        (
+            "string.rs",
+            "[string(createObject('a', 'hello'))]",
+            Is(json!("{\"a\":\"hello\"}")),
+        ),
+        // bool.rs
+        ("bool.rs", "[bool('true')]", Is(json!(true))),
+        ("bool.rs", "[bool('false')]", Is(json!(false))),
+        ("bool.rs", "[bool(1)]", Is(json!(true))),
+        ("bool.rs", "[bool(0)]", Is(json!(false))),
     ]
 }
 
