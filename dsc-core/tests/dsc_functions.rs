@@ -1238,6 +1238,206 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
         ("bool.rs", "[bool('false')]", Is(json!(false))),
         ("bool.rs", "[bool(1)]", Is(json!(true))),
         ("bool.rs", "[bool(0)]", Is(json!(false))),
+        // cidr_host.rs
+        (
+            "cidr_host.rs",
+            "[cidrHost('192.168.1.0/24', 0)]",
+            Is(json!("192.168.1.1")),
+        ),
+        (
+            "cidr_host.rs",
+            "[cidrHost('192.168.1.0/24', 1)]",
+            Is(json!("192.168.1.2")),
+        ),
+        (
+            "cidr_host.rs",
+            "[cidrHost('192.168.1.0/24', 253)]",
+            Is(json!("192.168.1.254")),
+        ),
+        (
+            "cidr_host.rs",
+            "[cidrHost('10.0.0.0/16', 0)]",
+            Is(json!("10.0.0.1")),
+        ),
+        (
+            "cidr_host.rs",
+            "[cidrHost('10.0.0.0/16', 99)]",
+            Is(json!("10.0.0.100")),
+        ),
+        (
+            "cidr_host.rs",
+            "[cidrHost('192.168.1.0/31', 0)]",
+            Is(json!("192.168.1.0")),
+        ),
+        (
+            "cidr_host.rs",
+            "[cidrHost('192.168.1.0/31', 1)]",
+            Is(json!("192.168.1.1")),
+        ),
+        ("cidr_host.rs", "[cidrHost('192.168.1.1/32', 0)]", Fails),
+        ("cidr_host.rs", "[cidrHost('192.168.1.0/24', 254)]", Fails),
+        ("cidr_host.rs", "[cidrHost('192.168.1.0/24', -1)]", Fails),
+        (
+            "cidr_host.rs",
+            "[cidrHost('2001:db8::/64', 0)]",
+            Is(json!("2001:db8::1")),
+        ),
+        (
+            "cidr_host.rs",
+            "[cidrHost('2001:db8::1:0/127', 0)]",
+            Is(json!("2001:db8::1:0")),
+        ),
+        (
+            "cidr_host.rs",
+            "[cidrHost('2001:db8::1:0/127', 1)]",
+            Is(json!("2001:db8::1:1")),
+        ),
+        ("cidr_host.rs", "[cidrHost('2001:db8::1/128', 0)]", Fails),
+        ("cidr_host.rs", "[cidrHost('invalid', 0)]", Fails),
+        // cidr_subnet.rs
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 24, 0)]",
+            Is(json!("10.144.0.0/24")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 24, 1)]",
+            Is(json!("10.144.1.0/24")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 24, 2)]",
+            Is(json!("10.144.2.0/24")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 24, 3)]",
+            Is(json!("10.144.3.0/24")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 24, 4)]",
+            Is(json!("10.144.4.0/24")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 24, 15)]",
+            Is(json!("10.144.15.0/24")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.0.0.0/16', 18, 0)]",
+            Is(json!("10.0.0.0/18")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.0.0.0/16', 18, 1)]",
+            Is(json!("10.0.64.0/18")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('2001:db8::/32', 48, 0)]",
+            Is(json!("2001:db8::/48")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('2001:db8::/32', 48, 1)]",
+            Is(json!("2001:db8:1::/48")),
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 24, 16)]",
+            Fails,
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 24, -1)]",
+            Fails,
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 16, 0)]",
+            Fails,
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 33, 0)]",
+            Fails,
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('2001:db8::/32', 129, 0)]",
+            Fails,
+        ),
+        (
+            "cidr_subnet.rs",
+            "[cidrSubnet('10.144.0.0/20', 20, 0)]",
+            Is(json!("10.144.0.0/20")),
+        ),
+        // create_object.rs
+        (
+            "create_object.rs",
+            "[createObject('name', 'test')]",
+            Is(json!({"name": "test"})),
+        ),
+        (
+            "create_object.rs",
+            "[createObject('name', 'test', 'value', 42)]",
+            Is(json!({"name": "test", "value": 42})),
+        ),
+        (
+            "create_object.rs",
+            "[createObject('string', 'hello', 'number', 123, 'boolean', true)]",
+            Is(json!({"string": "hello", "number": 123, "boolean": true})),
+        ),
+        (
+            "create_object.rs",
+            "[createObject('outer', createObject('inner', 'value'))]",
+            Is(json!({"outer": {"inner": "value"}})),
+        ),
+        (
+            "create_object.rs",
+            "[createObject('items', createArray('a', 'b', 'c'))]",
+            Is(json!({"items": ["a", "b", "c"]})),
+        ),
+        ("create_object.rs", "[createObject('name')]", Fails),
+        ("create_object.rs", "[createObject(123, 'value')]", Fails),
+        ("create_object.rs", "[createObject()]", Is(json!({}))),
+        // to_upper.rs
+        (
+            "to_upper.rs",
+            "[toUpper('hello world')]",
+            Is(json!("HELLO WORLD")),
+        ),
+        (
+            "to_upper.rs",
+            "[toUpper('Hello World')]",
+            Is(json!("HELLO WORLD")),
+        ),
+        (
+            "to_upper.rs",
+            "[toUpper('HELLO WORLD')]",
+            Is(json!("HELLO WORLD")),
+        ),
+        ("to_upper.rs", "[toUpper('')]", Is(json!(""))),
+        (
+            "to_upper.rs",
+            "[toUpper('Hello123!@#')]",
+            Is(json!("HELLO123!@#")),
+        ),
+        ("to_upper.rs", "[toUpper('café')]", Is(json!("CAFÉ"))),
+        (
+            "to_upper.rs",
+            "[toUpper('  hello  world  ')]",
+            Is(json!("  HELLO  WORLD  ")),
+        ),
+        ("to_upper.rs", "[toUpper('a')]", Is(json!("A"))),
+        (
+            "to_upper.rs",
+            "[toUpper(concat('hello', ' world'))]",
+            Is(json!("HELLO WORLD")),
+        ),
     ]
 }
 
