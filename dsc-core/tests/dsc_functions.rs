@@ -1438,6 +1438,27 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
             "[toUpper(concat('hello', ' world'))]",
             Is(json!("HELLO WORLD")),
         ),
+        // add.rs
+        ("add.rs", "[add(2, 3)]", Is(json!(5))),
+        ("add.rs", "[add(2, add(3, 4))]", Is(json!(9))),
+        ("add.rs", "[add(5)]", Fails),
+        ("add.rs", "[add(9223372036854775807, 2)]", Fails),
+        ("add.rs", "[add(9223372036854775808, 2)]", Fails),
+        // div.rs
+        ("div.rs", "[div(8, 3)]", Is(json!(2))),
+        ("div.rs", "[div(18, div(9, 3))]", Is(json!(6))),
+        ("div.rs", "[div(5)]", Fails),
+        ("div.rs", "[div(5, 0)]", Fails),
+        ("div.rs", "[div(9223372036854775808, 2)]", Fails),
+        // and.rs
+        ("and.rs", "[and(true, false)]", Is(json!(false))),
+        ("and.rs", "[and(true, false, true)]", Is(json!(false))),
+        ("and.rs", "[and(false, false)]", Is(json!(false))),
+        ("and.rs", "[and(true, true)]", Is(json!(true))),
+        // if.rs
+        ("if.rs", "[if('PATH', 1 , 2)]", Fails),
+        ("if.rs", "[if(true, 'left', 'right')]", Is(json!("left"))),
+        ("if.rs", "[if(false, 'left', 'right')]", Is(json!("right"))),
     ]
 }
 
