@@ -5,6 +5,23 @@ use dsc_core::package::archive::{self, Limits, PackageError};
 use serde_json::json;
 use std::ffi::c_int;
 
+/// Opens and verifies the package at `package_path` with the trusted keys given.
+unsafe fn open(
+    package_path: *const c_char,
+    trusted_keys_json: *const c_char,
+) -> FfiResult<archive::OpenedPackage> {
+    let path = unsafe { arg(package_path, "package_path") }?;
+    let keys = trust_keys(unsafe { opt_arg(trusted_keys_json, "trusted_keys_json") }?)?;
+    archive::open(
+        std::path::Path::new(path),
+        &keys,
+        Limits::default(),
+        None,
+        &mut |_, _| {},
+    )
+    .map_err(package_error)
+}
+
 pub(crate) fn package_error(e: PackageError) -> Failure {
     classified(e.class(), e)
 }
@@ -23,16 +40,7 @@ pub unsafe extern "C" fn traek_package_verify(
 ) -> traek_result {
     unsafe {
         with_engine(engine, out_json, |_| {
-            let path = arg(package_path, "package_path")?;
-            let keys = trust_keys(opt_arg(trusted_keys_json, "trusted_keys_json")?)?;
-            let opened = archive::open(
-                std::path::Path::new(path),
-                &keys,
-                Limits::default(),
-                None,
-                &mut |_, _| {},
-            )
-            .map_err(package_error)?;
+            let opened = open(package_path, trusted_keys_json)?;
             if require_signature != 0 {
                 archive::require_trusted(&opened).map_err(package_error)?;
             }
@@ -51,16 +59,7 @@ pub unsafe extern "C" fn traek_package_inspect(
 ) -> traek_result {
     unsafe {
         with_engine(engine, out_json, |_| {
-            let path = arg(package_path, "package_path")?;
-            let keys = trust_keys(opt_arg(trusted_keys_json, "trusted_keys_json")?)?;
-            let opened = archive::open(
-                std::path::Path::new(path),
-                &keys,
-                Limits::default(),
-                None,
-                &mut |_, _| {},
-            )
-            .map_err(package_error)?;
+            let opened = open(package_path, trusted_keys_json)?;
             serde_json::to_string(&opened)
                 .map_err(|err| Failure(TRAEK_ERR_RESOURCE, err.to_string()))
         })

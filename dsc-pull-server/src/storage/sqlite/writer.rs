@@ -462,6 +462,20 @@ fn insert_report(
     Ok(WriteOutcome::Id(id))
 }
 
+/// The checksum stored for a content key's columns, if any.
+fn stored_checksum(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    name_key: &str,
+    version: &str,
+) -> rusqlite::Result<Option<String>> {
+    tx.prepare_cached(
+        "SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3",
+    )?
+    .query_row(params![kind, name_key, version], |r| r.get(0))
+    .optional()
+}
+
 fn put_content(
     tx: &rusqlite::Transaction<'_>,
     key: &ContentKey,
@@ -469,12 +483,7 @@ fn put_content(
     updates: &mut Vec<CacheUpdate>,
 ) -> rusqlite::Result<WriteOutcome> {
     let (kind, name_key, version, _) = content_columns(key);
-    let old: Option<String> = tx
-        .prepare_cached(
-            "SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3",
-        )?
-        .query_row(params![kind, name_key, version], |r| r.get(0))
-        .optional()?;
+    let old = stored_checksum(tx, kind, &name_key, &version)?;
     let signers = (!meta.signers.is_empty())
         .then(|| serde_json::to_string(&meta.signers).unwrap_or_default());
     tx.prepare_cached("INSERT OR REPLACE INTO content (kind, name_key, version, name, checksum, size, updated_at, signers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
@@ -494,12 +503,7 @@ fn delete_content(
     updates: &mut Vec<CacheUpdate>,
 ) -> rusqlite::Result<WriteOutcome> {
     let (kind, name_key, version, _) = content_columns(key);
-    let old: Option<String> = tx
-        .prepare_cached(
-            "SELECT checksum FROM content WHERE kind = ?1 AND name_key = ?2 AND version = ?3",
-        )?
-        .query_row(params![kind, name_key, version], |r| r.get(0))
-        .optional()?;
+    let old = stored_checksum(tx, kind, &name_key, &version)?;
     let Some(old) = old else {
         return Ok(WriteOutcome::Content {
             found: false,
