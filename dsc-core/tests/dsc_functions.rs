@@ -1459,6 +1459,43 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
         ("if.rs", "[if('PATH', 1 , 2)]", Fails),
         ("if.rs", "[if(true, 'left', 'right')]", Is(json!("left"))),
         ("if.rs", "[if(false, 'left', 'right')]", Is(json!("right"))),
+        // less_or_equals.rs
+        ("less_or_equals.rs", "[lessOrEquals(3,5)]", Is(json!(true))),
+        ("less_or_equals.rs", "[lessOrEquals(5,3)]", Is(json!(false))),
+        ("less_or_equals.rs", "[lessOrEquals(5,5)]", Is(json!(true))),
+        (
+            "less_or_equals.rs",
+            "[lessOrEquals('a','b')]",
+            Is(json!(true)),
+        ),
+        ("less_or_equals.rs", "[lessOrEquals('5', 3)]", Fails),
+        // or.rs
+        ("or.rs", "[or(true, false)]", Is(json!(true))),
+        ("or.rs", "[or(true, false, true)]", Is(json!(true))),
+        ("or.rs", "[or(false, false)]", Is(json!(false))),
+        // sub.rs
+        ("sub.rs", "[sub(7, 3)]", Is(json!(4))),
+        ("sub.rs", "[sub(9, sub(5, 3))]", Is(json!(7))),
+        ("sub.rs", "[sub(5)]", Fails),
+        ("sub.rs", "[sub(9223372036854775807, -2)]", Fails),
+        ("sub.rs", "[sub(9223372036854775808, 2)]", Fails),
+        // path.rs (the expectations for a non-Windows host, where this suite runs)
+        ("path.rs", "[path('C:\\','test')]", Is(json!("C:\\/test"))),
+        (
+            "path.rs",
+            "[path('a','C:\\','test')]",
+            Is(json!("a/C:\\/test")),
+        ),
+        (
+            "path.rs",
+            "[path('C:\\','D:\\','test')]",
+            Is(json!("C:\\/D:\\/test")),
+        ),
+        ("path.rs", "[path('a','..','b')]", Is(json!("a/../b"))),
+        ("path.rs", "[path('a','b/c')]", Is(json!("a/b/c"))),
+        ("path.rs", "[path('/','a','b')]", Is(json!("/a/b"))),
+        ("path.rs", "[path('a','b')]", Is(json!("a/b"))),
+        ("path.rs", "[path('a','b','c')]", Is(json!("a/b/c"))),
     ]
 }
 
