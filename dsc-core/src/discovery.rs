@@ -122,6 +122,61 @@ pub struct Registry {
     pending_adapted: Vec<(PathBuf, serde_json::Value)>,
 }
 
+/// Reads and parses a manifest file, without touching a registry; `None` when the name is not
+/// a manifest's.
+fn read_manifest(
+    path: &Path,
+    loader: &ManifestLoader,
+) -> Option<Result<crate::manifest::ParsedFile, String>> {
+    let name = path.file_name()?.to_string_lossy();
+    let kind = manifest_file_kind(&name)?;
+    Some(
+        std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| loader.parse_file(&bytes, kind)),
+    )
+}
+
+/// Files read in one directory before reading is spread over threads.
+const PARALLEL_FROM: usize = 64;
+
+/// [`read_manifest`] of every path, in order. Many files are read and parsed on several
+/// threads (reading is mostly waiting for system calls).
+#[allow(clippy::type_complexity)]
+fn read_all(
+    paths: &[PathBuf],
+    loader: &ManifestLoader,
+) -> Vec<Option<Result<crate::manifest::ParsedFile, String>>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    if threads < 2 || paths.len() < PARALLEL_FROM {
+        return paths.iter().map(|p| read_manifest(p, loader)).collect();
+    }
+    let chunk = paths.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let running: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                let handle = scope.spawn(move || {
+                    part.iter()
+                        .map(|p| read_manifest(p, loader))
+                        .collect::<Vec<_>>()
+                });
+                (part.len(), handle)
+            })
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|(len, handle)| {
+                handle.join().unwrap_or_else(|_| {
+                    vec![Some(Err("reading the manifest failed".to_string())); len]
+                })
+            })
+            .collect()
+    })
+}
+
 /// Whether a manifest's resource is used on this machine: not a type traek runs itself, and
 /// its `condition` holds (a condition that cannot be evaluated is a warning).
 fn usable_here(
@@ -197,8 +252,11 @@ impl Registry {
                 }
             }
             files.sort();
-            for (_, path) in files {
-                registry.load_file(&path, loader, sink);
+            let paths: Vec<PathBuf> = files.into_iter().map(|(_, p)| p).collect();
+            for (path, parsed) in paths.iter().zip(read_all(&paths, loader)) {
+                if let Some(parsed) = parsed {
+                    registry.add_parsed(path, parsed, sink);
+                }
             }
         }
         adapted_files.sort();
@@ -330,24 +388,22 @@ impl Registry {
 
     /// Loads one manifest file into the registry (used by discovery and by packages).
     pub fn load_file(&mut self, path: &Path, loader: &ManifestLoader, sink: &mut dyn MessageSink) {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let Some(kind) = manifest_file_kind(&name) else {
-            return;
-        };
+        if let Some(parsed) = read_manifest(path, loader) {
+            self.add_parsed(path, parsed, sink);
+        }
+    }
+
+    /// Adds what a manifest file held (or warns why it could not be read).
+    fn add_parsed(
+        &mut self,
+        path: &Path,
+        parsed: Result<crate::manifest::ParsedFile, String>,
+        sink: &mut dyn MessageSink,
+    ) {
         let warn = |sink: &mut dyn MessageSink, text: String| {
             sink.message(Message::engine(Level::Warn, text))
         };
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                warn(sink, format!("skipping manifest '{}': {e}", path.display()));
-                return;
-            }
-        };
-        let parsed = match loader.parse_file(&bytes, kind) {
+        let parsed = match parsed {
             Ok(p) => p,
             Err(reason) => {
                 warn(
@@ -539,6 +595,57 @@ fn wildcard_match_bytes(pattern: &[u8], text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_manifests_load_in_search_order_and_the_first_declaration_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = |ty: &str, exe: &str| {
+            format!(
+                r#"{{"$schema": "x", "type": "{ty}", "version": "1.0.0", "get": {{"executable": "{exe}"}}}}"#
+            )
+        };
+        // More files than are read on one thread, one type declared twice, one file broken.
+        for i in 0..(PARALLEL_FROM * 3) {
+            let name = format!("r{i:04}.dsc.resource.json");
+            std::fs::write(dir.path().join(name), manifest(&format!("T/R{i:04}"), "a")).unwrap();
+        }
+        std::fs::write(
+            dir.path().join("r0000z.dsc.resource.json"),
+            manifest("T/R0000", "b"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("r0100z.dsc.resource.json"), "{").unwrap();
+        let search = SearchPath {
+            dirs: vec![dir.path().to_path_buf()],
+        };
+        let mut messages: Vec<Message> = Vec::new();
+        let registry = Registry::discover(&search, &ManifestLoader::new(), &mut messages);
+        let found: Vec<&str> = registry
+            .resources()
+            .iter()
+            .filter(|r| !r.builtin)
+            .map(|r| r.type_name.as_str())
+            .collect();
+        let want: Vec<String> = (0..PARALLEL_FROM * 3)
+            .map(|i| format!("T/R{i:04}"))
+            .collect();
+        assert_eq!(found, want);
+        let first = registry.find("t/r0000", None).unwrap();
+        assert_eq!(
+            first.manifest.get.as_ref().map(|g| g.executable.as_str()),
+            Some("a")
+        );
+        let text: Vec<&str> = messages.iter().map(|m| m.message.as_str()).collect();
+        assert!(
+            text.iter().any(|m| m.contains("r0000z.dsc.resource.json")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|m| m.contains("skipping manifest") && m.contains("r0100z")),
+            "{text:?}"
+        );
+    }
 
     #[test]
     fn dsc_resource_path_replaces_path_entirely() {
