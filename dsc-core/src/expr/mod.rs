@@ -94,13 +94,19 @@ pub struct UserFunction {
     pub output: String,
 }
 
-/// What expressions can look up. Only the first five are required; the rest default to "not
+/// What expressions can look up. Only `env` and `now` are required; the rest default to "not
 /// available here" (as outside a configuration run).
 pub trait Context {
-    fn parameter(&self, name: &str) -> Option<Value>;
-    fn variable(&self, name: &str) -> Option<Value>;
+    fn parameter(&self, _name: &str) -> Option<Value> {
+        None
+    }
+    fn variable(&self, _name: &str) -> Option<Value> {
+        None
+    }
     /// The result of a resource earlier in the run, by resource id (`type:name`).
-    fn reference(&self, resource_id: &str) -> Option<Value>;
+    fn reference(&self, _resource_id: &str) -> Option<Value> {
+        None
+    }
     fn env(&self, name: &str) -> Option<String>;
     fn now(&self) -> time::OffsetDateTime;
 
@@ -137,15 +143,6 @@ pub trait Context {
 pub struct Standalone;
 
 impl Context for Standalone {
-    fn parameter(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn variable(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn reference(&self, _: &str) -> Option<Value> {
-        None
-    }
     fn env(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
@@ -160,15 +157,6 @@ impl Context for Standalone {
 pub struct Isolated;
 
 impl Context for Isolated {
-    fn parameter(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn variable(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn reference(&self, _: &str) -> Option<Value> {
-        None
-    }
     fn env(&self, _: &str) -> Option<String> {
         None
     }
