@@ -629,7 +629,7 @@ fn function_list_and_trace_format_json() {
     let list = s.run(&["function", "list", "-o", "json"]);
     assert_eq!(list.code, 0);
     let functions = list.lines();
-    assert_eq!(functions.len(), 83);
+    assert_eq!(functions.len(), 85);
     let sw = functions
         .iter()
         .find(|f| f["name"] == "startsWith")

@@ -169,7 +169,7 @@ fn mcp_lists_the_tools_and_invokes_resources_and_configurations() {
     assert!(!err);
     assert_eq!(shown["type"], "Test/Echo");
     let (_, functions) = m.call(11, "list_dsc_functions", json!({}));
-    assert_eq!(functions.as_array().unwrap().len(), 83);
+    assert_eq!(functions.as_array().unwrap().len(), 85);
 }
 
 #[test]

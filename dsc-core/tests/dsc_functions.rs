@@ -1496,15 +1496,189 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
         ("path.rs", "[path('/','a','b')]", Is(json!("/a/b"))),
         ("path.rs", "[path('a','b')]", Is(json!("a/b"))),
         ("path.rs", "[path('a','b','c')]", Is(json!("a/b/c"))),
+        // mul.rs
+        ("mul.rs", "[mul(2, 3)]", Is(json!(6))),
+        ("mul.rs", "[mul(2, mul(3, 4))]", Is(json!(24))),
+        ("mul.rs", "[mul(5)]", Fails),
+        ("mul.rs", "[mul(9223372036854775807, 2)]", Fails),
+        ("mul.rs", "[mul(9223372036854775808, 2)]", Fails),
+        // not.rs
+        ("not.rs", "[not(true)]", Is(json!(false))),
+        ("not.rs", "[not(false)]", Is(json!(true))),
+        // less.rs
+        ("less.rs", "[less(3,5)]", Is(json!(true))),
+        ("less.rs", "[less(5,3)]", Is(json!(false))),
+        ("less.rs", "[less(5,5)]", Is(json!(false))),
+        ("less.rs", "[less('a','b')]", Is(json!(true))),
+        ("less.rs", "[less('5', 3)]", Fails),
+        // greater_or_equals.rs
+        (
+            "greater_or_equals.rs",
+            "[greaterOrEquals(5,3)]",
+            Is(json!(true)),
+        ),
+        (
+            "greater_or_equals.rs",
+            "[greaterOrEquals(3,5)]",
+            Is(json!(false)),
+        ),
+        (
+            "greater_or_equals.rs",
+            "[greaterOrEquals(5,5)]",
+            Is(json!(true)),
+        ),
+        (
+            "greater_or_equals.rs",
+            "[greaterOrEquals('b','a')]",
+            Is(json!(true)),
+        ),
+        ("greater_or_equals.rs", "[greaterOrEquals('5', 3)]", Fails),
+        // ends_with.rs
+        ("ends_with.rs", "[endsWith('hello', 'lo')]", Is(json!(true))),
+        ("ends_with.rs", "[endsWith('hello', 'world')]", Is(json!(false))),
+        // to_lower.rs
+        ("to_lower.rs", "[toLower('HELLO WORLD')]", Is(json!("hello world"))),
+        ("to_lower.rs", "[toLower('Hello World')]", Is(json!("hello world"))),
+        ("to_lower.rs", "[toLower('hello world')]", Is(json!("hello world"))),
+        ("to_lower.rs", "[toLower('')]", Is(json!(""))),
+        ("to_lower.rs", "[toLower('HELLO123!@#')]", Is(json!("hello123!@#"))),
+        ("to_lower.rs", "[toLower('CAFÉ')]", Is(json!("café"))),
+        (
+            "to_lower.rs",
+            "[toLower('  HELLO  WORLD  ')]",
+            Is(json!("  hello  world  ")),
+        ),
+        ("to_lower.rs", "[toLower('A')]", Is(json!("a"))),
+        (
+            "to_lower.rs",
+            "[toLower(concat('HELLO', ' WORLD'))]",
+            Is(json!("hello world")),
+        ),
+        // null.rs, true.rs, false.rs
+        ("null.rs", "[null()]", Is(Value::Null)),
+        ("null.rs", "[coalesce(null(), 'fallback')]", Is(json!("fallback"))),
+        ("null.rs", "[createObject('key', null())]", Is(json!({"key": null}))),
+        ("true.rs", "[true()]", Is(json!(true))),
+        ("false.rs", "[false()]", Is(json!(false))),
+        // uri_component_to_string.rs
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('hello%20world')]",
+            Is(json!("hello world")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('hello%40example.com')]",
+            Is(json!("hello@example.com")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('https%3A%2F%2Fexample.com%2Fpath%3Fquery%3Dvalue')]",
+            Is(json!("https://example.com/path?query=value")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('')]",
+            Is(json!("")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('ABCabc123-_.~')]",
+            Is(json!("ABCabc123-_.~")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('%3A%2F%3F%23%5B%5D%40%21%24%26%28%29%2A%2B%2C%3B%3D')]",
+            Is(json!(":/?#[]@!$&()*+,;=")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('caf%C3%A9')]",
+            Is(json!("café")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('name%3DJohn%20Doe%26age%3D30')]",
+            Is(json!("name=John Doe&age=30")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('%2Fpath%2Fto%2Fmy%20file.txt')]",
+            Is(json!("/path/to/my file.txt")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString(uriComponent('hello world'))]",
+            Is(json!("hello world")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString(uriComponent('user+tag@example.com'))]",
+            Is(json!("user+tag@example.com")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('100%25')]",
+            Is(json!("100%")),
+        ),
+        (
+            "uri_component_to_string.rs",
+            "[uriComponentToString('hello%20world%21')]",
+            Is(json!("hello world!")),
+        ),
+        // envvar.rs
+        (
+            "envvar.rs",
+            "[envvar('PATH')]",
+            Holds(|v| std::env::var("PATH").is_ok_and(|p| v == &json!(p))),
+        ),
+        ("envvar.rs", "[envvar('INVALID')]", Fails),
+        // try_which.rs (the expectation for a non-Windows host)
+        (
+            "try_which.rs",
+            "[tryWhich('cargo')]",
+            Holds(|v| v.as_str().is_some_and(|p| p.ends_with("/cargo"))),
+        ),
+        ("try_which.rs", "[tryWhich('does_not_exist')]", Is(Value::Null)),
+        // system_root.rs (the expectation for a non-Windows host)
+        ("system_root.rs", "[systemRoot()]", Is(json!("/"))),
+        // variables.rs, reference.rs: without a configuration there are none
+        ("variables.rs", "[variables('foo')]", Fails),
+        ("reference.rs", "[reference('foo:bar')]", Fails),
+        // secret.rs
+        ("secret.rs", "[secret(1)]", Fails),
+        // parser/mod.rs
+        ("parser/mod.rs", "this is a string", Is(json!("this is a string"))),
+        ("parser/mod.rs", "[[this is a string]", Is(json!("[this is a string]"))),
+        ("parser/mod.rs", "[this] is a string", Fails),
+        ("parser/mod.rs", "[invalid()]", Fails),
+        ("parser/mod.rs", "[concat(abc)]", Fails),
+        ("parser/mod.rs", "[concat('abc)]", Fails),
+        ("parser/mod.rs", "[concat('abc', , 'def')]", Fails),
     ]
 }
 
 #[test]
 fn every_expression_of_dscs_function_tests_gives_dscs_answer() {
-    let mut wrong = Vec::new();
     let cases = cases();
-    for (file, expression, want) in &cases {
-        let got = evaluate_string(expression, &Standalone);
+    let wrong = differences(cases.iter().map(|(f, e, w)| (*f, *e, w)), &Standalone);
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases differ from dsc:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+}
+
+/// The cases whose result is not what dsc's test expects, described for the failure message.
+fn differences<'a>(
+    cases: impl Iterator<Item = (&'a str, &'a str, &'a Want)>,
+    context: &dyn dsc_core::expr::Context,
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (file, expression, want) in cases {
+        let got = evaluate_string(expression, context);
         let ok = match (want, &got) {
             (Is(v), Ok(g)) => v == g,
             (Holds(check), Ok(g)) => check(g),
@@ -1526,11 +1700,153 @@ fn every_expression_of_dscs_function_tests_gives_dscs_answer() {
             ));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} of {} cases differ from dsc:\n{}",
-        wrong.len(),
-        cases.len(),
-        wrong.join("\n")
-    );
+    wrong
+}
+
+/// dsc's tests of `loadTextContent` and `loadFileAsBase64`, which read files they write first.
+#[test]
+fn file_functions_read_files_as_dscs_tests_expect() {
+    let dir = std::env::temp_dir().join(format!("traek-dsc-functions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let utf16: Vec<u8> = "Hello, UTF-16!"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let cases: Vec<(&str, String, Want)> = vec![
+        (
+            "load_text_content.rs",
+            format!("[loadTextContent('{}')]", file("t1.txt", b"Hello, World!")),
+            Is(json!("Hello, World!")),
+        ),
+        (
+            "load_text_content.rs",
+            format!(
+                "[loadTextContent('{}', 'utf-8')]",
+                file("t2.txt", "Hello, 世界! 🌍".as_bytes())
+            ),
+            Is(json!("Hello, 世界! 🌍")),
+        ),
+        (
+            "load_text_content.rs",
+            format!("[loadTextContent('{}')]", file("t3.txt", b"")),
+            Is(json!("")),
+        ),
+        (
+            "load_text_content.rs",
+            format!(
+                "[loadTextContent('{}')]",
+                file("t4.txt", b"Line 1\nLine 2\r\nLine 3\n")
+            ),
+            Is(json!("Line 1\nLine 2\r\nLine 3\n")),
+        ),
+        (
+            "load_text_content.rs",
+            "[loadTextContent('/nonexistent/file.txt')]".to_string(),
+            Fails,
+        ),
+        (
+            "load_text_content.rs",
+            format!(
+                "[loadTextContent('{}')]",
+                file("t5.txt", "a".repeat(131_073).as_bytes())
+            ),
+            Fails,
+        ),
+        (
+            "load_text_content.rs",
+            format!("[loadTextContent('{}', 'utf-16')]", file("t6.txt", &utf16)),
+            Is(json!("Hello, UTF-16!")),
+        ),
+        (
+            "load_text_content.rs",
+            format!(
+                "[loadTextContent('{}', 'iso-8859-1')]",
+                file("t7.txt", &[0x43, 0x61, 0x66, 0xE9])
+            ),
+            Is(json!("Café")),
+        ),
+        (
+            "load_text_content.rs",
+            format!(
+                "[loadTextContent('{}', 'invalid-encoding')]",
+                file("t8.txt", b"test")
+            ),
+            Fails,
+        ),
+        (
+            "load_file_as_base64.rs",
+            format!("[loadFileAsBase64('{}')]", file("b1.txt", b"Hello, World!")),
+            Is(json!("SGVsbG8sIFdvcmxkIQ==")),
+        ),
+        (
+            "load_file_as_base64.rs",
+            format!("[loadFileAsBase64('{}')]", file("b2.txt", b"")),
+            Is(json!("")),
+        ),
+        (
+            "load_file_as_base64.rs",
+            format!(
+                "[loadFileAsBase64('{}')]",
+                file("b3.bin", &[0x00, 0xFF, 0x42, 0xAA, 0x55])
+            ),
+            Is(json!("AP9CqlU=")),
+        ),
+        (
+            "load_file_as_base64.rs",
+            "[loadFileAsBase64('/nonexistent/file.txt')]".to_string(),
+            Fails,
+        ),
+        (
+            "load_file_as_base64.rs",
+            format!(
+                "[loadFileAsBase64('{}')]",
+                file("b4.bin", &vec![0u8; 97 * 1024])
+            ),
+            Fails,
+        ),
+        (
+            "load_file_as_base64.rs",
+            format!(
+                "[base64ToString(loadFileAsBase64('{}'))]",
+                file("b5.txt", b"The quick brown fox jumps over the lazy dog")
+            ),
+            Is(json!("The quick brown fox jumps over the lazy dog")),
+        ),
+    ];
+    let wrong = differences(cases.iter().map(|(f, e, w)| (*f, e.as_str(), w)), &Standalone);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(wrong.is_empty(), "cases differ from dsc:\n{}", wrong.join("\n"));
+}
+
+/// A context with what dsc's tests of `variables` and `reference` put in theirs.
+struct WithValues;
+
+impl dsc_core::expr::Context for WithValues {
+    fn variable(&self, name: &str) -> Option<Value> {
+        (name == "hello").then(|| json!("world"))
+    }
+    fn reference(&self, id: &str) -> Option<Value> {
+        (id == "foo:bar").then(|| json!("baz"))
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+}
+
+#[test]
+fn variables_and_references_are_read_as_dscs_tests_expect() {
+    let cases = [
+        ("variables.rs", "[variables('hello')]", Is(json!("world"))),
+        ("reference.rs", "[reference('foo:bar')]", Is(json!("baz"))),
+    ];
+    let wrong = differences(cases.iter().map(|(f, e, w)| (*f, *e, w)), &WithValues);
+    assert!(wrong.is_empty(), "cases differ from dsc:\n{}", wrong.join("\n"));
 }

@@ -1,7 +1,7 @@
 //! The configuration document: its typed model (with a JSON Schema from schemars), parsing from
 //! JSON or YAML, parameter resolution with constraints, and the run order of its resources.
 
-use crate::expr::{self, Context, StringValue};
+use crate::expr::{self, Context};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -316,12 +316,10 @@ pub fn resolve_parameters(
         let value = match supplied.get(name) {
             Some(v) => v.clone(),
             None => match &def.default_value {
-                Some(Value::String(s)) => match expr::classify(s) {
-                    StringValue::Expression(_) => expr::evaluate_string(s, ctx).map_err(|e| {
-                        DocumentError::Parameter(format!("default of parameter '{name}': {e}"))
-                    })?,
-                    StringValue::Literal(l) => Value::String(l.into_owned()),
-                },
+                Some(Value::String(s)) => expr::evaluate_string(s, &expr::ParameterDefault(ctx))
+                    .map_err(|e| {
+                    DocumentError::Parameter(format!("default of parameter '{name}': {e}"))
+                })?,
                 Some(v) => v.clone(),
                 None => {
                     return Err(DocumentError::Parameter(format!(

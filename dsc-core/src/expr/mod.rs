@@ -136,6 +136,53 @@ pub trait Context {
     fn restart_required(&self) -> Vec<Value> {
         Vec::new()
     }
+    /// Whether a parameter's `defaultValue` is being evaluated: the one place where `utcNow`
+    /// may be used, as in dsc.
+    fn parameter_default(&self) -> bool {
+        false
+    }
+}
+
+/// Another context while a parameter's `defaultValue` is evaluated.
+pub struct ParameterDefault<'a>(pub &'a dyn Context);
+
+impl Context for ParameterDefault<'_> {
+    fn parameter(&self, name: &str) -> Option<Value> {
+        self.0.parameter(name)
+    }
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.0.variable(name)
+    }
+    fn reference(&self, resource_id: &str) -> Option<Value> {
+        self.0.reference(resource_id)
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        self.0.env(name)
+    }
+    fn now(&self) -> time::OffsetDateTime {
+        self.0.now()
+    }
+    fn copy_index(&self, loop_name: Option<&str>) -> Option<i64> {
+        self.0.copy_index(loop_name)
+    }
+    fn user_function(&self, name: &str) -> Option<Arc<UserFunction>> {
+        self.0.user_function(name)
+    }
+    fn security_context(&self) -> &'static str {
+        self.0.security_context()
+    }
+    fn secret(&self, name: &str, vault: Option<&str>) -> Result<String, String> {
+        self.0.secret(name, vault)
+    }
+    fn state_changed(&self, resource_id: &str) -> Option<bool> {
+        self.0.state_changed(resource_id)
+    }
+    fn restart_required(&self) -> Vec<Value> {
+        self.0.restart_required()
+    }
+    fn parameter_default(&self) -> bool {
+        true
+    }
 }
 
 /// The context of an expression outside any document (a manifest's `condition`): no
@@ -203,6 +250,16 @@ pub fn invoke_function(name: &str, args: &[Value], ctx: &dyn Context) -> Result<
 /// their value.
 pub fn evaluate_string(s: &str, ctx: &dyn Context) -> Result<Value, ExprError> {
     match classify(s) {
+        StringValue::Literal(_) if s.starts_with('[') && !s.starts_with("[[") && s.contains(']') => {
+            Err(ExprError {
+                message: "text follows the expression's closing ']': an expression must be the \
+                          whole string (start it with '[[' to mean a plain string that begins \
+                          with '[')"
+                    .to_string(),
+                column: s.rfind(']').map_or(0, |i| i + 1),
+                text: s.to_string(),
+            })
+        }
         StringValue::Literal(l) => Ok(Value::String(l.into_owned())),
         StringValue::Expression(text) => evaluate(&parse(text)?, ctx, text),
     }

@@ -91,7 +91,6 @@ fn expressions_evaluate_as_documented() {
     let cases: Vec<(&str, Value)> = vec![
         ("plain", json!("plain")),
         ("[[not an expression]", json!("[not an expression]")),
-        ("[]x", json!("[]x")),
         ("['lit']", json!("lit")),
         ("['it''s']", json!("it's")),
         ("[42]", json!(42)),
@@ -163,8 +162,6 @@ fn expressions_evaluate_as_documented() {
         ("[toLower('AbC')]", json!("abc")),
         ("[toUpper('AbC')]", json!("ABC")),
         ("[trim('  x ')]", json!("x")),
-        ("[utcNow()]", json!("20240305T060708Z")),
-        ("[utcNow('yyyy-MM-dd')]", json!("2024-03-05")),
         ("[parameters('obj').k.deep[1]]", json!(20)),
         ("[parameters('obj')['k']['deep'][0]]", json!(10)),
         (
@@ -193,6 +190,8 @@ fn expressions_evaluate_as_documented() {
 fn errors_name_the_problem_and_its_column() {
     let cases: Vec<(&str, &str, usize)> = vec![
         ("[nosuch(1)]", "unknown function 'nosuch'", 1),
+        ("[]x", "text follows the expression's closing ']'", 2),
+        ("[concat('a')] tail", "an expression must be the whole string", 13),
         ("[concat('a', nosuch())]", "unknown function 'nosuch'", 13),
         (
             "[parameters()]",
@@ -657,6 +656,9 @@ fn every_function_returns_what_dsc_documents() {
             "[restartRequired('reboot')]",
             Err("must be 'system', 'service' or 'process'"),
         ),
+        ("[loadTextContent('/nonexistent/file.txt')]", Err("cannot open")),
+        ("[loadTextContent('/', 'ebcdic')]", Err("unsupported encoding 'ebcdic'")),
+        ("[loadFileAsBase64('/')]", Err("is not a file")),
         // user functions
         ("[math.double(21)]", ok(json!(42))),
         ("[Math.Quad(2)]", ok(json!(8))),
@@ -750,4 +752,25 @@ fn deeply_nested_expressions_are_refused_not_overflowing_the_stack() {
     let deep = format!("[{}1{}]", "not(".repeat(500), ")".repeat(500));
     let e = eval(&deep).unwrap_err();
     assert!(e.message.contains("nests more than 64 levels"), "{e}");
+}
+
+#[test]
+fn utc_now_works_only_in_a_parameter_default_and_formats_like_dsc() {
+    let default = ParameterDefault(&Ctx);
+    let cases = [
+        ("[utcNow()]", "2024-03-05T06:07:08.000000Z"),
+        ("[utcNow('yyyy-MM-dd')]", "2024-03-05"),
+        ("[utcNow('yyyyMMddTHHmmssZ')]", "20240305T060708Z"),
+        ("[utcNow('dddd d MMMM yy, ddd MMM')]", "Tuesday 5 March 24, Tue Mar"),
+        ("[utcNow('H:m:s.fff tt zzz y')]", "6:7:8.000000000 AM +00:00 2024"),
+    ];
+    for (expression, want) in cases {
+        assert_eq!(
+            evaluate_string(expression, &default).unwrap(),
+            json!(want),
+            "{expression}"
+        );
+    }
+    let err = evaluate_string("[utcNow()]", &Ctx).unwrap_err();
+    assert!(err.message.contains("defaultValue of a parameter"), "{err}");
 }

@@ -360,6 +360,22 @@ pub const FUNCTIONS: &[FunctionInfo] = &[
         "Whether the first value is less than or equal to the second",
     ),
     f(
+        "loadFileAsBase64",
+        "System",
+        1,
+        1,
+        STR,
+        "The Base64 encoding of a file's bytes (at most 96 KiB)",
+    ),
+    f(
+        "loadTextContent",
+        "System",
+        1,
+        2,
+        STR,
+        "The text of a file (utf-8, utf-16, utf-16BE, iso-8859-1 or us-ascii)",
+    ),
+    f(
         "map",
         "Lambda",
         2,
@@ -694,7 +710,7 @@ mod tests {
         let mut sorted = names.clone();
         sorted.sort_by_key(|n| n.to_lowercase());
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 83);
+        assert_eq!(names.len(), 85);
         for f in FUNCTIONS {
             assert!(f.min_args <= f.max_args, "{}", f.name);
         }

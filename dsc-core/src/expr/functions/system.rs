@@ -1,6 +1,6 @@
 //! Functions that read the document, the run or the machine: `parameters`, `variables`,
 //! `reference`, `resourceId`, `envvar`, `utcNow`, `context`, `path`, `systemRoot`, `tryWhich`,
-//! `secret`, `stdout`, `stateChanged`, `restartRequired`.
+//! `secret`, `stdout`, `stateChanged`, `restartRequired`, `loadTextContent`, `loadFileAsBase64`.
 
 use super::{Context, as_str};
 use serde_json::{Value, json};
@@ -43,6 +43,12 @@ pub(super) fn call(name: &str, a: &[Value], ctx: &dyn Context) -> Option<Result<
                 .ok_or_else(|| format!("there is no state change information for '{id}' (it has not run yet)"))
         }),
         "restartRequired" => restart_required(a, ctx),
+        "loadTextContent" => load_text_content(a),
+        "loadFileAsBase64" => as_str(&a[0], "the file path").and_then(|p| {
+            use base64::Engine;
+            let bytes = read_file(p, MAX_BASE64_FILE)?;
+            Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)))
+        }),
         _ => return None,
     })
 }
@@ -53,19 +59,126 @@ fn lookup(name: &Value, what: &str, get: impl Fn(&str) -> Option<Value>) -> Resu
 }
 
 fn utc_now(a: &[Value], ctx: &dyn Context) -> Result<Value, String> {
+    if !ctx.parameter_default() {
+        return Err("utcNow() can only be used in the defaultValue of a parameter".into());
+    }
     let t = ctx.now().to_offset(time::UtcOffset::UTC);
-    let f = match a.first() {
-        Some(v) => as_str(v, "the format")?.to_string(),
-        None => "yyyyMMddTHHmmssZ".to_string(),
+    let Some(format) = a.first() else {
+        return Ok(Value::String(format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.microsecond()
+        )));
     };
-    Ok(Value::String(
-        f.replace("yyyy", &format!("{:04}", t.year()))
-            .replace("MM", &format!("{:02}", u8::from(t.month())))
-            .replace("dd", &format!("{:02}", t.day()))
-            .replace("HH", &format!("{:02}", t.hour()))
-            .replace("mm", &format!("{:02}", t.minute()))
-            .replace("ss", &format!("{:02}", t.second())),
-    ))
+    Ok(Value::String(format_time(as_str(format, "the format")?, t)))
+}
+
+/// Formats a time with the .NET format tokens dsc understands, longest first; any other
+/// character is copied.
+fn format_time(format: &str, t: time::OffsetDateTime) -> String {
+    const TOKENS: &[&str] = &[
+        "yyyy", "yy", "y", "dddd", "ddd", "dd", "d", "HH", "H", "mm", "m", "ss", "s", "fff",
+        "MMMM", "MMM", "MM", "zzz", "tt",
+    ];
+    let weekday = t.weekday().to_string();
+    let month = t.month().to_string();
+    let mut out = String::new();
+    let mut rest = format;
+    while let Some(c) = rest.chars().next() {
+        let Some(token) = TOKENS.iter().find(|k| rest.starts_with(**k)) else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        };
+        out.push_str(&match *token {
+            "yyyy" => format!("{:04}", t.year()),
+            "yy" => format!("{:02}", t.year().rem_euclid(100)),
+            "y" => t.year().to_string(),
+            "dddd" => weekday.clone(),
+            "ddd" => weekday[..3].to_string(),
+            "dd" => format!("{:02}", t.day()),
+            "d" => t.day().to_string(),
+            "HH" => format!("{:02}", t.hour()),
+            "H" => t.hour().to_string(),
+            "mm" => format!("{:02}", t.minute()),
+            "m" => t.minute().to_string(),
+            "ss" => format!("{:02}", t.second()),
+            "s" => t.second().to_string(),
+            // dsc maps this to chrono's `%f`: nanoseconds, nine digits.
+            "fff" => format!("{:09}", t.nanosecond()),
+            "MMMM" => month.clone(),
+            "MMM" => month[..3].to_string(),
+            "MM" => format!("{:02}", u8::from(t.month())),
+            "zzz" => "+00:00".to_string(),
+            _ => if t.hour() < 12 { "AM" } else { "PM" }.to_string(),
+        });
+        rest = &rest[token.len()..];
+    }
+    out
+}
+
+/// The largest file `loadFileAsBase64` reads, as in dsc.
+const MAX_BASE64_FILE: u64 = 96 * 1024;
+/// The most characters `loadTextContent` returns, as in dsc.
+const MAX_TEXT_CHARS: usize = 131_072;
+
+fn load_text_content(a: &[Value]) -> Result<Value, String> {
+    let path = as_str(&a[0], "the file path")?;
+    let encoding = match a.get(1) {
+        None => encoding_rs::UTF_8,
+        Some(e) => match as_str(e, "the encoding")?.to_lowercase().as_str() {
+            "utf-8" => encoding_rs::UTF_8,
+            "utf-16" => encoding_rs::UTF_16LE,
+            "utf-16be" => encoding_rs::UTF_16BE,
+            // As in the Encoding Standard (and dsc), both are read as windows-1252.
+            "iso-8859-1" | "us-ascii" => encoding_rs::WINDOWS_1252,
+            other => {
+                return Err(format!(
+                    "unsupported encoding '{other}': use utf-8, utf-16, utf-16BE, iso-8859-1 or us-ascii"
+                ));
+            }
+        },
+    };
+    // Four bytes per character is the most any of these encodings needs.
+    let bytes = read_file(path, 4 * MAX_TEXT_CHARS as u64)?;
+    let (text, had_errors) = encoding.decode_without_bom_handling(&bytes);
+    if had_errors {
+        return Err(format!("'{path}' is not valid {}", encoding.name()));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(format!(
+            "'{path}' has more than {MAX_TEXT_CHARS} characters, the most loadTextContent reads"
+        ));
+    }
+    Ok(Value::String(text.into_owned()))
+}
+
+/// A file's bytes, refused when it is missing, not a regular file, or larger than `max`.
+fn read_file(path: &str, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open '{path}': {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read '{path}': {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("'{path}' is not a file"));
+    }
+    if meta.len() > max {
+        return Err(format!("'{path}' is larger than {max} bytes"));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read '{path}': {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!("'{path}' is larger than {max} bytes"));
+    }
+    Ok(bytes)
 }
 
 fn path(a: &[Value]) -> Result<Value, String> {
