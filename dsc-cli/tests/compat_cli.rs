@@ -79,7 +79,15 @@ fn manifests_with_unknown_members_load_with_a_warning_and_conditions_hide_resour
         "json",
     ]);
     assert_eq!(assertion.code, 8, "{}", assertion.stderr);
-    assert_eq!(assertion.json()[0]["result"]["inDesiredState"], false);
+    // As dsc prints a group's test: a test response with the nested results as actualState.
+    let response = assertion.json();
+    assert_eq!(response["inDesiredState"], false);
+    assert_eq!(response["differingProperties"], json!(["resources"]));
+    assert_eq!(response["desiredState"]["resources"][0]["name"], "p");
+    assert_eq!(
+        response["actualState"][0]["result"]["inDesiredState"],
+        false
+    );
     let bad = s.run(&[
         "resource",
         "get",
@@ -378,6 +386,29 @@ resources:
     assert_eq!(nested.len(), 2);
     assert_eq!(nested[1]["name"], "inner2");
     assert_eq!(nested[1]["result"]["actualState"]["v"], 2);
+
+    // dsc nests a group's test results under actualState.
+    let tested = s.config(
+        "test",
+        r#"
+$schema: x
+resources:
+  - name: g
+    type: Microsoft.DSC/Group
+    properties:
+      resources:
+        - {name: same, type: Test/Echo, properties: {value: 1, want: 1}}
+        - {name: other, type: Test/Echo, properties: {value: 1, want: 2}}
+"#,
+    );
+    assert_eq!(tested.code, 0, "{}", tested.stderr);
+    let t = tested.json();
+    let g = &t["results"][0]["result"];
+    assert_eq!(g["inDesiredState"], false, "{g}");
+    assert_eq!(g["differingProperties"], json!(["resources"]));
+    assert_eq!(g["desiredState"]["resources"][1]["name"], "other");
+    assert_eq!(g["actualState"][0]["result"]["inDesiredState"], true);
+    assert_eq!(g["actualState"][1]["result"]["inDesiredState"], false);
 
     let assertion = s.config(
         "set",

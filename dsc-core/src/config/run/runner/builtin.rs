@@ -2,7 +2,8 @@
 //! the document's operation), `Microsoft.DSC/Assertion` (nested resources tested whatever the
 //! operation; resources depending on a failed assertion are skipped) and
 //! `Microsoft.DSC/Include` (another document, with its own parameters). Their `result` is the
-//! list of the nested results, as dsc prints it.
+//! list of the nested results, as dsc prints it; after `test`, a group's and an assertion's is a
+//! test response with that list as `actualState`.
 
 use super::{Outcome, Runner};
 use crate::config::document::{ResourceEntry, parse_document, parse_parameters_input};
@@ -76,14 +77,38 @@ pub(super) fn run(
                     });
                 }
             }
+            let result = if saved == Operation::Test {
+                test_shape(entry, results)
+            } else {
+                Value::Array(results)
+            };
             Ok(Outcome {
-                result: Value::Array(results),
+                result,
                 metadata: None,
                 failed,
             })
         }
         Builtin::Include => include(runner, entry, copy),
     }
+}
+
+/// A group's `test` result as dsc prints it: a resource test response whose `actualState` is
+/// the list of nested results. It is in the desired state when every nested result is.
+fn test_shape(entry: &ResourceEntry, results: Vec<Value>) -> Value {
+    let in_desired_state = results
+        .iter()
+        .all(|r| r["result"]["inDesiredState"] == Value::Bool(true));
+    let differing: Vec<&str> = if in_desired_state {
+        Vec::new()
+    } else {
+        vec!["resources"]
+    };
+    serde_json::json!({
+        "desiredState": entry.properties.clone().unwrap_or_default(),
+        "actualState": results,
+        "inDesiredState": in_desired_state,
+        "differingProperties": differing,
+    })
 }
 
 fn nested_resources(entry: &ResourceEntry) -> Result<Vec<ResourceEntry>, String> {
