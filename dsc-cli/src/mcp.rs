@@ -140,7 +140,7 @@ impl Server {
             };
             let resources = engine.list_resources(a.adapter.as_deref(), &filter, sink);
             Ok(Value::Array(
-                resources.iter().map(|r| r.summary()).collect(),
+                resources.iter().map(|r| r.summary().to_value()).collect(),
             ))
         })
         .await
@@ -156,7 +156,7 @@ impl Server {
             let r = engine
                 .find(&a.r#type, None, sink)
                 .map_err(|e| e.to_string())?;
-            let mut v = r.summary();
+            let mut v = r.summary().to_value();
             if let (Ok(schema), Some(m)) = (engine.schema(&r, sink), v.as_object_mut()) {
                 m.insert("schema".into(), schema);
             }

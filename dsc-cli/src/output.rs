@@ -38,6 +38,19 @@ fn render(value: &Value, format: OutputFormat) -> String {
     }
 }
 
+/// One item of a list: compact JSON is written directly; the other formats go through
+/// [`render`].
+fn render_item<T: Serialize>(item: &T, format: OutputFormat) -> Result<String, Failure> {
+    let failed = |e: serde_json::Error| Failure {
+        code: 3,
+        message: e.to_string(),
+    };
+    match format {
+        OutputFormat::Json => serde_json::to_string(item).map_err(failed),
+        _ => Ok(render(&serde_json::to_value(item).map_err(failed)?, format)),
+    }
+}
+
 fn write_line(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|_| out.flush()) {
@@ -75,7 +88,7 @@ pub fn print_resource_list(
     resources: &[Arc<Resource>],
     format: Option<OutputFormat>,
 ) -> Result<(), Failure> {
-    let items: Vec<Value> = resources.iter().map(|r| r.summary()).collect();
+    let items: Vec<_> = resources.iter().map(|r| r.summary()).collect();
     print_list(&items, || table(resources), format)
 }
 
@@ -133,8 +146,8 @@ pub fn print_values(items: &[Value], format: Option<OutputFormat>) -> Result<(),
 
 /// A table on a terminal (unless a format is chosen), else one value per line (YAML documents
 /// separated by `---`).
-fn print_list(
-    items: &[Value],
+fn print_list<T: serde::Serialize>(
+    items: &[T],
     table: impl FnOnce() -> String,
     format: Option<OutputFormat>,
 ) -> Result<(), Failure> {
@@ -147,7 +160,7 @@ fn print_list(
         if format == OutputFormat::Yaml && i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&render(item, format));
+        out.push_str(&render_item(item, format)?);
         out.push('\n');
     }
     if out.ends_with('\n') {

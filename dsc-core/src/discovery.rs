@@ -54,24 +54,56 @@ impl Resource {
     }
 
     /// What `resource list` prints for a resource (one JSON object).
-    pub fn summary(&self) -> serde_json::Value {
+    pub fn summary(&self) -> ResourceSummary<'_> {
         let m = &self.manifest;
-        serde_json::json!({
-            "type": self.type_name,
-            "kind": self.kind.as_str(),
-            "version": self.version.to_string(),
-            "capabilities": if self.builtin {
+        ResourceSummary {
+            type_name: &self.type_name,
+            kind: self.kind.as_str(),
+            version: self.version.to_string(),
+            capabilities: if self.builtin {
                 vec!["get", "set", "test", "export"]
             } else {
                 m.capabilities()
             },
-            "description": m.description,
-            "tags": m.tags,
-            "path": self.path,
-            "directory": self.directory,
-            "requireAdapter": self.adapted.as_ref().map(|a| a.adapter.as_str()),
-            "deprecationMessage": m.deprecation_message,
-        })
+            description: m.description.as_deref(),
+            tags: m.tags.as_deref(),
+            path: &self.path,
+            directory: &self.directory,
+            require_adapter: self.adapted.as_ref().map(|a| a.adapter.as_str()),
+            deprecation_message: m.deprecation_message.as_deref(),
+        }
+    }
+}
+
+/// One resource as `resource list` prints it; serialized directly, without an intermediate
+/// JSON value.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSummary<'a> {
+    #[serde(rename = "type")]
+    pub type_name: &'a str,
+    pub kind: &'static str,
+    pub version: String,
+    pub capabilities: Vec<&'static str>,
+    pub description: Option<&'a str>,
+    pub tags: Option<&'a [String]>,
+    #[serde(serialize_with = "lossy_path")]
+    pub path: &'a Path,
+    #[serde(serialize_with = "lossy_path")]
+    pub directory: &'a Path,
+    pub require_adapter: Option<&'a str>,
+    pub deprecation_message: Option<&'a str>,
+}
+
+/// A path as a string, with any bytes that are not UTF-8 replaced.
+fn lossy_path<S: serde::Serializer>(path: &&Path, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
+impl ResourceSummary<'_> {
+    /// The summary as a JSON value (for callers that add members).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

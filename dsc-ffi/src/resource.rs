@@ -22,13 +22,9 @@ pub unsafe extern "C" fn traek_resource_list(
                 ..ResourceFilter::default()
             };
             let mut sink = e.sink();
-            let list: Vec<Value> = e
-                .engine
-                .list_resources(None, &filter, &mut sink)
-                .iter()
-                .map(|r| r.summary())
-                .collect();
-            Ok(Value::Array(list).to_string())
+            let resources = e.engine.list_resources(None, &filter, &mut sink);
+            let list: Vec<_> = resources.iter().map(|r| r.summary()).collect();
+            serde_json::to_string(&list).map_err(|e| e.to_string())
         })
     }
 }

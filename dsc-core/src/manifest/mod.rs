@@ -6,6 +6,7 @@
 //! schemars, compiled once per [`ManifestLoader`]) → deserialize into the typed model → check
 //! what a schema cannot say (the version).
 
+mod arg;
 mod model;
 pub mod unknown;
 mod version;
@@ -14,7 +15,6 @@ pub use model::*;
 pub use version::{BadVersion, ResourceVersion, VersionReq};
 
 use crate::text::{self, Format};
-use serde::Deserialize;
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -142,6 +142,14 @@ impl ManifestLoader {
         let format = match kind {
             ManifestFileKind::Single(f) | ManifestFileKind::List(f) => f,
         };
+        if let (ManifestFileKind::Single(Format::Json), Some(loaded)) =
+            (kind, self.check_json(text::strip_bom(text)))
+        {
+            return Ok(ParsedFile {
+                manifests: vec![loaded?],
+                ..ParsedFile::default()
+            });
+        }
         let value = match format {
             Format::Json => text::parse_json(text),
             Format::Yaml => text::parse_yaml(text),
@@ -201,9 +209,9 @@ impl ManifestLoader {
 
     /// Validates one manifest value and builds the typed model.
     pub fn check(&self, value: &Value) -> Result<LoadedManifest, String> {
-        let manifest = match ResourceManifest::deserialize(value) {
-            Ok(m) if is_valid_type_name(&m.type_name) => m,
-            Ok(m) => {
+        let (manifest, unknown) = match unknown::deserialize(value) {
+            Ok((m, unknown)) if is_valid_type_name(&m.type_name) => (m, unknown),
+            Ok((m, _)) => {
                 return Err(self.schema_error(value).unwrap_or_else(|| {
                     format!(
                         "type '{}' is not of the form <owner>[.<group>][.<area>]/<name>",
@@ -213,8 +221,27 @@ impl ManifestLoader {
             }
             Err(e) => return Err(self.schema_error(value).unwrap_or_else(|| e.to_string())),
         };
+        self.finish(manifest, unknown)
+    }
+
+    /// A single JSON manifest read straight from its text, the common case. `None` when it
+    /// does not read cleanly: [`Self::check`] of the parsed value then says why.
+    fn check_json(&self, text: &str) -> Option<Result<LoadedManifest, String>> {
+        match unknown::deserialize_json(text) {
+            Ok((m, unknown)) if is_valid_type_name(&m.type_name) => Some(self.finish(m, unknown)),
+            _ => None,
+        }
+    }
+
+    /// The checks after the model was read: the version, warnings for unknown members and date
+    /// versions, and `whatIfArg`s where they mean something.
+    fn finish(
+        &self,
+        manifest: ResourceManifest,
+        unknown: Vec<String>,
+    ) -> Result<LoadedManifest, String> {
         let version = ResourceVersion::parse(&manifest.version).map_err(|e| e.to_string())?;
-        let mut warnings: Vec<String> = unknown::unknown_members(value, &manifest)
+        let mut warnings: Vec<String> = unknown
             .into_iter()
             .map(|p| {
                 format!(
@@ -518,8 +545,10 @@ mod tests {
                 m.pointer_mut(parent).unwrap()
             };
             target[key] = value.clone();
-            let typed =
-                ResourceManifest::deserialize(&m).is_ok_and(|t| is_valid_type_name(&t.type_name));
+            let typed = unknown::deserialize(&m).is_ok_and(|(t, _)| is_valid_type_name(&t.type_name));
+            let from_text = unknown::deserialize_json(&m.to_string())
+                .is_ok_and(|(t, _)| is_valid_type_name(&t.type_name));
+            assert_eq!(typed, from_text, "value and text disagree on {pointer} = {value}");
             let schema = loader.validator().is_valid(&m);
             assert_eq!(typed, schema, "gates disagree on {pointer} = {value}");
         }

@@ -113,8 +113,8 @@ pub enum ReturnKind {
     StateAndDiff,
 }
 
-/// One argument of a method's command line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// One argument of a method's command line (read by the `Deserialize` in `arg.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Arg {
     /// Passed as-is.

@@ -1,48 +1,48 @@
 //! Finding the members of a manifest that traek does not know, so that loading can warn about
 //! them (by JSON Pointer) instead of rejecting the manifest.
 //!
-//! The typed model ignores members it does not know; serializing it back gives exactly the
-//! members it kept. Every member of the file that is missing from that round trip (and is not
-//! `null`, which the model also drops) is unknown. This costs a few microseconds per manifest,
-//! where walking the generated JSON Schema would first cost generating it (~0.3 ms a process).
+//! `serde_ignored` reports every member the typed model skips while it is deserialized, in one
+//! pass (argument objects too: `arg.rs` reads them without an untagged enum's buffer, which
+//! would hide what it skips). A member whose value is `null` is not reported (the model drops
+//! nulls too).
 
 use super::ResourceManifest;
 use serde_json::Value;
 
-/// Members whose values are maps with keys of their own (`exitCodes`: `"0"` and `"00"` are the
-/// same code), so their keys are not compared.
-const MAPS: &[&str] = &["/exitCodes"];
-
-/// JSON Pointers of the members of `value` that `manifest` (parsed from it) did not keep.
-pub fn unknown_members(value: &Value, manifest: &ResourceManifest) -> Vec<String> {
-    let Ok(kept) = serde_json::to_value(manifest) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    diff(value, &kept, String::new(), &mut out);
-    out
+/// The manifest in `value`, and the JSON Pointers of the members it did not keep.
+pub fn deserialize(value: &Value) -> Result<(ResourceManifest, Vec<String>), serde_json::Error> {
+    let mut unknown = Vec::new();
+    let manifest = serde_ignored::deserialize(value, |path| unknown.push(pointer(&path)))?;
+    unknown.retain(|p| !value.pointer(p).is_some_and(Value::is_null));
+    Ok((manifest, unknown))
 }
 
-fn diff(original: &Value, kept: &Value, pointer: String, out: &mut Vec<String>) {
-    if MAPS.contains(&pointer.as_str()) {
-        return;
+/// The same from JSON text, without building a [`Value`] first (the text is parsed a second
+/// time only when it has unknown members, to leave out those that are `null`).
+pub fn deserialize_json(text: &str) -> Result<(ResourceManifest, Vec<String>), serde_json::Error> {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let manifest = serde_ignored::deserialize(&mut de, |path| unknown.push(pointer(&path)))?;
+    de.end()?;
+    if !unknown.is_empty() {
+        let value: Value = serde_json::from_str(text)?;
+        unknown.retain(|p| !value.pointer(p).is_some_and(Value::is_null));
     }
-    match (original, kept) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in a {
-                let child = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
-                match b.get(k) {
-                    Some(kept_v) => diff(v, kept_v, child, out),
-                    None if v.is_null() => {}
-                    None => out.push(child),
-                }
-            }
+    Ok((manifest, unknown))
+}
+
+fn pointer(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}/{index}", pointer(parent)),
+        Path::Map { parent, key } => format!("{}/{}", pointer(parent), escape(key)),
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
+            pointer(parent)
         }
-        (Value::Array(a), Value::Array(b)) => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                diff(x, y, format!("{pointer}/{i}"), out);
-            }
-        }
-        _ => {}
     }
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
