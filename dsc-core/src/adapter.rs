@@ -79,7 +79,7 @@ fn schema_source<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Schema
 
 /// Reads a `.dsc.adaptedResource.json|yaml|yml` file.
 pub fn read_adapted_file(path: &Path) -> Result<Value, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = text::read_bounded(path, crate::manifest::MAX_MANIFEST_BYTES)?;
     let (value, _) = text::parse_json_or_yaml(text::decode_utf8(&bytes).map_err(|e| e.message)?)
         .map_err(|e| e.message)?;
     Ok(value)

@@ -163,8 +163,7 @@ fn read_manifest(
     let name = path.file_name()?.to_string_lossy();
     let kind = manifest_file_kind(&name)?;
     Some(
-        std::fs::read(path)
-            .map_err(|e| e.to_string())
+        crate::text::read_bounded(path, crate::manifest::MAX_MANIFEST_BYTES)
             .and_then(|bytes| loader.parse_file(&bytes, kind)),
     )
 }
@@ -179,10 +178,13 @@ fn read_all(
     paths: &[PathBuf],
     loader: &ManifestLoader,
 ) -> Vec<Option<Result<crate::manifest::ParsedFile, String>>> {
+    if paths.len() < PARALLEL_FROM {
+        return paths.iter().map(|p| read_manifest(p, loader)).collect();
+    }
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
-    if threads < 2 || paths.len() < PARALLEL_FROM {
+    if threads < 2 {
         return paths.iter().map(|p| read_manifest(p, loader)).collect();
     }
     let chunk = paths.len().div_ceil(threads);
@@ -675,6 +677,40 @@ mod tests {
         assert!(
             text.iter()
                 .any(|m| m.contains("skipping manifest") && m.contains("r0100z")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn a_fifo_or_an_oversized_file_named_like_a_manifest_is_skipped_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.dsc.resource.json");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) with a valid NUL-terminated path; no memory is shared.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let big = std::fs::File::create(dir.path().join("big.dsc.resource.json")).unwrap();
+        big.set_len(crate::manifest::MAX_MANIFEST_BYTES + 1)
+            .unwrap();
+        std::fs::write(
+            dir.path().join("ok.dsc.resource.json"),
+            r#"{"$schema": "x", "type": "T/Ok", "version": "1.0.0", "get": {"executable": "a"}}"#,
+        )
+        .unwrap();
+        let search = SearchPath {
+            dirs: vec![dir.path().to_path_buf()],
+        };
+        let mut messages: Vec<Message> = Vec::new();
+        let registry = Registry::discover(&search, &ManifestLoader::new(), &mut messages);
+        assert!(registry.find("T/Ok", None).is_ok());
+        let text: Vec<&str> = messages.iter().map(|m| m.message.as_str()).collect();
+        assert!(
+            text.iter()
+                .any(|m| m.contains("pipe.dsc.resource.json") && m.contains("not a regular file")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|m| m.contains("big.dsc.resource.json") && m.contains("bytes allowed")),
             "{text:?}"
         );
     }

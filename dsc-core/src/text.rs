@@ -184,6 +184,44 @@ pub fn upper_hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Reads a regular file of at most `max` bytes. A FIFO, device or directory is refused without
+/// blocking on it, and a larger file without reading it. The bytes are the `len` the file had
+/// when it was opened (one read for a small file: open, stat, read, close).
+pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let mut file = options.open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if meta.len() > max {
+        return Err(format!(
+            "{} bytes, more than the {max} bytes allowed",
+            meta.len()
+        ));
+    }
+    let len = usize::try_from(meta.len()).map_err(|e| e.to_string())?;
+    let mut bytes = vec![0; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

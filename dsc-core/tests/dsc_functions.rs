@@ -1535,13 +1535,33 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
         ("greater_or_equals.rs", "[greaterOrEquals('5', 3)]", Fails),
         // ends_with.rs
         ("ends_with.rs", "[endsWith('hello', 'lo')]", Is(json!(true))),
-        ("ends_with.rs", "[endsWith('hello', 'world')]", Is(json!(false))),
+        (
+            "ends_with.rs",
+            "[endsWith('hello', 'world')]",
+            Is(json!(false)),
+        ),
         // to_lower.rs
-        ("to_lower.rs", "[toLower('HELLO WORLD')]", Is(json!("hello world"))),
-        ("to_lower.rs", "[toLower('Hello World')]", Is(json!("hello world"))),
-        ("to_lower.rs", "[toLower('hello world')]", Is(json!("hello world"))),
+        (
+            "to_lower.rs",
+            "[toLower('HELLO WORLD')]",
+            Is(json!("hello world")),
+        ),
+        (
+            "to_lower.rs",
+            "[toLower('Hello World')]",
+            Is(json!("hello world")),
+        ),
+        (
+            "to_lower.rs",
+            "[toLower('hello world')]",
+            Is(json!("hello world")),
+        ),
         ("to_lower.rs", "[toLower('')]", Is(json!(""))),
-        ("to_lower.rs", "[toLower('HELLO123!@#')]", Is(json!("hello123!@#"))),
+        (
+            "to_lower.rs",
+            "[toLower('HELLO123!@#')]",
+            Is(json!("hello123!@#")),
+        ),
         ("to_lower.rs", "[toLower('CAFÉ')]", Is(json!("café"))),
         (
             "to_lower.rs",
@@ -1556,8 +1576,16 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
         ),
         // null.rs, true.rs, false.rs
         ("null.rs", "[null()]", Is(Value::Null)),
-        ("null.rs", "[coalesce(null(), 'fallback')]", Is(json!("fallback"))),
-        ("null.rs", "[createObject('key', null())]", Is(json!({"key": null}))),
+        (
+            "null.rs",
+            "[coalesce(null(), 'fallback')]",
+            Is(json!("fallback")),
+        ),
+        (
+            "null.rs",
+            "[createObject('key', null())]",
+            Is(json!({"key": null})),
+        ),
         ("true.rs", "[true()]", Is(json!(true))),
         ("false.rs", "[false()]", Is(json!(false))),
         // uri_component_to_string.rs
@@ -1639,7 +1667,11 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
             "[tryWhich('cargo')]",
             Holds(|v| v.as_str().is_some_and(|p| p.ends_with("/cargo"))),
         ),
-        ("try_which.rs", "[tryWhich('does_not_exist')]", Is(Value::Null)),
+        (
+            "try_which.rs",
+            "[tryWhich('does_not_exist')]",
+            Is(Value::Null),
+        ),
         // system_root.rs (the expectation for a non-Windows host)
         ("system_root.rs", "[systemRoot()]", Is(json!("/"))),
         // variables.rs, reference.rs: without a configuration there are none
@@ -1648,8 +1680,16 @@ fn cases() -> Vec<(&'static str, &'static str, Want)> {
         // secret.rs
         ("secret.rs", "[secret(1)]", Fails),
         // parser/mod.rs
-        ("parser/mod.rs", "this is a string", Is(json!("this is a string"))),
-        ("parser/mod.rs", "[[this is a string]", Is(json!("[this is a string]"))),
+        (
+            "parser/mod.rs",
+            "this is a string",
+            Is(json!("this is a string")),
+        ),
+        (
+            "parser/mod.rs",
+            "[[this is a string]",
+            Is(json!("[this is a string]")),
+        ),
         ("parser/mod.rs", "[this] is a string", Fails),
         ("parser/mod.rs", "[invalid()]", Fails),
         ("parser/mod.rs", "[concat(abc)]", Fails),
@@ -1818,9 +1858,16 @@ fn file_functions_read_files_as_dscs_tests_expect() {
             Is(json!("The quick brown fox jumps over the lazy dog")),
         ),
     ];
-    let wrong = differences(cases.iter().map(|(f, e, w)| (*f, e.as_str(), w)), &Standalone);
+    let wrong = differences(
+        cases.iter().map(|(f, e, w)| (*f, e.as_str(), w)),
+        &Standalone,
+    );
     std::fs::remove_dir_all(&dir).ok();
-    assert!(wrong.is_empty(), "cases differ from dsc:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "cases differ from dsc:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// A context with what dsc's tests of `variables` and `reference` put in theirs.
@@ -1848,5 +1895,9 @@ fn variables_and_references_are_read_as_dscs_tests_expect() {
         ("reference.rs", "[reference('foo:bar')]", Is(json!("baz"))),
     ];
     let wrong = differences(cases.iter().map(|(f, e, w)| (*f, *e, w)), &WithValues);
-    assert!(wrong.is_empty(), "cases differ from dsc:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "cases differ from dsc:\n{}",
+        wrong.join("\n")
+    );
 }

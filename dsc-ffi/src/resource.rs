@@ -3,7 +3,6 @@
 use crate::*;
 use dsc_core::discovery::ResourceFilter;
 use dsc_core::frontend::{FrontendError, ResourceOp, invoke_resource};
-use serde_json::Value;
 use std::ffi::c_int;
 
 /// Lists resources whose type matches `filter` (NULL for all; `*` and `?` wildcards) as a JSON
@@ -24,7 +23,7 @@ pub unsafe extern "C" fn traek_resource_list(
             let mut sink = e.sink();
             let resources = e.engine.list_resources(None, &filter, &mut sink);
             let list: Vec<_> = resources.iter().map(|r| r.summary()).collect();
-            serde_json::to_string(&list).map_err(|e| e.to_string())
+            serde_json::to_string(&list).map_err(|err| Failure(TRAEK_ERR_RESOURCE, err.to_string()))
         })
     }
 }

@@ -318,8 +318,8 @@ pub fn resolve_parameters(
             None => match &def.default_value {
                 Some(Value::String(s)) => expr::evaluate_string(s, &expr::ParameterDefault(ctx))
                     .map_err(|e| {
-                    DocumentError::Parameter(format!("default of parameter '{name}': {e}"))
-                })?,
+                        DocumentError::Parameter(format!("default of parameter '{name}': {e}"))
+                    })?,
                 Some(v) => v.clone(),
                 None => {
                     return Err(DocumentError::Parameter(format!(

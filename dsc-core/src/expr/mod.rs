@@ -250,7 +250,9 @@ pub fn invoke_function(name: &str, args: &[Value], ctx: &dyn Context) -> Result<
 /// their value.
 pub fn evaluate_string(s: &str, ctx: &dyn Context) -> Result<Value, ExprError> {
     match classify(s) {
-        StringValue::Literal(_) if s.starts_with('[') && !s.starts_with("[[") && s.contains(']') => {
+        StringValue::Literal(_)
+            if s.starts_with('[') && !s.starts_with("[[") && s.contains(']') =>
+        {
             Err(ExprError {
                 message: "text follows the expression's closing ']': an expression must be the \
                           whole string (start it with '[[' to mean a plain string that begins \

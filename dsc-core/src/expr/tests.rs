@@ -191,7 +191,11 @@ fn errors_name_the_problem_and_its_column() {
     let cases: Vec<(&str, &str, usize)> = vec![
         ("[nosuch(1)]", "unknown function 'nosuch'", 1),
         ("[]x", "text follows the expression's closing ']'", 2),
-        ("[concat('a')] tail", "an expression must be the whole string", 13),
+        (
+            "[concat('a')] tail",
+            "an expression must be the whole string",
+            13,
+        ),
         ("[concat('a', nosuch())]", "unknown function 'nosuch'", 13),
         (
             "[parameters()]",
@@ -656,8 +660,14 @@ fn every_function_returns_what_dsc_documents() {
             "[restartRequired('reboot')]",
             Err("must be 'system', 'service' or 'process'"),
         ),
-        ("[loadTextContent('/nonexistent/file.txt')]", Err("cannot open")),
-        ("[loadTextContent('/', 'ebcdic')]", Err("unsupported encoding 'ebcdic'")),
+        (
+            "[loadTextContent('/nonexistent/file.txt')]",
+            Err("cannot open"),
+        ),
+        (
+            "[loadTextContent('/', 'ebcdic')]",
+            Err("unsupported encoding 'ebcdic'"),
+        ),
         ("[loadFileAsBase64('/')]", Err("is not a file")),
         // user functions
         ("[math.double(21)]", ok(json!(42))),
@@ -761,8 +771,14 @@ fn utc_now_works_only_in_a_parameter_default_and_formats_like_dsc() {
         ("[utcNow()]", "2024-03-05T06:07:08.000000Z"),
         ("[utcNow('yyyy-MM-dd')]", "2024-03-05"),
         ("[utcNow('yyyyMMddTHHmmssZ')]", "20240305T060708Z"),
-        ("[utcNow('dddd d MMMM yy, ddd MMM')]", "Tuesday 5 March 24, Tue Mar"),
-        ("[utcNow('H:m:s.fff tt zzz y')]", "6:7:8.000000000 AM +00:00 2024"),
+        (
+            "[utcNow('dddd d MMMM yy, ddd MMM')]",
+            "Tuesday 5 March 24, Tue Mar",
+        ),
+        (
+            "[utcNow('H:m:s.fff tt zzz y')]",
+            "6:7:8.000000000 AM +00:00 2024",
+        ),
     ];
     for (expression, want) in cases {
         assert_eq!(

@@ -56,8 +56,11 @@ impl Members {
         if let Some(what_if_arg) = self.what_if {
             return Some(Arg::WhatIf(WhatIfArg { what_if_arg }));
         }
-        self.adapted_content
-            .map(|adapted_content_arg| Arg::AdaptedContent(AdaptedContentArg { adapted_content_arg }))
+        self.adapted_content.map(|adapted_content_arg| {
+            Arg::AdaptedContent(AdaptedContentArg {
+                adapted_content_arg,
+            })
+        })
     }
 }
 

@@ -12,6 +12,9 @@ pub mod unknown;
 mod version;
 
 pub use model::*;
+
+/// The largest manifest file read (Microsoft's largest bundle is well under 1 MiB).
+pub const MAX_MANIFEST_BYTES: u64 = 8 * 1024 * 1024;
 pub use version::{BadVersion, ResourceVersion, VersionReq};
 
 use crate::text::{self, Format};
@@ -545,10 +548,14 @@ mod tests {
                 m.pointer_mut(parent).unwrap()
             };
             target[key] = value.clone();
-            let typed = unknown::deserialize(&m).is_ok_and(|(t, _)| is_valid_type_name(&t.type_name));
+            let typed =
+                unknown::deserialize(&m).is_ok_and(|(t, _)| is_valid_type_name(&t.type_name));
             let from_text = unknown::deserialize_json(&m.to_string())
                 .is_ok_and(|(t, _)| is_valid_type_name(&t.type_name));
-            assert_eq!(typed, from_text, "value and text disagree on {pointer} = {value}");
+            assert_eq!(
+                typed, from_text,
+                "value and text disagree on {pointer} = {value}"
+            );
             let schema = loader.validator().is_valid(&m);
             assert_eq!(typed, schema, "gates disagree on {pointer} = {value}");
         }

@@ -37,9 +37,9 @@ fn pointer(path: &serde_ignored::Path<'_>) -> String {
         Path::Root => String::new(),
         Path::Seq { parent, index } => format!("{}/{index}", pointer(parent)),
         Path::Map { parent, key } => format!("{}/{}", pointer(parent), escape(key)),
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            pointer(parent)
-        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => pointer(parent),
     }
 }
 
