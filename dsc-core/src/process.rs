@@ -294,6 +294,22 @@ mod tests {
     }
 
     #[test]
+    fn a_command_filling_both_pipes_at_once_finishes_with_all_its_output() {
+        // 200 KiB on each stream, interleaved: more than a pipe holds, so reading only one of
+        // them at a time would stall the command.
+        let script = "i=0; while [ $i -lt 2000 ]; do \
+            printf '%0100d\\n' $i; printf 'line %0095d\\r\\n' $i >&2; i=$((i+1)); done; \
+            printf 'tail' >&2";
+        let mut lines = Vec::new();
+        let out = run(&sh(script), &mut |l| lines.push(l.to_string())).unwrap();
+        assert_eq!(out.code, 0);
+        assert_eq!(out.stdout.len(), 2000 * 101);
+        assert_eq!(lines.len(), 2001);
+        assert_eq!(lines[1999], format!("line {:095}", 1999));
+        assert_eq!(lines[2000], "tail");
+    }
+
+    #[test]
     fn timeout_kills_the_command_and_its_children() {
         let mut spec = sh("sleep 30 & sleep 30; echo never");
         spec.timeout = Some(Duration::from_millis(300));
