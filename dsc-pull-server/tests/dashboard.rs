@@ -776,3 +776,100 @@ fn parallel_guesses_at_one_name_cannot_all_pass_the_throttle() {
     assert!((5..=6).contains(&wrong), "{outcomes:?}");
     assert_eq!(wrong + refused, 12, "{outcomes:?}");
 }
+
+/// Waits until the server's log holds `text` (lines printed after "listening on").
+fn wait_for_log(s: &Server, text: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let log = s.log.lock().unwrap().clone();
+        if log.contains(text) || std::time::Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The start-up lines, once the server answers (it serves after printing them all).
+fn settled_log(s: &Server) -> String {
+    assert_eq!(call(s, "GET", "/healthz", &[], None).status, 200);
+    wait_for_log(s, "dashboard:");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    s.log.lock().unwrap().clone()
+}
+
+#[test]
+fn a_first_start_makes_an_admin_account_whose_password_is_in_a_private_file() {
+    let s = Server::start();
+    let log = wait_for_log(&s, "first sign-in:");
+    let file = s.data.join("admin-password");
+    assert!(
+        log.contains(&format!("dashboard:          http://{}/ui/", s.addr)),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "first sign-in:      user admin, password in {}",
+            file.display()
+        )),
+        "{log}"
+    );
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(!log.contains(&password), "the password is never printed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // It signs in, with the admin role; the audit trail says who made it.
+    let session = login(&s, "admin", &password);
+    let users = call(
+        &s,
+        "GET",
+        "/ui/users",
+        &[("Cookie", &session.cookie)],
+        None,
+    );
+    assert_eq!(users.status, 200);
+    let (_, audit) = s.admin("GET", "/api/v1/audit?action=user.add", None);
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["actor"], "traek-server");
+    assert_eq!(entries[0]["target"], "admin");
+    // While accounts exist, the sign-in page has no hint and a restart makes none.
+    let page = call(&s, "GET", "/ui/login", &[], None);
+    assert!(!String::from_utf8_lossy(&page.body).contains("No account exists yet"));
+    let again = s.restart(&[]);
+    let log = settled_log(&again);
+    assert!(!log.contains("first sign-in:"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        password,
+        "the file is left alone"
+    );
+    drop(s);
+    // With no account left, the sign-in page says how to make one.
+    let (st, _) = again.admin("DELETE", "/api/v1/users/admin", None);
+    assert_eq!(st, 204);
+    let page = call(&again, "GET", "/ui/login", &[], None);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("No account exists yet"), "{html}");
+    assert!(html.contains("traek-server user add NAME --role admin"), "{html}");
+}
+
+#[test]
+fn accounts_made_before_the_first_start_mean_no_generated_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir_with_key(tmp.path());
+    let out = user_cli(
+        &data,
+        &["add", "root-user", "--role", "admin", "--password-stdin"],
+        Some("a-long-password\n"),
+    );
+    assert!(out.status.success());
+    let s = Server::start_with(&data, StoreArgs::default(), &[]);
+    login(&s, "root-user", "a-long-password");
+    assert!(!data.join("admin-password").exists());
+    assert!(try_login(&s, "admin", "anything-at-all").is_err());
+    assert!(!settled_log(&s).contains("first sign-in:"));
+}

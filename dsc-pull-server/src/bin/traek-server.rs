@@ -413,6 +413,14 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         None => eprintln!("  admin token:        from configuration"),
     }
     eprintln!("  LCM ServerURL:      {scheme}://{local}/PSDSCPullServer.svc");
+    eprintln!("  dashboard:          {scheme}://{local}/ui/");
+    match first_admin(&config, storage.as_ref()).await? {
+        Some(file) => eprintln!(
+            "  first sign-in:      user {FIRST_ADMIN}, password in {}",
+            file.display()
+        ),
+        None => tracing::debug!("accounts exist: no first-run account"),
+    }
     let app = Arc::new(App {
         storage: storage.clone(),
         keys,
@@ -444,6 +452,50 @@ async fn run(config: ServerConfig) -> Result<(), String> {
     drop(storage);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The account made on a first start.
+const FIRST_ADMIN: &str = "admin";
+
+/// On a first start (no account at all), makes an admin account named [`FIRST_ADMIN`] with a
+/// generated password, written to a 0600 file in the data directory, and audits it. `None`
+/// when accounts exist (or another replica made the account first).
+async fn first_admin(config: &ServerConfig, storage: &dyn Storage) -> Result<Option<PathBuf>, String> {
+    let accounts = storage.accounts();
+    if accounts.has_users().await.map_err(|e| e.to_string())? {
+        return Ok(None);
+    }
+    let password = dsc_pull_server::auth::secret()[..24].to_string();
+    let user = dsc_pull_server::storage::accounts::User {
+        name: FIRST_ADMIN.to_string(),
+        role: "admin".to_string(),
+        created_at: storage::now_unix(),
+        password_hash: dsc_pull_server::auth::hash_password(&password)?,
+    };
+    if !accounts.add_user(&user).await.map_err(|e| e.to_string())? {
+        return Ok(None);
+    }
+    let path = config.data_dir.join("admin-password");
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
+    dsc_core::atomic::write(&path, format!("{password}\n").as_bytes())
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let now = time::OffsetDateTime::now_utc();
+    let entry = dsc_pull_server::storage::accounts::AuditEntry {
+        id: dsc_pull_server::storage::accounts::audit_id(now),
+        at: now.unix_timestamp(),
+        actor: "traek-server".to_string(),
+        address: String::new(),
+        action: dsc_core::pull::policy::Action::UserAdd
+            .audit_name()
+            .unwrap_or("user.add")
+            .to_string(),
+        target: FIRST_ADMIN.to_string(),
+        outcome: format!("ok: first start, password in {}", path.display()),
+    };
+    accounts.append_audit(&entry).await.map_err(|e| e.to_string())?;
+    tracing::info!(file = %path.display(), "created the first admin account");
+    Ok(Some(path))
 }
 
 async fn shutdown_signal() {

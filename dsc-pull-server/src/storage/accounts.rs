@@ -251,6 +251,15 @@ impl Accounts<'_> {
         Ok(rows.first().map(|r| user_of(r)))
     }
 
+    /// Whether any account exists (one row read, for the sign-in page and the first start).
+    pub async fn has_users(&self) -> StorageResult<bool> {
+        let rows = self
+            .0
+            .rows("SELECT name_key FROM users LIMIT 1", vec![])
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
     pub async fn users(&self) -> StorageResult<Vec<User>> {
         let rows = self
             .0

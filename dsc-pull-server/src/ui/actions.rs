@@ -59,14 +59,14 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     let csrf_ok =
         expected.is_some_and(|e| constant_time_eq(e.as_bytes(), form.get("csrf").as_bytes()));
     if !csrf_ok {
-        return login_again(peer, "the sign-in form expired; try again").await;
+        return login_again(app, peer, "the sign-in form expired; try again").await;
     }
     let name = form.get("name").trim().to_string();
     if dsc_core::pull::policy::check_user_name(&name).is_err() {
         // No account can have this name: do the same work as for a wrong password, record
         // nothing (the name is the caller's text, of any length).
         auth::verify_password_off_thread(form.get("password").to_string(), None).await;
-        return login_again(peer, "wrong user name or password").await;
+        return login_again(app, peer, "wrong user name or password").await;
     }
     let accounts = app.storage.accounts();
     let now = crate::storage::now_unix();
@@ -92,7 +92,7 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
                     "refused: too many failed attempts",
                 )
                 .await;
-                return login_again(peer, &format!("too many failed sign-ins: wait {wait} s"))
+                return login_again(app, peer, &format!("too many failed sign-ins: wait {wait} s"))
                     .await;
             }
             Err(e) => return storage_error(e),
@@ -110,7 +110,7 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
             return storage_error(e);
         }
         auth::audit(app, &name, peer, "login", &name, "failed").await;
-        return login_again(peer, "wrong user name or password").await;
+        return login_again(app, peer, "wrong user name or password").await;
     };
     let secret = auth::secret();
     let session = Session {
@@ -136,8 +136,8 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
     with_cookie(resp, cookie(peer, LOGIN_COOKIE, "", Some(0)))
 }
 
-async fn login_again(peer: &Peer, why: &str) -> Resp {
-    super::pages::login_form(peer, None, Some(why))
+async fn login_again(app: &App, peer: &Peer, why: &str) -> Resp {
+    super::pages::login_form(app, peer, None, Some(why)).await
 }
 
 /// Every other form post: CSRF, role, the change, the audit entry.

@@ -159,7 +159,7 @@ pub async fn handle(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> Resp
                 .insert("Cache-Control", HeaderValue::from_static("max-age=3600"));
             return r;
         }
-        (&Method::GET, "/ui/login") => return pages::login(peer, &req, None).await,
+        (&Method::GET, "/ui/login") => return pages::login(app, peer, &req, None).await,
         (&Method::POST, "/ui/login") => return actions::login(app, peer, req).await,
         _ => {}
     }

@@ -64,16 +64,24 @@ pub async fn handle(app: &Arc<App>, v: &Viewer, req: &Request<Incoming>, path: &
 
 /// The login page.
 pub async fn login(
+    app: &App,
     peer: &crate::state::Peer,
     req: &Request<Incoming>,
     error: Option<&str>,
 ) -> Resp {
-    login_form(peer, param(req, "msg"), error)
+    login_form(app, peer, param(req, "msg"), error).await
 }
 
 /// The login form. It carries a CSRF token tied to a short-lived cookie (double submit).
-pub fn login_form(peer: &crate::state::Peer, next: Option<String>, error: Option<&str>) -> Resp {
+pub async fn login_form(
+    app: &App,
+    peer: &crate::state::Peer,
+    next: Option<String>,
+    error: Option<&str>,
+) -> Resp {
     let token = crate::auth::secret();
+    // A storage error is not "no account": the hint only shows when the table is known empty.
+    let no_accounts = matches!(app.storage.accounts().has_users().await, Ok(false));
     let page = html! {
         (maud::DOCTYPE)
         html lang="en" {
@@ -88,6 +96,7 @@ pub fn login_form(peer: &crate::state::Peer, next: Option<String>, error: Option
                     h1 { "traek" }
                     @if let Some(e) = error { div.error { (e) } }
                     @if let Some(m) = next { div.notice { (m) } }
+                    @if no_accounts { (no_account_hint()) }
                     form method="post" action="/ui/login" {
                         input type="hidden" name="csrf" value=(token);
                         label { "User" input name="name" autocomplete="username" required autofocus; }
@@ -107,6 +116,20 @@ pub fn login_form(peer: &crate::state::Peer, next: Option<String>, error: Option
         html_page(status, page),
         super::cookie(peer, LOGIN_COOKIE, &token, Some(600)),
     )
+}
+
+/// What the sign-in page says while no account exists: how to make one.
+fn no_account_hint() -> Markup {
+    html! {
+        div.notice #no-account {
+            p { "No account exists yet. Restart traek-server to have it create an "
+                code { "admin" } " account (its password is written to "
+                code { "admin-password" } " in the data directory), or create one on the server:" }
+            pre { "traek-server user add NAME --role admin" }
+            p { "Use the same " code { "--data-dir" } " or " code { "--database" }
+                " as the running server; the command prints the generated password." }
+        }
+    }
 }
 
 /// The cookie that holds the login form's CSRF token.
