@@ -38,8 +38,16 @@ pub async fn handle(
         resp.headers_mut()
             .insert("Cache-Control", HeaderValue::from_static("no-store"));
     }
-    app.metrics
-        .observe(endpoint, resp.status().as_u16(), start.elapsed());
+    let storage_failure = resp
+        .extensions()
+        .get::<crate::metrics::StorageFailure>()
+        .copied();
+    app.metrics.observe(
+        endpoint,
+        resp.status().as_u16(),
+        start.elapsed(),
+        storage_failure,
+    );
     Ok(resp)
 }
 
@@ -53,10 +61,10 @@ async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'sta
                 Ok(Ok(())) => ("readyz", respond(StatusCode::OK, "text/plain", "ready\n")),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "readiness check failed");
-                    (
-                        "readyz",
-                        error(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable"),
-                    )
+                    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable");
+                    r.extensions_mut()
+                        .insert(crate::metrics::StorageFailure { unavailable: true });
+                    ("readyz", r)
                 }
                 Err(_) => (
                     "readyz",
@@ -67,17 +75,7 @@ async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'sta
                 ),
             };
         }
-        "/metrics" => {
-            let (agents, reports) = app.metrics.gauges(app.storage.as_ref()).await;
-            let text = app.metrics.render(&[
-                ("traek_agents", "Registered agents.", agents),
-                ("traek_reports_stored", "Reports stored.", reports),
-            ]);
-            return (
-                "metrics",
-                respond(StatusCode::OK, "text/plain; version=0.0.4", text),
-            );
-        }
+        "/metrics" => return ("metrics", metrics(app, &req).await),
         _ => {}
     }
     if path == "/" || path == "/ui" || path.starts_with("/ui/") {
@@ -205,4 +203,35 @@ pub async fn serve(
         tracing::error!(error = %e, "final flush failed");
     }
     Ok(())
+}
+
+/// `/metrics`: the exposition, behind a bearer token when `--metrics-token-file` gives one.
+async fn metrics(app: &App, req: &Request<Incoming>) -> Resp {
+    if let Some(expected) = &app.config.metrics_token {
+        let given = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| crate::http::constant_time_eq(g.as_bytes(), expected.as_bytes()))
+        {
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "/metrics needs the metrics token: Authorization: Bearer TOKEN",
+            );
+            r.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"traek metrics\""),
+            );
+            return r;
+        }
+    }
+    app.metrics
+        .refresh(app.storage.as_ref(), app.config.stale_after)
+        .await;
+    respond(
+        StatusCode::OK,
+        crate::metrics::CONTENT_TYPE,
+        app.metrics.render(),
+    )
 }

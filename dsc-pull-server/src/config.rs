@@ -14,6 +14,8 @@ pub struct ServerConfig {
     /// The keys file was named explicitly (flag, variable or TOML), not defaulted.
     pub registration_keys_explicit: bool,
     pub admin_token: Option<String>,
+    /// Bearer token that `/metrics` asks for (`None`: open, as Prometheus expects by default).
+    pub metrics_token: Option<String>,
     pub max_clock_skew: Duration,
     /// Largest protocol request body (registrations, reports).
     pub max_body_bytes: usize,
@@ -59,6 +61,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub registration_keys: Option<PathBuf>,
     pub admin_token: Option<String>,
+    pub metrics_token_file: Option<PathBuf>,
     pub max_clock_skew: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub max_upload_bytes: Option<usize>,
@@ -93,6 +96,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub registration_keys: Option<PathBuf>,
     pub admin_token: Option<String>,
+    pub metrics_token_file: Option<PathBuf>,
     pub max_clock_skew: Option<u64>,
     pub log_json: bool,
     pub tls_cert: Option<PathBuf>,
@@ -136,6 +140,21 @@ pub fn check_admin_token(token: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Reads the metrics token from its file (the first line; at least [`MIN_ADMIN_TOKEN`]
+/// characters, so that it cannot be guessed).
+pub fn read_metrics_token(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--metrics-token-file {}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.chars().count() < MIN_ADMIN_TOKEN {
+        return Err(format!(
+            "--metrics-token-file {}: the token must have at least {MIN_ADMIN_TOKEN} characters; generate one with e.g. `openssl rand -hex 32`",
+            path.display()
+        ));
+    }
+    Ok(token)
 }
 
 /// Parses a duration such as `90d`, `12h`, `30m` or `1h 30m`.
@@ -202,6 +221,11 @@ impl ServerConfig {
         if let Some(t) = &admin_token {
             check_admin_token(t)?;
         }
+        let metrics_token = o
+            .metrics_token_file
+            .or(file.metrics_token_file)
+            .map(|p| read_metrics_token(&p))
+            .transpose()?;
         let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
         if max_reports_per_node == Some(0) {
             return Err(
@@ -217,6 +241,7 @@ impl ServerConfig {
             registration_keys,
             registration_keys_explicit,
             admin_token,
+            metrics_token,
             max_clock_skew: Duration::from_secs(
                 o.max_clock_skew.or(file.max_clock_skew).unwrap_or(300),
             ),

@@ -69,6 +69,15 @@ pub fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
 /// The answer to a storage failure: 503 with `Retry-After` when the store is unreachable (the
 /// client may retry), 500 otherwise. The cause goes to the log, not to the client.
 pub fn storage_error(e: crate::storage::StorageError) -> Resp {
+    let failure = crate::metrics::StorageFailure {
+        unavailable: e.unavailable,
+    };
+    let mut r = storage_error_answer(e);
+    r.extensions_mut().insert(failure);
+    r
+}
+
+fn storage_error_answer(e: crate::storage::StorageError) -> Resp {
     if e.unavailable {
         tracing::warn!(error = %e, "storage unavailable");
         let mut r = error(

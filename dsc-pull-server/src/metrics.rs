@@ -1,143 +1,244 @@
-//! Prometheus metrics: requests and latency per endpoint, plus gauges read at scrape time.
-//! Lock-free: every counter is an atomic, so recording a request never contends.
+//! Prometheus metrics through the `prometheus-client` crate: requests and latency per endpoint,
+//! reports ingested, storage errors, and the fleet's gauges (agents, reports stored, nodes by
+//! status and by configuration), refreshed at most once per [`GAUGE_TTL`] by one scrape while
+//! the others wait, so that a scrape never costs a table scan of its own. Recording a request
+//! is a label lookup and two atomic additions.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::time::{Duration, Instant};
 
+/// Latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
-/// Endpoint names (the protocol's operations, then the server's own paths).
-pub const ENDPOINTS: [&str; 13] = [
-    "RegisterDscAgent",
-    "GetDscAction",
-    "GetConfiguration",
-    "GetModule",
-    "SendReport",
-    "GetReports",
-    "V1",
-    "healthz",
-    "readyz",
-    "metrics",
-    "admin",
-    "unknown",
-    "bad-request",
-];
-const STATUSES: [u16; 14] = [
-    200, 201, 204, 400, 401, 404, 405, 408, 409, 413, 500, 503, 0, 0,
-];
-
-#[derive(Default)]
-struct Series {
-    by_status: [AtomicU64; STATUSES.len()],
-    other_status: AtomicU64,
-    buckets: [AtomicU64; BUCKETS.len()],
-    sum_micros: AtomicU64,
-    count: AtomicU64,
-}
-
-/// Request counters and latency histograms per endpoint.
-#[derive(Default)]
-pub struct Metrics {
-    series: [Series; ENDPOINTS.len()],
-    /// The storage gauges (agents, reports stored) and when they were counted: counted at
-    /// most once per [`GAUGE_TTL`], by one scrape while the others wait, so that scraping
-    /// (unauthenticated) never costs a table count per request.
-    gauges: tokio::sync::Mutex<Option<(std::time::Instant, f64, f64)>>,
-}
 
 /// How long the storage gauges of `/metrics` are reused.
 pub const GAUGE_TTL: Duration = Duration::from_secs(30);
 
+/// The `Content-Type` of `/metrics` (Prometheus text format 0.0.4).
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+type Labels1 = [(&'static str, &'static str); 1];
+type Labels2 = [(&'static str, &'static str); 2];
+type Named = [(&'static str, String); 1];
+
+/// A storage failure behind an answer, put in the response's extensions by the handler that
+/// met it and counted when the request is recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct StorageFailure {
+    /// The storage could not be reached (503), rather than failing a query (500).
+    pub unavailable: bool,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// The server's metrics and their registry.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels2, Counter>,
+    latency: Family<Labels1, Histogram>,
+    reports_ingested: Counter,
+    storage_errors: Family<Labels1, Counter>,
+    agents: Gauge,
+    reports_stored: Gauge,
+    nodes: Family<Named, Gauge>,
+    nodes_by_configuration: Family<Named, Gauge>,
+    refreshed: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<Labels2, Counter>::default();
+        registry.register(
+            "traek_http_requests",
+            "HTTP requests by endpoint and status",
+            requests.clone(),
+        );
+        let latency = Family::<Labels1, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "traek_http_request_duration_seconds",
+            "Request latency by endpoint (GetDscAction, SendReport, ...)",
+            latency.clone(),
+        );
+        let reports_ingested = Counter::default();
+        registry.register(
+            "traek_reports_ingested",
+            "Reports accepted from nodes and stored",
+            reports_ingested.clone(),
+        );
+        let storage_errors = Family::<Labels1, Counter>::default();
+        // Both kinds from the start, at zero, so that rate() over them works from the first
+        // scrape on.
+        for kind in ["unavailable", "error"] {
+            storage_errors.get_or_create(&[("kind", kind)]);
+        }
+        registry.register(
+            "traek_storage_errors",
+            "Requests answered with a storage failure, by kind (unavailable, error)",
+            storage_errors.clone(),
+        );
+        let agents = Gauge::default();
+        registry.register("traek_agents", "Registered agents", agents.clone());
+        let reports_stored = Gauge::default();
+        registry.register(
+            "traek_reports_stored",
+            "Reports stored",
+            reports_stored.clone(),
+        );
+        let nodes = Family::<Named, Gauge>::default();
+        registry.register("traek_nodes", "Nodes by compliance status", nodes.clone());
+        let nodes_by_configuration = Family::<Named, Gauge>::default();
+        registry.register(
+            "traek_nodes_by_configuration",
+            "Nodes by the configuration they are given",
+            nodes_by_configuration.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            reports_ingested,
+            storage_errors,
+            agents,
+            reports_stored,
+            nodes,
+            nodes_by_configuration,
+            refreshed: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+/// A status code as a label: the codes the server answers with, else `other` (a bounded set).
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        409 => "409",
+        413 => "413",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        _ => "other",
+    }
+}
+
 impl Metrics {
-    /// The agent and report counts, counted again only when older than [`GAUGE_TTL`].
-    pub async fn gauges(&self, storage: &dyn crate::storage::Storage) -> (f64, f64) {
-        let mut cached = self.gauges.lock().await;
-        if let Some((at, agents, reports)) = *cached
-            && at.elapsed() < GAUGE_TTL
-        {
-            return (agents, reports);
+    /// Records one answered request.
+    pub fn observe(
+        &self,
+        endpoint: &'static str,
+        status: u16,
+        elapsed: Duration,
+        storage: Option<StorageFailure>,
+    ) {
+        self.requests
+            .get_or_create(&[("endpoint", endpoint), ("status", status_label(status))])
+            .inc();
+        self.latency
+            .get_or_create(&[("endpoint", endpoint)])
+            .observe(elapsed.as_secs_f64());
+        if let Some(f) = storage {
+            let kind = if f.unavailable {
+                "unavailable"
+            } else {
+                "error"
+            };
+            self.storage_errors.get_or_create(&[("kind", kind)]).inc();
         }
-        let agents = storage.agent_count().await.unwrap_or(0) as f64;
-        let reports = storage.report_count().await.unwrap_or(0) as f64;
-        *cached = Some((std::time::Instant::now(), agents, reports));
-        (agents, reports)
     }
 
-    pub fn observe(&self, endpoint: &'static str, status: u16, elapsed: Duration) {
-        let Some(i) = ENDPOINTS.iter().position(|e| *e == endpoint) else {
+    /// Counts a report stored.
+    pub fn report_ingested(&self) {
+        self.reports_ingested.inc();
+    }
+
+    /// Refreshes the storage gauges when older than [`GAUGE_TTL`] (one scrape counts while
+    /// the others wait and then reuse its numbers). A failed count keeps the old values.
+    pub async fn refresh(&self, storage: &dyn crate::storage::Storage, stale_after: Duration) {
+        let mut refreshed = self.refreshed.lock().await;
+        if refreshed.is_some_and(|at| at.elapsed() < GAUGE_TTL) {
             return;
-        };
-        let s = &self.series[i];
-        match STATUSES.iter().position(|x| *x == status && status != 0) {
-            Some(k) => s.by_status[k].fetch_add(1, Relaxed),
-            None => s.other_status.fetch_add(1, Relaxed),
-        };
-        let secs = elapsed.as_secs_f64();
-        if let Some(b) = BUCKETS.iter().position(|b| secs <= *b) {
-            s.buckets[b].fetch_add(1, Relaxed);
         }
-        s.sum_micros.fetch_add(elapsed.as_micros() as u64, Relaxed);
-        s.count.fetch_add(1, Relaxed);
+        if let Ok(n) = storage.agent_count().await {
+            self.agents.set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        if let Ok(n) = storage.report_count().await {
+            self.reports_stored
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        let now = crate::storage::now_unix();
+        let stale = i64::try_from(stale_after.as_secs()).unwrap_or(i64::MAX);
+        if let Ok(summary) = storage.summary(now, stale).await {
+            self.nodes.clear();
+            for (status, n) in &summary.statuses {
+                self.nodes
+                    .get_or_create(&[("status", status.clone())])
+                    .set(i64::try_from(*n).unwrap_or(i64::MAX));
+            }
+            self.nodes_by_configuration.clear();
+            for c in &summary.configurations {
+                self.nodes_by_configuration
+                    .get_or_create(&[("configuration", c.name.clone())])
+                    .set(i64::try_from(c.nodes).unwrap_or(i64::MAX));
+            }
+        }
+        *refreshed = Some(Instant::now());
     }
 
-    /// The text exposition, with the given gauges appended.
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+    /// The text exposition (Prometheus text format 0.0.4).
+    pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP traek_http_requests_total HTTP requests by endpoint and status.\n# TYPE traek_http_requests_total counter\n");
-        for (ep, s) in ENDPOINTS.iter().zip(&self.series) {
-            for (status, n) in STATUSES.iter().zip(&s.by_status) {
-                let n = n.load(Relaxed);
-                if n > 0 {
-                    let _ = writeln!(
-                        out,
-                        "traek_http_requests_total{{endpoint=\"{ep}\",status=\"{status}\"}} {n}"
-                    );
-                }
-            }
-            let other = s.other_status.load(Relaxed);
-            if other > 0 {
-                let _ = writeln!(
-                    out,
-                    "traek_http_requests_total{{endpoint=\"{ep}\",status=\"other\"}} {other}"
-                );
-            }
-        }
-        out.push_str("# HELP traek_http_request_duration_seconds Request latency by endpoint.\n# TYPE traek_http_request_duration_seconds histogram\n");
-        for (ep, s) in ENDPOINTS.iter().zip(&self.series) {
-            let count = s.count.load(Relaxed);
-            if count == 0 {
-                continue;
-            }
-            let mut cumulative = 0;
-            for (b, n) in BUCKETS.iter().zip(&s.buckets) {
-                cumulative += n.load(Relaxed);
-                let _ = writeln!(
-                    out,
-                    "traek_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"{b}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "traek_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "traek_http_request_duration_seconds_sum{{endpoint=\"{ep}\"}} {}",
-                s.sum_micros.load(Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(
-                out,
-                "traek_http_request_duration_seconds_count{{endpoint=\"{ep}\"}} {count}"
-            );
-        }
-        for (name, help, value) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
-        }
+        // Writing to a String cannot fail.
+        let _ = prometheus_text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn todays_metric_names_stay_and_statuses_are_a_bounded_set() {
+        let m = Metrics::default();
+        m.observe("GetDscAction", 200, Duration::from_millis(2), None);
+        m.observe("GetDscAction", 599, Duration::from_millis(2), None);
+        m.observe(
+            "SendReport",
+            503,
+            Duration::from_millis(1),
+            Some(StorageFailure { unavailable: true }),
+        );
+        m.report_ingested();
+        let text = m.render();
+        for line in [
+            "traek_http_requests_total{endpoint=\"GetDscAction\",status=\"200\"} 1",
+            "traek_http_requests_total{endpoint=\"GetDscAction\",status=\"other\"} 1",
+            "traek_http_request_duration_seconds_bucket{endpoint=\"GetDscAction\",le=\"0.0025\"} 2",
+            "traek_http_request_duration_seconds_count{endpoint=\"SendReport\"} 1",
+            "traek_storage_errors_total{kind=\"unavailable\"} 1",
+            "traek_reports_ingested_total 1",
+            "# TYPE traek_agents gauge",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
     }
 }

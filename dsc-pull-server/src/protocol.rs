@@ -474,7 +474,10 @@ async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> 
     app.storage.touch(agent_id, now().unix_timestamp());
     summary.once_per_job = view.traek_agent;
     match app.storage.store_report(agent_id, summary, body).await {
-        Ok(_) => respond(StatusCode::OK, ODATA_JSON, saved_report_json(&root)),
+        Ok(_) => {
+            app.metrics.report_ingested();
+            respond(StatusCode::OK, ODATA_JSON, saved_report_json(&root))
+        }
         Err(e) => storage_error(e),
     }
 }

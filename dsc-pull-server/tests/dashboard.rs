@@ -823,13 +823,7 @@ fn a_first_start_makes_an_admin_account_whose_password_is_in_a_private_file() {
     }
     // It signs in, with the admin role; the audit trail says who made it.
     let session = login(&s, "admin", &password);
-    let users = call(
-        &s,
-        "GET",
-        "/ui/users",
-        &[("Cookie", &session.cookie)],
-        None,
-    );
+    let users = call(&s, "GET", "/ui/users", &[("Cookie", &session.cookie)], None);
     assert_eq!(users.status, 200);
     let (_, audit) = s.admin("GET", "/api/v1/audit?action=user.add", None);
     let entries = audit["entries"].as_array().unwrap();
@@ -854,7 +848,10 @@ fn a_first_start_makes_an_admin_account_whose_password_is_in_a_private_file() {
     let page = call(&again, "GET", "/ui/login", &[], None);
     let html = String::from_utf8_lossy(&page.body);
     assert!(html.contains("No account exists yet"), "{html}");
-    assert!(html.contains("traek-server user add NAME --role admin"), "{html}");
+    assert!(
+        html.contains("traek-server user add NAME --role admin"),
+        "{html}"
+    );
 }
 
 #[test]

@@ -1128,3 +1128,140 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
         "ANSI escape codes in a log file: {text:?}"
     );
 }
+
+/// The metric names a scrape exports: each `# TYPE` family, histograms with their series.
+fn exported_metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if let (Some("#"), Some("TYPE"), Some(name), Some(kind)) =
+            (words.next(), words.next(), words.next(), words.next())
+        {
+            names.insert(name.to_string());
+            if kind == "histogram" {
+                for suffix in ["_bucket", "_sum", "_count"] {
+                    names.insert(format!("{name}{suffix}"));
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The `traek_*` metric names a PromQL text uses.
+fn queried_metric_names(promql: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = promql;
+    while let Some(at) = rest.find("traek_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[test]
+fn metrics_count_reports_and_nodes_and_the_shipped_dashboard_and_alerts_use_only_them() {
+    let s = Server::start();
+    let c = s.client(new_agent());
+    c.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    c.register(KEY, &registration(Rmt::ReportServer, None))
+        .unwrap();
+    let report_body = report(Uuid::new_v4(), json!({"Status": "Failure"}));
+    assert_eq!(c.send_report(&report_body).unwrap().status, 200);
+    let plain = dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), Uuid::nil());
+    let m = plain.request("GET", "/metrics", &[], None).unwrap();
+    assert_eq!(m.status, 200);
+    assert_eq!(
+        m.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = String::from_utf8(m.body).unwrap();
+    for line in [
+        "traek_reports_ingested_total 1",
+        "traek_nodes{status=\"failed\"} 1",
+        "traek_nodes_by_configuration{configuration=\"Web\"} 1",
+        "traek_storage_errors_total{kind=\"unavailable\"} 0",
+        "traek_http_requests_total{endpoint=\"SendReport\",status=\"200\"} 1",
+        "traek_http_request_duration_seconds_count{endpoint=\"SendReport\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    let exported = exported_metric_names(&text);
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(deploy.join("grafana/traek-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let mut queries = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            queries.push(target["expr"].as_str().unwrap().to_string());
+        }
+    }
+    let alerts = std::fs::read_to_string(deploy.join("prometheus/alerts.yaml")).unwrap();
+    queries.extend(
+        alerts
+            .lines()
+            .filter(|l| l.contains("traek_") && !l.trim_start().starts_with('#'))
+            .map(str::to_string),
+    );
+    let used: Vec<String> = queries
+        .iter()
+        .flat_map(|q| queried_metric_names(q))
+        .collect();
+    assert!(used.len() >= 10, "{used:?}");
+    for name in &used {
+        assert!(
+            exported.contains(name),
+            "{name} is queried but not exported; exported: {exported:?}"
+        );
+    }
+}
+
+#[test]
+fn a_metrics_token_file_puts_metrics_behind_a_bearer_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir_with_key(tmp.path());
+    let token_file = tmp.path().join("metrics-token");
+    let token = "metrics-token-0123456789abcdef";
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let s = Server::start_in(
+        &data,
+        &["--metrics-token-file", token_file.to_str().unwrap()],
+    );
+    let plain = dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), Uuid::nil());
+    let refused = plain.request("GET", "/metrics", &[], None).unwrap();
+    assert_eq!(refused.status, 401);
+    let wrong = plain
+        .request("GET", "/metrics", &[("Authorization", "Bearer nope")], None)
+        .unwrap();
+    assert_eq!(wrong.status, 401);
+    let bearer = format!("Bearer {token}");
+    let ok = plain
+        .request("GET", "/metrics", &[("Authorization", &bearer)], None)
+        .unwrap();
+    assert_eq!(ok.status, 200);
+    assert!(String::from_utf8_lossy(&ok.body).contains("traek_agents"));
+    // A short token is refused at start, with what to do.
+    std::fs::write(&token_file, "short\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_traek-server"))
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--metrics-token-file", token_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 24 characters"));
+}

@@ -48,6 +48,10 @@ struct ServeArgs {
     /// Bearer token of the admin API [default: the one in DATA_DIR/admin-token, created if missing].
     #[arg(long, global = true, env = "TRAEK_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// File holding a bearer token that `/metrics` then asks for (Prometheus:
+    /// `authorization: {credentials_file: ...}`) [default: /metrics is open].
+    #[arg(long, global = true, env = "TRAEK_METRICS_TOKEN_FILE")]
+    metrics_token_file: Option<PathBuf>,
     /// Largest accepted difference between a registration's x-ms-date and the server clock, in seconds [default: 300].
     #[arg(long, global = true, env = "TRAEK_MAX_CLOCK_SKEW")]
     max_clock_skew: Option<u64>,
@@ -188,6 +192,7 @@ fn main() -> ExitCode {
             data_dir: o.data_dir.clone(),
             registration_keys: o.registration_keys.clone(),
             admin_token: o.admin_token.clone(),
+            metrics_token_file: o.metrics_token_file.clone(),
             max_clock_skew: o.max_clock_skew,
             log_json: o.log_json,
             tls_cert: o.tls_cert.clone(),
@@ -460,7 +465,10 @@ const FIRST_ADMIN: &str = "admin";
 /// On a first start (no account at all), makes an admin account named [`FIRST_ADMIN`] with a
 /// generated password, written to a 0600 file in the data directory, and audits it. `None`
 /// when accounts exist (or another replica made the account first).
-async fn first_admin(config: &ServerConfig, storage: &dyn Storage) -> Result<Option<PathBuf>, String> {
+async fn first_admin(
+    config: &ServerConfig,
+    storage: &dyn Storage,
+) -> Result<Option<PathBuf>, String> {
     let accounts = storage.accounts();
     if accounts.has_users().await.map_err(|e| e.to_string())? {
         return Ok(None);
@@ -493,7 +501,10 @@ async fn first_admin(config: &ServerConfig, storage: &dyn Storage) -> Result<Opt
         target: FIRST_ADMIN.to_string(),
         outcome: format!("ok: first start, password in {}", path.display()),
     };
-    accounts.append_audit(&entry).await.map_err(|e| e.to_string())?;
+    accounts
+        .append_audit(&entry)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!(file = %path.display(), "created the first admin account");
     Ok(Some(path))
 }

@@ -92,8 +92,12 @@ pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
                     "refused: too many failed attempts",
                 )
                 .await;
-                return login_again(app, peer, &format!("too many failed sign-ins: wait {wait} s"))
-                    .await;
+                return login_again(
+                    app,
+                    peer,
+                    &format!("too many failed sign-ins: wait {wait} s"),
+                )
+                .await;
             }
             Err(e) => return storage_error(e),
         }
