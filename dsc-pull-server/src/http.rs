@@ -66,10 +66,18 @@ pub fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
     json(status, &serde_json::json!({"error": message.to_string()}))
 }
 
+/// A storage failure behind an answer, put in the response's extensions by the handler that
+/// met it and counted when the request is recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct StorageFailure {
+    /// The storage could not be reached (503), rather than failing a query (500).
+    pub unavailable: bool,
+}
+
 /// The answer to a storage failure: 503 with `Retry-After` when the store is unreachable (the
 /// client may retry), 500 otherwise. The cause goes to the log, not to the client.
 pub fn storage_error(e: crate::storage::StorageError) -> Resp {
-    let failure = crate::metrics::StorageFailure {
+    let failure = StorageFailure {
         unavailable: e.unavailable,
     };
     let mut r = storage_error_answer(e);

@@ -27,13 +27,7 @@ type Labels1 = [(&'static str, &'static str); 1];
 type Labels2 = [(&'static str, &'static str); 2];
 type Named = [(&'static str, String); 1];
 
-/// A storage failure behind an answer, put in the response's extensions by the handler that
-/// met it and counted when the request is recorded.
-#[derive(Clone, Copy, Debug)]
-pub struct StorageFailure {
-    /// The storage could not be reached (503), rather than failing a query (500).
-    pub unavailable: bool,
-}
+pub use crate::http::StorageFailure;
 
 fn latency_histogram() -> Histogram {
     Histogram::new(BUCKETS)
@@ -80,7 +74,7 @@ impl Default for Metrics {
         // Both kinds from the start, at zero, so that rate() over them works from the first
         // scrape on.
         for kind in ["unavailable", "error"] {
-            storage_errors.get_or_create(&[("kind", kind)]);
+            let _ = storage_errors.get_or_create(&[("kind", kind)]);
         }
         registry.register(
             "traek_storage_errors",
