@@ -206,7 +206,7 @@ pub async fn serve(
 }
 
 /// `/metrics`: the exposition, behind a bearer token when `--metrics-token-file` gives one.
-async fn metrics(app: &App, req: &Request<Incoming>) -> Resp {
+async fn metrics(app: &Arc<App>, req: &Request<Incoming>) -> Resp {
     if let Some(expected) = &app.config.metrics_token {
         let given = req
             .headers()
@@ -226,9 +226,22 @@ async fn metrics(app: &App, req: &Request<Incoming>) -> Resp {
             return r;
         }
     }
-    app.metrics
-        .refresh(app.storage.as_ref(), app.config.stale_after)
-        .await;
+    match app.metrics.freshness() {
+        crate::metrics::Freshness::Count => {
+            app.metrics
+                .refresh(app.storage.as_ref(), app.config.stale_after)
+                .await
+        }
+        crate::metrics::Freshness::Recount => {
+            let app = Arc::clone(app);
+            tokio::spawn(async move {
+                app.metrics
+                    .refresh(app.storage.as_ref(), app.config.stale_after)
+                    .await
+            });
+        }
+        crate::metrics::Freshness::Fresh => {}
+    }
     respond(
         StatusCode::OK,
         crate::metrics::CONTENT_TYPE,

@@ -33,6 +33,17 @@ fn latency_histogram() -> Histogram {
     Histogram::new(BUCKETS)
 }
 
+/// What a scrape does about the storage gauges ([`Metrics::freshness`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Never counted: count before answering.
+    Count,
+    /// Old: count in the background (this scrape was chosen to start it).
+    Recount,
+    /// Recent, or being counted.
+    Fresh,
+}
+
 /// The server's metrics and their registry.
 pub struct Metrics {
     registry: Registry,
@@ -45,6 +56,10 @@ pub struct Metrics {
     nodes: Family<Named, Gauge>,
     nodes_by_configuration: Family<Named, Gauge>,
     refreshed: tokio::sync::Mutex<Option<Instant>>,
+    /// The gauges have been counted once.
+    counted: std::sync::atomic::AtomicBool,
+    /// A background refresh is queued or running.
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Metrics {
@@ -108,6 +123,8 @@ impl Default for Metrics {
             nodes,
             nodes_by_configuration,
             refreshed: tokio::sync::Mutex::new(None),
+            counted: std::sync::atomic::AtomicBool::new(false),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -164,11 +181,37 @@ impl Metrics {
         self.reports_ingested.inc();
     }
 
-    /// Refreshes the storage gauges when older than [`GAUGE_TTL`] (one scrape counts while
+    /// What a scrape must do about the storage gauges: count them now (never counted), have
+    /// them counted in the background (older than [`GAUGE_TTL`]; the scrape answers with the
+    /// previous numbers, so it never waits on storage), or nothing.
+    pub fn freshness(&self) -> Freshness {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        if !self.counted.load(Acquire) {
+            return Freshness::Count;
+        }
+        let stale = match self.refreshed.try_lock() {
+            Ok(at) => at.is_none_or(|at| at.elapsed() >= GAUGE_TTL),
+            Err(_) => false,
+        };
+        if stale
+            && self
+                .refreshing
+                .compare_exchange(false, true, AcqRel, Acquire)
+                .is_ok()
+        {
+            Freshness::Recount
+        } else {
+            Freshness::Fresh
+        }
+    }
+
+    /// Refreshes the storage gauges when older than [`GAUGE_TTL`] (one caller counts while
     /// the others wait and then reuse its numbers). A failed count keeps the old values.
     pub async fn refresh(&self, storage: &dyn crate::storage::Storage, stale_after: Duration) {
         let mut refreshed = self.refreshed.lock().await;
         if refreshed.is_some_and(|at| at.elapsed() < GAUGE_TTL) {
+            self.refreshing
+                .store(false, std::sync::atomic::Ordering::Release);
             return;
         }
         if let Ok(n) = storage.agent_count().await {
@@ -195,6 +238,10 @@ impl Metrics {
             }
         }
         *refreshed = Some(Instant::now());
+        self.counted
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.refreshing
+            .store(false, std::sync::atomic::Ordering::Release);
     }
 
     /// The text exposition (Prometheus text format 0.0.4).
