@@ -39,6 +39,10 @@ fn start() -> Running {
     let storage = Arc::new(SqliteStorage::open(&data).unwrap());
     let keys = KeyFile::new(&config.registration_keys);
     rt.block_on(keys.sync(storage.as_ref())).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
     let app = Arc::new(App {
         storage,
         keys,
@@ -46,11 +50,9 @@ fn start() -> Running {
         admin_token: TOKEN.into(),
         metrics: Metrics::default(),
         tls: None,
+        notifier: Default::default(),
+        public_url: format!("http://{addr}"),
     });
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
     rt.spawn(serve(app, listener, std::future::pending()));
     Running {
         url: format!("http://{addr}"),

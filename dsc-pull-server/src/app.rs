@@ -146,6 +146,11 @@ pub async fn serve(
         })
     };
     let pruner = tokio::spawn(crate::retention::prune_loop(Arc::clone(&app)));
+    let notifiers = [
+        tokio::spawn(crate::notify::node_loop(Arc::clone(&app))),
+        tokio::spawn(crate::notify::sweep_loop(Arc::clone(&app))),
+        tokio::spawn(crate::notify::delivery_loop(Arc::clone(&app))),
+    ];
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -199,6 +204,9 @@ pub async fn serve(
     }
     flusher.abort();
     pruner.abort();
+    for task in notifiers {
+        task.abort();
+    }
     if let Err(e) = app.storage.flush().await {
         tracing::error!(error = %e, "final flush failed");
     }

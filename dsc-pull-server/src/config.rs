@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub audit_retention: Duration,
     /// Proxies whose forwarding headers are believed, and the client-certificate header.
     pub trusted_proxies: crate::proxy::TrustedProxies,
+    /// The address users and webhook receivers reach the server at (`https://dsc.example.com`),
+    /// without a trailing slash; `None`: the address it listens on.
+    pub public_url: Option<String>,
 }
 
 /// How long audit entries are kept unless `--audit-retention` says otherwise.
@@ -79,6 +82,7 @@ pub struct FileConfig {
     pub audit_retention: Option<String>,
     pub trusted_proxies: Option<Vec<String>>,
     pub client_cert_header: Option<String>,
+    pub public_url: Option<String>,
 }
 
 impl FileConfig {
@@ -111,6 +115,25 @@ pub struct Overrides {
     pub audit_retention: Option<String>,
     pub trusted_proxies: Vec<String>,
     pub client_cert_header: Option<String>,
+    pub public_url: Option<String>,
+}
+
+/// Checks `--public-url` (`http://` or `https://` and a host, no query or fragment) and drops
+/// a trailing slash.
+pub fn check_public_url(url: &str) -> Result<String, String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let host = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .map(|rest| rest.split('/').next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() && !h.contains('@') && !trimmed.contains(['?', '#', ' ']) => {
+            Ok(trimmed.to_string())
+        }
+        _ => Err(format!(
+            "--public-url '{url}' must be an http:// or https:// address with a host, such as https://dsc.example.com"
+        )),
+    }
 }
 
 /// Parses `--trusted-proxy` values: CIDR ranges or single addresses.
@@ -226,6 +249,12 @@ impl ServerConfig {
             .or(file.metrics_token_file)
             .map(|p| read_metrics_token(&p))
             .transpose()?;
+        let public_url = o
+            .public_url
+            .or(file.public_url)
+            .filter(|u| !u.is_empty())
+            .map(|u| check_public_url(&u))
+            .transpose()?;
         let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
         if max_reports_per_node == Some(0) {
             return Err(
@@ -261,6 +290,7 @@ impl ServerConfig {
             audit_retention,
             trusted_proxies,
             data_dir,
+            public_url,
         })
     }
 

@@ -88,6 +88,7 @@ async fn import_dir(
     key_of: fn(&str) -> Result<ContentKey, String>,
     storage: &dyn Storage,
     report: &mut ImportReport,
+    public_url: &str,
 ) -> Result<Vec<String>, String> {
     let mut imported = Vec::new();
     for file in sorted_entries(dir) {
@@ -117,8 +118,16 @@ async fn import_dir(
             ContentKey::Configuration { name } | ContentKey::Package { name } => name.clone(),
             ContentKey::Module { name, version } => format!("{name} {version}"),
         };
-        storage
-            .put_content(key, Bytes::from(bytes))
+        let before = storage
+            .content_meta(&key)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|m| m.checksum);
+        let meta = storage
+            .put_content(key.clone(), Bytes::from(bytes))
+            .await
+            .map_err(|e| e.to_string())?;
+        crate::notify::published(storage, public_url, &key, before.as_deref(), &meta.checksum)
             .await
             .map_err(|e| e.to_string())?;
         imported.push(label);
@@ -131,6 +140,7 @@ pub async fn import_windows_layout(
     src: &Path,
     storage: &dyn Storage,
     keys: &KeyFile,
+    public_url: &str,
 ) -> Result<ImportReport, String> {
     if !src.is_dir() {
         return Err(format!("'{}' is not a directory", src.display()));
@@ -143,11 +153,19 @@ pub async fn import_windows_layout(
         })
     };
     if let Some(dir) = find("Configuration") {
-        report.configurations =
-            import_dir(&dir, ".mof", configuration_key, storage, &mut report).await?;
+        report.configurations = import_dir(
+            &dir,
+            ".mof",
+            configuration_key,
+            storage,
+            &mut report,
+            public_url,
+        )
+        .await?;
     }
     if let Some(dir) = find("Modules") {
-        report.modules = import_dir(&dir, ".zip", module_key, storage, &mut report).await?;
+        report.modules =
+            import_dir(&dir, ".zip", module_key, storage, &mut report, public_url).await?;
     }
     if let Some(file) = find("RegistrationKeys.txt") {
         let text = std::fs::read_to_string(&file)

@@ -13,6 +13,7 @@ pub mod import;
 pub mod keys;
 pub mod listing;
 pub mod metrics;
+pub mod notify;
 pub mod protocol;
 pub mod proxy;
 pub mod retention;

@@ -55,6 +55,7 @@ pub struct Metrics {
     reports_stored: Gauge,
     nodes: Family<Named, Gauge>,
     nodes_by_configuration: Family<Named, Gauge>,
+    webhooks: Family<Labels1, Counter>,
     refreshed: tokio::sync::Mutex<Option<Instant>>,
     /// The gauges have been counted once.
     counted: std::sync::atomic::AtomicBool,
@@ -112,8 +113,18 @@ impl Default for Metrics {
             "Nodes by the configuration they are given",
             nodes_by_configuration.clone(),
         );
+        let webhooks = Family::<Labels1, Counter>::default();
+        for outcome in ["delivered", "failed", "abandoned"] {
+            let _ = webhooks.get_or_create(&[("outcome", outcome)]);
+        }
+        registry.register(
+            "traek_webhook_deliveries",
+            "Notification delivery attempts by outcome (delivered; failed: retried later; abandoned: given up)",
+            webhooks.clone(),
+        );
         Metrics {
             registry,
+            webhooks,
             requests,
             latency,
             reports_ingested,
@@ -126,6 +137,21 @@ impl Default for Metrics {
             counted: std::sync::atomic::AtomicBool::new(false),
             refreshing: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+}
+
+impl Metrics {
+    /// Counts one notification delivery attempt.
+    pub fn webhook_attempt(&self, finish: &crate::storage::notifications::Finish) {
+        use crate::storage::notifications::Finish;
+        let outcome = match finish {
+            Finish::Delivered { .. } => "delivered",
+            Finish::Failed {
+                next_ms: Some(_), ..
+            } => "failed",
+            Finish::Failed { next_ms: None, .. } => "abandoned",
+        };
+        self.webhooks.get_or_create(&[("outcome", outcome)]).inc();
     }
 }
 

@@ -476,6 +476,7 @@ async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> 
     match app.storage.store_report(agent_id, summary, body).await {
         Ok(_) => {
             app.metrics.report_ingested();
+            app.notifier.reported(agent_id);
             respond(StatusCode::OK, ODATA_JSON, saved_report_json(&root))
         }
         Err(e) => storage_error(e),

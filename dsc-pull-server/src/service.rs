@@ -198,7 +198,26 @@ pub async fn put_content(
         }
         _ => {}
     }
-    Ok(app.storage.put_signed_content(key, body, signers).await?)
+    let before = app.storage.content_meta(&key).await?.map(|m| m.checksum);
+    let meta = app
+        .storage
+        .put_signed_content(key.clone(), body, signers)
+        .await?;
+    let notified = crate::notify::published(
+        app.storage.as_ref(),
+        &app.public_url,
+        &key,
+        before.as_deref(),
+        &meta.checksum,
+    )
+    .await;
+    match notified {
+        Ok(true) => crate::notify::wake(app),
+        Ok(false) => {}
+        // The content is stored; a lost notification must not turn that into an error.
+        Err(e) => tracing::error!(error = %e, "enqueueing configuration.published failed"),
+    }
+    Ok(meta)
 }
 
 pub async fn delete_content(app: &App, key: ContentKey) -> ServiceResult<()> {
@@ -343,6 +362,46 @@ pub async fn revoke_token(app: &App, who: &Principal, id: &str) -> ServiceResult
         true => Ok(()),
         false => Err(ServiceError::NotFound(format!(
             "no live token '{id}' of yours"
+        ))),
+    }
+}
+
+/// Notification rules a server holds at most.
+pub const MAX_NOTIFICATION_RULES: usize = 100;
+
+/// Adds a notification rule.
+pub async fn add_notification(
+    app: &App,
+    new: &dsc_core::pull::notify::NewRule,
+) -> ServiceResult<dsc_core::pull::notify::Rule> {
+    let rule = new.validate(now_unix()).map_err(|e| invalid(e.0))?;
+    let n = app.storage.notifications();
+    if n.rules().await?.len() >= MAX_NOTIFICATION_RULES {
+        return Err(ServiceError::Conflict(format!(
+            "a server holds at most {MAX_NOTIFICATION_RULES} notification rules; remove one first"
+        )));
+    }
+    if !n.add_rule(&rule, &new.secret).await? {
+        return Err(ServiceError::Conflict(format!(
+            "a notification rule named '{}' exists; remove it first to replace it",
+            rule.name
+        )));
+    }
+    Ok(rule)
+}
+
+/// Removes a notification rule; its pending deliveries are abandoned.
+pub async fn remove_notification(app: &App, name: &str) -> ServiceResult<()> {
+    let now_ms = now_unix().saturating_mul(1000);
+    match app
+        .storage
+        .notifications()
+        .remove_rule(name, now_ms)
+        .await?
+    {
+        true => Ok(()),
+        false => Err(ServiceError::NotFound(format!(
+            "no notification rule named '{name}'"
         ))),
     }
 }

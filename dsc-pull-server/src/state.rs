@@ -6,6 +6,7 @@ use crate::keys::KeyFile;
 use crate::metrics::Metrics;
 use crate::storage::{PrunePolicy, Storage};
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// Everything a request handler needs.
 pub struct App {
@@ -16,6 +17,11 @@ pub struct App {
     pub metrics: Metrics,
     /// HTTPS configuration; `None` serves plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Notifications' queue and wake-up on this replica.
+    pub notifier: Notifier,
+    /// The server's address as users and receivers reach it (`--public-url`, else the
+    /// address it listens on), without a trailing slash.
+    pub public_url: String,
 }
 
 impl App {
@@ -36,3 +42,36 @@ impl App {
 }
 
 pub use crate::proxy::Peer;
+
+/// Nodes waiting for notifications to look at them; past this, the sweep finds them instead.
+const NOTIFY_QUEUE: usize = 10_000;
+
+/// The per-replica side of notifications.
+pub struct Notifier {
+    nodes: tokio::sync::mpsc::Sender<Uuid>,
+    pub queued: tokio::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Uuid>>>,
+    /// Wakes the delivery loop when something was enqueued here.
+    pub wake: tokio::sync::Notify,
+    /// This replica's name in leases.
+    pub replica: String,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        let (nodes, rx) = tokio::sync::mpsc::channel(NOTIFY_QUEUE);
+        Notifier {
+            nodes,
+            queued: tokio::sync::Mutex::new(Some(rx)),
+            wake: tokio::sync::Notify::new(),
+            replica: Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+impl Notifier {
+    /// A node's report was stored: look at it soon.
+    pub fn reported(&self, agent_id: Uuid) {
+        // A full queue is not a loss: the sweep finds the node.
+        let _ = self.nodes.try_send(agent_id);
+    }
+}

@@ -12,6 +12,7 @@ pub mod client;
 pub mod compliance;
 pub mod identity;
 pub mod messages;
+pub mod notify;
 pub mod path;
 pub mod policy;
 pub mod signin;

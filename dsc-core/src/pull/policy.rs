@@ -62,6 +62,9 @@ pub enum Action {
     TokenCreate,
     /// A user revokes one of their own tokens (an admin: anyone's).
     TokenRevoke,
+    /// Adding a notification rule (its URL and secret reach outside; only an admin).
+    NotificationAdd,
+    NotificationRemove,
     /// A request that matches nothing: only an admin gets as far as being told so.
     Unknown,
 }
@@ -75,7 +78,7 @@ impl Action {
             ReadConfiguration | ContentPut | ContentDelete | NodeAssign | NodeUnassign
             | NodeTags | NodeUnregister | TagConfigurations | ReportsPrune => Role::Operator,
             ReadSecrets | NodeUnpin | KeyAdd | KeysReload | KeyRevoke | UserAdd | UserRemove
-            | UserPassword | Unknown => Role::Admin,
+            | UserPassword | NotificationAdd | NotificationRemove | Unknown => Role::Admin,
         }
     }
 
@@ -101,6 +104,8 @@ impl Action {
             UserPassword => "user.password",
             TokenCreate => "token.create",
             TokenRevoke => "token.revoke",
+            NotificationAdd => "notification.add",
+            NotificationRemove => "notification.remove",
             Unknown => "unknown",
         })
     }

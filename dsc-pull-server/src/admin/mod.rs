@@ -7,6 +7,7 @@
 mod accounts;
 mod content;
 mod nodes;
+mod notifications;
 
 use crate::auth::{self, Action, Principal, Via};
 use crate::http::{
@@ -94,7 +95,9 @@ fn key_error(e: crate::keys::KeyError) -> Resp {
 fn policy(method: &Method, seg: &[&str]) -> (Action, String) {
     let content = |kind: &str, n: &str| format!("{kind} {n}");
     match (method, seg) {
-        (&Method::GET, ["keys", ..] | ["users", ..]) => (Action::ReadSecrets, String::new()),
+        (&Method::GET, ["keys", ..] | ["users", ..] | ["notifications", ..]) => {
+            (Action::ReadSecrets, String::new())
+        }
         (&Method::GET, ["configurations", _]) => (Action::ReadConfiguration, String::new()),
         (&Method::GET, _) => (Action::Read, String::new()),
         (&Method::PUT, ["configurations", n]) => (Action::ContentPut, content("configuration", n)),
@@ -123,6 +126,8 @@ fn policy(method: &Method, seg: &[&str]) -> (Action, String) {
         (&Method::DELETE, ["users", n]) => (Action::UserRemove, n.to_string()),
         (&Method::PUT, ["users", n, "password"]) => (Action::UserPassword, n.to_string()),
         (&Method::POST, ["tokens"]) => (Action::TokenCreate, String::new()),
+        (&Method::POST, ["notifications"]) => (Action::NotificationAdd, String::new()),
+        (&Method::DELETE, ["notifications", n]) => (Action::NotificationRemove, n.to_string()),
         (&Method::DELETE, ["tokens", id]) => (Action::TokenRevoke, id.to_string()),
         (m, _) => (Action::Unknown, format!("{m} {}", seg.join("/"))),
     }
@@ -231,6 +236,7 @@ async fn route(
             return accounts::handle(app, principal, req, seg).await;
         }
         ["keys"] if req.method() == Method::POST => return add_key(app, req).await,
+        ["notifications", ..] => return notifications::route(app, req, seg).await,
         _ => {}
     }
     (other_routes(app, req, seg, &path).await, None)

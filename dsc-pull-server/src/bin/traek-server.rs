@@ -31,8 +31,9 @@ struct Cli {
 
 #[derive(Args, Debug, Clone)]
 struct ServeArgs {
-    /// TOML configuration file (keys: listen, data-dir, registration-keys, admin-token,
-    /// max-clock-skew, max-body-bytes, max-upload-bytes, read-timeout, log-json).
+    /// TOML configuration file: the long flags below as keys (listen, data-dir,
+    /// public-url, metrics-token-file, ...) plus max-body-bytes, max-upload-bytes and
+    /// read-timeout.
     #[arg(long, global = true, env = "TRAEK_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -113,6 +114,11 @@ struct ServeArgs {
     /// [default: X-SSL-Client-Cert].
     #[arg(long, global = true, env = "TRAEK_CLIENT_CERT_HEADER")]
     client_cert_header: Option<String>,
+    /// The address users and webhook receivers reach this server at, e.g.
+    /// https://dsc.example.com (links in notifications, the sign-in redirect) [default: the
+    /// address it listens on].
+    #[arg(long, global = true, env = "TRAEK_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,6 +213,7 @@ fn main() -> ExitCode {
             audit_retention: o.audit_retention.clone(),
             trusted_proxies: o.trusted_proxies.clone(),
             client_cert_header: o.client_cert_header.clone(),
+            public_url: o.public_url.clone(),
         },
     ) {
         Ok(c) => c,
@@ -417,8 +424,12 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         Some(f) => eprintln!("  admin token:        in {}", f.display()),
         None => eprintln!("  admin token:        from configuration"),
     }
-    eprintln!("  LCM ServerURL:      {scheme}://{local}/PSDSCPullServer.svc");
-    eprintln!("  dashboard:          {scheme}://{local}/ui/");
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{local}"));
+    eprintln!("  LCM ServerURL:      {public_url}/PSDSCPullServer.svc");
+    eprintln!("  dashboard:          {public_url}/ui/");
     match first_admin(&config, storage.as_ref()).await? {
         Some(file) => eprintln!(
             "  first sign-in:      user {FIRST_ADMIN}, password in {}",
@@ -433,6 +444,8 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         admin_token: token,
         metrics: Metrics::default(),
         tls,
+        notifier: Default::default(),
+        public_url,
     });
     let hup_app = Arc::clone(&app);
     tokio::spawn(async move {
@@ -533,8 +546,13 @@ async fn shutdown_signal() {
 
 async fn import(config: ServerConfig, from: &Path) -> Result<(), String> {
     let (storage, keys) = open_storage(&config).await?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
     let report =
-        dsc_pull_server::import::import_windows_layout(from, storage.as_ref(), &keys).await?;
+        dsc_pull_server::import::import_windows_layout(from, storage.as_ref(), &keys, &public_url)
+            .await?;
     for c in &report.configurations {
         println!("imported configuration {c}");
     }

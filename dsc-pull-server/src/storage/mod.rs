@@ -18,6 +18,7 @@ pub mod accounts;
 pub mod blobs;
 pub mod cache;
 mod nodes;
+pub mod notifications;
 pub mod postgres;
 pub mod sqlite;
 
@@ -365,6 +366,11 @@ pub trait Storage: Send + Sync + 'static {
     /// Users, sessions, API tokens and the audit trail.
     fn accounts(&self) -> accounts::Accounts<'_> {
         accounts::Accounts(self.sql())
+    }
+
+    /// Notification rules, the outbox of deliveries and leases.
+    fn notifications(&self) -> notifications::Notifications<'_> {
+        notifications::Notifications(self.sql())
     }
 
     /// Flushes anything buffered (called on shutdown).

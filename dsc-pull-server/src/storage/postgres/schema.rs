@@ -126,6 +126,7 @@ ALTER TABLE reports ADD COLUMN unique_job uuid;
 CREATE UNIQUE INDEX reports_once ON reports (agent_id, unique_job) WHERE unique_job IS NOT NULL;
 "#,
     ),
+    (8, crate::storage::notifications::SCHEMA),
 ];
 
 /// The newest schema version this build knows.
