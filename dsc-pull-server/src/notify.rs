@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 /// Deliveries claimed at once by one replica.
 const BATCH: usize = 20;
-/// How long a claim lasts: longer than a delivery can take.
-const CLAIM_MS: i64 = 60_000;
+/// How long a claim lasts: three times as long as a delivery may take.
+const CLAIM_MS: i64 = 30_000;
 /// Finished deliveries and attempts are kept this long.
 const KEEP_MS: i64 = 14 * 86_400_000;
 /// The sweep's lease name.
