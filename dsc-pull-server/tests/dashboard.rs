@@ -316,6 +316,18 @@ fn endpoints(agent: Uuid) -> Vec<(&'static str, String, Option<Vec<u8>>, &'stati
         ),
         ("DELETE", "/api/v1/users/newbie".into(), None, "admin"),
         (
+            "POST",
+            "/api/v1/notifications".into(),
+            Some(
+                br#"{"name": "matrix", "url": "http://127.0.0.1:9/hook", "secret": "0123456789abcdef"}"#
+                    .to_vec(),
+            ),
+            "admin",
+        ),
+        ("GET", "/api/v1/notifications".into(), None, "admin"),
+        ("GET", "/api/v1/notifications/matrix".into(), None, "admin"),
+        ("DELETE", "/api/v1/notifications/matrix".into(), None, "admin"),
+        (
             "DELETE",
             format!("/api/v1/nodes/{agent}/certificate"),
             None,
@@ -778,6 +790,84 @@ fn parallel_guesses_at_one_name_cannot_all_pass_the_throttle() {
 }
 
 /// Waits until the server's log holds `text` (lines printed after "listening on").
+#[test]
+fn notification_rules_are_added_on_the_dashboard_and_shown_to_admins_only() {
+    let s = Server::start();
+    add_user(&s, "ann", "admin", "ann-secret-password");
+    add_user(&s, "otto", "operator", "otto-secret-password");
+    let ann = login(&s, "ann", "ann-secret-password");
+    let body = format!(
+        "csrf={}&name=pager&url=http%3A%2F%2F127.0.0.1%3A9%2Fhook&secret=0123456789abcdef&event.node.failed=on&tags=web%2C+db",
+        ann.csrf
+    );
+    let r = call(
+        &s,
+        "POST",
+        "/ui/notifications/add",
+        &[FORM, ("Cookie", &ann.cookie)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
+    let page = call(
+        &s,
+        "GET",
+        "/ui/notifications",
+        &[("Cookie", &ann.cookie)],
+        None,
+    );
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("/ui/notifications/pager"), "{html}");
+    assert!(
+        html.contains("web, db") && html.contains("node.failed"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("0123456789abcdef"),
+        "the secret is never shown"
+    );
+    let detail = call(
+        &s,
+        "GET",
+        "/ui/notifications/pager",
+        &[("Cookie", &ann.cookie)],
+        None,
+    );
+    assert_eq!(detail.status, 200);
+    assert!(String::from_utf8_lossy(&detail.body).contains("No event has matched this rule yet"));
+    let (_, v) = s.admin("GET", "/api/v1/notifications/pager", None);
+    assert_eq!(v["rule"]["events"], json!(["node.failed"]));
+    assert_eq!(v["rule"]["tags"], json!(["web", "db"]));
+    let otto = login(&s, "otto", "otto-secret-password");
+    let page = call(
+        &s,
+        "GET",
+        "/ui/notifications",
+        &[("Cookie", &otto.cookie)],
+        None,
+    );
+    assert_eq!(page.status, 403);
+    let body = format!("csrf={}&name=pager", otto.csrf);
+    let r = call(
+        &s,
+        "POST",
+        "/ui/notifications/remove",
+        &[FORM, ("Cookie", &otto.cookie)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 403);
+    let body = format!("csrf={}&name=pager", ann.csrf);
+    let r = call(
+        &s,
+        "POST",
+        "/ui/notifications/remove",
+        &[FORM, ("Cookie", &ann.cookie)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 303);
+    let (_, v) = s.admin("GET", "/api/v1/notifications", None);
+    assert_eq!(v["notifications"], json!([]));
+}
+
 fn wait_for_log(s: &Server, text: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {

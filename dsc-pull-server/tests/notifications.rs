@@ -489,7 +489,9 @@ fn three_replicas_with_one_killed_mid_delivery_deliver_every_event() {
     let mut v = Value::Null;
     while !delivered(&v) && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(100));
-        v = replicas[0].admin("GET", "/api/v1/notifications/ops", None).1;
+        v = replicas[0]
+            .admin("GET", "/api/v1/notifications/ops", None)
+            .1;
     }
     let states: Vec<(String, String)> = v["deliveries"]
         .as_array()

@@ -266,6 +266,16 @@ fn form_action(rest: &[&str], form: &Form) -> Option<(Action, String, String)> {
             form.get("name").into(),
             "/ui/users".into(),
         ),
+        ["notifications", "add"] => (
+            Action::NotificationAdd,
+            form.get("name").into(),
+            "/ui/notifications".into(),
+        ),
+        ["notifications", "remove"] => (
+            Action::NotificationRemove,
+            form.get("name").into(),
+            "/ui/notifications".into(),
+        ),
         ["tokens", "create"] => (
             Action::TokenCreate,
             form.get("name").into(),
@@ -405,6 +415,20 @@ async fn perform(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> ServiceRe
                 target: Some(created.audit_target()),
                 token: Some(created),
             })
+        }
+        ["notifications", "add"] => {
+            let rule = service::add_notification(app, &super::notifications::rule_of(form)).await?;
+            Ok(Done::shown(format!(
+                "added notification rule {}",
+                rule.name
+            )))
+        }
+        ["notifications", "remove"] => {
+            service::remove_notification(app, form.get("name")).await?;
+            Ok(Done::shown(format!(
+                "removed notification rule {}",
+                form.get("name")
+            )))
         }
         ["tokens", "revoke"] => {
             service::revoke_token(app, &v.principal, form.get("id")).await?;

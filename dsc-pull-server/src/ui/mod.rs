@@ -4,12 +4,14 @@
 //! same audit trail.
 //!
 //! - [`pages`]: the pages (overview, nodes, node, content, keys, users and tokens, audit).
+//! - [`notifications`]: the notification rules and each one's delivery log.
 //! - [`actions`]: the form posts (login, logout, assignments, tags, uploads, keys, users,
 //!   tokens).
 //! - [`form`]: decoding a posted form.
 
 mod actions;
 pub mod form;
+mod notifications;
 mod pages;
 
 use crate::auth::{self, Action, Principal, Via};
@@ -112,7 +114,7 @@ pub fn layout(v: &Viewer, title: &str, current: &str, body: Markup) -> Markup {
                         (link("/ui/", "Overview", "overview"))
                         (link("/ui/nodes", "Nodes", "nodes"))
                         (link("/ui/content", "Content", "content"))
-                        @if v.may(Action::ReadSecrets) { (link("/ui/keys", "Keys", "keys")) (link("/ui/users", "Users", "users")) }
+                        @if v.may(Action::ReadSecrets) { (link("/ui/keys", "Keys", "keys")) (link("/ui/users", "Users", "users")) (link("/ui/notifications", "Notifications", "notifications")) }
                         (link("/ui/tokens", "Tokens", "tokens"))
                         (link("/ui/audit", "Audit", "audit"))
                     }

@@ -23,7 +23,7 @@ fn param(req: &Request<Incoming>, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn when(t: Option<i64>) -> String {
+pub(super) fn when(t: Option<i64>) -> String {
     t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
         .map(|t| {
             let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
@@ -37,7 +37,7 @@ fn badge(status: ComplianceStatus) -> Markup {
 }
 
 /// A notice from a redirect (`?msg=`).
-fn notice(req: &Request<Incoming>) -> Markup {
+pub(super) fn notice(req: &Request<Incoming>) -> Markup {
     html! { @if let Some(m) = param(req, "msg") { div.notice { (m) } } }
 }
 
@@ -55,7 +55,15 @@ pub async fn handle(app: &Arc<App>, v: &Viewer, req: &Request<Incoming>, path: &
         ["content"] => content(app, v, req).await,
         ["keys"] if v.may(Action::ReadSecrets) => keys(app, v, req).await,
         ["users"] if v.may(Action::ReadSecrets) => users(app, v, req).await,
-        ["keys"] | ["users"] => message(v, StatusCode::FORBIDDEN, "this page needs the admin role"),
+        ["notifications"] if v.may(Action::ReadSecrets) => {
+            super::notifications::list(app, v, req).await
+        }
+        ["notifications", name] if v.may(Action::ReadSecrets) => {
+            super::notifications::detail(app, v, req, name).await
+        }
+        ["keys"] | ["users"] | ["notifications", ..] => {
+            message(v, StatusCode::FORBIDDEN, "this page needs the admin role")
+        }
         ["tokens"] => tokens(app, v, req).await,
         ["audit"] => audit(app, v, req).await,
         _ => message(v, StatusCode::NOT_FOUND, "no such page"),
