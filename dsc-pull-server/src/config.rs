@@ -191,6 +191,29 @@ pub fn parse_duration(what: &str, text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The trusted proxies (flags win over the file) and their client-certificate header.
+fn trusted_proxies(
+    flags: Vec<String>,
+    file: Option<Vec<String>>,
+    cert_header: Option<String>,
+) -> Result<crate::proxy::TrustedProxies, String> {
+    let proxies = if flags.is_empty() {
+        file.unwrap_or_default()
+    } else {
+        flags
+    };
+    let cert_header = cert_header.unwrap_or_else(|| crate::proxy::DEFAULT_CERT_HEADER.to_string());
+    if hyper::header::HeaderName::from_bytes(cert_header.as_bytes()).is_err() {
+        return Err(format!(
+            "--client-cert-header '{cert_header}' is not a header name"
+        ));
+    }
+    Ok(crate::proxy::TrustedProxies::new(
+        parse_proxies(&proxies)?,
+        &cert_header,
+    ))
+}
+
 impl ServerConfig {
     pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, String> {
         let data_dir = o
@@ -224,22 +247,11 @@ impl ServerConfig {
             .map(|t| parse_duration("--audit-retention", &t))
             .transpose()?
             .unwrap_or(DEFAULT_AUDIT_RETENTION);
-        let proxies = if o.trusted_proxies.is_empty() {
-            file.trusted_proxies.unwrap_or_default()
-        } else {
-            o.trusted_proxies
-        };
-        let cert_header = o
-            .client_cert_header
-            .or(file.client_cert_header)
-            .unwrap_or_else(|| crate::proxy::DEFAULT_CERT_HEADER.to_string());
-        if hyper::header::HeaderName::from_bytes(cert_header.as_bytes()).is_err() {
-            return Err(format!(
-                "--client-cert-header '{cert_header}' is not a header name"
-            ));
-        }
-        let trusted_proxies =
-            crate::proxy::TrustedProxies::new(parse_proxies(&proxies)?, &cert_header);
+        let trusted_proxies = trusted_proxies(
+            o.trusted_proxies,
+            file.trusted_proxies,
+            o.client_cert_header.or(file.client_cert_header),
+        )?;
         let admin_token = o.admin_token.or(file.admin_token).filter(|t| !t.is_empty());
         if let Some(t) = &admin_token {
             check_admin_token(t)?;

@@ -25,7 +25,10 @@ struct Receiver {
     delay_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
-fn read_request(stream: &mut std::net::TcpStream) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+/// A request's lowercased headers and its body.
+type Request = (Vec<(String, String)>, Vec<u8>);
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut headers = Vec::new();
     let mut line = String::new();

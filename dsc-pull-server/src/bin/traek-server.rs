@@ -368,26 +368,33 @@ fn admin_token(config: &ServerConfig) -> Result<(String, Option<PathBuf>), Strin
     Ok((token, Some(path)))
 }
 
-async fn run(config: ServerConfig) -> Result<(), String> {
-    let (token, token_file) = admin_token(&config)?;
-    let (storage, keys) = open_storage(&config).await?;
-    dsc_pull_server::keys::secure_data_dir(&config.data_dir);
-    let active = keys
-        .sync(storage.as_ref())
-        .await
-        .map_err(|e| e.to_string())?;
+/// Mirrors the keys file into storage, generates a key when a keys file has none, and
+/// returns the number of active keys.
+async fn registration_keys(
+    config: &ServerConfig,
+    storage: &dyn Storage,
+    keys: &dsc_pull_server::keys::KeyFile,
+) -> Result<usize, String> {
+    let active = keys.sync(storage).await.map_err(|e| e.to_string())?;
     if active == 0 && keys.path().is_some() {
         let key = uuid::Uuid::new_v4().to_string();
-        keys.add(storage.as_ref(), &key, "generated")
+        keys.add(storage, &key, "generated")
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(file = %config.registration_keys.display(), "created a registration key");
     }
-    let active = storage
+    Ok(storage
         .registration_keys()
         .await
         .map_err(|e| e.to_string())?
-        .len();
+        .len())
+}
+
+async fn run(config: ServerConfig) -> Result<(), String> {
+    let (token, token_file) = admin_token(&config)?;
+    let (storage, keys) = open_storage(&config).await?;
+    dsc_pull_server::keys::secure_data_dir(&config.data_dir);
+    let active = registration_keys(&config, storage.as_ref(), &keys).await?;
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(dsc_pull_server::tls::server_config(cert, key)?),
         (None, None) => None,
