@@ -16,6 +16,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)           # dashboar
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)   # TLS-terminating proxy test
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)   # promtool checks the alert rules
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)   # the OpenID provider of the single sign-on tests
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   # nginx and prometheus ship daemons: installed here, never started by the installation.
@@ -37,6 +39,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 bash scripts/features.sh
 # No function outside the tests over 100 lines.
 python3 scripts/function-length.py
+
+# A real OpenID provider (panva's oidc-provider, from the npm registry, pinned by its lock
+# file) for the single sign-on tests.
+npm ci --prefix dsc-pull-server/tests/oidc --no-audit --no-fund --loglevel=error
 
 # PostgreSQL and an S3-compatible server for the storage, end-to-end and replica tests.
 source scripts/services.sh

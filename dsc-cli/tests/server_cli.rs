@@ -52,6 +52,7 @@ fn start() -> Running {
         tls: None,
         notifier: Default::default(),
         public_url: format!("http://{addr}"),
+        oidc: None,
     });
     rt.spawn(serve(app, listener, std::future::pending()));
     Running {

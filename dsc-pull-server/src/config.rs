@@ -48,6 +48,117 @@ pub struct ServerConfig {
     /// The address users and webhook receivers reach the server at (`https://dsc.example.com`),
     /// without a trailing slash; `None`: the address it listens on.
     pub public_url: Option<String>,
+    /// Single sign-on through an OpenID provider.
+    pub oidc: Option<OidcSettings>,
+    /// Local accounts (user name and password) may sign in.
+    pub local_accounts: bool,
+}
+
+/// Single sign-on settings (`--oidc-*`).
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// The issuer (`https://`, or `http://` on a loopback address).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Scopes asked for besides `openid`.
+    pub scopes: Vec<String>,
+    /// The ID token claim whose values map to roles (`groups`).
+    pub role_claim: String,
+    /// Claim value → role.
+    pub roles: Vec<(String, dsc_core::pull::policy::Role)>,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"(hidden)")
+            .field("scopes", &self.scopes)
+            .field("role_claim", &self.role_claim)
+            .field("roles", &self.roles)
+            .finish()
+    }
+}
+
+/// The `--oidc-*` values as given (flags win over the file).
+#[derive(Debug, Default, Clone)]
+pub struct OidcOptions {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub scopes: Option<Vec<String>>,
+    pub role_claim: Option<String>,
+    pub roles: Vec<String>,
+}
+
+/// Checks an issuer URL: `https://`, or `http://` on a loopback address (tests).
+pub fn check_issuer(url: &str) -> Result<String, String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    if trimmed.starts_with("https://") && trimmed.len() > "https://".len() {
+        return Ok(trimmed.to_string());
+    }
+    let host = trimmed
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .map(|authority| authority.rsplit_once(':').map_or(authority, |(h, _)| h));
+    match host {
+        Some("127.0.0.1" | "localhost" | "[::1]") => Ok(trimmed.to_string()),
+        _ => Err(format!(
+            "--oidc-issuer '{url}' must be an https:// URL (plain http:// only on a loopback address)"
+        )),
+    }
+}
+
+/// Resolves the single sign-on settings; `None` without an issuer.
+pub fn resolve_oidc(o: OidcOptions) -> Result<Option<OidcSettings>, String> {
+    let Some(issuer) = o.issuer.filter(|i| !i.is_empty()) else {
+        return Ok(None);
+    };
+    let issuer = check_issuer(&issuer)?;
+    let client_id = o
+        .client_id
+        .filter(|c| !c.is_empty())
+        .ok_or("--oidc-issuer needs --oidc-client-id")?;
+    let secret_file = o
+        .client_secret_file
+        .ok_or("--oidc-issuer needs --oidc-client-secret-file")?;
+    let text = std::fs::read_to_string(&secret_file)
+        .map_err(|e| format!("--oidc-client-secret-file {}: {e}", secret_file.display()))?;
+    let client_secret = text.lines().next().unwrap_or("").trim().to_string();
+    if client_secret.is_empty() {
+        return Err(format!(
+            "--oidc-client-secret-file {} is empty",
+            secret_file.display()
+        ));
+    }
+    let roles = o
+        .roles
+        .iter()
+        .map(|r| dsc_core::pull::policy::parse_role_mapping(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    if roles.is_empty() {
+        return Err(
+            "--oidc-issuer needs at least one --oidc-role VALUE=ROLE (e.g. traek-admins=admin): without one nobody could sign in"
+                .into(),
+        );
+    }
+    let scopes = o
+        .scopes
+        .unwrap_or_else(|| vec!["profile".into(), "email".into()])
+        .into_iter()
+        .flat_map(|s| s.split([',', ' ']).map(str::to_string).collect::<Vec<_>>())
+        .filter(|s| !s.is_empty() && s != "openid")
+        .collect();
+    Ok(Some(OidcSettings {
+        issuer,
+        client_id,
+        client_secret,
+        scopes,
+        role_claim: o.role_claim.unwrap_or_else(|| "groups".into()),
+        roles,
+    }))
 }
 
 /// How long audit entries are kept unless `--audit-retention` says otherwise.
@@ -83,6 +194,13 @@ pub struct FileConfig {
     pub trusted_proxies: Option<Vec<String>>,
     pub client_cert_header: Option<String>,
     pub public_url: Option<String>,
+    pub oidc_issuer: Option<String>,
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret_file: Option<PathBuf>,
+    pub oidc_scopes: Option<Vec<String>>,
+    pub oidc_role_claim: Option<String>,
+    pub oidc_roles: Option<Vec<String>>,
+    pub local_accounts: Option<bool>,
 }
 
 impl FileConfig {
@@ -116,6 +234,8 @@ pub struct Overrides {
     pub trusted_proxies: Vec<String>,
     pub client_cert_header: Option<String>,
     pub public_url: Option<String>,
+    pub oidc: OidcOptions,
+    pub local_accounts: Option<bool>,
 }
 
 /// Checks `--public-url` (`http://` or `https://` and a host, no query or fragment) and drops
@@ -267,6 +387,25 @@ impl ServerConfig {
             .filter(|u| !u.is_empty())
             .map(|u| check_public_url(&u))
             .transpose()?;
+        let oidc = resolve_oidc(OidcOptions {
+            issuer: o.oidc.issuer.or(file.oidc_issuer),
+            client_id: o.oidc.client_id.or(file.oidc_client_id),
+            client_secret_file: o.oidc.client_secret_file.or(file.oidc_client_secret_file),
+            scopes: o.oidc.scopes.or(file.oidc_scopes),
+            role_claim: o.oidc.role_claim.or(file.oidc_role_claim),
+            roles: if o.oidc.roles.is_empty() {
+                file.oidc_roles.unwrap_or_default()
+            } else {
+                o.oidc.roles
+            },
+        })?;
+        let local_accounts = o.local_accounts.or(file.local_accounts).unwrap_or(true);
+        if !local_accounts && oidc.is_none() {
+            return Err(
+                "--local-accounts false needs single sign-on (--oidc-issuer): otherwise nobody could sign in to the dashboard"
+                    .into(),
+            );
+        }
         let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
         if max_reports_per_node == Some(0) {
             return Err(
@@ -303,6 +442,8 @@ impl ServerConfig {
             trusted_proxies,
             data_dir,
             public_url,
+            oidc,
+            local_accounts,
         })
     }
 

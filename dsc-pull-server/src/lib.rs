@@ -14,6 +14,7 @@ pub mod keys;
 pub mod listing;
 pub mod metrics;
 pub mod notify;
+pub mod oidc;
 pub mod protocol;
 pub mod proxy;
 pub mod retention;

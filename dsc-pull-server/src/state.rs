@@ -22,6 +22,8 @@ pub struct App {
     /// The server's address as users and receivers reach it (`--public-url`, else the
     /// address it listens on), without a trailing slash.
     pub public_url: String,
+    /// Single sign-on, when an issuer is configured.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 impl App {

@@ -141,9 +141,71 @@ pub fn token_owner(role: Role, name: &str) -> Option<&str> {
     (role < Role::Admin).then_some(name)
 }
 
+/// The role a single sign-on user gets: the highest role that `mapping` (claim value →
+/// role) gives any value of their role claim (a string, or an array of strings, as `groups`
+/// and `roles` claims are). Values compare exactly (directory group names and ids are case
+/// sensitive in some providers). `None`: no mapped value, no access.
+pub fn role_from_claim(
+    claim: Option<&serde_json::Value>,
+    mapping: &[(String, Role)],
+) -> Option<Role> {
+    let values: Vec<&str> = match claim {
+        Some(serde_json::Value::String(s)) => vec![s.as_str()],
+        Some(serde_json::Value::Array(items)) => {
+            items.iter().filter_map(serde_json::Value::as_str).collect()
+        }
+        _ => Vec::new(),
+    };
+    mapping
+        .iter()
+        .filter(|(value, _)| values.contains(&value.as_str()))
+        .map(|(_, role)| *role)
+        .max()
+}
+
+/// Parses one `--oidc-role VALUE=ROLE` mapping.
+pub fn parse_role_mapping(text: &str) -> Result<(String, Role), String> {
+    let bad = || {
+        format!(
+            "--oidc-role '{text}' must be VALUE=ROLE, ROLE one of admin, operator, viewer (e.g. traek-admins=admin)"
+        )
+    };
+    let (value, role) = text.rsplit_once('=').ok_or_else(bad)?;
+    let role = Role::parse(role.trim()).ok_or_else(bad)?;
+    if value.is_empty() || value.len() > 256 {
+        return Err(bad());
+    }
+    Ok((value.to_string(), role))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_single_sign_on_user_gets_the_highest_role_of_their_mapped_groups() {
+        let mapping = vec![
+            ("ops".to_string(), Role::Operator),
+            ("admins".to_string(), Role::Admin),
+            ("all".to_string(), Role::Viewer),
+        ];
+        let groups = serde_json::json!(["all", "admins"]);
+        assert_eq!(role_from_claim(Some(&groups), &mapping), Some(Role::Admin));
+        let one = serde_json::json!("ops");
+        assert_eq!(role_from_claim(Some(&one), &mapping), Some(Role::Operator));
+        let none = serde_json::json!(["sales", "Admins"]);
+        assert_eq!(role_from_claim(Some(&none), &mapping), None);
+        assert_eq!(role_from_claim(None, &mapping), None);
+        assert_eq!(
+            parse_role_mapping("CN=DSC Admins,OU=Groups=admin"),
+            Ok(("CN=DSC Admins,OU=Groups".to_string(), Role::Admin))
+        );
+        assert!(
+            parse_role_mapping("admins=root")
+                .unwrap_err()
+                .contains("VALUE=ROLE")
+        );
+    }
 
     #[test]
     fn roles_include_the_ones_below_them() {

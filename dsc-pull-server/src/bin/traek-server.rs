@@ -119,6 +119,35 @@ struct ServeArgs {
     /// address it listens on].
     #[arg(long, global = true, env = "TRAEK_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Single sign-on: the OpenID provider's issuer URL (https://; Entra ID:
+    /// https://login.microsoftonline.com/TENANT/v2.0). The redirect URI to register with it is
+    /// PUBLIC_URL/ui/oidc/callback.
+    #[arg(long, global = true, env = "TRAEK_OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    /// The client id registered with the provider.
+    #[arg(long, global = true, env = "TRAEK_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+    /// File holding the client secret.
+    #[arg(long, global = true, env = "TRAEK_OIDC_CLIENT_SECRET_FILE")]
+    oidc_client_secret_file: Option<PathBuf>,
+    /// Scopes asked for besides openid, comma-separated [default: profile,email].
+    #[arg(long, global = true, env = "TRAEK_OIDC_SCOPES")]
+    oidc_scopes: Option<String>,
+    /// The ID token claim whose values map to roles [default: groups].
+    #[arg(long, global = true, env = "TRAEK_OIDC_ROLE_CLAIM")]
+    oidc_role_claim: Option<String>,
+    /// VALUE=ROLE (repeatable): users whose role claim holds VALUE get ROLE (admin, operator,
+    /// viewer; the highest wins). Users with no mapped value are refused.
+    #[arg(
+        long = "oidc-role",
+        global = true,
+        env = "TRAEK_OIDC_ROLES",
+        value_delimiter = ';'
+    )]
+    oidc_roles: Vec<String>,
+    /// Whether local accounts (user name and password) may sign in [default: true].
+    #[arg(long, global = true, env = "TRAEK_LOCAL_ACCOUNTS")]
+    local_accounts: Option<bool>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -214,6 +243,15 @@ fn main() -> ExitCode {
             trusted_proxies: o.trusted_proxies.clone(),
             client_cert_header: o.client_cert_header.clone(),
             public_url: o.public_url.clone(),
+            oidc: dsc_pull_server::config::OidcOptions {
+                issuer: o.oidc_issuer.clone(),
+                client_id: o.oidc_client_id.clone(),
+                client_secret_file: o.oidc_client_secret_file.clone(),
+                scopes: o.oidc_scopes.clone().map(|s| vec![s]),
+                role_claim: o.oidc_role_claim.clone(),
+                roles: o.oidc_roles.clone(),
+            },
+            local_accounts: o.local_accounts,
         },
     ) {
         Ok(c) => c,
@@ -437,6 +475,19 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         .unwrap_or_else(|| format!("{scheme}://{local}"));
     eprintln!("  LCM ServerURL:      {public_url}/PSDSCPullServer.svc");
     eprintln!("  dashboard:          {public_url}/ui/");
+    let oidc = match &config.oidc {
+        Some(settings) => {
+            eprintln!(
+                "  single sign-on:     {} (redirect URI {public_url}/ui/oidc/callback)",
+                settings.issuer
+            );
+            Some(Arc::new(dsc_pull_server::oidc::Oidc::new(
+                settings.clone(),
+                &public_url,
+            )?))
+        }
+        None => None,
+    };
     match first_admin(&config, storage.as_ref()).await? {
         Some(file) => eprintln!(
             "  first sign-in:      user {FIRST_ADMIN}, password in {}",
@@ -452,6 +503,7 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         metrics: Metrics::default(),
         tls,
         notifier: Default::default(),
+        oidc,
         public_url,
     });
     let hup_app = Arc::clone(&app);
@@ -482,13 +534,17 @@ async fn run(config: ServerConfig) -> Result<(), String> {
 /// The account made on a first start.
 const FIRST_ADMIN: &str = "admin";
 
-/// On a first start (no account at all), makes an admin account named [`FIRST_ADMIN`] with a
+/// On a first start (no account at all, no single sign-on), makes an admin account named [`FIRST_ADMIN`] with a
 /// generated password, written to a 0600 file in the data directory, and audits it. `None`
 /// when accounts exist (or another replica made the account first).
 async fn first_admin(
     config: &ServerConfig,
     storage: &dyn Storage,
 ) -> Result<Option<PathBuf>, String> {
+    // With single sign-on, administrators come from the provider.
+    if config.oidc.is_some() {
+        return Ok(None);
+    }
     let accounts = storage.accounts();
     if accounts.has_users().await.map_err(|e| e.to_string())? {
         return Ok(None);

@@ -110,6 +110,20 @@ CREATE TABLE IF NOT EXISTS tag_configurations (
 );
 "#;
 
+/// Sign-ins in progress with an OpenID provider (any replica may receive the callback): the
+/// state's digest, the nonce and the PKCE verifier, kept for ten minutes at most.
+pub const OIDC_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS oidc_logins (
+    state_hash TEXT PRIMARY KEY,
+    nonce TEXT NOT NULL,
+    pkce_verifier TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+"#;
+
+/// How long a sign-in with the provider may take.
+pub const OIDC_LOGIN_TTL: i64 = 600;
+
 /// Tables of the network hardening, in SQL both SQLite and PostgreSQL accept: registration
 /// signatures already used (replay protection, shared by every replica), and the indexes
 /// retention deletes by.
@@ -435,6 +449,75 @@ impl Accounts<'_> {
             };
             (session, user)
         }))
+    }
+
+    /// Records a sign-in started with the provider (and forgets expired ones).
+    pub async fn add_oidc_login(
+        &self,
+        state_hash: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+        now: i64,
+    ) -> StorageResult<()> {
+        self.0
+            .exec(
+                "DELETE FROM oidc_logins WHERE created_at < $1",
+                vec![(now - OIDC_LOGIN_TTL).into()],
+            )
+            .await?;
+        self.0
+            .exec(
+                "INSERT INTO oidc_logins (state_hash, nonce, pkce_verifier, created_at) VALUES ($1, $2, $3, $4)",
+                vec![state_hash.into(), nonce.into(), pkce_verifier.into(), now.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a sign-in in progress (once: a second callback with the same state finds
+    /// nothing): its nonce and PKCE verifier.
+    pub async fn take_oidc_login(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StorageResult<Option<(String, String)>> {
+        let rows = self
+            .0
+            .rows(
+                "SELECT nonce, pkce_verifier FROM oidc_logins WHERE state_hash = $1 AND created_at >= $2",
+                vec![state_hash.into(), (now - OIDC_LOGIN_TTL).into()],
+            )
+            .await?;
+        let taken = self
+            .0
+            .exec(
+                "DELETE FROM oidc_logins WHERE state_hash = $1",
+                vec![state_hash.into()],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .filter(|_| taken == 1)
+            .map(|r| (col(r, 0), col(r, 1))))
+    }
+
+    /// Creates or updates a single sign-on account with the role its claims give now; its
+    /// role before, or `None` when it is new. It has no password: it cannot sign in locally.
+    pub async fn upsert_sso_user(
+        &self,
+        name: &str,
+        role: &str,
+        now: i64,
+    ) -> StorageResult<Option<String>> {
+        let before = self.user(name).await?.map(|u| u.role);
+        self.0
+            .exec(
+                "INSERT INTO users (name_key, name, role, password_hash, created_at) VALUES ($1, $2, $3, '', $4) \
+                 ON CONFLICT (name_key) DO UPDATE SET role = excluded.role",
+                vec![key(name).into(), name.into(), role.into(), now.into()],
+            )
+            .await?;
+        Ok(before)
     }
 
     pub async fn remove_session(&self, id_hash: &str) -> StorageResult<()> {

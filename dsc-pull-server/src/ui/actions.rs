@@ -207,10 +207,8 @@ pub async fn handle(
             "ok",
         )
         .await;
-        return with_cookie(
-            redirect("/ui/login"),
-            cookie(peer, SESSION_COOKIE, "", Some(0)),
-        );
+        let to = super::sso::after_logout(app, &v.principal.name).await;
+        return with_cookie(to, cookie(peer, SESSION_COOKIE, "", Some(0)));
     }
     let Some((action, target, back_to)) = form_action(&rest, &form) else {
         return message(v, StatusCode::NOT_FOUND, "no such form");

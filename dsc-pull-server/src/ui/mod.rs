@@ -8,11 +8,13 @@
 //! - [`actions`]: the form posts (login, logout, assignments, tags, uploads, keys, users,
 //!   tokens).
 //! - [`form`]: decoding a posted form.
+//! - [`sso`]: single sign-on with an OpenID provider.
 
 mod actions;
 pub mod form;
 mod notifications;
 mod pages;
+mod sso;
 
 use crate::auth::{self, Action, Principal, Via};
 use crate::http::{Resp, respond};
@@ -162,7 +164,18 @@ pub async fn handle(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> Resp
             return r;
         }
         (&Method::GET, "/ui/login") => return pages::login(app, peer, &req, None).await,
+        (&Method::POST, "/ui/login") if !app.config.local_accounts => {
+            return pages::login_form(
+                app,
+                peer,
+                None,
+                Some("sign-in with a user name and password is switched off: use single sign-on"),
+            )
+            .await;
+        }
         (&Method::POST, "/ui/login") => return actions::login(app, peer, req).await,
+        (&Method::GET, "/ui/oidc/login") => return sso::login(app, peer).await,
+        (&Method::GET, "/ui/oidc/callback") => return sso::callback(app, peer, &req).await,
         _ => {}
     }
     let principal = match auth::authenticate(app, req.headers()).await {

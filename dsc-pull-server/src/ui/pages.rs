@@ -89,7 +89,10 @@ pub async fn login_form(
 ) -> Resp {
     let token = crate::auth::secret();
     // A storage error is not "no account": the hint only shows when the table is known empty.
-    let no_accounts = matches!(app.storage.accounts().has_users().await, Ok(false));
+    let local = app.config.local_accounts;
+    let sso = app.oidc.is_some();
+    let no_accounts =
+        local && !sso && matches!(app.storage.accounts().has_users().await, Ok(false));
     let page = html! {
         (maud::DOCTYPE)
         html lang="en" {
@@ -105,11 +108,16 @@ pub async fn login_form(
                     @if let Some(e) = error { div.error { (e) } }
                     @if let Some(m) = next { div.notice { (m) } }
                     @if no_accounts { (no_account_hint()) }
-                    form method="post" action="/ui/login" {
-                        input type="hidden" name="csrf" value=(token);
-                        label { "User" input name="name" autocomplete="username" required autofocus; }
-                        label { "Password" input name="password" type="password" autocomplete="current-password" required; }
-                        button type="submit" { "Sign in" }
+                    @if sso {
+                        p { a.button #sso href="/ui/oidc/login" { "Sign in with single sign-on" } }
+                    }
+                    @if local {
+                        form method="post" action="/ui/login" {
+                            input type="hidden" name="csrf" value=(token);
+                            label { "User" input name="name" autocomplete="username" required autofocus; }
+                            label { "Password" input name="password" type="password" autocomplete="current-password" required; }
+                            button type="submit" { "Sign in" }
+                        }
                     }
                 }
             }

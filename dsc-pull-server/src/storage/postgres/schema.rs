@@ -127,6 +127,7 @@ CREATE UNIQUE INDEX reports_once ON reports (agent_id, unique_job) WHERE unique_
 "#,
     ),
     (8, crate::storage::notifications::SCHEMA),
+    (9, crate::storage::accounts::OIDC_SCHEMA),
 ];
 
 /// The newest schema version this build knows.

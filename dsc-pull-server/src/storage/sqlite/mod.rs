@@ -81,6 +81,8 @@ impl SqliteStorage {
             .map_err(err)?;
         conn.execute_batch(crate::storage::notifications::SCHEMA)
             .map_err(err)?;
+        conn.execute_batch(crate::storage::accounts::OIDC_SCHEMA)
+            .map_err(err)?;
         writer::add_missing_columns(&conn).map_err(err)?;
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS agents_by_run ON agents(run_status, run_time);",
