@@ -198,6 +198,41 @@ enum UserCommand {
     },
 }
 
+/// The values given by flags and environment.
+fn overrides(o: &ServeArgs) -> Overrides {
+    Overrides {
+        listen: o.listen,
+        data_dir: o.data_dir.clone(),
+        registration_keys: o.registration_keys.clone(),
+        admin_token: o.admin_token.clone(),
+        metrics_token_file: o.metrics_token_file.clone(),
+        max_clock_skew: o.max_clock_skew,
+        log_json: o.log_json,
+        tls_cert: o.tls_cert.clone(),
+        tls_key: o.tls_key.clone(),
+        database: o.database.clone(),
+        database_ca: o.database_ca.clone(),
+        content: o.content.clone(),
+        report_retention: o.report_retention.clone(),
+        max_reports_per_node: o.max_reports_per_node,
+        prune_interval: o.prune_interval.clone(),
+        stale_after: o.stale_after.clone(),
+        audit_retention: o.audit_retention.clone(),
+        trusted_proxies: o.trusted_proxies.clone(),
+        client_cert_header: o.client_cert_header.clone(),
+        public_url: o.public_url.clone(),
+        oidc: dsc_pull_server::config::OidcOptions {
+            issuer: o.oidc_issuer.clone(),
+            client_id: o.oidc_client_id.clone(),
+            client_secret_file: o.oidc_client_secret_file.clone(),
+            scopes: o.oidc_scopes.clone().map(|s| vec![s]),
+            role_claim: o.oidc_role_claim.clone(),
+            roles: o.oidc_roles.clone(),
+        },
+        local_accounts: o.local_accounts,
+    }
+}
+
 fn main() -> ExitCode {
     // Everything the server writes (database, blobs, keys, tokens) is its user's alone.
     #[cfg(unix)]
@@ -219,41 +254,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let o = &cli.opts;
-    let config = match ServerConfig::resolve(
-        file,
-        Overrides {
-            listen: o.listen,
-            data_dir: o.data_dir.clone(),
-            registration_keys: o.registration_keys.clone(),
-            admin_token: o.admin_token.clone(),
-            metrics_token_file: o.metrics_token_file.clone(),
-            max_clock_skew: o.max_clock_skew,
-            log_json: o.log_json,
-            tls_cert: o.tls_cert.clone(),
-            tls_key: o.tls_key.clone(),
-            database: o.database.clone(),
-            database_ca: o.database_ca.clone(),
-            content: o.content.clone(),
-            report_retention: o.report_retention.clone(),
-            max_reports_per_node: o.max_reports_per_node,
-            prune_interval: o.prune_interval.clone(),
-            stale_after: o.stale_after.clone(),
-            audit_retention: o.audit_retention.clone(),
-            trusted_proxies: o.trusted_proxies.clone(),
-            client_cert_header: o.client_cert_header.clone(),
-            public_url: o.public_url.clone(),
-            oidc: dsc_pull_server::config::OidcOptions {
-                issuer: o.oidc_issuer.clone(),
-                client_id: o.oidc_client_id.clone(),
-                client_secret_file: o.oidc_client_secret_file.clone(),
-                scopes: o.oidc_scopes.clone().map(|s| vec![s]),
-                role_claim: o.oidc_role_claim.clone(),
-                roles: o.oidc_roles.clone(),
-            },
-            local_accounts: o.local_accounts,
-        },
-    ) {
+    let config = match ServerConfig::resolve(file, overrides(&cli.opts)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -428,6 +429,22 @@ async fn registration_keys(
         .len())
 }
 
+/// The OpenID provider of `--oidc-issuer`, announced with its redirect URI.
+fn single_sign_on(
+    config: &ServerConfig,
+    public_url: &str,
+) -> Result<Option<Arc<dsc_pull_server::oidc::Oidc>>, String> {
+    let Some(settings) = &config.oidc else {
+        return Ok(None);
+    };
+    eprintln!(
+        "  single sign-on:     {} (redirect URI {public_url}/ui/oidc/callback)",
+        settings.issuer
+    );
+    let oidc = dsc_pull_server::oidc::Oidc::new(settings.clone(), public_url)?;
+    Ok(Some(Arc::new(oidc)))
+}
+
 async fn run(config: ServerConfig) -> Result<(), String> {
     let (token, token_file) = admin_token(&config)?;
     let (storage, keys) = open_storage(&config).await?;
@@ -475,19 +492,7 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         .unwrap_or_else(|| format!("{scheme}://{local}"));
     eprintln!("  LCM ServerURL:      {public_url}/PSDSCPullServer.svc");
     eprintln!("  dashboard:          {public_url}/ui/");
-    let oidc = match &config.oidc {
-        Some(settings) => {
-            eprintln!(
-                "  single sign-on:     {} (redirect URI {public_url}/ui/oidc/callback)",
-                settings.issuer
-            );
-            Some(Arc::new(dsc_pull_server::oidc::Oidc::new(
-                settings.clone(),
-                &public_url,
-            )?))
-        }
-        None => None,
-    };
+    let oidc = single_sign_on(&config, &public_url)?;
     match first_admin(&config, storage.as_ref()).await? {
         Some(file) => eprintln!(
             "  first sign-in:      user {FIRST_ADMIN}, password in {}",
