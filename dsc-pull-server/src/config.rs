@@ -111,6 +111,35 @@ pub fn check_issuer(url: &str) -> Result<String, String> {
     }
 }
 
+/// Single sign-on (flags win over the file, key by key) and whether local accounts may sign
+/// in; switching them off needs single sign-on.
+fn sign_in(
+    flags: OidcOptions,
+    file: OidcOptions,
+    local_accounts: Option<bool>,
+) -> Result<(Option<OidcSettings>, bool), String> {
+    let oidc = resolve_oidc(OidcOptions {
+        issuer: flags.issuer.or(file.issuer),
+        client_id: flags.client_id.or(file.client_id),
+        client_secret_file: flags.client_secret_file.or(file.client_secret_file),
+        scopes: flags.scopes.or(file.scopes),
+        role_claim: flags.role_claim.or(file.role_claim),
+        roles: if flags.roles.is_empty() {
+            file.roles
+        } else {
+            flags.roles
+        },
+    })?;
+    let local_accounts = local_accounts.unwrap_or(true);
+    if !local_accounts && oidc.is_none() {
+        return Err(
+            "--local-accounts false needs single sign-on (--oidc-issuer): otherwise nobody could sign in to the dashboard"
+                .into(),
+        );
+    }
+    Ok((oidc, local_accounts))
+}
+
 /// Resolves the single sign-on settings; `None` without an issuer.
 pub fn resolve_oidc(o: OidcOptions) -> Result<Option<OidcSettings>, String> {
     let Some(issuer) = o.issuer.filter(|i| !i.is_empty()) else {
@@ -204,6 +233,18 @@ pub struct FileConfig {
 }
 
 impl FileConfig {
+    /// The file's `oidc-*` keys (taken out of it).
+    fn oidc_options(&mut self) -> OidcOptions {
+        OidcOptions {
+            issuer: self.oidc_issuer.take(),
+            client_id: self.oidc_client_id.take(),
+            client_secret_file: self.oidc_client_secret_file.take(),
+            scopes: self.oidc_scopes.take(),
+            role_claim: self.oidc_role_claim.take(),
+            roles: self.oidc_roles.take().unwrap_or_default(),
+        }
+    }
+
     pub fn load(path: &std::path::Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("reading {}: {e}", path.display()))?;
@@ -335,7 +376,9 @@ fn trusted_proxies(
 }
 
 impl ServerConfig {
-    pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, String> {
+    pub fn resolve(mut file: FileConfig, o: Overrides) -> Result<Self, String> {
+        let local_accounts = o.local_accounts.or(file.local_accounts);
+        let (oidc, local_accounts) = sign_in(o.oidc, file.oidc_options(), local_accounts)?;
         let data_dir = o
             .data_dir
             .or(file.data_dir)
@@ -387,25 +430,6 @@ impl ServerConfig {
             .filter(|u| !u.is_empty())
             .map(|u| check_public_url(&u))
             .transpose()?;
-        let oidc = resolve_oidc(OidcOptions {
-            issuer: o.oidc.issuer.or(file.oidc_issuer),
-            client_id: o.oidc.client_id.or(file.oidc_client_id),
-            client_secret_file: o.oidc.client_secret_file.or(file.oidc_client_secret_file),
-            scopes: o.oidc.scopes.or(file.oidc_scopes),
-            role_claim: o.oidc.role_claim.or(file.oidc_role_claim),
-            roles: if o.oidc.roles.is_empty() {
-                file.oidc_roles.unwrap_or_default()
-            } else {
-                o.oidc.roles
-            },
-        })?;
-        let local_accounts = o.local_accounts.or(file.local_accounts).unwrap_or(true);
-        if !local_accounts && oidc.is_none() {
-            return Err(
-                "--local-accounts false needs single sign-on (--oidc-issuer): otherwise nobody could sign in to the dashboard"
-                    .into(),
-            );
-        }
         let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
         if max_reports_per_node == Some(0) {
             return Err(
