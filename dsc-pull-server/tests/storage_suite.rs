@@ -952,6 +952,22 @@ fn the_latest_run_decides_a_nodes_status_and_the_summary_counts_them() {
             assert_eq!(find(S::Stale, later).await.len(), 3);
             assert_eq!(s.summary(later, 7200).await.unwrap().statuses["stale"], 3);
             assert!(find(S::Compliant, later).await.is_empty());
+            // The counts follow a node that goes away, and one whose status changes.
+            assert!(s.unregister(failed).await.unwrap());
+            let (sum, body) = run_report("Failure", &[], &["[File]a"]);
+            s.store_report(compliant, sum, body).await.unwrap();
+            let summary = s.summary(now_unix(), 7200).await.unwrap();
+            let count = |st: S| summary.statuses[st.as_str()];
+            assert_eq!(
+                (
+                    count(S::Compliant),
+                    count(S::NonCompliant),
+                    count(S::Failed),
+                    count(S::Pending),
+                    count(S::Stale)
+                ),
+                (0, 1, 1, 1, 0)
+            );
         })
     });
 }

@@ -70,7 +70,7 @@ impl SqliteStorage {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| err(format!("creating {}: {e}", data_dir.display())))?;
         let db = data_dir.join("traek.db");
-        let conn =
+        let mut conn =
             Connection::open(&db).map_err(|e| err(format!("opening {}: {e}", db.display())))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
             .map_err(err)?;
@@ -88,6 +88,8 @@ impl SqliteStorage {
             "CREATE INDEX IF NOT EXISTS agents_by_run ON agents(run_status, run_time);",
         )
         .map_err(err)?;
+        conn.execute_batch(writer::TOTALS).map_err(err)?;
+        writer::rebuild_totals(&mut conn).map_err(err)?;
         let cache = Arc::new(Cache::default());
         writer::load_cache(&conn, &cache)?;
         let mut readers = Vec::with_capacity(READERS);
@@ -389,18 +391,11 @@ impl Storage for SqliteStorage {
 
     async fn summary(&self, now: i64, stale_after: i64) -> StorageResult<Summary> {
         let configurations = self.cache.configuration_counts();
+        let agents = i64::try_from(self.cache.agent_count()).unwrap_or(i64::MAX);
         let today = day_of(now);
         let mut summary = self
             .read(move |c| {
-                let statuses: Vec<(Option<String>, bool, i64)> = c
-                    .prepare_cached("SELECT run_status, run_time < ?1, COUNT(*) FROM agents GROUP BY 1, 2")
-                    .map_err(err)?
-                    .query_map(params![now - stale_after], |r| {
-                        Ok((r.get(0)?, r.get::<_, Option<bool>>(1)?.unwrap_or(false), r.get(2)?))
-                    })
-                    .map_err(err)?
-                    .collect::<Result<_, _>>()
-                    .map_err(err)?;
+                let statuses = status_rows(c, now - stale_after, agents)?;
                 let daily: Vec<(i64, String, i64)> = c
                     .prepare_cached("SELECT day, status, count FROM daily_counts WHERE day > ?1")
                     .map_err(err)?
@@ -724,6 +719,37 @@ impl Storage for SqliteStorage {
 /// `$N` placeholders as SQLite's `?N`.
 fn sqlite_placeholders(sql: &str) -> String {
     sql.replace('$', "?")
+}
+
+/// `(run status, stale, nodes)` rows for [`status_counts`], from the kept totals and a range
+/// count of the stale nodes of each status (index `agents_by_run`): no pass over all agents.
+fn status_rows(
+    c: &Connection,
+    stale_cutoff: i64,
+    agents: i64,
+) -> StorageResult<Vec<(Option<String>, bool, i64)>> {
+    let totals: Vec<(String, i64)> = c
+        .prepare_cached("SELECT status, count FROM status_totals WHERE count > 0")
+        .map_err(err)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    let mut stale_count = c
+        .prepare_cached("SELECT COUNT(*) FROM agents WHERE run_status = ?1 AND run_time < ?2")
+        .map_err(err)?;
+    let mut rows = Vec::with_capacity(totals.len() * 2 + 1);
+    let mut with_run = 0;
+    for (status, total) in totals {
+        let stale: i64 = stale_count
+            .query_row(params![status, stale_cutoff], |r| r.get(0))
+            .map_err(err)?;
+        with_run += total;
+        rows.push((Some(status.clone()), false, total - stale));
+        rows.push((Some(status), true, stale));
+    }
+    rows.push((None, false, (agents - with_run).max(0)));
+    Ok(rows)
 }
 
 #[async_trait]

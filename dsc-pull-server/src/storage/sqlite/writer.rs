@@ -97,6 +97,47 @@ CREATE TABLE IF NOT EXISTS daily_counts (
 );
 "#;
 
+/// The overview's counts, kept as runs are recorded: nodes per run status (triggers on
+/// `agents`, so every path that changes a status keeps them), and an index of failing
+/// resources only. Made after the columns they watch; [`rebuild_totals`] recounts them at
+/// open, so a database from before them (or a count gone wrong) is right again.
+pub(super) const TOTALS: &str = r#"
+CREATE TABLE IF NOT EXISTS status_totals (
+    status TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS status_totals_insert AFTER INSERT ON agents
+WHEN NEW.run_status IS NOT NULL
+BEGIN
+    INSERT INTO status_totals (status, count) VALUES (NEW.run_status, 1)
+        ON CONFLICT (status) DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS status_totals_update AFTER UPDATE OF run_status ON agents
+WHEN OLD.run_status IS NOT NEW.run_status
+BEGIN
+    UPDATE status_totals SET count = count - 1 WHERE status = OLD.run_status;
+    INSERT INTO status_totals (status, count) SELECT NEW.run_status, 1 WHERE NEW.run_status IS NOT NULL
+        ON CONFLICT (status) DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS status_totals_delete AFTER DELETE ON agents
+WHEN OLD.run_status IS NOT NULL
+BEGIN
+    UPDATE status_totals SET count = count - 1 WHERE status = OLD.run_status;
+END;
+CREATE INDEX IF NOT EXISTS node_resources_failing ON node_resources (resource_id) WHERE in_desired_state = 0;
+"#;
+
+/// Recounts [`TOTALS`] from the agents (one pass, at open).
+pub(super) fn rebuild_totals(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "DELETE FROM status_totals;
+         INSERT INTO status_totals (status, count)
+             SELECT run_status, COUNT(*) FROM agents WHERE run_status IS NOT NULL GROUP BY run_status;",
+    )?;
+    tx.commit()
+}
+
 /// Columns added after the first release, for databases created before them.
 pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("content", "signers", "TEXT"),
