@@ -60,6 +60,10 @@ pub struct Cache {
     /// Configuration names given to tags.
     tag_names: RwLock<super::TagNames>,
     epoch: AtomicU64,
+    /// Bumped by every change of an agent's view or of the tags' names.
+    views: AtomicU64,
+    /// The last [`Cache::configuration_counts`] and the `views` it was counted at.
+    counted: std::sync::Mutex<Option<(u64, Vec<super::NameCount>)>>,
 }
 
 impl Cache {
@@ -83,6 +87,20 @@ impl Cache {
     /// Nodes per effective configuration name (assignment, else tags, else registered), most
     /// nodes first.
     pub fn configuration_counts(&self) -> Vec<super::NameCount> {
+        let version = self.views.load(Relaxed);
+        let mut memo = self.counted.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, counts)) = memo.as_ref() {
+            if *at == version {
+                return counts.clone();
+            }
+        }
+        let counts = self.count_configurations();
+        *memo = Some((version, counts.clone()));
+        counts
+    }
+
+    /// Counts the nodes of each configuration name: one pass over every agent.
+    fn count_configurations(&self) -> Vec<super::NameCount> {
         let tag_names = read_lock(&self.tag_names);
         let mut counts: HashMap<&str, u64> = HashMap::new();
         let agents = read_lock(&self.agents);
@@ -122,6 +140,7 @@ impl Cache {
     /// Sets (or, with an empty list, removes) a tag's names.
     pub fn set_tag_names(&self, tag: &str, names: Vec<String>) {
         let mut map = write_lock(&self.tag_names);
+        self.views.fetch_add(1, Relaxed);
         if names.is_empty() {
             map.remove(&tag.to_lowercase());
         } else {
@@ -131,6 +150,7 @@ impl Cache {
 
     pub fn replace_tag_names(&self, all: super::TagNames) {
         *write_lock(&self.tag_names) = all;
+        self.views.fetch_add(1, Relaxed);
     }
 
     /// Records a request from the agent (no lock taken beyond the read lock).
@@ -172,6 +192,7 @@ impl Cache {
     /// Applies `f` to a copy of the agent's view (creating the agent if asked) and stores it.
     pub fn update_agent(&self, id: Uuid, create: bool, f: impl FnOnce(&mut AgentView)) {
         let mut agents = write_lock(&self.agents);
+        self.views.fetch_add(1, Relaxed);
         match agents.get(&id) {
             Some(entry) => {
                 let mut view = (*entry.view).clone();
@@ -207,6 +228,7 @@ impl Cache {
     /// Replaces (or, with `None`, removes) an agent's view, keeping its times.
     pub fn set_agent(&self, id: Uuid, view: Option<(AgentView, i64)>) {
         let mut agents = write_lock(&self.agents);
+        self.views.fetch_add(1, Relaxed);
         match (view, agents.get(&id)) {
             (None, _) => {
                 agents.remove(&id);
@@ -230,6 +252,7 @@ impl Cache {
             .map(|(id, (view, seen))| (id, CachedAgent::new(view, seen)))
             .collect();
         *write_lock(&self.agents) = fresh;
+        self.views.fetch_add(1, Relaxed);
     }
 
     /// The invalidation counter a loader reads before it queries.
@@ -249,6 +272,7 @@ impl Cache {
         if self.epoch.load(Relaxed) != epoch {
             return false;
         }
+        self.views.fetch_add(1, Relaxed);
         agents
             .entry(id)
             .or_insert_with(|| CachedAgent::new(view, seen));
@@ -294,5 +318,48 @@ impl Cache {
         }
         *write_lock(&self.configs) = configs;
         *write_lock(&self.packages) = packages;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(names: &[&str], tags: &[&str]) -> AgentView {
+        AgentView {
+            registered_names: names.iter().map(|n| n.to_string()).collect(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn counts(c: &Cache) -> Vec<(String, u64)> {
+        c.configuration_counts()
+            .into_iter()
+            .map(|n| (n.name, n.nodes))
+            .collect()
+    }
+
+    #[test]
+    fn configuration_counts_follow_every_change_of_views_and_tags() {
+        let c = Cache::default();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        c.set_agent(a, Some((view(&["Web"], &[]), 0)));
+        c.set_agent(b, Some((view(&["Web"], &["db"]), 0)));
+        assert_eq!(
+            counts(&c),
+            [("Web".to_string(), 2)],
+            "b's tag has no names yet: it gets what it registered"
+        );
+        c.set_tag_names("db", vec!["Db".into()]);
+        assert_eq!(counts(&c), [("Db".to_string(), 1), ("Web".to_string(), 1)]);
+        c.update_agent(a, false, |v| v.assigned_names = Some(vec!["Db".into()]));
+        assert_eq!(counts(&c), [("Db".to_string(), 2)]);
+        c.set_agent(b, None);
+        assert_eq!(counts(&c), [("Db".to_string(), 1)]);
+        // Asked twice with nothing changed: the same answer, counted once.
+        let version = c.views.load(Relaxed);
+        assert_eq!(counts(&c), [("Db".to_string(), 1)]);
+        assert_eq!(c.views.load(Relaxed), version);
     }
 }
