@@ -5,6 +5,7 @@
 
 mod agent;
 mod config;
+mod lazy;
 mod mcp;
 mod output;
 mod package;
@@ -13,6 +14,7 @@ mod server;
 
 use clap::{Parser, Subcommand};
 use dsc_core::{EngineOptions, Error, ErrorClass, Level, Message};
+use lazy::{LazyArgs, LazySubcommands};
 use output::OutputFormat;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -74,22 +76,22 @@ struct Cli {
 enum Command {
     /// Discover and invoke resources.
     #[command(subcommand)]
-    Resource(resource::ResourceCommand),
+    Resource(LazySubcommands<resource::ResourceCommand>),
     /// Print JSON Schemas of traek's own formats.
     #[command(subcommand)]
-    Schema(SchemaCommand),
+    Schema(LazySubcommands<SchemaCommand>),
     /// Run a configuration document or a .dscpkg package.
-    Config(config::ConfigArgs),
+    Config(LazyArgs<config::ConfigArgs>),
     /// Build, sign, verify and inspect .dscpkg packages.
     #[command(subcommand)]
-    Package(package::PackageCommand),
+    Package(LazySubcommands<package::PackageCommand>),
     /// Administer a traek pull server (admin API).
-    Server(server::ServerArgs),
+    Server(LazyArgs<server::ServerArgs>),
     /// The pull agent for DSC v3 nodes: register, run cycles, show status.
-    Agent(agent::AgentArgs),
+    Agent(LazyArgs<agent::AgentArgs>),
     /// List the functions configuration expressions can call.
     #[command(subcommand)]
-    Function(FunctionCommand),
+    Function(LazySubcommands<FunctionCommand>),
     /// Serve the Model Context Protocol on stdin/stdout (tools: list_dsc_resources,
     /// show_dsc_resource, invoke_dsc_resource, invoke_dsc_config, list_dsc_functions,
     /// invoke_dsc_function, invoke_dsc_expression, show_dsc_schema).
@@ -278,7 +280,7 @@ fn engine_options(cli: &Cli) -> Result<EngineOptions, Failure> {
 fn run(cli: Cli) -> Result<(), Failure> {
     let options = engine_options(&cli)?;
     match cli.command {
-        Command::Schema(which) => {
+        Command::Schema(LazySubcommands(which)) => {
             let (name, output) = match which {
                 SchemaCommand::ResourceManifest { output } => ("resource-manifest", output),
                 SchemaCommand::Configuration { output } => ("configuration", output),
@@ -288,15 +290,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .ok_or_else(|| usage(format!("no schema named '{name}'")))?;
             output::print_value(&schema, output)
         }
-        Command::Resource(cmd) => resource::run(cmd, options),
-        Command::Config(args) => config::run_config(args, options),
-        Command::Package(cmd) => package::run(cmd),
-        Command::Server(args) => server::run(args),
-        Command::Agent(args) => agent::run(args, options),
-        Command::Function(FunctionCommand::List {
+        Command::Resource(LazySubcommands(cmd)) => resource::run(cmd, options),
+        Command::Config(LazyArgs(args)) => config::run_config(args, options),
+        Command::Package(LazySubcommands(cmd)) => package::run(cmd),
+        Command::Server(LazyArgs(args)) => server::run(args),
+        Command::Agent(LazyArgs(args)) => agent::run(args, options),
+        Command::Function(LazySubcommands(FunctionCommand::List {
             function_name,
             output,
-        }) => {
+        })) => {
             let pattern = function_name.map(|p| p.to_lowercase());
             let functions: Vec<_> = dsc_core::expr::functions::FUNCTIONS
                 .iter()
@@ -312,6 +314,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Completer { shell } => {
             use clap::CommandFactory;
             let mut script = Vec::new();
+            lazy::build_eagerly();
             clap_complete::generate(shell, &mut Cli::command(), "traek", &mut script);
             output::print_text(String::from_utf8_lossy(&script).trim_end())
         }

@@ -884,7 +884,15 @@ fn completion_scripts_are_printed_for_each_shell() {
             "{shell}: {}",
             &text[..text.len().min(200)]
         );
+        // Nested subcommands and their options are there, `help`'s included.
+        assert!(text.contains("register"), "{shell}");
     }
+    let bash = std::process::Command::new(env!("CARGO_BIN_EXE_traek"))
+        .args(["completer", "bash"])
+        .output()
+        .unwrap();
+    let bash = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.contains("traek__subcmd__help__subcmd__resource__subcmd__get"));
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_traek"))
         .args(["completer", "tcsh"])
         .output()
