@@ -89,10 +89,8 @@ impl Cache {
     pub fn configuration_counts(&self) -> Vec<super::NameCount> {
         let version = self.views.load(Relaxed);
         let mut memo = self.counted.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, counts)) = memo.as_ref() {
-            if *at == version {
-                return counts.clone();
-            }
+        if let Some((_, counts)) = memo.as_ref().filter(|(at, _)| *at == version) {
+            return counts.clone();
         }
         let counts = self.count_configurations();
         *memo = Some((version, counts.clone()));
