@@ -102,7 +102,8 @@ pub async fn verify_password_off_thread(password: String, hash: Option<String>) 
     .unwrap_or(false)
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(hyper::header::COOKIE)
         .iter()

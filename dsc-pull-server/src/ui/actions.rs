@@ -43,15 +43,7 @@ fn back(to: &str, msg: &str) -> Resp {
 /// `POST /ui/login`: checks the login CSRF cookie, the delay after failed attempts and the
 /// password; starts a session.
 pub async fn login(app: &App, peer: &Peer, req: Request<Incoming>) -> Resp {
-    let expected = req
-        .headers()
-        .get_all(hyper::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == LOGIN_COOKIE)
-        .map(|(_, v)| v.to_string());
+    let expected = auth::cookie(req.headers(), LOGIN_COOKIE);
     let form = match read_form(app, req, FORM_LIMIT).await {
         Ok(f) => f,
         Err(e) => return super::html_page(StatusCode::BAD_REQUEST, maud::html! { p { (e) } }),

@@ -136,6 +136,26 @@ pub fn layout(v: &Viewer, title: &str, current: &str, body: Markup) -> Markup {
     }
 }
 
+/// A page without navigation (sign-in and its steps): `title`, and `body` in the sign-in
+/// box; with `refresh`, the browser moves on to that address at once.
+pub fn bare_page(title: &str, refresh: Option<&str>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(to) = refresh {
+                    meta http-equiv="refresh" content=(format!("0; url={to}"));
+                }
+                title { (title) " · traek" }
+                link rel="stylesheet" href="/ui/assets/style.css";
+            }
+            body { div.login { (body) } }
+        }
+    }
+}
+
 /// A message page (errors, refusals).
 pub fn message(v: &Viewer, status: StatusCode, text: &str) -> Resp {
     let body = html! {

@@ -93,36 +93,24 @@ pub async fn login_form(
     let sso = app.oidc.is_some();
     let no_accounts =
         local && !sso && matches!(app.storage.accounts().has_users().await, Ok(false));
-    let page = html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Sign in · traek" }
-                link rel="stylesheet" href="/ui/assets/style.css";
-            }
-            body {
-                div.login {
-                    h1 { "traek" }
-                    @if let Some(e) = error { div.error { (e) } }
-                    @if let Some(m) = next { div.notice { (m) } }
-                    @if no_accounts { (no_account_hint()) }
-                    @if sso {
-                        p { a.button #sso href="/ui/oidc/login" { "Sign in with single sign-on" } }
-                    }
-                    @if local {
-                        form method="post" action="/ui/login" {
-                            input type="hidden" name="csrf" value=(token);
-                            label { "User" input name="name" autocomplete="username" required autofocus; }
-                            label { "Password" input name="password" type="password" autocomplete="current-password" required; }
-                            button type="submit" { "Sign in" }
-                        }
-                    }
-                }
+    let body = html! {
+        h1 { "traek" }
+        @if let Some(e) = error { div.error { (e) } }
+        @if let Some(m) = next { div.notice { (m) } }
+        @if no_accounts { (no_account_hint()) }
+        @if sso {
+            p { a.button #sso href="/ui/oidc/login" { "Sign in with single sign-on" } }
+        }
+        @if local {
+            form method="post" action="/ui/login" {
+                input type="hidden" name="csrf" value=(token);
+                label { "User" input name="name" autocomplete="username" required autofocus; }
+                label { "Password" input name="password" type="password" autocomplete="current-password" required; }
+                button type="submit" { "Sign in" }
             }
         }
     };
+    let page = super::bare_page("Sign in", None, body);
     let status = if error.is_some() {
         StatusCode::UNAUTHORIZED
     } else {

@@ -6,7 +6,7 @@
 //! with someone else's code cannot sign a victim in as someone else) and that state must still
 //! be pending in storage (taken once, so a replayed callback finds nothing).
 
-use super::{html_page, redirect, with_cookie};
+use super::{bare_page, html_page, redirect, with_cookie};
 use crate::auth::{self, SESSION_COOKIE};
 use crate::http::{Resp, constant_time_eq, query_params, storage_error};
 use crate::state::{App, Peer};
@@ -29,23 +29,12 @@ fn state_cookie(peer: &Peer, value: &str, max_age: u64) -> String {
 
 /// A page for someone without a session (a refusal, a provider failure).
 fn plain(status: StatusCode, title: &str, text: &str) -> Resp {
-    let page = html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · traek" }
-                link rel="stylesheet" href="/ui/assets/style.css";
-            }
-            body { div.login {
-                h1 { (title) }
-                div.error #sso-error { (text) }
-                p { a href="/ui/login" { "Back to sign-in" } }
-            } }
-        }
+    let body = html! {
+        h1 { (title) }
+        div.error #sso-error { (text) }
+        p { a href="/ui/login" { "Back to sign-in" } }
     };
-    html_page(status, page)
+    html_page(status, bare_page(title, None, body))
 }
 
 /// `GET /ui/oidc/login`: starts a sign-in with the provider.
@@ -86,17 +75,6 @@ pub async fn login(app: &App, peer: &Peer) -> Resp {
     with_cookie(redirect(&begin.url), state_cookie(peer, &begin.state, ttl))
 }
 
-fn cookie_value(req: &Request<Incoming>, name: &str) -> Option<String> {
-    req.headers()
-        .get_all(hyper::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
 /// Refuses a callback: audited, the state cookie cleared, a page that says why.
 async fn refuse(app: &App, peer: &Peer, who: &str, why: &str, status: StatusCode) -> Resp {
     auth::audit(app, who, peer, "login", who, &format!("refused: {why}")).await;
@@ -133,7 +111,7 @@ pub async fn callback(app: &App, peer: &Peer, req: &Request<Incoming>) -> Resp {
         )
         .await;
     };
-    let bound = cookie_value(req, STATE_COOKIE)
+    let bound = auth::cookie(req.headers(), STATE_COOKIE)
         .is_some_and(|c| constant_time_eq(c.as_bytes(), state.as_bytes()));
     if !bound {
         let why =
@@ -219,18 +197,11 @@ async fn open_session(app: &App, peer: &Peer, name: &str, role: &str, now: i64) 
     // A page of this site moves on to the dashboard: after a cross-site redirect the browser
     // would not send the session's SameSite=Strict cookie with a redirect, but does with a
     // navigation this page starts.
-    let page = html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="refresh" content="0; url=/ui/";
-                title { "Signed in · traek" }
-                link rel="stylesheet" href="/ui/assets/style.css";
-            }
-            body { div.login { h1 { "Signed in" } p { a #continue href="/ui/" { "Continue to the dashboard" } } } }
-        }
+    let body = html! {
+        h1 { "Signed in" }
+        p { a #continue href="/ui/" { "Continue to the dashboard" } }
     };
+    let page = bare_page("Signed in", Some("/ui/"), body);
     let resp = with_cookie(
         html_page(StatusCode::OK, page),
         super::cookie(
@@ -258,20 +229,10 @@ pub async fn after_logout(app: &App, name: &str) -> Resp {
     let Some(url) = provider else {
         return redirect("/ui/login");
     };
-    let page = html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="refresh" content=(format!("0; url={url}"));
-                title { "Signing out · traek" }
-                link rel="stylesheet" href="/ui/assets/style.css";
-            }
-            body { div.login {
-                h1 { "Signed out of traek" }
-                p { a #provider-logout href=(url) { "Sign out at your identity provider too" } }
-            } }
-        }
+    let body = html! {
+        h1 { "Signed out of traek" }
+        p { a #provider-logout href=(url) { "Sign out at your identity provider too" } }
     };
+    let page = bare_page("Signing out", Some(&url), body);
     html_page(StatusCode::OK, page)
 }
