@@ -338,10 +338,11 @@ impl NewKey {
     pub fn key(&self) -> Result<String, String> {
         match &self.key {
             None => Ok(Uuid::new_v4().to_string()),
-            Some(k) => {
-                let k = k.trim();
+            Some(raw) => {
+                let k = raw.trim();
+                // The length as given (the API's schema counts the untrimmed text).
                 if k.is_empty()
-                    || k.chars().count() > 256
+                    || raw.chars().count() > 256
                     || k.chars().any(|c| c == '#' || c.is_ascii_control())
                 {
                     Err("a registration key is 1 to 256 characters, with no '#' and no control characters".into())

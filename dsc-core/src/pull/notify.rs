@@ -165,6 +165,9 @@ impl NewRule {
                 "the secret must be {MIN_SECRET} to {MAX_SECRET} characters (it keys the HMAC of X-Traek-Signature)"
             ));
         }
+        if self.events.len() > Event::ALL.len() {
+            return bad(format!("at most {} events", Event::ALL.len()));
+        }
         let mut events = Vec::new();
         for e in &self.events {
             let event = Event::parse(e).ok_or_else(|| RuleError(unknown_event(e)))?;
@@ -176,20 +179,26 @@ impl NewRule {
             name: self.name.clone(),
             url: self.url.clone(),
             events,
-            tags: filter_list("tags", &self.tags)?,
-            configurations: filter_list("configurations", &self.configurations)?,
+            tags: filter_list("tags", &self.tags, crate::pull::path::check_tag)?,
+            configurations: filter_list("configurations", &self.configurations, |c| {
+                crate::pull::path::check_name("configuration name", c).map_err(|e| e.to_string())
+            })?,
             created_at: now,
         })
     }
 }
 
-fn filter_list(what: &str, items: &[String]) -> Result<Vec<String>, RuleError> {
+fn filter_list(
+    what: &str,
+    items: &[String],
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<Vec<String>, RuleError> {
     if items.len() > MAX_FILTERS {
         return Err(RuleError(format!("at most {MAX_FILTERS} {what}")));
     }
     let mut out: Vec<String> = Vec::new();
     for item in items {
-        crate::pull::path::check_name(what, item).map_err(|e| RuleError(e.to_string()))?;
+        check(item).map_err(RuleError)?;
         if !out.iter().any(|o| o.eq_ignore_ascii_case(item)) {
             out.push(item.clone());
         }
@@ -197,7 +206,9 @@ fn filter_list(what: &str, items: &[String]) -> Result<Vec<String>, RuleError> {
     Ok(out)
 }
 
-/// A receiver URL: `http://` or `https://`, a host, no credentials, no fragment.
+/// A receiver URL: `http://` or `https://`, a host name or IPv4 address (letters, digits,
+/// dots, hyphens) with an optional port, then an optional path and query without a fragment,
+/// spaces or control characters (the API's schema says the same).
 pub fn check_url(url: &str) -> Result<(), RuleError> {
     let bad = |why: &str| {
         Err(RuleError(format!(
@@ -205,21 +216,35 @@ pub fn check_url(url: &str) -> Result<(), RuleError> {
             url.escape_debug()
         )))
     };
-    if url.len() > MAX_URL {
-        return bad("longer than 2048 bytes");
+    if url.chars().count() > MAX_URL {
+        return bad("longer than 2048 characters");
     }
     let rest = match url.split_once("://") {
         Some(("http" | "https", rest)) => rest,
         _ => return bad("it must start with http:// or https://"),
     };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if authority.is_empty() {
-        return bad("it names no host");
-    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
     if authority.contains('@') {
         return bad("credentials do not belong in the URL; use the secret");
     }
-    if url.contains('#') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    if !host_ok || !port_ok {
+        return bad(
+            "the host must be a name or IPv4 address (letters, digits, dots, hyphens) with an optional port",
+        );
+    }
+    let odd = |c: char| c.is_whitespace() || c.is_control() || c == '\u{feff}' || c == '#';
+    if tail.chars().any(odd) {
         return bad("no fragment, spaces or control characters");
     }
     Ok(())
