@@ -496,28 +496,23 @@ fn local_accounts_can_be_switched_off_and_need_single_sign_on() {
         )
         .unwrap();
     assert!(body(&r).contains("switched off"));
+    let refused_at_start = |args: &[&str], why: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_traek-server"))
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(why),
+            "{args:?}"
+        );
+    };
     // Without an issuer, switching local accounts off would lock everyone out.
-    let out = Command::new(env!("CARGO_BIN_EXE_traek-server"))
-        .args([
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--local-accounts",
-            "false",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("needs single sign-on"));
+    refused_at_start(&["--local-accounts", "false"], "needs single sign-on");
     // A plain-http issuer off loopback is refused at start.
-    let out = Command::new(env!("CARGO_BIN_EXE_traek-server"))
-        .args([
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--oidc-issuer",
-            "http://idp.example.com",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("must be an https:// URL"));
+    refused_at_start(
+        &["--oidc-issuer", "http://idp.example.com"],
+        "must be an https:// URL",
+    );
 }

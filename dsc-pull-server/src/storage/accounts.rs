@@ -110,8 +110,8 @@ CREATE TABLE IF NOT EXISTS tag_configurations (
 );
 "#;
 
-/// Sign-ins in progress with an OpenID provider (any replica may receive the callback): the
-/// state's digest, the nonce and the PKCE verifier, kept for ten minutes at most.
+/// Sign-ins started with an OpenID provider and not yet finished (any replica may receive the
+/// callback): the state's digest, the nonce and the PKCE verifier, kept ten minutes at most.
 pub const OIDC_SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS oidc_logins (
     state_hash TEXT PRIMARY KEY,
@@ -474,7 +474,7 @@ impl Accounts<'_> {
         Ok(())
     }
 
-    /// Takes a sign-in in progress (once: a second callback with the same state finds
+    /// Takes a started sign-in (once: a second callback with the same state finds
     /// nothing): its nonce and PKCE verifier.
     pub async fn take_oidc_login(
         &self,

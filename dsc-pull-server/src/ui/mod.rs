@@ -103,12 +103,7 @@ pub fn layout(v: &Viewer, title: &str, current: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · traek" }
-                link rel="stylesheet" href="/ui/assets/style.css";
-            }
+            (head(title, None))
             body {
                 header {
                     a.brand href="/ui/" { "traek" }
@@ -142,16 +137,23 @@ pub fn bare_page(title: &str, refresh: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                @if let Some(to) = refresh {
-                    meta http-equiv="refresh" content=(format!("0; url={to}"));
-                }
-                title { (title) " · traek" }
-                link rel="stylesheet" href="/ui/assets/style.css";
-            }
+            (head(title, refresh))
             body { div.login { (body) } }
+        }
+    }
+}
+
+/// Every page's `head`: its title, the stylesheet, and an optional immediate refresh.
+fn head(title: &str, refresh: Option<&str>) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            @if let Some(to) = refresh {
+                meta http-equiv="refresh" content=(format!("0; url={to}"));
+            }
+            title { (title) " · traek" }
+            link rel="stylesheet" href="/ui/assets/style.css";
         }
     }
 }

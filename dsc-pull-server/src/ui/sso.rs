@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use maud::html;
 
-/// The cookie that binds a sign-in in progress to the browser that started it.
+/// The cookie that binds a started sign-in to the browser that started it.
 const STATE_COOKIE: &str = "traek_sso";
 
 /// `SameSite=Lax`: the provider's redirect back is a cross-site navigation, which a `Strict`
