@@ -220,13 +220,10 @@ fn finish_of(c: &Claimed, outcome: &Outcome, now: i64) -> Finish {
         Outcome::Unreachable(e) => (None, e.clone()),
     };
     let attempts = u32::try_from(c.attempts + 1).unwrap_or(u32::MAX);
-    let delay = i64::try_from(rules::retry_delay(attempts).as_millis()).unwrap_or(i64::MAX);
-    let give_up_at = c.created_ms + i64::try_from(rules::RETRY_FOR.as_millis()).unwrap_or(0);
-    let next = now.saturating_add(delay);
     Finish::Failed {
         status,
         error,
-        next_ms: (next <= give_up_at).then_some(next),
+        next_ms: rules::next_attempt_ms(attempts, c.created_ms, now),
     }
 }
 
@@ -254,7 +251,8 @@ async fn deliver_one(app: &App, claim: &str, c: Claimed) -> StorageResult<()> {
             return Ok(());
         }
     };
-    let outcome = tokio::task::spawn_blocking(move || rules::deliver(&url, &secret, &payload))
+    let sender = Arc::clone(&app.notifier.sender);
+    let outcome = tokio::task::spawn_blocking(move || sender.deliver(&url, &secret, &payload))
         .await
         .unwrap_or_else(|e| Outcome::Unreachable(e.to_string()));
     let finish = finish_of(&c, &outcome, now_ms());

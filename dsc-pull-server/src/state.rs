@@ -56,6 +56,8 @@ pub struct Notifier {
     pub wake: tokio::sync::Notify,
     /// This replica's name in leases.
     pub replica: String,
+    /// The HTTP client of deliveries.
+    pub sender: Arc<dsc_core::pull::notify::Sender>,
 }
 
 impl Default for Notifier {
@@ -66,6 +68,7 @@ impl Default for Notifier {
             queued: tokio::sync::Mutex::new(Some(rx)),
             wake: tokio::sync::Notify::new(),
             replica: Uuid::new_v4().to_string(),
+            sender: Arc::default(),
         }
     }
 }

@@ -322,6 +322,14 @@ pub fn retry_delay(attempts: u32) -> Duration {
     Duration::from_secs(1u64 << exp).min(MAX_RETRY_DELAY)
 }
 
+/// When to try a delivery again after its `attempts`-th failed attempt (Unix milliseconds),
+/// or `None` when it has been retried for [`RETRY_FOR`] since the event and is given up.
+pub fn next_attempt_ms(attempts: u32, created_ms: i64, now_ms: i64) -> Option<i64> {
+    let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let next = now_ms.saturating_add(millis(retry_delay(attempts)));
+    (next <= created_ms.saturating_add(millis(RETRY_FOR))).then_some(next)
+}
+
 /// What one delivery attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -336,48 +344,63 @@ pub enum Outcome {
 /// How long one delivery may take.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// POSTs a payload (blocking): `Content-Type: application/json`, `X-Traek-Event`,
-/// `X-Traek-Delivery` (the event id) and `X-Traek-Signature`. Redirects are not followed; the
-/// answer's body is not read.
-pub fn deliver(url: &str, secret: &str, payload: &Payload) -> Outcome {
-    let body = match serde_json::to_vec(payload) {
-        Ok(b) => b,
-        Err(e) => return Outcome::Unreachable(e.to_string()),
-    };
-    let roots = rustls_native_certs::load_native_certs();
-    let certs: Vec<ureq::tls::Certificate<'static>> = roots
-        .certs
-        .iter()
-        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
-        .collect();
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
-        .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(DELIVERY_TIMEOUT))
-        .tls_config(tls)
-        .user_agent(concat!("traek-server/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let sent = agent
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("X-Traek-Event", payload.event.as_str())
-        .header("X-Traek-Delivery", &payload.id)
-        .header("X-Traek-Signature", &signature(secret, &body))
-        .send(&body[..]);
-    match sent {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            if (200..300).contains(&status) {
-                Outcome::Delivered(status)
-            } else {
-                Outcome::Refused(status)
+/// Sends deliveries: one HTTP client (with the system's root certificates, read once) for
+/// every POST.
+pub struct Sender {
+    agent: ureq::Agent,
+}
+
+impl Default for Sender {
+    fn default() -> Self {
+        let roots = rustls_native_certs::load_native_certs();
+        let certs: Vec<ureq::tls::Certificate<'static>> = roots
+            .certs
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(DELIVERY_TIMEOUT))
+            .tls_config(tls)
+            .user_agent(concat!("traek-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Sender { agent }
+    }
+}
+
+impl Sender {
+    /// POSTs a payload (blocking): `Content-Type: application/json`, `X-Traek-Event`,
+    /// `X-Traek-Delivery` (the event id) and `X-Traek-Signature`. Redirects are not followed;
+    /// the answer's body is not read.
+    pub fn deliver(&self, url: &str, secret: &str, payload: &Payload) -> Outcome {
+        let body = match serde_json::to_vec(payload) {
+            Ok(b) => b,
+            Err(e) => return Outcome::Unreachable(e.to_string()),
+        };
+        let sent = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("X-Traek-Event", payload.event.as_str())
+            .header("X-Traek-Delivery", &payload.id)
+            .header("X-Traek-Signature", &signature(secret, &body))
+            .send(&body[..]);
+        match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                if (200..300).contains(&status) {
+                    Outcome::Delivered(status)
+                } else {
+                    Outcome::Refused(status)
+                }
             }
+            Err(e) => Outcome::Unreachable(e.to_string()),
         }
-        Err(e) => Outcome::Unreachable(e.to_string()),
     }
 }
 
@@ -434,6 +457,17 @@ mod tests {
         assert_eq!(retry_delay(5), Duration::from_secs(16));
         assert_eq!(retry_delay(400), MAX_RETRY_DELAY);
         assert!(RETRY_FOR >= Duration::from_secs(24 * 3600));
+        assert_eq!(next_attempt_ms(1, 0, 10_000), Some(11_000));
+        let a_day_later = 24 * 3600 * 1000;
+        assert!(
+            next_attempt_ms(90, 0, a_day_later).is_some(),
+            "still retried after 24 h"
+        );
+        assert_eq!(
+            next_attempt_ms(100, 0, 25 * 3600 * 1000),
+            None,
+            "given up after 25 h"
+        );
     }
 
     #[test]
