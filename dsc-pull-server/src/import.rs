@@ -127,6 +127,24 @@ async fn import_dir(
             .put_content(key.clone(), Bytes::from(bytes))
             .await
             .map_err(|e| e.to_string())?;
+        if !matches!(key, ContentKey::Module { .. }) {
+            let by = crate::storage::versions::Publisher {
+                actor: "traek-server import".into(),
+                origin: "import".into(),
+                message: Some(file.display().to_string()),
+            };
+            storage
+                .versions()
+                .record(
+                    &key,
+                    &meta.checksum,
+                    meta.size,
+                    crate::storage::now_unix(),
+                    &by,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         crate::notify::published(storage, public_url, &key, before.as_deref(), &meta.checksum)
             .await
             .map_err(|e| e.to_string())?;

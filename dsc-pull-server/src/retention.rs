@@ -9,6 +9,11 @@ use std::sync::Arc;
 pub async fn prune_now(app: &App) -> Result<u64, crate::storage::StorageError> {
     let policy = app.prune_policy();
     let started = std::time::Instant::now();
+    // Versions first: the blobs of those forgotten are collected by the prune below.
+    let versions = app.storage.versions().prune().await?;
+    if versions > 0 {
+        tracing::info!(versions, "forgot old versions");
+    }
     let deleted = app.storage.prune(&policy).await?;
     prune_security(app).await?;
     tracing::info!(

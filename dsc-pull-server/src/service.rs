@@ -173,6 +173,7 @@ pub async fn put_content(
     app: &App,
     key: ContentKey,
     body: bytes::Bytes,
+    by: &crate::storage::versions::Publisher,
 ) -> ServiceResult<ContentMeta> {
     if body.is_empty() {
         return Err(invalid("the content is empty"));
@@ -203,6 +204,12 @@ pub async fn put_content(
         .storage
         .put_signed_content(key.clone(), body, signers)
         .await?;
+    if !matches!(key, ContentKey::Module { .. }) {
+        app.storage
+            .versions()
+            .record(&key, &meta.checksum, meta.size, now_unix(), by)
+            .await?;
+    }
     let notified = crate::notify::published(
         app.storage.as_ref(),
         &app.public_url,
@@ -404,4 +411,51 @@ pub async fn remove_notification(app: &App, name: &str) -> ServiceResult<()> {
             "no notification rule named '{name}'"
         ))),
     }
+}
+
+/// The versions of a configuration or package, newest first (at most 100).
+pub async fn versions(
+    app: &App,
+    key: &ContentKey,
+) -> ServiceResult<Vec<crate::storage::versions::Version>> {
+    let current = app.storage.content_meta(key).await?.map(|m| m.checksum);
+    let list = app
+        .storage
+        .versions()
+        .list(key, current.as_deref(), 100)
+        .await?;
+    if list.is_empty() && current.is_none() {
+        return Err(ServiceError::NotFound(
+            "no such configuration or package, and no version of one".into(),
+        ));
+    }
+    Ok(list)
+}
+
+/// Makes a version's content current again by publishing it anew (a new version whose
+/// origin names the one restored); audited by the caller. The new version's metadata.
+pub async fn restore(
+    app: &App,
+    key: ContentKey,
+    version: i64,
+    actor: &str,
+) -> ServiceResult<ContentMeta> {
+    let Some(old) = app.storage.versions().get(&key, version).await? else {
+        return Err(ServiceError::NotFound(format!("no version {version}")));
+    };
+    let meta = ContentMeta {
+        name: String::new(),
+        version: None,
+        checksum: old.checksum.clone(),
+        size: u64::try_from(old.size).unwrap_or(0),
+        updated_at: old.created_at,
+        signers: Vec::new(),
+    };
+    let (_, bytes) = crate::storage::blobs::fetch(app.storage.blob_store(), meta).await?;
+    let by = crate::storage::versions::Publisher {
+        actor: actor.to_string(),
+        origin: format!("restore of version {version}"),
+        message: None,
+    };
+    put_content(app, key, bytes, &by).await
 }

@@ -1057,6 +1057,115 @@ fn a_large_configuration_is_sent_without_holding_it_in_memory(backend: Backend) 
 }
 
 /// Every check above, once per storage backend.
+fn every_publish_is_a_version_and_an_old_one_can_be_restored(backend: Backend) {
+    let s = Server::start_on(backend);
+    let mofs: Vec<Vec<u8>> = (1..=3)
+        .map(|i| utf16_mof(&format!("instance of MSFT_Version{i} {{}};")))
+        .collect();
+    for (i, mof) in mofs.iter().enumerate() {
+        let path = format!("/api/v1/configurations/Web?message=change%20{}", i + 1);
+        let (st, _) = s.admin("PUT", &path, Some(mof));
+        assert_eq!(st, 200);
+    }
+    // The same bytes again change nothing: no new version.
+    let (st, _) = s.admin("PUT", "/api/v1/configurations/Web", Some(&mofs[2]));
+    assert_eq!(st, 200);
+    let (st, v) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
+    assert_eq!(st, 200, "{v}");
+    let versions = v["versions"].as_array().unwrap();
+    let numbers: Vec<i64> = versions
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [3, 2, 1], "newest first");
+    assert_eq!(versions[0]["current"], true);
+    assert_eq!(versions[1]["current"], false);
+    assert_eq!(versions[2]["message"], "change 1");
+    assert_eq!(versions[0]["origin"], "api");
+    assert_eq!(versions[0]["actor"], "admin-token");
+    let first = versions[2]["checksum"].as_str().unwrap().to_string();
+
+    // Rolling back to version 1: its bytes are served again, as version 4, and the old
+    // versions' bytes were kept although newer content replaced them.
+    let (st, meta) = s.admin(
+        "POST",
+        "/api/v1/configurations/Web/versions/1/restore",
+        None,
+    );
+    assert_eq!(st, 200, "{meta}");
+    assert_eq!(meta["checksum"], first);
+    let c = dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), Uuid::nil());
+    let auth = format!("Bearer {TOKEN}");
+    let served = c
+        .request(
+            "GET",
+            "/api/v1/configurations/Web",
+            &[("Authorization", &auth)],
+            None,
+        )
+        .unwrap();
+    assert_eq!(served.body, mofs[0]);
+    let (_, v) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
+    assert_eq!(v["versions"][0]["version"], 4);
+    assert_eq!(v["versions"][0]["origin"], "restore of version 1");
+    assert_eq!(v["versions"][0]["current"], true);
+    let (st, _) = s.admin(
+        "POST",
+        "/api/v1/configurations/Web/versions/9/restore",
+        None,
+    );
+    assert_eq!(st, 404);
+    let (st, _) = s.admin(
+        "POST",
+        "/api/v1/configurations/Web/versions/x/restore",
+        None,
+    );
+    assert_eq!(st, 400);
+    let (_, audit) = s.admin("GET", "/api/v1/audit?action=content.restore", None);
+    let restores: Vec<(String, String)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["target"].as_str().unwrap().into(),
+                e["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        restores.contains(&("configuration Web version 1".into(), "ok".into())),
+        "{restores:?}"
+    );
+    assert_eq!(
+        restores.len(),
+        3,
+        "refused restores are audited too: {restores:?}"
+    );
+
+    // Retention keeps the newest 20 and the current one; pruning collects the rest's bytes.
+    for i in 0..25 {
+        let mof = utf16_mof(&format!("instance of MSFT_Many{i} {{}};"));
+        s.admin("PUT", "/api/v1/configurations/Web", Some(&mof));
+    }
+    let (st, _) = s.admin("POST", "/api/v1/maintenance/prune", None);
+    assert_eq!(st, 200);
+    let (_, v) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
+    let kept: Vec<i64> = v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(kept, (10..=29).rev().collect::<Vec<i64>>());
+    let (st, _) = s.admin(
+        "POST",
+        "/api/v1/configurations/Web/versions/29/restore",
+        None,
+    );
+    assert_eq!(st, 200, "the newest is restorable");
+}
+
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1093,6 +1202,7 @@ on_every_backend!(
     sixty_four_concurrent_clients_on_every_endpoint_get_no_5xx,
     retention_keeps_a_nodes_newest_reports_and_its_status,
     the_summary_node_list_and_csv_show_compliance,
+    every_publish_is_a_version_and_an_old_one_can_be_restored,
 );
 
 #[test]

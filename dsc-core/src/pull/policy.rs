@@ -45,6 +45,8 @@ pub enum Action {
     ReadSecrets,
     ContentPut,
     ContentDelete,
+    /// Making an earlier version of a configuration or package current again.
+    ContentRestore,
     NodeAssign,
     NodeUnassign,
     NodeTags,
@@ -75,8 +77,10 @@ impl Action {
         use Action::*;
         match self {
             Read | TokenCreate | TokenRevoke => Role::Viewer,
-            ReadConfiguration | ContentPut | ContentDelete | NodeAssign | NodeUnassign
-            | NodeTags | NodeUnregister | TagConfigurations | ReportsPrune => Role::Operator,
+            ReadConfiguration | ContentPut | ContentDelete | ContentRestore | NodeAssign
+            | NodeUnassign | NodeTags | NodeUnregister | TagConfigurations | ReportsPrune => {
+                Role::Operator
+            }
             ReadSecrets | NodeUnpin | KeyAdd | KeysReload | KeyRevoke | UserAdd | UserRemove
             | UserPassword | NotificationAdd | NotificationRemove | Unknown => Role::Admin,
         }
@@ -89,6 +93,7 @@ impl Action {
             Read | ReadConfiguration | ReadSecrets => return None,
             ContentPut => "content.put",
             ContentDelete => "content.delete",
+            ContentRestore => "content.restore",
             NodeAssign => "node.assign",
             NodeUnassign => "node.unassign",
             NodeTags => "node.tags",

@@ -38,8 +38,47 @@ fn check_publish(key: &ContentKey) -> Result<(), String> {
 }
 
 /// Answers a content route (`/configurations`, `/modules`, `/packages`).
-pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) -> Resp {
+pub(super) async fn route(
+    app: &Arc<App>,
+    principal: &Principal,
+    req: Request<Incoming>,
+    seg: &[&str],
+) -> Resp {
     let method = req.method().clone();
+    match (&method, seg) {
+        (&Method::GET, [kind @ ("configurations" | "packages"), name, "versions"]) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            return crate::service::respond(
+                crate::service::versions(app, &key)
+                    .await
+                    .map(|v| json!({ "versions": v })),
+                StatusCode::OK,
+            );
+        }
+        (
+            &Method::POST,
+            [
+                kind @ ("configurations" | "packages"),
+                name,
+                "versions",
+                v,
+                "restore",
+            ],
+        ) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            let Ok(version) = v.parse::<i64>() else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("'{v}' is not a version number"),
+                );
+            };
+            return crate::service::respond(
+                crate::service::restore(app, key, version, &principal.actor()).await,
+                StatusCode::OK,
+            );
+        }
+        _ => {}
+    }
     match (method, seg) {
         (Method::GET, ["configurations"]) => {
             return list_content(app, ContentKind::Configuration).await;
@@ -65,7 +104,7 @@ pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) 
         Method::GET => get_content(app, key).await,
         Method::DELETE => delete_content(app, key).await,
         Method::PUT => match check_publish(&key) {
-            Ok(()) => put_content(app, key, req).await,
+            Ok(()) => put_content(app, principal, key, req).await,
             Err(e) => error(StatusCode::BAD_REQUEST, e),
         },
         _ => not_found(),
@@ -86,7 +125,22 @@ async fn list_content(app: &Arc<App>, kind: ContentKind) -> Resp {
 
 /// Reads an upload (at most `--max-upload-bytes`) and publishes it; a package is checked
 /// before it is stored (see `service::put_content`).
-async fn put_content(app: &Arc<App>, key: ContentKey, req: Request<Incoming>) -> Resp {
+async fn put_content(
+    app: &Arc<App>,
+    principal: &Principal,
+    key: ContentKey,
+    req: Request<Incoming>,
+) -> Resp {
+    let message = query_params(req.uri().query())
+        .into_iter()
+        .find(|(k, _)| k == "message")
+        .map(|(_, m)| m.chars().take(500).collect::<String>())
+        .filter(|m| !m.trim().is_empty());
+    let by = crate::storage::versions::Publisher {
+        actor: principal.actor(),
+        origin: "api".into(),
+        message,
+    };
     let body = match read_body(
         req.into_body(),
         app.config.max_upload_bytes,
@@ -98,7 +152,7 @@ async fn put_content(app: &Arc<App>, key: ContentKey, req: Request<Incoming>) ->
         Err(r) => return r,
     };
     crate::service::respond(
-        crate::service::put_content(app, key, body).await,
+        crate::service::put_content(app, key, body, &by).await,
         StatusCode::OK,
     )
 }

@@ -99,6 +99,19 @@ fn policy(method: &Method, seg: &[&str]) -> (Action, String) {
             (Action::ReadSecrets, String::new())
         }
         (&Method::GET, ["configurations", _]) => (Action::ReadConfiguration, String::new()),
+        (
+            &Method::POST,
+            [
+                kind @ ("configurations" | "packages"),
+                n,
+                "versions",
+                v,
+                "restore",
+            ],
+        ) => {
+            let kind = kind.trim_end_matches('s');
+            (Action::ContentRestore, format!("{kind} {n} version {v}"))
+        }
         (&Method::GET, _) => (Action::Read, String::new()),
         (&Method::PUT, ["configurations", n]) => (Action::ContentPut, content("configuration", n)),
         (&Method::DELETE, ["configurations", n]) => {
@@ -239,13 +252,19 @@ async fn route(
         ["notifications", ..] => return notifications::route(app, req, seg).await,
         _ => {}
     }
-    (other_routes(app, req, seg, &path).await, None)
+    (other_routes(app, principal, req, seg, &path).await, None)
 }
 
-async fn other_routes(app: &Arc<App>, req: Request<Incoming>, seg: &[&str], path: &str) -> Resp {
+async fn other_routes(
+    app: &Arc<App>,
+    principal: &Principal,
+    req: Request<Incoming>,
+    seg: &[&str],
+    path: &str,
+) -> Resp {
     match seg.first().copied() {
         Some("configurations" | "modules" | "packages") => {
-            return content::route(app, req, seg).await;
+            return content::route(app, principal, req, seg).await;
         }
         Some("summary" | "nodes" | "tags") => return nodes::route(app, req, seg).await,
         _ => {}

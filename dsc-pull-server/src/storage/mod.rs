@@ -21,6 +21,7 @@ mod nodes;
 pub mod notifications;
 pub mod postgres;
 pub mod sqlite;
+pub mod versions;
 
 pub use nodes::*;
 
@@ -366,6 +367,11 @@ pub trait Storage: Send + Sync + 'static {
     /// Users, sessions, API tokens and the audit trail.
     fn accounts(&self) -> accounts::Accounts<'_> {
         accounts::Accounts(self.sql())
+    }
+
+    /// Published versions of configurations and packages.
+    fn versions(&self) -> versions::Versions<'_> {
+        versions::Versions(self.sql())
     }
 
     /// Notification rules, the outbox of deliveries and leases.

@@ -328,9 +328,42 @@ fn agent(id: &str) -> ServiceResult<uuid::Uuid> {
         .map_err(|e| ServiceError::Invalid(e.to_string()))
 }
 
+/// Uploads or deletes content from the Content page's forms.
+async fn perform_content(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> ServiceResult<Done> {
+    let target = || content_target(form);
+    match rest {
+        ["content", "upload"] => {
+            let key = content_key(form).map_err(ServiceError::Invalid)?;
+            let bytes = form
+                .file
+                .clone()
+                .ok_or_else(|| ServiceError::Invalid("choose a file to upload".into()))?;
+            let by = crate::storage::versions::Publisher {
+                actor: v.principal.actor(),
+                origin: "dashboard".into(),
+                message: Some(
+                    form.get("message")
+                        .trim()
+                        .chars()
+                        .take(500)
+                        .collect::<String>(),
+                )
+                .filter(|m| !m.is_empty()),
+            };
+            service::put_content(app, key, bytes, &by).await?;
+            Ok(Done::shown(format!("uploaded {}", target())))
+        }
+        ["content", "delete"] => {
+            let key = content_key(form).map_err(ServiceError::Invalid)?;
+            service::delete_content(app, key).await?;
+            Ok(Done::shown(format!("deleted {}", target())))
+        }
+        _ => Err(ServiceError::NotFound("no such form".into())),
+    }
+}
+
 /// Makes the change a form asks for, through the same service calls as the admin API.
 async fn perform(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> ServiceResult<Done> {
-    let target = || content_target(form);
     match rest {
         ["nodes", id, "assign"] => {
             let names = form.list("names");
@@ -342,20 +375,7 @@ async fn perform(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> ServiceRe
             service::set_tags(app, agent(id)?, form.list("tags")).await?;
             Ok(Done::shown("tags saved"))
         }
-        ["content", "upload"] => {
-            let key = content_key(form).map_err(ServiceError::Invalid)?;
-            let bytes = form
-                .file
-                .clone()
-                .ok_or_else(|| ServiceError::Invalid("choose a file to upload".into()))?;
-            service::put_content(app, key, bytes).await?;
-            Ok(Done::shown(format!("uploaded {}", target())))
-        }
-        ["content", "delete"] => {
-            let key = content_key(form).map_err(ServiceError::Invalid)?;
-            service::delete_content(app, key).await?;
-            Ok(Done::shown(format!("deleted {}", target())))
-        }
+        ["content", _] => perform_content(app, v, rest, form).await,
         ["keys", "add"] => {
             let given = form.get("key").trim();
             let new = NewKey {

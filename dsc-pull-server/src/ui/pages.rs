@@ -520,6 +520,7 @@ async fn content(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
                 label { "Name" input name="name" required; }
                 label { "Version (modules)" input name="version"; }
                 label { "File" input type="file" name="file" required; }
+                label { "Message (optional)" input name="message" maxlength="500"; }
                 button type="submit" { "Upload" }
             }
         }

@@ -347,7 +347,7 @@ impl PgStorage {
         .map_err(pg_error)?;
         let referenced = tx
             .query_opt(
-                "SELECT 1 FROM content WHERE checksum = $1 LIMIT 1",
+                "SELECT 1 FROM content WHERE checksum = $1 UNION ALL SELECT 1 FROM content_versions WHERE checksum = $1 LIMIT 1",
                 &[&checksum],
             )
             .await

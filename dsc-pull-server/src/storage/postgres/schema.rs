@@ -128,11 +128,7 @@ CREATE UNIQUE INDEX reports_once ON reports (agent_id, unique_job) WHERE unique_
     ),
     (8, crate::storage::notifications::SCHEMA),
     (9, crate::storage::accounts::OIDC_SCHEMA),
-    (
-        10,
-        // The overview's most-failing resources read only the failing rows.
-        "CREATE INDEX node_resources_failing ON node_resources (resource_id) WHERE NOT in_desired_state;",
-    ),
+    (10, crate::storage::versions::SCHEMA),
 ];
 
 /// The newest schema version this build knows.

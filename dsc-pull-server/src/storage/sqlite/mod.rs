@@ -83,6 +83,8 @@ impl SqliteStorage {
             .map_err(err)?;
         conn.execute_batch(crate::storage::accounts::OIDC_SCHEMA)
             .map_err(err)?;
+        conn.execute_batch(crate::storage::versions::SCHEMA)
+            .map_err(err)?;
         writer::add_missing_columns(&conn).map_err(err)?;
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS agents_by_run ON agents(run_status, run_time);",
@@ -166,7 +168,7 @@ impl SqliteStorage {
         let unreferenced = self
             .read(move |c| {
                 let mut stmt = c
-                    .prepare_cached("SELECT 1 FROM content WHERE checksum = ?1 LIMIT 1")
+                    .prepare_cached("SELECT 1 FROM content WHERE checksum = ?1 UNION ALL SELECT 1 FROM content_versions WHERE checksum = ?1 LIMIT 1")
                     .map_err(err)?;
                 let mut out = Vec::new();
                 for checksum in candidates {

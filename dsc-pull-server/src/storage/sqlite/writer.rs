@@ -97,10 +97,11 @@ CREATE TABLE IF NOT EXISTS daily_counts (
 );
 "#;
 
-/// The overview's counts, kept as runs are recorded: nodes per run status (triggers on
-/// `agents`, so every path that changes a status keeps them), and an index of failing
-/// resources only. Made after the columns they watch; [`rebuild_totals`] recounts them at
-/// open, so a database from before them (or a count gone wrong) is right again.
+/// The overview's node counts, kept as runs are recorded: nodes per run status (triggers on
+/// `agents`, so every path that changes a status keeps them). Made after the columns they
+/// watch; [`rebuild_totals`] recounts them at open, so a database from before them (or a
+/// count gone wrong) is right again. (The most-failing resources read the covering index
+/// `node_resources_failing`.)
 pub(super) const TOTALS: &str = r#"
 CREATE TABLE IF NOT EXISTS status_totals (
     status TEXT PRIMARY KEY,
@@ -124,7 +125,6 @@ WHEN OLD.run_status IS NOT NULL
 BEGIN
     UPDATE status_totals SET count = count - 1 WHERE status = OLD.run_status;
 END;
-CREATE INDEX IF NOT EXISTS node_resources_failing ON node_resources (resource_id) WHERE in_desired_state = 0;
 "#;
 
 /// Recounts [`TOTALS`] from the agents (one pass, at open).
