@@ -868,6 +868,65 @@ fn notification_rules_are_added_on_the_dashboard_and_shown_to_admins_only() {
     assert_eq!(v["notifications"], json!([]));
 }
 
+#[test]
+fn a_configurations_page_lists_its_versions_shows_a_diff_and_restores_one() {
+    let s = Server::start();
+    add_user(&s, "otto", "operator", "otto-secret-password");
+    add_user(&s, "vic", "viewer", "vic-secret-password");
+    for text in ["line one\nline two\n", "line one\nline 2\nline three\n"] {
+        let (st, _) = s.admin("PUT", "/api/v1/configurations/Web", Some(text.as_bytes()));
+        assert_eq!(st, 200);
+    }
+    let otto = login(&s, "otto", "otto-secret-password");
+    let page = call(&s, "GET", "/ui/content", &[("Cookie", &otto.cookie)], None);
+    assert!(String::from_utf8_lossy(&page.body).contains("href=\"/ui/content/configuration/Web\""));
+    let page = call(
+        &s,
+        "GET",
+        "/ui/content/configuration/Web?from=1&to=2",
+        &[("Cookie", &otto.cookie)],
+        None,
+    );
+    let html = String::from_utf8_lossy(&page.body).to_string();
+    assert_eq!(page.status, 200, "{html}");
+    assert!(html.contains("Version 1 → version 2"), "{html}");
+    assert!(html.contains("<span class=\"del\">-line two"), "{html}");
+    assert!(html.contains("<span class=\"ins\">+line 2"), "{html}");
+    assert!(html.contains("<span class=\"ins\">+line three"), "{html}");
+    // A viewer sees the versions but not the bytes (a MOF can hold credentials).
+    let vic = login(&s, "vic", "vic-secret-password");
+    let page = call(
+        &s,
+        "GET",
+        "/ui/content/configuration/Web?from=1&to=2",
+        &[("Cookie", &vic.cookie)],
+        None,
+    );
+    let html = String::from_utf8_lossy(&page.body).to_string();
+    assert!(
+        html.contains("(current)") && !html.contains("line two"),
+        "{html}"
+    );
+    assert!(!html.contains("Restore"), "{html}");
+    // The operator restores version 1: it is current again, as version 3.
+    let body = format!("csrf={}&kind=configuration&name=Web&version=1", otto.csrf);
+    let r = call(
+        &s,
+        "POST",
+        "/ui/content/restore",
+        &[FORM, ("Cookie", &otto.cookie)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
+    let (_, v) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
+    assert_eq!(v["versions"][0]["version"], 3);
+    assert_eq!(v["versions"][0]["actor"], "otto");
+    assert_eq!(v["versions"][0]["origin"], "restore of version 1");
+    let (_, audit) = s.admin("GET", "/api/v1/audit?action=content.restore", None);
+    assert_eq!(audit["entries"][0]["target"], "configuration Web version 1");
+    assert_eq!(audit["entries"][0]["outcome"], "ok");
+}
+
 fn wait_for_log(s: &Server, text: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {

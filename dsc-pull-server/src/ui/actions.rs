@@ -244,6 +244,11 @@ fn form_action(rest: &[&str], form: &Form) -> Option<(Action, String, String)> {
             content_target(form),
             "/ui/content".into(),
         ),
+        ["content", "restore"] => (
+            Action::ContentRestore,
+            format!("{} version {}", content_target(form), form.get("version")),
+            format!("/ui/content/{}/{}", form.get("kind"), form.get("name")),
+        ),
         ["keys", "add"] => (Action::KeyAdd, String::new(), "/ui/keys".into()),
         ["keys", "revoke"] => (
             Action::KeyRevoke,
@@ -357,6 +362,17 @@ async fn perform_content(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> S
             let key = content_key(form).map_err(ServiceError::Invalid)?;
             service::delete_content(app, key).await?;
             Ok(Done::shown(format!("deleted {}", target())))
+        }
+        ["content", "restore"] => {
+            let key = content_key(form).map_err(ServiceError::Invalid)?;
+            let version = form.get("version").parse::<i64>().map_err(|_| {
+                ServiceError::Invalid(format!("'{}' is not a version number", form.get("version")))
+            })?;
+            let meta = service::restore(app, key, version, &v.principal.actor()).await?;
+            Ok(Done::shown(format!(
+                "version {version} is current again (checksum {})",
+                meta.checksum
+            )))
         }
         _ => Err(ServiceError::NotFound("no such form".into())),
     }

@@ -9,12 +9,14 @@
 //!   tokens).
 //! - [`form`]: decoding a posted form.
 //! - [`sso`]: single sign-on with an OpenID provider.
+//! - [`versions`]: a configuration's or package's versions, diff and restore.
 
 mod actions;
 pub mod form;
 mod notifications;
 mod pages;
 mod sso;
+mod versions;
 
 use crate::auth::{self, Action, Principal, Via};
 use crate::http::{Resp, respond};

@@ -53,6 +53,9 @@ pub async fn handle(app: &Arc<App>, v: &Viewer, req: &Request<Incoming>, path: &
         ["nodes.csv"] => nodes(app, v, req, true).await,
         ["nodes", id] => node(app, v, req, id).await,
         ["content"] => content(app, v, req).await,
+        ["content", kind @ ("configuration" | "package"), name] => {
+            super::versions::page(app, v, req, kind, name).await
+        }
         ["keys"] if v.may(Action::ReadSecrets) => keys(app, v, req).await,
         ["users"] if v.may(Action::ReadSecrets) => users(app, v, req).await,
         ["notifications"] if v.may(Action::ReadSecrets) => {
@@ -487,7 +490,10 @@ async fn content(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
                     thead { tr { th { "Name" } th { "Version" } th { "Checksum (SHA-256)" } th { "Size" } th.hide-narrow { "Signed by" } th.hide-narrow { "Updated" } @if v.may(Action::ContentDelete) { th {} } } }
                     tbody { @for c in items {
                         tr {
-                            td { (c.name) } td { (c.version.clone().unwrap_or_default()) }
+                            td { @if kind == "module" { (c.name) } @else {
+                                a href=(format!("/ui/content/{kind}/{}", c.name)) title="versions" { (c.name) }
+                            } }
+                            td { (c.version.clone().unwrap_or_default()) }
                             td.mono { (c.checksum) } td { (c.size) }
                             td.hide-narrow.mono { (c.signers.join(", ")) }
                             td.hide-narrow { (when(Some(c.updated_at))) }
