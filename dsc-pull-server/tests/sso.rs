@@ -140,6 +140,15 @@ fn browser_sign_in(b: &Browser, base: &str, user: &str) {
     });
 }
 
+/// Signs out: traek's session ends, the browser goes on to the provider's end-session page
+/// (RP-initiated logout), confirms there, and comes back to traek's sign-in page.
+fn browser_sign_out(b: &Browser) {
+    b.click("header form button");
+    wait(b, || b.url().contains("/session/end"));
+    b.click("button[autofocus], button[type=submit]");
+    wait(b, || b.url().ends_with("/ui/login"));
+}
+
 fn wait(b: &Browser, done: impl Fn() -> bool) {
     let start = std::time::Instant::now();
     while !done() {
@@ -180,15 +189,7 @@ fn users_sign_in_through_the_provider_with_the_role_of_their_groups() {
         b.text("header .who")
     );
     assert!(b.text("header .who").contains("sso:alice:"));
-    // Sign-out ends the provider's session too, and comes back to traek's sign-in page.
-    b.click("header form button");
-    wait(&b, || {
-        b.url().contains("/session/end") || b.url().ends_with("/ui/login")
-    });
-    if b.url().contains("/session/end") {
-        b.click("button[autofocus], button[type=submit]");
-    }
-    wait(&b, || b.url().ends_with("/ui/login"));
+    browser_sign_out(&b);
 
     browser_sign_in(&b, &base, "bob");
     b.wait_for("/ui/");
@@ -196,14 +197,7 @@ fn users_sign_in_through_the_provider_with_the_role_of_their_groups() {
     // A viewer cannot see the admin pages.
     b.go(&format!("{base}/ui/users"));
     assert!(b.page().contains("needs the admin role"));
-    b.click("header form button");
-    wait(&b, || {
-        b.url().contains("/session/end") || b.url().ends_with("/ui/login")
-    });
-    if b.url().contains("/session/end") {
-        b.click("button[autofocus], button[type=submit]");
-    }
-    wait(&b, || b.url().ends_with("/ui/login"));
+    browser_sign_out(&b);
 
     browser_sign_in(&b, &base, "carol");
     assert_eq!(b.count("#sso-error"), 1, "{}", b.page());
