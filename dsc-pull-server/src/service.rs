@@ -227,11 +227,16 @@ pub async fn put_content(
     Ok(meta)
 }
 
+/// Deletes content, and a configuration's or package's versions with it (their bytes go at
+/// the next prune).
 pub async fn delete_content(app: &App, key: ContentKey) -> ServiceResult<()> {
-    match app.storage.delete_content(&key).await? {
-        true => Ok(()),
-        false => Err(ServiceError::NotFound("no such content".into())),
+    if !app.storage.delete_content(&key).await? {
+        return Err(ServiceError::NotFound("no such content".into()));
     }
+    if !matches!(key, ContentKey::Module { .. }) {
+        app.storage.versions().forget(&key).await?;
+    }
+    Ok(())
 }
 
 /// Adds a registration key (or generates one); `source` says where from (`api`, `ui`).

@@ -176,6 +176,18 @@ impl Versions<'_> {
         Ok(rows.first().map(|r| version_of(r, None)))
     }
 
+    /// Forgets every version of a configuration or package (it was deleted); their blobs are
+    /// collected by the next prune.
+    pub async fn forget(&self, key: &ContentKey) -> StorageResult<u64> {
+        let (kind, name_key, _, _) = content_columns(key);
+        self.0
+            .exec(
+                "DELETE FROM content_versions WHERE kind = $1 AND name_key = $2",
+                vec![kind.into(), name_key.into()],
+            )
+            .await
+    }
+
     /// Forgets all but the newest [`KEEP_VERSIONS`] versions of every configuration and
     /// package, never one whose content is served now; their blobs are then collected with
     /// the other unreferenced ones. Returns how many were forgotten.
