@@ -109,6 +109,15 @@ fn traek(data: &std::path::Path, port: u16, extra: &[&str]) -> Server {
     Server::start_in(data, &args)
 }
 
+/// A provider, traek signing in with it (admins and viewers mapped), and traek's URL.
+fn traek_and_provider(data: &std::path::Path) -> (Provider, Server, String) {
+    let mut provider = Provider::start();
+    let s = traek(data, provider.port, &ROLES);
+    let base = format!("http://{}", s.addr);
+    provider.serve(&base);
+    (provider, s, base)
+}
+
 const ROLES: [&str; 4] = [
     "--oidc-role",
     "traek-admins=admin",
@@ -171,10 +180,7 @@ fn audit(s: &Server) -> Vec<Value> {
 fn users_sign_in_through_the_provider_with_the_role_of_their_groups() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_dir_with_key(tmp.path());
-    let mut provider = Provider::start();
-    let s = traek(&data, provider.port, &ROLES);
-    let base = format!("http://{}", s.addr);
-    provider.serve(&base);
+    let (mut provider, s, base) = traek_and_provider(&data);
     assert!(
         !data.join("admin-password").exists(),
         "with single sign-on no local admin is made"
@@ -372,10 +378,7 @@ fn body(r: &Reply) -> String {
 fn tampered_states_replays_and_codes_for_another_application_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_dir_with_key(tmp.path());
-    let mut provider = Provider::start();
-    let s = traek(&data, provider.port, &ROLES);
-    let base = format!("http://{}", s.addr);
-    provider.serve(&base);
+    let (_provider, s, base) = traek_and_provider(&data);
     let callback = format!("{base}/ui/oidc/callback");
     let mut w = Walker::new();
 

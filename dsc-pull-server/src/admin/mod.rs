@@ -86,6 +86,14 @@ fn method_not_allowed(method: &Method, seg: &[&str]) -> Option<Resp> {
     Some(r)
 }
 
+/// `404` for a path under `/api/v1` that names no endpoint for this method.
+fn no_endpoint(method: &Method, seg: &[&str]) -> Resp {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("no admin endpoint {method} /api/v1/{}", seg.join("/")),
+    )
+}
+
 fn key_error(e: crate::keys::KeyError) -> Resp {
     tracing::error!(error = %e, "registration key operation failed");
     error(StatusCode::INTERNAL_SERVER_ERROR, e)

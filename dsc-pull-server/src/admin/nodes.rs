@@ -37,14 +37,7 @@ pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) 
             };
             node_route(app, req, method, agent, rest).await
         }
-        _ => error(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no admin endpoint {} /api/v1/{}",
-                req.method(),
-                seg.join("/")
-            ),
-        ),
+        _ => no_endpoint(req.method(), seg),
     }
 }
 

@@ -21,14 +21,7 @@ pub(super) async fn route(
         (Method::DELETE, ["notifications", name]) => {
             crate::service::respond_empty(crate::service::remove_notification(app, name).await)
         }
-        _ => error(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no admin endpoint {} /api/v1/{}",
-                req.method(),
-                seg.join("/")
-            ),
-        ),
+        _ => no_endpoint(req.method(), seg),
     };
     (resp, None)
 }
