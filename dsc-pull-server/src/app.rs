@@ -150,6 +150,7 @@ pub async fn serve(
         tokio::spawn(crate::notify::node_loop(Arc::clone(&app))),
         tokio::spawn(crate::notify::sweep_loop(Arc::clone(&app))),
         tokio::spawn(crate::notify::delivery_loop(Arc::clone(&app))),
+        tokio::spawn(crate::rollout::driver_loop(Arc::clone(&app))),
     ];
     loop {
         tokio::select! {

@@ -18,6 +18,7 @@ pub mod oidc;
 pub mod protocol;
 pub mod proxy;
 pub mod retention;
+pub mod rollout;
 pub mod service;
 pub mod state;
 pub mod storage;

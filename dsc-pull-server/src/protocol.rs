@@ -26,6 +26,34 @@ fn effective_names<'a>(app: &App, view: &'a AgentView) -> std::borrow::Cow<'a, [
     }
 }
 
+/// The content a node gets under a configuration name: a package for a traek agent, a MOF
+/// for an LCM.
+fn content_key(view: &AgentView, name: String) -> ContentKey {
+    if view.traek_agent {
+        ContentKey::Package { name }
+    } else {
+        ContentKey::Configuration { name }
+    }
+}
+
+/// The rollout serving its candidate of `name` to this node now, if one does
+/// (`dsc_core::pull::rollout` decides who is served it).
+fn candidate_for(
+    app: &App,
+    view: &AgentView,
+    agent_id: &Uuid,
+    name: &str,
+) -> Option<Arc<dsc_core::pull::rollout::Rollout>> {
+    let kind = if view.traek_agent {
+        "package"
+    } else {
+        "configuration"
+    };
+    app.storage
+        .rollout(kind, name)
+        .filter(|r| r.serves_candidate(agent_id, &view.tags))
+}
+
 /// The endpoint name (for metrics) of a route.
 pub fn endpoint_name(route: &Route) -> &'static str {
     match route {
@@ -362,7 +390,9 @@ async fn get_dsc_action(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) 
     app.storage.touch(agent_id, now().unix_timestamp());
     let names = effective_names(app, &view);
     let decision = decide(&request, &names, |name| {
-        if view.traek_agent {
+        if let Some(r) = candidate_for(app, &view, &agent_id, name) {
+            Some(r.candidate.clone())
+        } else if view.traek_agent {
             app.storage.package_checksum(name)
         } else {
             app.storage.configuration_checksum(name)
@@ -407,16 +437,33 @@ async fn get_configuration(app: &Arc<App>, agent_id: Uuid, name: String) -> Resp
         );
     };
     app.storage.touch(agent_id, now().unix_timestamp());
-    match app
-        .storage
-        .content_stream(&if view.traek_agent {
-            ContentKey::Package { name: name.clone() }
-        } else {
-            ContentKey::Configuration { name: name.clone() }
-        })
-        .await
-    {
-        Ok(Some((meta, bytes))) => content_response(&meta, bytes),
+    let key = content_key(&view, name.clone());
+    let stream = match candidate_for(app, &view, &agent_id, &name) {
+        Some(r) => {
+            let meta = crate::storage::ContentMeta {
+                name: name.clone(),
+                version: None,
+                checksum: r.candidate.clone(),
+                size: u64::try_from(r.candidate_size).unwrap_or(0),
+                updated_at: r.started_at,
+                signers: Vec::new(),
+            };
+            crate::storage::blobs::open_stream(app.storage.blob_store(), meta)
+                .await
+                .map(Some)
+        }
+        None => app.storage.content_stream(&key).await,
+    };
+    match stream {
+        Ok(Some((meta, bytes))) => {
+            // Which version the node was given: its reports are about that version from now on.
+            let rollouts = app.storage.rollouts();
+            let given = rollouts.give(agent_id, &key, &meta.checksum, now().unix_timestamp());
+            if let Err(e) = given.await {
+                return storage_error(e);
+            }
+            content_response(&meta, bytes)
+        }
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             format!("configuration '{name}' is not stored on this server"),
@@ -473,6 +520,17 @@ async fn send_report(app: &Arc<App>, agent_id: Uuid, req: Request<Incoming>) -> 
     };
     app.storage.touch(agent_id, now().unix_timestamp());
     summary.once_per_job = view.traek_agent;
+    summary.applied = match app.storage.rollouts().given(agent_id).await {
+        Ok(given) if given.is_empty() => None,
+        Ok(given) => Some(
+            given
+                .into_iter()
+                .map(|(_, _, checksum, _)| checksum)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        Err(e) => return storage_error(e),
+    };
     match app.storage.store_report(agent_id, summary, body).await {
         Ok(_) => {
             app.metrics.report_ingested();

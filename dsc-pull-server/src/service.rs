@@ -175,6 +175,36 @@ pub async fn put_content(
     body: bytes::Bytes,
     by: &crate::storage::versions::Publisher,
 ) -> ServiceResult<ContentMeta> {
+    if let Some(r) = live_rollout(app, &key).await? {
+        return Err(ServiceError::Conflict(format!(
+            "a rollout of version {} is in progress: promote or abort it first, or publish with ?candidate=true to replace its candidate",
+            r.candidate_version
+        )));
+    }
+    let signers = check_content(&key, &body).await?;
+    publish(app, key, body, signers, by).await
+}
+
+/// The rollout serving a candidate of this content now, read from storage (not the cache).
+pub async fn live_rollout(
+    app: &App,
+    key: &ContentKey,
+) -> ServiceResult<Option<dsc_core::pull::rollout::Rollout>> {
+    if matches!(key, ContentKey::Module { .. }) {
+        return Ok(None);
+    }
+    Ok(app
+        .storage
+        .rollouts()
+        .get(key)
+        .await?
+        .and_then(|r| r.rollout)
+        .filter(|r| r.state.is_live()))
+}
+
+/// Checks content before it is published: not empty; a module is a zip; a package opens,
+/// verifies and carries the name it is published under. The key ids of its signatures.
+pub async fn check_content(key: &ContentKey, body: &bytes::Bytes) -> ServiceResult<Vec<String>> {
     if body.is_empty() {
         return Err(invalid("the content is empty"));
     }
@@ -183,7 +213,7 @@ pub async fn put_content(
         ContentKey::Module { .. } if !body.starts_with(b"PK") => {
             return Err(invalid("a module must be a zip archive"));
         }
-        ContentKey::Package { ref name } => {
+        ContentKey::Package { name } => {
             let bytes = body.clone();
             let opened = tokio::task::spawn_blocking(move || {
                 dsc_core::package::archive::open_bytes(&bytes, Default::default())
@@ -199,6 +229,17 @@ pub async fn put_content(
         }
         _ => {}
     }
+    Ok(signers)
+}
+
+/// Makes checked content current: stores it, records the version, tells receivers.
+pub async fn publish(
+    app: &App,
+    key: ContentKey,
+    body: bytes::Bytes,
+    signers: Vec<String>,
+    by: &crate::storage::versions::Publisher,
+) -> ServiceResult<ContentMeta> {
     let before = app.storage.content_meta(&key).await?.map(|m| m.checksum);
     let meta = app
         .storage
@@ -235,6 +276,9 @@ pub async fn delete_content(app: &App, key: ContentKey) -> ServiceResult<()> {
     }
     if !matches!(key, ContentKey::Module { .. }) {
         app.storage.versions().forget(&key).await?;
+        if app.storage.rollouts().forget(&key).await? > 0 {
+            app.storage.rollouts_changed().await?;
+        }
     }
     Ok(())
 }
@@ -429,6 +473,14 @@ pub async fn versions(
         .versions()
         .list(key, current.as_deref(), 100)
         .await?;
+    let candidate = live_rollout(app, key).await?.map(|r| r.candidate_version);
+    let list = list
+        .into_iter()
+        .map(|v| crate::storage::versions::Version {
+            candidate: candidate == Some(v.version),
+            ..v
+        })
+        .collect::<Vec<_>>();
     if list.is_empty() && current.is_none() {
         return Err(ServiceError::NotFound(
             "no such configuration or package, and no version of one".into(),

@@ -262,6 +262,9 @@ pub struct ReportInfo {
     pub end_time: Option<String>,
     pub error_count: usize,
     pub first_error: Option<String>,
+    /// The checksum(s) of the content the node had been given: the version it applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<String>,
     /// The body the node sent (`null` when it is not JSON).
     pub report: serde_json::Value,
 }

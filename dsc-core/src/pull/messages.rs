@@ -184,6 +184,9 @@ pub struct ReportSummary {
     /// per job and sends it again when it did not see the answer; an LCM sends several reports
     /// per job (start, errors, final), all kept. Storage enforces it with a unique index.
     pub once_per_job: bool,
+    /// The checksums of what the server had given the node when it reported (comma-separated,
+    /// by configuration name): the version the report is about. Set by the server.
+    pub applied: Option<String>,
 }
 
 impl ReportSummary {
@@ -265,6 +268,7 @@ pub fn parse_report(body: &[u8]) -> Result<ReportSummary, ReportError> {
         first_error,
         run: super::compliance::run_compliance(&value),
         once_per_job: false,
+        applied: None,
     })
 }
 

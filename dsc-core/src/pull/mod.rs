@@ -15,6 +15,7 @@ pub mod messages;
 pub mod notify;
 pub mod path;
 pub mod policy;
+pub mod rollout;
 pub mod signin;
 
 /// The protocol version header value sent and expected on every request and response.

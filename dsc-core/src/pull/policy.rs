@@ -47,6 +47,14 @@ pub enum Action {
     ContentDelete,
     /// Making an earlier version of a configuration or package current again.
     ContentRestore,
+    /// Setting the rollout plan of a configuration or package.
+    RolloutPlan,
+    /// Moving a rollout to its next ring now.
+    RolloutPromote,
+    /// Letting a halted rollout go on.
+    RolloutResume,
+    /// Ending a rollout: every node gets the current version again.
+    RolloutAbort,
     NodeAssign,
     NodeUnassign,
     NodeTags,
@@ -77,10 +85,9 @@ impl Action {
         use Action::*;
         match self {
             Read | TokenCreate | TokenRevoke => Role::Viewer,
-            ReadConfiguration | ContentPut | ContentDelete | ContentRestore | NodeAssign
-            | NodeUnassign | NodeTags | NodeUnregister | TagConfigurations | ReportsPrune => {
-                Role::Operator
-            }
+            ReadConfiguration | ContentPut | ContentDelete | ContentRestore | RolloutPlan
+            | RolloutPromote | RolloutResume | RolloutAbort | NodeAssign | NodeUnassign
+            | NodeTags | NodeUnregister | TagConfigurations | ReportsPrune => Role::Operator,
             ReadSecrets | NodeUnpin | KeyAdd | KeysReload | KeyRevoke | UserAdd | UserRemove
             | UserPassword | NotificationAdd | NotificationRemove | Unknown => Role::Admin,
         }
@@ -94,6 +101,10 @@ impl Action {
             ContentPut => "content.put",
             ContentDelete => "content.delete",
             ContentRestore => "content.restore",
+            RolloutPlan => "rollout.plan",
+            RolloutPromote => "rollout.promote",
+            RolloutResume => "rollout.resume",
+            RolloutAbort => "rollout.abort",
             NodeAssign => "node.assign",
             NodeUnassign => "node.unassign",
             NodeTags => "node.tags",
@@ -217,6 +228,17 @@ mod tests {
         assert!(Action::Read.allowed(Role::Viewer));
         assert!(!Action::ContentPut.allowed(Role::Viewer));
         assert!(Action::ContentPut.allowed(Role::Operator));
+        for a in [
+            Action::RolloutPlan,
+            Action::RolloutPromote,
+            Action::RolloutResume,
+            Action::RolloutAbort,
+        ] {
+            assert!(
+                !a.allowed(Role::Viewer) && a.allowed(Role::Operator),
+                "{a:?}"
+            );
+        }
         assert!(!Action::KeyAdd.allowed(Role::Operator));
         assert!(Action::KeyAdd.allowed(Role::Admin));
         // Configuration bytes may hold credentials.

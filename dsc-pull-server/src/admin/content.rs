@@ -2,6 +2,7 @@
 //! delete, and the checks an upload must pass.
 
 use super::*;
+use crate::storage::versions::Publisher;
 
 /// The content a path names: `configurations/{name}`, `modules/{name}/{version}`,
 /// `packages/{name}`.
@@ -77,6 +78,37 @@ pub(super) async fn route(
                 StatusCode::OK,
             );
         }
+        (&Method::GET, [kind @ ("configurations" | "packages"), name, "rollout"]) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            return crate::service::respond(
+                crate::rollout::status(app, &key).await,
+                StatusCode::OK,
+            );
+        }
+        (&Method::PUT, [kind @ ("configurations" | "packages"), name, "rollout"]) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            let body = match read_body(req.into_body(), PLAN_BYTES, app.config.read_timeout).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            return crate::service::respond(
+                crate::rollout::put_plan(app, &key, &body).await,
+                StatusCode::OK,
+            );
+        }
+        (&Method::POST, [kind @ ("configurations" | "packages"), name, "rollout", mv]) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            let Some(mv) = crate::rollout::Move::parse(mv) else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!("no rollout move '{mv}': use promote, resume or abort"),
+                );
+            };
+            return crate::service::respond(
+                crate::rollout::act(app, &key, mv, &principal.actor()).await,
+                StatusCode::OK,
+            );
+        }
         _ => {}
     }
     match (method, seg) {
@@ -123,20 +155,42 @@ async fn list_content(app: &Arc<App>, kind: ContentKind) -> Resp {
     }
 }
 
-/// Reads an upload (at most `--max-upload-bytes`) and publishes it; a package is checked
-/// before it is stored (see `service::put_content`).
+/// The largest rollout plan accepted.
+const PLAN_BYTES: usize = 64 * 1024;
+
+/// Reads an upload (at most `--max-upload-bytes`) and publishes it, as current or (with
+/// `?candidate=true`) as the candidate of a rollout; a package is checked before it is stored
+/// (see `service::put_content`).
 async fn put_content(
     app: &Arc<App>,
     principal: &Principal,
     key: ContentKey,
     req: Request<Incoming>,
 ) -> Resp {
-    let message = query_params(req.uri().query())
-        .into_iter()
+    let query = query_params(req.uri().query());
+    let message = query
+        .iter()
         .find(|(k, _)| k == "message")
         .map(|(_, m)| m.chars().take(500).collect::<String>())
         .filter(|m| !m.trim().is_empty());
-    let by = crate::storage::versions::Publisher {
+    let candidate = match query.iter().find(|(k, _)| k == "candidate") {
+        None => false,
+        Some((_, v)) if v == "true" => true,
+        Some((_, v)) if v == "false" => false,
+        Some((_, v)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("candidate must be true or false, not '{v}'"),
+            );
+        }
+    };
+    if candidate && matches!(key, ContentKey::Module { .. }) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "modules have no candidates: publish a new module version instead",
+        );
+    }
+    let by = Publisher {
         actor: principal.actor(),
         origin: "api".into(),
         message,
@@ -151,6 +205,16 @@ async fn put_content(
         Ok(b) => b,
         Err(r) => return r,
     };
+    if candidate {
+        let by = Publisher {
+            origin: "api (candidate)".into(),
+            ..by
+        };
+        return crate::service::respond(
+            crate::rollout::put_candidate(app, key, body, &by).await,
+            StatusCode::OK,
+        );
+    }
     crate::service::respond(
         crate::service::put_content(app, key, body, &by).await,
         StatusCode::OK,

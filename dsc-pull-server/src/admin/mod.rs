@@ -120,6 +120,18 @@ fn policy(method: &Method, seg: &[&str]) -> (Action, String) {
             let kind = kind.trim_end_matches('s');
             (Action::ContentRestore, format!("{kind} {n} version {v}"))
         }
+        (&Method::PUT, [kind @ ("configurations" | "packages"), n, "rollout"]) => {
+            (Action::RolloutPlan, content(kind.trim_end_matches('s'), n))
+        }
+        (&Method::POST, [kind @ ("configurations" | "packages"), n, "rollout", mv]) => {
+            let action = match *mv {
+                "promote" => Action::RolloutPromote,
+                "resume" => Action::RolloutResume,
+                "abort" => Action::RolloutAbort,
+                _ => Action::Unknown,
+            };
+            (action, content(kind.trim_end_matches('s'), n))
+        }
         (&Method::GET, _) => (Action::Read, String::new()),
         (&Method::PUT, ["configurations", n]) => (Action::ContentPut, content("configuration", n)),
         (&Method::DELETE, ["configurations", n]) => {
@@ -367,6 +379,7 @@ async fn list_reports(app: &App, query: &[(String, String)]) -> Resp {
                     end_time: r.summary.end_time,
                     error_count: r.summary.error_count,
                     first_error: r.summary.first_error,
+                    applied: r.summary.applied,
                     report: serde_json::from_slice(&r.body).unwrap_or(Value::Null),
                 })
                 .collect();

@@ -9,6 +9,7 @@
 //! ([`Cache::epoch`], [`Cache::insert_if_current`]).
 
 use super::AgentView;
+use dsc_core::pull::rollout::Rollout;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -59,6 +60,8 @@ pub struct Cache {
     packages: RwLock<HashMap<String, String>>,
     /// Configuration names given to tags.
     tag_names: RwLock<super::TagNames>,
+    /// `(kind, lowercased name)` → the rollout serving a candidate of it.
+    rollouts: RwLock<HashMap<(String, String), Arc<Rollout>>>,
     epoch: AtomicU64,
     /// Bumped by every change of an agent's view or of the tags' names.
     views: AtomicU64,
@@ -67,6 +70,48 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// The rollout serving a candidate of this configuration or package (`kind` is
+    /// `configuration` or `package`), if any.
+    pub fn rollout(&self, kind: &str, name: &str) -> Option<Arc<Rollout>> {
+        let rollouts = read_lock(&self.rollouts);
+        if rollouts.is_empty() {
+            return None;
+        }
+        rollouts
+            .get(&(kind.to_string(), name.to_lowercase()))
+            .cloned()
+    }
+
+    /// Replaces every rollout (they are few: one per configuration at most).
+    pub fn replace_rollouts(&self, live: Vec<(String, String, Rollout)>) {
+        *write_lock(&self.rollouts) = live
+            .into_iter()
+            .map(|(kind, name_key, r)| ((kind, name_key), Arc::new(r)))
+            .collect();
+    }
+
+    /// The agents whose effective names include `name` (case-insensitively), with their
+    /// tags: traek agents for a package, LCMs for a configuration.
+    pub fn members(&self, name: &str, traek_agents: bool) -> Vec<super::rollouts::Member> {
+        let tag_names = read_lock(&self.tag_names);
+        read_lock(&self.agents)
+            .iter()
+            .filter(|(_, a)| a.view.traek_agent == traek_agents)
+            .filter(|(_, a)| {
+                let v = &a.view;
+                super::effective_name_refs(
+                    v.assigned_names.as_deref(),
+                    &v.tags,
+                    &v.registered_names,
+                    &tag_names,
+                )
+                .into_iter()
+                .any(|n| n.eq_ignore_ascii_case(name))
+            })
+            .map(|(id, a)| (*id, a.view.tags.clone()))
+            .collect()
+    }
+
     /// The agent's view, if cached.
     pub fn agent(&self, id: &Uuid) -> Option<Arc<AgentView>> {
         read_lock(&self.agents).get(id).map(|a| Arc::clone(&a.view))

@@ -20,6 +20,7 @@ pub mod cache;
 mod nodes;
 pub mod notifications;
 pub mod postgres;
+pub mod rollouts;
 pub mod sqlite;
 pub mod versions;
 
@@ -30,6 +31,7 @@ use bytes::Bytes;
 use dsc_core::pull::compliance::{ComplianceStatus, ResourceResult};
 pub use dsc_core::pull::identity::Pin;
 use dsc_core::pull::messages::{RegisterRequest, RegistrationMessageType, ReportSummary};
+use dsc_core::pull::rollout::Rollout;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -341,6 +343,15 @@ pub trait Storage: Send + Sync + 'static {
     fn configuration_checksum(&self, name: &str) -> Option<String>;
     /// Checksum of a package by configuration name (hot path: must be cheap).
     fn package_checksum(&self, name: &str) -> Option<String>;
+    /// The rollout serving a candidate of a configuration (`kind` `configuration`) or package
+    /// (`package`) now (hot path: memory only).
+    fn rollout(&self, kind: &str, name: &str) -> Option<std::sync::Arc<Rollout>>;
+    /// Reads the rollouts serving candidates again after a change: here, and on PostgreSQL on
+    /// every replica.
+    async fn rollouts_changed(&self) -> StorageResult<()>;
+    /// The agents a configuration name reaches, with their tags: traek agents (packages) or
+    /// LCMs (MOFs). Memory only: one pass over the agents.
+    fn members(&self, name: &str, traek_agents: bool) -> Vec<rollouts::Member>;
     /// Deletes content. False when absent.
     async fn delete_content(&self, key: &ContentKey) -> StorageResult<bool>;
     /// All content of one kind.
@@ -372,6 +383,11 @@ pub trait Storage: Send + Sync + 'static {
     /// Published versions of configurations and packages.
     fn versions(&self) -> versions::Versions<'_> {
         versions::Versions(self.sql())
+    }
+
+    /// Rollout plans and rollouts, and the content each node was given.
+    fn rollouts(&self) -> rollouts::Rollouts<'_> {
+        rollouts::Rollouts(self.sql())
     }
 
     /// Notification rules, the outbox of deliveries and leases.
@@ -432,6 +448,7 @@ pub async fn open(location: &StorageLocation) -> StorageResult<std::sync::Arc<dy
             postgres::check_url(url)?;
             let target = postgres::Target::new(url, location.database_ca.as_deref())?;
             let pg = postgres::PgStorage::connect_to(&target, blobs).await?;
+            pg.rollouts_changed().await?;
             Ok(std::sync::Arc::new(pg))
         }
         None => {
@@ -441,6 +458,7 @@ pub async fn open(location: &StorageLocation) -> StorageResult<std::sync::Arc<dy
             })
             .await
             .map_err(StorageError::failed)??;
+            sqlite.rollouts_changed().await?;
             Ok(std::sync::Arc::new(sqlite))
         }
     }

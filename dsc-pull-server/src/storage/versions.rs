@@ -47,6 +47,9 @@ pub struct Version {
     pub size: i64,
     /// It is the content served now.
     pub current: bool,
+    /// It is the candidate of a rollout in progress.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub candidate: bool,
     pub created_at: i64,
     pub actor: String,
     pub origin: String,
@@ -69,6 +72,7 @@ fn version_of(row: &[SqlValue], current: Option<&str>) -> Version {
     Version {
         version: int(row, 0),
         current: current == Some(checksum.as_str()),
+        candidate: false,
         checksum,
         size: int(row, 2),
         created_at: int(row, 3),

@@ -64,8 +64,8 @@ async fn committer(shared: Arc<Shared>, rx: Arc<Mutex<mpsc::Receiver<ReportJob>>
 }
 
 /// Inserts a report; no row when the report is one per job and that job's is already stored.
-const INSERT: &str = "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, unique_job)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+const INSERT: &str = "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, unique_job, applied)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
      ON CONFLICT (agent_id, unique_job) WHERE unique_job IS NOT NULL DO NOTHING RETURNING id";
 /// The stored copy of a report kept once per job.
 const EXISTING: &str = "SELECT id FROM reports WHERE agent_id = $1 AND unique_job = $2";
@@ -148,6 +148,7 @@ async fn store(shared: &Shared, jobs: &[ReportJob]) -> Result<Vec<i64>, BatchErr
                         &s.first_error,
                         &j.body.as_ref(),
                         &unique_job,
+                        &s.applied,
                     ],
                 )
                 .await?;
@@ -164,13 +165,17 @@ async fn store(shared: &Shared, jobs: &[ReportJob]) -> Result<Vec<i64>, BatchErr
     let stored: Vec<(i64, bool)> = try_join_all(inserts).await?;
     let ids = stored.iter().map(|(id, _)| *id).collect();
     let mut latest: std::collections::BTreeMap<Uuid, (&String, i64)> = Default::default();
-    let mut runs: std::collections::BTreeMap<Uuid, (&RunCompliance, i64)> = Default::default();
+    let mut runs: std::collections::BTreeMap<Uuid, (&RunCompliance, i64, Option<&str>)> =
+        Default::default();
     for (j, _) in jobs.iter().zip(&stored).filter(|(_, (_, fresh))| *fresh) {
         if let Some(st) = &j.summary.status {
             latest.insert(j.agent_id, (st, j.received_at));
         }
         if let Some(run) = &j.summary.run {
-            runs.insert(j.agent_id, (run, j.received_at));
+            runs.insert(
+                j.agent_id,
+                (run, j.received_at, j.summary.applied.as_deref()),
+            );
         }
     }
     let updates = latest.iter().map(|(agent, (st, at))| {
@@ -199,17 +204,19 @@ type ResourceColumns<'a> = (
 /// order and daily counts last in (day, status) order, so concurrent batches never deadlock.
 async fn record_runs(
     tx: &deadpool_postgres::Transaction<'_>,
-    runs: &std::collections::BTreeMap<Uuid, (&RunCompliance, i64)>,
+    runs: &std::collections::BTreeMap<Uuid, (&RunCompliance, i64, Option<&str>)>,
 ) -> Result<(), BatchError> {
     if runs.is_empty() {
         return Ok(());
     }
     let update = tx
-        .prepare_cached("UPDATE agents SET run_status = $2, run_time = $3 WHERE agent_id = $1")
+        .prepare_cached(
+            "UPDATE agents SET run_status = $2, run_time = $3, run_applied = $4 WHERE agent_id = $1",
+        )
         .await?;
-    let updates = runs.iter().map(|(agent, (run, at))| {
+    let updates = runs.iter().map(|(agent, (run, at, applied))| {
         let (tx, update, status) = (tx, &update, run.status.as_str());
-        async move { tx.execute(update, &[agent, &status, at]).await }
+        async move { tx.execute(update, &[agent, &status, at, applied]).await }
     });
     try_join_all(updates).await?;
     let agents: Vec<Uuid> = runs.keys().copied().collect();
@@ -219,7 +226,7 @@ async fn record_runs(
     )
     .await?;
     let mut columns: ResourceColumns<'_> = Default::default();
-    for (agent, (run, _)) in runs {
+    for (agent, (run, _, _)) in runs {
         for r in &run.resources {
             columns.0.push(*agent);
             columns.1.push(&r.resource_id);
@@ -240,7 +247,7 @@ async fn record_runs(
     }
     let mut deltas: std::collections::BTreeMap<(i64, &'static str), i64> = Default::default();
     let mut days: std::collections::BTreeMap<i64, Vec<(Uuid, &'static str)>> = Default::default();
-    for (agent, (run, at)) in runs {
+    for (agent, (run, at, _)) in runs {
         days.entry(crate::storage::day_of(*at))
             .or_default()
             .push((*agent, run.status.as_str()));

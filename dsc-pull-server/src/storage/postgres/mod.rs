@@ -169,6 +169,21 @@ impl Shared {
         self.cache.replace_agents(agents);
         self.cache.replace_checksums(checksums);
         self.cache.replace_tag_names(tags);
+        self.reload_rollouts().await
+    }
+
+    /// Reads the rollouts serving candidates into the cache.
+    async fn reload_rollouts(&self) -> StorageResult<()> {
+        let client = self.client().await?;
+        let rows: Vec<Vec<crate::storage::accounts::SqlValue>> = client
+            .query(crate::storage::rollouts::LIVE_QUERY, &[])
+            .await
+            .map_err(pg_error)?
+            .iter()
+            .map(|r| (0..r.len()).map(|i| queries::pg_value(r, i)).collect())
+            .collect();
+        self.cache
+            .replace_rollouts(crate::storage::rollouts::live_from_rows(&rows));
         Ok(())
     }
 
@@ -208,6 +223,7 @@ impl Shared {
                 .tag_names(tag)
                 .await
                 .map(|n| self.cache.set_tag_names(tag, n)),
+            Change::Rollouts => self.reload_rollouts().await,
             Change::Configuration(name_key) => self.content_checksums(name_key).await.map(|sums| {
                 for (kind, checksum) in sums {
                     self.cache.set_checksum(kind, name_key.clone(), checksum);
@@ -446,7 +462,7 @@ fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     l.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-const REPORT_COLUMNS: &str = "id, agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body";
+const REPORT_COLUMNS: &str = "id, agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, applied";
 
 fn report_from_row(r: &Row) -> StoredReport {
     StoredReport {
@@ -468,6 +484,7 @@ fn report_from_row(r: &Row) -> StoredReport {
             first_error: r.get(14),
             run: None,
             once_per_job: false,
+            applied: r.get(16),
         },
         body: Bytes::from(r.get::<_, Vec<u8>>(15)),
     }

@@ -7,7 +7,8 @@
 //!
 //! - `agent <uuid>`: the agent's view is read again (or dropped when it is gone);
 //! - `config <lowercased name>`: the configuration's checksum is read again;
-//! - `tag <tag>`: the tag's configuration names are read again.
+//! - `tag <tag>`: the tag's configuration names are read again;
+//! - `rollouts -`: the rollouts serving candidates are read again.
 //!
 //! Notifications sent while the connection was down are lost, so after every (re)connection
 //! the listener reloads the whole cache before it trusts it again.
@@ -26,6 +27,8 @@ pub enum Change {
     Configuration(String),
     /// A tag's configuration names changed.
     Tag(String),
+    /// A rollout changed: every replica reads the live rollouts again.
+    Rollouts,
 }
 
 impl Change {
@@ -34,6 +37,7 @@ impl Change {
             Change::Agent(id) => format!("agent {id}"),
             Change::Configuration(name_key) => format!("config {name_key}"),
             Change::Tag(tag) => format!("tag {tag}"),
+            Change::Rollouts => "rollouts -".to_string(),
         }
     }
 
@@ -42,6 +46,7 @@ impl Change {
             ("agent", id) => Uuid::parse_str(id).ok().map(Change::Agent),
             ("config", name) => Some(Change::Configuration(name.to_string())),
             ("tag", tag) => Some(Change::Tag(tag.to_string())),
+            ("rollouts", _) => Some(Change::Rollouts),
             _ => None,
         }
     }

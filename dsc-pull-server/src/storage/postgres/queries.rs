@@ -389,6 +389,27 @@ impl Storage for PgStorage {
         self.shared.cache.package_checksum(name)
     }
 
+    fn rollout(&self, kind: &str, name: &str) -> Option<Arc<dsc_core::pull::rollout::Rollout>> {
+        self.shared.cache.rollout(kind, name)
+    }
+
+    async fn rollouts_changed(&self) -> StorageResult<()> {
+        self.shared.reload_rollouts().await?;
+        let client = self.client().await?;
+        client
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&notify::CHANNEL, &Change::Rollouts.payload()],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    fn members(&self, name: &str, traek_agents: bool) -> Vec<crate::storage::rollouts::Member> {
+        self.shared.cache.members(name, traek_agents)
+    }
+
     async fn delete_content(&self, key: &ContentKey) -> StorageResult<bool> {
         let (kind, name_key, version, _) = content_columns(key);
         let mut client = self.client().await?;
@@ -677,7 +698,7 @@ fn pg_param(
     }
 }
 
-fn pg_value(row: &Row, i: usize) -> SqlValue {
+pub(super) fn pg_value(row: &Row, i: usize) -> SqlValue {
     use tokio_postgres::types::Type;
     let ty = row.columns()[i].type_().clone();
     match ty {

@@ -129,6 +129,11 @@ CREATE UNIQUE INDEX reports_once ON reports (agent_id, unique_job) WHERE unique_
     (8, crate::storage::notifications::SCHEMA),
     (9, crate::storage::accounts::OIDC_SCHEMA),
     (10, crate::storage::versions::SCHEMA),
+    (11, crate::storage::rollouts::SCHEMA),
+    (
+        12,
+        "ALTER TABLE reports ADD COLUMN applied TEXT; ALTER TABLE agents ADD COLUMN run_applied TEXT;",
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -85,6 +85,8 @@ impl SqliteStorage {
             .map_err(err)?;
         conn.execute_batch(crate::storage::versions::SCHEMA)
             .map_err(err)?;
+        conn.execute_batch(crate::storage::rollouts::SCHEMA)
+            .map_err(err)?;
         writer::add_missing_columns(&conn).map_err(err)?;
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS agents_by_run ON agents(run_status, run_time);",
@@ -296,6 +298,7 @@ fn report_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredReport> {
             first_error: r.get(14)?,
             run: None,
             once_per_job: false,
+            applied: r.get(16)?,
         },
         body: Bytes::from(body),
     })
@@ -316,7 +319,7 @@ fn content_from_row(r: &rusqlite::Row<'_>, modules: bool) -> rusqlite::Result<Co
     })
 }
 
-const REPORT_COLUMNS: &str = "id, agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body";
+const REPORT_COLUMNS: &str = "id, agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, applied";
 
 #[async_trait]
 impl Storage for SqliteStorage {
@@ -552,6 +555,20 @@ impl Storage for SqliteStorage {
 
     fn package_checksum(&self, name: &str) -> Option<String> {
         self.cache.package_checksum(name)
+    }
+
+    fn rollout(&self, kind: &str, name: &str) -> Option<Arc<dsc_core::pull::rollout::Rollout>> {
+        self.cache.rollout(kind, name)
+    }
+
+    async fn rollouts_changed(&self) -> StorageResult<()> {
+        let live = self.rollouts().live().await?;
+        self.cache.replace_rollouts(live);
+        Ok(())
+    }
+
+    fn members(&self, name: &str, traek_agents: bool) -> Vec<crate::storage::rollouts::Member> {
+        self.cache.members(name, traek_agents)
     }
 
     async fn delete_content(&self, key: &ContentKey) -> StorageResult<bool> {

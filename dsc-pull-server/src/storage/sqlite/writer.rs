@@ -148,6 +148,8 @@ pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("agents", "pin_not_after", "TEXT"),
     ("api_tokens", "parent_id", "TEXT"),
     ("reports", "unique_job", "TEXT"),
+    ("reports", "applied", "TEXT"),
+    ("agents", "run_applied", "TEXT"),
 ];
 
 /// Indexes over [`ADDED_COLUMNS`], created once the columns exist. A report with a
@@ -461,8 +463,8 @@ fn insert_report(
     let agent = agent_id.to_string();
     let unique_job = s.unique_job().map(|j| j.to_string());
     let inserted = tx.prepare_cached(
-            "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, unique_job)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+            "INSERT INTO reports (agent_id, job_id, received_at, operation_type, refresh_mode, status, node_name, ip_address, start_time, end_time, start_unix, end_unix, error_count, first_error, body, unique_job, applied)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -482,6 +484,7 @@ fn insert_report(
             s.first_error,
             body.as_ref(),
             unique_job,
+            s.applied,
         ])?;
     if inserted == 0 {
         // Already stored: the first copy stands, and the node's state is not counted twice.
@@ -498,7 +501,13 @@ fn insert_report(
         .execute(params![agent_id.to_string(), status, received_at])?;
     }
     if let Some(run) = &s.run {
-        record_run(tx, &agent_id.to_string(), run, received_at)?;
+        record_run(
+            tx,
+            &agent_id.to_string(),
+            run,
+            received_at,
+            s.applied.as_deref(),
+        )?;
     }
     Ok(WriteOutcome::Id(id))
 }
@@ -641,10 +650,13 @@ fn record_run(
     agent: &str,
     run: &dsc_core::pull::compliance::RunCompliance,
     received_at: i64,
+    applied: Option<&str>,
 ) -> rusqlite::Result<()> {
     let status = run.status.as_str();
-    tx.prepare_cached("UPDATE agents SET run_status = ?2, run_time = ?3 WHERE agent_id = ?1")?
-        .execute(params![agent, status, received_at])?;
+    tx.prepare_cached(
+        "UPDATE agents SET run_status = ?2, run_time = ?3, run_applied = ?4 WHERE agent_id = ?1",
+    )?
+    .execute(params![agent, status, received_at, applied])?;
     tx.prepare_cached("DELETE FROM node_resources WHERE agent_id = ?1")?
         .execute(params![agent])?;
     let mut insert = tx.prepare_cached(
