@@ -1143,7 +1143,15 @@ fn every_publish_is_a_version_and_an_old_one_can_be_restored(backend: Backend) {
         "refused restores are audited too: {restores:?}"
     );
 
-    // Retention keeps the newest 20 and the current one; pruning collects the rest's bytes.
+    // Retention keeps the newest 20, the current one and what some node runs (version 4,
+    // downloaded now); pruning collects the rest's bytes.
+    let node = s.client(new_agent());
+    node.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    assert_eq!(node.get_configuration("Web").unwrap().bytes, mofs[0]);
     for i in 0..25 {
         let mof = utf16_mof(&format!("instance of MSFT_Many{i} {{}};"));
         s.admin("PUT", "/api/v1/configurations/Web", Some(&mof));
@@ -1157,7 +1165,16 @@ fn every_publish_is_a_version_and_an_old_one_can_be_restored(backend: Backend) {
         .iter()
         .map(|v| v["version"].as_i64().unwrap())
         .collect();
-    assert_eq!(kept, (10..=29).rev().collect::<Vec<i64>>());
+    // Version 1 has version 4's bytes, so the node runs both.
+    let mut expected: Vec<i64> = (10..=29).rev().collect();
+    expected.extend([4, 1]);
+    assert_eq!(kept, expected);
+    let (st, _) = s.admin(
+        "POST",
+        "/api/v1/configurations/Web/versions/4/restore",
+        None,
+    );
+    assert_eq!(st, 200, "what a node runs is restorable");
     let (st, _) = s.admin(
         "POST",
         "/api/v1/configurations/Web/versions/29/restore",

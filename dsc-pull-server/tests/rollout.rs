@@ -379,3 +379,77 @@ fn bad_plans_and_moves_are_refused_with_the_reason() {
         404
     );
 }
+
+/// The answer every replica gives a node now, the same from each within 2 s.
+fn same_answer_everywhere(r: &[Server], n: &Lcm) -> NodeStatus {
+    let start = Instant::now();
+    loop {
+        let answers: Vec<NodeStatus> = r
+            .iter()
+            .map(|s| {
+                s.client(n.agent)
+                    .get_dsc_action(&action(&[(None, &n.checksum)]))
+                    .unwrap()
+                    .node_status
+            })
+            .collect();
+        if answers.iter().all(|a| *a == answers[0]) {
+            return answers[0];
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "replicas disagree about {}: {answers:?}",
+            n.agent
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn on_postgresql_one_replica_drives_the_rollout_and_every_replica_serves_each_node_alike() {
+    let store = Backend::Postgres.provision();
+    let tmp = tempfile::tempdir().unwrap();
+    let r: Vec<Server> = (0..3)
+        .map(|i| Server::start_with(&tmp.path().join(format!("r{i}")), store.clone(), &[]))
+        .collect();
+    let (st, _) = r[0].admin(
+        "POST",
+        "/api/v1/keys",
+        Some(json!({"key": KEY}).to_string().as_bytes()),
+    );
+    assert_eq!(st, 201);
+    let mut nodes = fleet(&r[1]);
+    start(&r[2], &mut nodes);
+    for ring in 1..=3 {
+        for (i, n) in nodes.iter_mut().enumerate() {
+            let s = &r[i % 3];
+            let answer = same_answer_everywhere(&r, n);
+            let before = n.checksum.clone();
+            n.cycle(&s.client(n.agent), true);
+            assert_eq!(
+                answer == NodeStatus::GetConfiguration,
+                before != n.checksum,
+                "ring {ring}: a node is told to download exactly when its version changes"
+            );
+            assert_eq!(same_answer_everywhere(&r, n), NodeStatus::Ok);
+        }
+        let reached = on(&nodes, 2).iter().filter(|b| **b).count();
+        assert_eq!(reached, [2, 5, 10][ring - 1], "ring {ring}");
+        if ring < 3 {
+            wait_for(&r[ring % 3], "the next ring", |v| v["ring"] == ring + 1);
+        }
+    }
+    let v = wait_for(&r[1], "the end", |v| v["state"] == "done");
+    assert_eq!(v["current"], sum(&mof(2)));
+    let steps = audit_actions(&r[0]);
+    let count = |a: &str| steps.iter().filter(|s| s.0 == a).count();
+    assert_eq!(
+        (
+            count("rollout.advance"),
+            count("rollout.done"),
+            count("rollout.start")
+        ),
+        (2, 1, 1),
+        "driven once: {steps:?}"
+    );
+}

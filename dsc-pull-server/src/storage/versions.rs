@@ -1,7 +1,8 @@
 //! Published versions of configurations and packages: every publish that changes the content
 //! is an immutable, numbered version (checksum, size, who, when, where from, a message), kept
 //! over [`Sql`] for both backends. Blobs a version names are never collected while the version
-//! is kept; retention keeps the newest [`KEEP_VERSIONS`] of each and always the current one.
+//! is kept; retention keeps the newest [`KEEP_VERSIONS`] of each and always the current one,
+//! a rollout's candidate and every version some node runs.
 
 use super::accounts::{Sql, SqlValue};
 use super::{ContentKey, StorageError, StorageResult, content_columns};
@@ -193,7 +194,8 @@ impl Versions<'_> {
     }
 
     /// Forgets all but the newest [`KEEP_VERSIONS`] versions of every configuration and
-    /// package, never one whose content is served now; their blobs are then collected with
+    /// package, never one whose content is current, the candidate of a rollout in progress,
+    /// or what some node was last given (and so runs); their blobs are then collected with
     /// the other unreferenced ones. Returns how many were forgotten.
     pub async fn prune(&self) -> StorageResult<u64> {
         self.0
@@ -202,7 +204,12 @@ impl Versions<'_> {
                      SELECT MAX(v.version) FROM content_versions v \
                      WHERE v.kind = content_versions.kind AND v.name_key = content_versions.name_key) - $1 \
                  AND NOT EXISTS (SELECT 1 FROM content c WHERE c.kind = content_versions.kind \
-                     AND c.name_key = content_versions.name_key AND c.checksum = content_versions.checksum)",
+                     AND c.name_key = content_versions.name_key AND c.checksum = content_versions.checksum) \
+                 AND NOT EXISTS (SELECT 1 FROM agent_content a WHERE a.checksum = content_versions.checksum \
+                     AND a.kind = content_versions.kind AND a.name_key = content_versions.name_key) \
+                 AND NOT EXISTS (SELECT 1 FROM rollouts r WHERE r.candidate_checksum = content_versions.checksum \
+                     AND r.kind = content_versions.kind AND r.name_key = content_versions.name_key \
+                     AND r.state IN ('active', 'halted'))",
                 vec![KEEP_VERSIONS.into()],
             )
             .await
