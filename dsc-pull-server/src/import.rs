@@ -111,6 +111,23 @@ async fn import_dir(
                 continue;
             }
         };
+        let live = storage
+            .rollouts()
+            .get(&key)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|r| r.rollout)
+            .filter(|r| r.state.is_live());
+        if let Some(r) = live {
+            report.skipped.push((
+                file.display().to_string(),
+                format!(
+                    "a rollout of version {} is in progress: promote or abort it first",
+                    r.candidate_version
+                ),
+            ));
+            continue;
+        }
         let Some(bytes) = read_verified(&file, report)? else {
             continue;
         };

@@ -89,14 +89,16 @@ async fn audit_step(app: &App, actor: &str, key: &ContentKey, step: &Step) {
 pub async fn put_plan(app: &App, key: &ContentKey, body: &[u8]) -> ServiceResult<Value> {
     let plan = Plan::parse(body).map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let existing = app.storage.rollouts().get(key).await?;
-    if let Some(r) = existing.as_ref().and_then(|r| r.rollout.as_ref()) {
-        if r.state.is_live() {
-            return Err(ServiceError::Conflict(format!(
-                "a rollout of version {} is {}: promote or abort it before changing the plan",
-                r.candidate_version,
-                r.state.as_str()
-            )));
-        }
+    if let Some(r) = existing
+        .as_ref()
+        .and_then(|r| r.rollout.as_ref())
+        .filter(|r| r.state.is_live())
+    {
+        return Err(ServiceError::Conflict(format!(
+            "a rollout of version {} is {}: promote or abort it before changing the plan",
+            r.candidate_version,
+            r.state.as_str()
+        )));
     }
     let written = app
         .storage
@@ -130,10 +132,9 @@ pub async fn put_candidate(
             "the candidate is the same as the current version".into(),
         ));
     }
-    if let Some(r) = rec.rollout.as_ref().filter(|r| r.state.is_live()) {
-        if r.candidate == meta.checksum {
-            return status(app, &key).await;
-        }
+    let live = rec.rollout.as_ref().filter(|r| r.state.is_live());
+    if live.is_some_and(|r| r.candidate == meta.checksum) {
+        return status(app, &key).await;
     }
     let now = now_unix();
     let versions = app.storage.versions();

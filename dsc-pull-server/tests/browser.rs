@@ -163,3 +163,110 @@ fn the_dashboard_works_in_a_browser_for_each_role() {
     b.screenshot("overview-phone");
     b.logout();
 }
+
+#[test]
+fn an_operator_plans_uploads_a_candidate_compares_aborts_and_restores_in_a_browser() {
+    let s = Server::start();
+    let body =
+        json!({"name": "otto", "role": "operator", "password": "dashboard-password"}).to_string();
+    assert_eq!(
+        s.admin("POST", "/api/v1/users", Some(body.as_bytes())).0,
+        201
+    );
+    let v1 = "instance of MSFT_Motd\n{\n  Text = \"hello\";\n};\n";
+    assert_eq!(
+        s.admin("PUT", "/api/v1/configurations/Web", Some(v1.as_bytes()))
+            .0,
+        200
+    );
+    let canary = Uuid::new_v4();
+    let node = s.client(canary);
+    node.register(
+        KEY,
+        &registration(Rmt::ConfigurationRepository, Some(&["Web"])),
+    )
+    .unwrap();
+    let tags = json!(["canary"]).to_string();
+    let path = format!("/api/v1/nodes/{canary}/tags");
+    assert_eq!(s.admin("PUT", &path, Some(tags.as_bytes())).0, 200);
+    let base = format!("http://{}", s.addr);
+    let b = Browser::start();
+    b.login(&base, "otto");
+
+    // The plan form offers an example plan; saving it shows the plan with no rollout yet.
+    b.go(&format!("{base}/ui/content/configuration/Web"));
+    assert!(b.text("main").contains("No rollout plan"));
+    b.click("form[action='/ui/content/rollout/plan'] button");
+    b.wait_for("rollout%20plan%20saved");
+    assert_eq!(b.text("dd.rollout-state"), "planned");
+
+    // A candidate uploaded through the content page, with the candidate box ticked.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("Web.mof");
+    std::fs::write(
+        &file,
+        "instance of MSFT_Motd\n{\n  Text = \"hello, world\";\n};\n",
+    )
+    .unwrap();
+    b.go(&format!("{base}/ui/content"));
+    b.type_into("form[enctype] input[name=name]", "Web");
+    b.send_keys("form[enctype] input[name=file]", file.to_str().unwrap());
+    b.type_into("form[enctype] input[name=message]", "friendlier motd");
+    b.click("form[enctype] input[name=candidate]");
+    b.click("form[enctype] button");
+    b.wait_for("ring%201%20gets%20it");
+    b.go(&format!("{base}/ui/content/configuration/Web"));
+    assert_eq!(b.text("dd.rollout-state"), "active");
+    let rings = b.text("main table");
+    assert!(rings.contains("tag canary"), "{rings}");
+    assert!(b.text("main").contains("2 (candidate)"));
+
+    // The canary downloads it; its page says which version it was given.
+    let answer = node.get_dsc_action(&action(&[(None, "")])).unwrap();
+    assert_eq!(
+        answer.node_status,
+        dsc_core::pull::messages::NodeStatus::GetConfiguration
+    );
+    assert!(
+        node.get_configuration("Web")
+            .unwrap()
+            .bytes
+            .ends_with(b"world\";\n};\n")
+    );
+    b.go(&format!("{base}/ui/nodes/{canary}"));
+    assert!(
+        b.text("dd.given").contains("Web: version 2"),
+        "{}",
+        b.text("dd.given")
+    );
+
+    // The line diff between the versions, then an abort: the canary is back on version 1.
+    b.go(&format!("{base}/ui/content/configuration/Web?from=1&to=2"));
+    assert!(b.text("pre.diff").contains("+  Text = \"hello, world\";"));
+    b.click("form[action='/ui/content/rollout/abort'] button");
+    b.wait_for("ring%201");
+    assert_eq!(b.text("dd.rollout-state"), "aborted");
+    let sum2 = dsc_core::pull::checksum::sha256_hex(
+        "instance of MSFT_Motd\n{\n  Text = \"hello, world\";\n};\n".as_bytes(),
+    );
+    let answer = node.get_dsc_action(&action(&[(None, &sum2)])).unwrap();
+    assert_eq!(
+        answer.node_status,
+        dsc_core::pull::messages::NodeStatus::GetConfiguration,
+        "back to the current version"
+    );
+
+    // A newer version is published, and version 2 restored from the versions table.
+    let v3 = "instance of MSFT_Motd\n{\n  Text = \"bye\";\n};\n";
+    assert_eq!(
+        s.admin("PUT", "/api/v1/configurations/Web", Some(v3.as_bytes()))
+            .0,
+        200
+    );
+    b.go(&format!("{base}/ui/content/configuration/Web"));
+    b.click("form[action='/ui/content/restore']:has(input[name=version][value='2']) button");
+    b.wait_for("%29");
+    let (_, v) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
+    assert_eq!(v["versions"][0]["origin"], "restore of version 2", "{v}");
+    assert_eq!(v["versions"][0]["current"], true);
+}

@@ -244,6 +244,17 @@ fn form_action(rest: &[&str], form: &Form) -> Option<(Action, String, String)> {
             content_target(form),
             "/ui/content".into(),
         ),
+        ["content", "rollout", mv] => (
+            match *mv {
+                "plan" => Action::RolloutPlan,
+                "promote" => Action::RolloutPromote,
+                "resume" => Action::RolloutResume,
+                "abort" => Action::RolloutAbort,
+                _ => return None,
+            },
+            content_target(form),
+            format!("/ui/content/{}/{}", form.get("kind"), form.get("name")),
+        ),
         ["content", "restore"] => (
             Action::ContentRestore,
             format!("{} version {}", content_target(form), form.get("version")),
@@ -355,6 +366,17 @@ async fn perform_content(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> S
                 )
                 .filter(|m| !m.is_empty()),
             };
+            if form.get("candidate") == "true" {
+                let by = crate::storage::versions::Publisher {
+                    origin: "dashboard (candidate)".into(),
+                    ..by
+                };
+                crate::rollout::put_candidate(app, key, bytes, &by).await?;
+                return Ok(Done::shown(format!(
+                    "uploaded {} as the candidate: ring 1 gets it",
+                    target()
+                )));
+            }
             service::put_content(app, key, bytes, &by).await?;
             Ok(Done::shown(format!("uploaded {}", target())))
         }
@@ -374,6 +396,21 @@ async fn perform_content(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> S
                 meta.checksum
             )))
         }
+        ["content", "rollout", mv] => {
+            let key = content_key(form).map_err(ServiceError::Invalid)?;
+            if *mv == "plan" {
+                crate::rollout::put_plan(app, &key, form.get("plan").as_bytes()).await?;
+                return Ok(Done::shown("rollout plan saved"));
+            }
+            let m = crate::rollout::Move::parse(mv)
+                .ok_or_else(|| ServiceError::NotFound("no such form".into()))?;
+            let status = crate::rollout::act(app, &key, m, &v.principal.actor()).await?;
+            Ok(Done::shown(format!(
+                "rollout {}: ring {}",
+                status["state"].as_str().unwrap_or(""),
+                status["ring"]
+            )))
+        }
         _ => Err(ServiceError::NotFound("no such form".into())),
     }
 }
@@ -391,7 +428,7 @@ async fn perform(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> ServiceRe
             service::set_tags(app, agent(id)?, form.list("tags")).await?;
             Ok(Done::shown("tags saved"))
         }
-        ["content", _] => perform_content(app, v, rest, form).await,
+        ["content", ..] => perform_content(app, v, rest, form).await,
         ["keys", "add"] => {
             let given = form.get("key").trim();
             let new = NewKey {

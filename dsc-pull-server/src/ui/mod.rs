@@ -15,6 +15,7 @@ mod actions;
 pub mod form;
 mod notifications;
 mod pages;
+mod rollout;
 mod sso;
 mod versions;
 

@@ -382,6 +382,7 @@ async fn node(app: &App, v: &Viewer, req: &Request<Incoming>, id: &str) -> Resp 
         .map(|r| r.errors)
         .unwrap_or_default();
     let title = node.node_name.clone().unwrap_or_else(|| agent.to_string());
+    let given = super::rollout::given(app, agent, &node.configurations).await;
     let body = html! {
         h1 { (title) " " (badge(node.status)) }
         (notice(req))
@@ -395,6 +396,7 @@ async fn node(app: &App, v: &Viewer, req: &Request<Incoming>, id: &str) -> Resp 
             dt { "Registered names" } dd { (node.registered_names.join(", ")) }
             dt { "Assigned names" } dd { (node.assigned_names.clone().map(|a| a.join(", ")).unwrap_or_else(|| "none (tags or registered names apply)".into())) }
             dt { "Gets" } dd { (node.configurations.join(", ")) }
+            dt { "Version given" } dd.given { (given) }
             dt { "Tags" } dd { (node.tags.join(", ")) }
             dt { "Last seen" } dd { (when(node.last_seen)) }
             dt { "Latest run" } dd { (when(node.run_time)) }
@@ -449,12 +451,13 @@ fn node_results(
         div.empty { "No report yet." }
     } @else {
         div.table { table {
-            thead { tr { th { "Received" } th { "Operation" } th { "Status" } th { "Report" } } }
+            thead { tr { th { "Received" } th { "Operation" } th { "Status" } th { "Applied" } th { "Report" } } }
             tbody { @for r in reports {
                 tr {
                     td { (when(Some(r.received_at))) }
                     td { (r.summary.operation_type.clone().unwrap_or_default()) }
                     td { (r.summary.status.clone().unwrap_or_else(|| "(start)".into())) }
+                    td.mono { @if let Some(a) = &r.summary.applied { (a.get(..16).unwrap_or(a)) "…" } }
                     td { details { summary { "JSON" } pre { (pretty(&r.body)) } } }
                 }
             } }
@@ -527,6 +530,7 @@ async fn content(app: &App, v: &Viewer, req: &Request<Incoming>) -> Resp {
                 label { "Version (modules)" input name="version"; }
                 label { "File" input type="file" name="file" required; }
                 label { "Message (optional)" input name="message" maxlength="500"; }
+                label.check { input type="checkbox" name="candidate" value="true"; " candidate (staged rollout under the plan)" }
                 button type="submit" { "Upload" }
             }
         }

@@ -91,6 +91,7 @@ pub async fn page(app: &App, v: &Viewer, req: &Request<Incoming>, kind: &str, na
         }
         _ => None,
     };
+    let rollout = super::rollout::section(app, v, kind, name).await;
     let body = html! {
         h1 { (kind) " " (name) }
         (notice(req))
@@ -99,6 +100,8 @@ pub async fn page(app: &App, v: &Viewer, req: &Request<Incoming>, kind: &str, na
             Some(Err(e)) => div.error { (e) },
             None => {},
         }
+        (rollout)
+        h2 { "Versions" }
         (versions_table(v, kind, name, &versions))
         p { a href="/ui/content" { "All content" } }
     };
@@ -113,7 +116,7 @@ fn versions_table(v: &Viewer, kind: &str, name: &str, versions: &[Version]) -> M
             thead { tr { th { "Version" } th { "Checksum" } th { "Size" } th { "When" } th { "Who" } th { "From" } th { "Message" } th {} } }
             tbody { @for x in versions {
                 tr {
-                    td { (x.version) @if x.current { " (current)" } }
+                    td { (x.version) @if x.current { " (current)" } @if x.candidate { " (candidate)" } }
                     td.mono { (x.checksum.get(..16).unwrap_or(&x.checksum)) "…" }
                     td { (x.size) } td { (when(Some(x.created_at))) } td { (x.actor) } td { (x.origin) }
                     td { (x.message.clone().unwrap_or_default()) }

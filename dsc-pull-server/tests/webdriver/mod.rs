@@ -134,6 +134,16 @@ impl Browser {
         );
     }
 
+    /// Types without clearing first (a file input takes the path of the file to upload).
+    pub fn send_keys(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        );
+    }
+
     pub fn click(&self, css: &str) {
         let id = self.find(css);
         self.cmd("POST", &format!("/element/{id}/click"), json!({}));
