@@ -935,3 +935,97 @@ fn the_server_refuses_a_package_named_for_another_configuration() {
     let o = f.run(&["server", "publish-package", "Db", db.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+impl Fleet {
+    /// An admin API call with the admin token: (status, JSON answer).
+    fn api(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Value) {
+        let base = format!("{}://localhost:{}", self.scheme(), self.port);
+        let client = dsc_core::pull::client::PullClient::new(&base, uuid::Uuid::nil());
+        let auth = format!("Bearer {TOKEN}");
+        let r = client
+            .request(method, path, &[("Authorization", &auth)], body)
+            .unwrap();
+        (
+            r.status,
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+        )
+    }
+
+    fn agent_id(&self, state: &str) -> String {
+        let settings: Value =
+            serde_json::from_slice(&std::fs::read(self.path(state).join("agent.json")).unwrap())
+                .unwrap();
+        settings["agentId"].as_str().unwrap().to_string()
+    }
+
+    /// Polls the package's rollout until `check` holds (at most 20 s).
+    fn rollout_until(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let (st, v) = self.api("GET", "/api/v1/packages/Web/rollout", None);
+            assert_eq!(st, 200, "{v}");
+            if check(&v) {
+                return v;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "{what}: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn a_package_candidate_reaches_the_tagged_agent_first_then_every_agent() {
+    let f = Fleet::new();
+    f.publish(
+        "Web",
+        &f.package("v1.dscpkg", &[("a.txt", "one")], Some("trusted"), 0.0),
+    );
+    for a in ["a1", "a2", "a3"] {
+        f.register(a, "Web", "apply");
+        let (code, v) = f.cycle(a);
+        assert_eq!(code, 0, "{v}");
+    }
+    let canary = f.agent_id("a1");
+    let (st, v) = f.api(
+        "PUT",
+        &format!("/api/v1/nodes/{canary}/tags"),
+        Some(br#"["canary"]"#),
+    );
+    assert_eq!(st, 200, "{v}");
+    let plan = br#"{"rings": [{"tag": "canary"}, {"percent": 100}], "soak": "0s", "maxFailedPercent": 0, "minReportedPercent": 100}"#;
+    assert_eq!(
+        f.api("PUT", "/api/v1/packages/Web/rollout", Some(plan)).0,
+        200
+    );
+    let v2 =
+        std::fs::read(f.package("v2.dscpkg", &[("a.txt", "two")], Some("trusted"), 0.0)).unwrap();
+    let (st, v) = f.api("PUT", "/api/v1/packages/Web?candidate=true", Some(&v2));
+    assert_eq!(st, 200, "{v}");
+    let candidate = v["candidate"]["checksum"].as_str().unwrap().to_string();
+
+    let (_, other) = f.cycle("a2");
+    assert_eq!(other["newPackage"], false, "ring 2 waits: {other}");
+    let (code, first) = f.cycle("a1");
+    assert_eq!((code, &first["newPackage"]), (0, &json!(true)), "{first}");
+    assert_eq!(f.managed("a.txt").as_deref(), Some("two"));
+    f.rollout_until("ring 2", |v| v["ring"] == 2);
+    for a in ["a2", "a3"] {
+        let (code, v) = f.cycle(a);
+        assert_eq!((code, &v["newPackage"]), (0, &json!(true)), "{v}");
+    }
+    let done = f.rollout_until("done", |v| v["state"] == "done");
+    assert_eq!(done["current"], candidate.as_str());
+    // The agent's latest report names the version it applied.
+    let (_, reports) = f.api(
+        "GET",
+        &format!("/api/v1/reports?agent={}", f.agent_id("a3")),
+        None,
+    );
+    let last = reports["reports"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["applied"], candidate.as_str(), "{last}");
+}
