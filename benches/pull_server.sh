@@ -6,7 +6,9 @@
 # 1. GetDscAction with 10,000 registered agents (wrk, 64 connections) against a minimal hyper
 #    hello-world server built and measured in the same run: throughput ratio and p99.
 # 2. SendReport ingest on SQLite: acknowledged reports per second (wrk, 64 connections).
-# 3. 100,000 agents and 1,000,000 stored reports: server RSS, and GET /api/v1/nodes?limit=100.
+# 3. GetDscAction with a staged rollout in progress against without one (same server, runs
+#    interleaved), and the evaluation of a 10,000-node ring (benches/rollout_ring.py).
+# 4. 100,000 agents and 1,000,000 stored reports: server RSS, and GET /api/v1/nodes?limit=100.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -48,13 +50,28 @@ echo "GetDscAction:               $A req/s  p99 $(grep ' 99%' "$WORK/action.txt"
 python3 -c "print(f'GetDscAction / hello-world (same requests) = {$A/$HS:.2f}; / hello-world (bare GET) = {$A/$H:.2f}')"
 
 echo "== 2. SendReport ingest (SQLite, synchronous=FULL), 64 connections, ${SECS}s"
-before=$(curl -s "http://127.0.0.1:18081/metrics" | awk '/^traek_reports_stored/ {print $2}')
+before=$(curl -s "http://127.0.0.1:18081/metrics" | awk '/^traek_reports_ingested_total/ {print $2}')
 AGENTS_FILE="$WORK/agents10k.txt" wrk -t2 -c64 -d${SECS}s --latency -s benches/wrk/send_report.lua http://127.0.0.1:18081 >"$WORK/report.txt"
-after=$(curl -s "http://127.0.0.1:18081/metrics" | awk '/^traek_reports_stored/ {print $2}')
+after=$(curl -s "http://127.0.0.1:18081/metrics" | awk '/^traek_reports_ingested_total/ {print $2}')
 echo "SendReport:   $(rps "$WORK/report.txt") acknowledged req/s  p99 $(grep ' 99%' "$WORK/report.txt" | awk '{print $2}')  ($(extra "$WORK/report.txt"))"
 python3 -c "print(f'reports stored during the run: {int(float($after) - float($before))} ({(float($after) - float($before))/$SECS:.0f}/s)')"
 
-echo "== 3. 100,000 agents, 1,000,000 reports"
+echo "== 3. GetDscAction with a staged rollout in progress, same server, ${SECS}s each"
+# Without, with (rings of 10 % and 100 %: every request computes the node's ring), without again.
+api() { curl -s -o /dev/null -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN" --data-binary "${3:-}" "http://127.0.0.1:18081/api/v1/configurations/BenchConfig$2"; }
+action_rps() { AGENTS_FILE="$WORK/agents10k.txt" wrk -t2 -c64 -d${SECS}s -s benches/wrk/get_dsc_action.lua http://127.0.0.1:18081 >"$WORK/$1.txt"; rps "$WORK/$1.txt"; }
+R0=$(action_rps plain0)
+[ "$(api PUT /rollout '{"rings":[{"percent":10},{"percent":100}],"soak":"1h"}')" = 200 ] || { echo "plan refused"; exit 1; }
+[ "$(api PUT '?candidate=true' 'instance of MSFT_BenchCandidate {};')" = 200 ] || { echo "candidate refused"; exit 1; }
+R1=$(action_rps rollout)
+[ "$(api POST /rollout/abort)" = 200 ] || { echo "abort refused"; exit 1; }
+R2=$(action_rps plain1)
+echo "GetDscAction without a rollout: $R0 and $R2 req/s; with one: $R1 req/s ($(extra "$WORK/rollout.txt"))"
+python3 -c "print(f'with a rollout / without = {$R1/(($R0+$R2)/2):.3f}')"
+echo "-- a ring of 10,000 nodes, every node on the candidate and reported"
+python3 benches/rollout_ring.py http://127.0.0.1:18081 $TOKEN "$WORK/agents10k.txt"
+
+echo "== 4. 100,000 agents, 1,000,000 reports"
 $T/examples/bench_seed "$WORK/a100k" 100000 1000000 "$WORK/agents100k.txt"
 start_server "$WORK/a100k" 18082
 AGENTS_FILE="$WORK/agents100k.txt" wrk -t2 -c64 -d${SECS}s -s benches/wrk/get_dsc_action.lua http://127.0.0.1:18082 >"$WORK/action100k.txt"

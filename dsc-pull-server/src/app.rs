@@ -58,7 +58,15 @@ async fn dispatch(app: &Arc<App>, peer: &Peer, req: Request<Incoming>) -> (&'sta
         "/readyz" => {
             let ping = tokio::time::timeout(READY_WAIT, app.storage.ping()).await;
             return match ping {
-                Ok(Ok(())) => ("readyz", respond(StatusCode::OK, "text/plain", "ready\n")),
+                Ok(Ok(())) => {
+                    // Failing git sources are told, but do not make the server unready.
+                    let mut body = String::from("ready\n");
+                    for line in crate::sources::failing(app).await {
+                        body.push_str(&line.replace(['\r', '\n'], " "));
+                        body.push('\n');
+                    }
+                    ("readyz", respond(StatusCode::OK, "text/plain", body))
+                }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "readiness check failed");
                     let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable");
@@ -151,6 +159,7 @@ pub async fn serve(
         tokio::spawn(crate::notify::sweep_loop(Arc::clone(&app))),
         tokio::spawn(crate::notify::delivery_loop(Arc::clone(&app))),
         tokio::spawn(crate::rollout::driver_loop(Arc::clone(&app))),
+        tokio::spawn(crate::sources::poll_loop(Arc::clone(&app))),
     ];
     loop {
         tokio::select! {

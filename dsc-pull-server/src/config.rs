@@ -52,6 +52,58 @@ pub struct ServerConfig {
     pub oidc: Option<OidcSettings>,
     /// Local accounts (user name and password) may sign in.
     pub local_accounts: bool,
+    /// The Git source `--content-git` names (kept as the source `default`).
+    pub content_git: Option<dsc_core::pull::source::Source>,
+}
+
+/// `--content-git` and its companions, from flags, environment or the file.
+#[derive(Debug, Default, Clone)]
+pub struct GitOptions {
+    pub url: Option<String>,
+    pub branch: Option<String>,
+    pub path: Option<String>,
+    pub interval: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+impl GitOptions {
+    fn or(self, other: GitOptions) -> GitOptions {
+        GitOptions {
+            url: self.url.or(other.url),
+            branch: self.branch.or(other.branch),
+            path: self.path.or(other.path),
+            interval: self.interval.or(other.interval),
+            token_file: self.token_file.or(other.token_file),
+        }
+    }
+
+    /// The checked source, if a URL is given; the token is read from its file.
+    fn resolve(self) -> Result<Option<dsc_core::pull::source::Source>, String> {
+        let Some(url) = self.url.filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        let token = self
+            .token_file
+            .map(|p| {
+                std::fs::read_to_string(&p)
+                    .map(|t| t.trim().to_string())
+                    .map_err(|e| format!("reading --content-git-token-file {}: {e}", p.display()))
+            })
+            .transpose()?;
+        dsc_core::pull::source::SourceBody {
+            url,
+            branch: self.branch,
+            path: self.path,
+            interval: self.interval,
+            token,
+            username: None,
+            candidates: false,
+            delete_removed: false,
+        }
+        .check()
+        .map(Some)
+        .map_err(|e| format!("--content-git: {e}"))
+    }
 }
 
 /// Single sign-on settings (`--oidc-*`).
@@ -230,9 +282,25 @@ pub struct FileConfig {
     pub oidc_role_claim: Option<String>,
     pub oidc_roles: Option<Vec<String>>,
     pub local_accounts: Option<bool>,
+    pub content_git: Option<String>,
+    pub content_git_branch: Option<String>,
+    pub content_git_path: Option<String>,
+    pub content_git_interval: Option<String>,
+    pub content_git_token_file: Option<PathBuf>,
 }
 
 impl FileConfig {
+    /// The file's `content-git*` keys (taken out of it).
+    fn git_options(&mut self) -> GitOptions {
+        GitOptions {
+            url: self.content_git.take(),
+            branch: self.content_git_branch.take(),
+            path: self.content_git_path.take(),
+            interval: self.content_git_interval.take(),
+            token_file: self.content_git_token_file.take(),
+        }
+    }
+
     /// The file's `oidc-*` keys (taken out of it).
     fn oidc_options(&mut self) -> OidcOptions {
         OidcOptions {
@@ -277,6 +345,7 @@ pub struct Overrides {
     pub public_url: Option<String>,
     pub oidc: OidcOptions,
     pub local_accounts: Option<bool>,
+    pub content_git: GitOptions,
 }
 
 /// Checks `--public-url` (`http://` or `https://` and a host, no query or fragment) and drops
@@ -379,6 +448,7 @@ impl ServerConfig {
     pub fn resolve(mut file: FileConfig, o: Overrides) -> Result<Self, String> {
         let local_accounts = o.local_accounts.or(file.local_accounts);
         let (oidc, local_accounts) = sign_in(o.oidc, file.oidc_options(), local_accounts)?;
+        let content_git = o.content_git.or(file.git_options()).resolve()?;
         let data_dir = o
             .data_dir
             .or(file.data_dir)
@@ -468,6 +538,7 @@ impl ServerConfig {
             public_url,
             oidc,
             local_accounts,
+            content_git,
         })
     }
 

@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod retention;
 pub mod rollout;
 pub mod service;
+pub mod sources;
 pub mod state;
 pub mod storage;
 pub mod tls;

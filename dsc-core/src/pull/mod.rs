@@ -17,6 +17,7 @@ pub mod path;
 pub mod policy;
 pub mod rollout;
 pub mod signin;
+pub mod source;
 
 /// The protocol version header value sent and expected on every request and response.
 pub const PROTOCOL_VERSION: &str = "2.0";

@@ -75,6 +75,11 @@ pub enum Action {
     /// Adding a notification rule (its URL and secret reach outside; only an admin).
     NotificationAdd,
     NotificationRemove,
+    /// Adding or changing a Git source (its URL and token reach outside; only an admin).
+    SourcePut,
+    SourceRemove,
+    /// Looking at a Git source now.
+    SourceSync,
     /// A request that matches nothing: only an admin gets as far as being told so.
     Unknown,
 }
@@ -87,9 +92,12 @@ impl Action {
             Read | TokenCreate | TokenRevoke => Role::Viewer,
             ReadConfiguration | ContentPut | ContentDelete | ContentRestore | RolloutPlan
             | RolloutPromote | RolloutResume | RolloutAbort | NodeAssign | NodeUnassign
-            | NodeTags | NodeUnregister | TagConfigurations | ReportsPrune => Role::Operator,
+            | NodeTags | NodeUnregister | TagConfigurations | ReportsPrune | SourceSync => {
+                Role::Operator
+            }
             ReadSecrets | NodeUnpin | KeyAdd | KeysReload | KeyRevoke | UserAdd | UserRemove
-            | UserPassword | NotificationAdd | NotificationRemove | Unknown => Role::Admin,
+            | UserPassword | NotificationAdd | NotificationRemove | SourcePut | SourceRemove
+            | Unknown => Role::Admin,
         }
     }
 
@@ -122,6 +130,9 @@ impl Action {
             TokenRevoke => "token.revoke",
             NotificationAdd => "notification.add",
             NotificationRemove => "notification.remove",
+            SourcePut => "source.put",
+            SourceRemove => "source.remove",
+            SourceSync => "source.sync",
             Unknown => "unknown",
         })
     }

@@ -8,6 +8,7 @@ mod accounts;
 mod content;
 mod nodes;
 mod notifications;
+mod sources;
 
 use crate::auth::{self, Action, Principal, Via};
 use crate::http::{
@@ -160,6 +161,9 @@ fn policy(method: &Method, seg: &[&str]) -> (Action, String) {
         (&Method::PUT, ["users", n, "password"]) => (Action::UserPassword, n.to_string()),
         (&Method::POST, ["tokens"]) => (Action::TokenCreate, String::new()),
         (&Method::POST, ["notifications"]) => (Action::NotificationAdd, String::new()),
+        (&Method::PUT, ["sources", n]) => (Action::SourcePut, n.to_string()),
+        (&Method::DELETE, ["sources", n]) => (Action::SourceRemove, n.to_string()),
+        (&Method::POST, ["sources", n, "sync"]) => (Action::SourceSync, n.to_string()),
         (&Method::DELETE, ["notifications", n]) => (Action::NotificationRemove, n.to_string()),
         (&Method::DELETE, ["tokens", id]) => (Action::TokenRevoke, id.to_string()),
         (m, _) => (Action::Unknown, format!("{m} {}", seg.join("/"))),
@@ -270,6 +274,7 @@ async fn route(
         }
         ["keys"] if req.method() == Method::POST => return add_key(app, req).await,
         ["notifications", ..] => return notifications::route(app, req, seg).await,
+        ["sources", ..] => return (sources::route(app, req, seg).await, None),
         _ => {}
     }
     (other_routes(app, principal, req, seg, &path).await, None)

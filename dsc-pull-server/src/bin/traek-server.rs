@@ -148,6 +148,24 @@ struct ServeArgs {
     /// Whether local accounts (user name and password) may sign in [default: true].
     #[arg(long, global = true, env = "TRAEK_LOCAL_ACCOUNTS")]
     local_accounts: Option<bool>,
+    /// Publish content from this Git repository (https://, ssh://, file:// or user@host:path):
+    /// every *.mof (with *.mof.checksum if present), *.dscpkg and NAME_VERSION.zip module under
+    /// --content-git-path, one version per changed file per commit. Kept as the source
+    /// `default` (see /api/v1/sources).
+    #[arg(long, global = true, env = "TRAEK_CONTENT_GIT")]
+    content_git: Option<String>,
+    /// The branch to follow [default: main].
+    #[arg(long, global = true, env = "TRAEK_CONTENT_GIT_BRANCH")]
+    content_git_branch: Option<String>,
+    /// The folder inside the repository [default: the whole repository].
+    #[arg(long, global = true, env = "TRAEK_CONTENT_GIT_PATH")]
+    content_git_path: Option<String>,
+    /// How often to look for new commits, e.g. 30s, 5m (10 s to 1 day) [default: 1m].
+    #[arg(long, global = true, env = "TRAEK_CONTENT_GIT_INTERVAL")]
+    content_git_interval: Option<String>,
+    /// File holding a token for HTTPS (sent as the password of HTTP basic authentication).
+    #[arg(long, global = true, env = "TRAEK_CONTENT_GIT_TOKEN_FILE")]
+    content_git_token_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -230,6 +248,13 @@ fn overrides(o: &ServeArgs) -> Overrides {
             roles: o.oidc_roles.clone(),
         },
         local_accounts: o.local_accounts,
+        content_git: dsc_pull_server::config::GitOptions {
+            url: o.content_git.clone(),
+            branch: o.content_git_branch.clone(),
+            path: o.content_git_path.clone(),
+            interval: o.content_git_interval.clone(),
+            token_file: o.content_git_token_file.clone(),
+        },
     }
 }
 
@@ -493,6 +518,17 @@ async fn run(config: ServerConfig) -> Result<(), String> {
     eprintln!("  LCM ServerURL:      {public_url}/PSDSCPullServer.svc");
     eprintln!("  dashboard:          {public_url}/ui/");
     let oidc = single_sign_on(&config, &public_url)?;
+    if let Some(source) = &config.content_git {
+        storage
+            .sources()
+            .put("default", source, storage::now_unix())
+            .await
+            .map_err(|e| format!("keeping the --content-git source: {e}"))?;
+        eprintln!(
+            "  content from git:   {} (branch {}, folder '{}', every {} s; source 'default')",
+            source.url, source.branch, source.path, source.interval_secs
+        );
+    }
     match first_admin(&config, storage.as_ref()).await? {
         Some(file) => eprintln!(
             "  first sign-in:      user {FIRST_ADMIN}, password in {}",

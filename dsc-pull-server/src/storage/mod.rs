@@ -21,6 +21,7 @@ mod nodes;
 pub mod notifications;
 pub mod postgres;
 pub mod rollouts;
+pub mod sources;
 pub mod sqlite;
 pub mod versions;
 
@@ -388,6 +389,11 @@ pub trait Storage: Send + Sync + 'static {
     /// Rollout plans and rollouts, and the content each node was given.
     fn rollouts(&self) -> rollouts::Rollouts<'_> {
         rollouts::Rollouts(self.sql())
+    }
+
+    /// Git sources of content and what each last published.
+    fn sources(&self) -> sources::Sources<'_> {
+        sources::Sources(self.sql())
     }
 
     /// Notification rules, the outbox of deliveries and leases.

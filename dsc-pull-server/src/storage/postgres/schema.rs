@@ -134,6 +134,7 @@ CREATE UNIQUE INDEX reports_once ON reports (agent_id, unique_job) WHERE unique_
         12,
         "ALTER TABLE reports ADD COLUMN applied TEXT; ALTER TABLE agents ADD COLUMN run_applied TEXT;",
     ),
+    (13, crate::storage::sources::SCHEMA),
 ];
 
 /// The newest schema version this build knows.

@@ -87,6 +87,8 @@ impl SqliteStorage {
             .map_err(err)?;
         conn.execute_batch(crate::storage::rollouts::SCHEMA)
             .map_err(err)?;
+        conn.execute_batch(crate::storage::sources::SCHEMA)
+            .map_err(err)?;
         writer::add_missing_columns(&conn).map_err(err)?;
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS agents_by_run ON agents(run_status, run_time);",

@@ -1,0 +1,492 @@
+//! Content from Git at work: fetching a source's branch with the `git` binary into a bare
+//! repository under `DATA_DIR/git`, reading the commit's files under the source's folder, and
+//! publishing what changed, one version per changed file, with the commit and its author as the
+//! versions' origin. Which files are content and when a commit is refused is
+//! `dsc_core::pull::source`'s; publishing goes through `service` and `rollout` like any other.
+//!
+//! A commit is checked whole before anything of it is published: a bad file refuses the whole
+//! commit (the error is recorded and shown; the commit is not tried again, the next one is).
+//! One replica polls at a time (the `git-sources` lease). Nothing here stops the server: every
+//! failure is recorded on the source.
+
+use crate::service::ServiceError;
+use crate::state::App;
+use crate::storage::now_unix;
+use crate::storage::sources::Stored;
+use crate::storage::versions::Publisher;
+use dsc_core::pull::api::ContentKey;
+use dsc_core::pull::source::{Item, commit_items, key_text};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the poller looks for sources that are due.
+pub const POLL_EVERY: Duration = Duration::from_secs(5);
+/// The lease that lets one replica poll.
+pub const LEASE: &str = "git-sources";
+/// The longest a git command may run.
+const GIT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The most content files a commit may hold.
+const MAX_FILES: usize = 1000;
+
+/// What one look at a source did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Synced {
+    /// The branch has not moved (or its commit was refused before).
+    Unchanged,
+    /// A commit was published: how many items were published and deleted.
+    Published {
+        commit: String,
+        published: usize,
+        deleted: usize,
+    },
+}
+
+/// Runs git with a clean environment: no prompts, no system or user configuration, the token
+/// (if any) as an HTTP header given through the environment (never on the command line, which
+/// other local users can read).
+async fn git(repo: &Path, source: &Stored, args: &[&str]) -> Result<Vec<u8>, String> {
+    let mut cmd = tokio::process::Command::new("git");
+    cmd.arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            "protocol.ext.allow=never",
+            "-c",
+            "core.hooksPath=/dev/null",
+        ])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", repo)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_ASKPASS", "/bin/false")
+        .env(
+            "GIT_SSH_COMMAND",
+            "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+        )
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(token) = &source.source.token {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{token}", source.source.username));
+        cmd.env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env(
+                "GIT_CONFIG_VALUE_0",
+                format!("Authorization: Basic {basic}"),
+            );
+    }
+    let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| format!("git {} took longer than {GIT_TIMEOUT:?}", args[0]))?
+        .map_err(|e| format!("could not run git (is it installed?): {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let said = stderr.lines().filter(|l| !l.trim().is_empty()).last();
+        return Err(format!(
+            "git {} failed: {}",
+            args[0],
+            said.unwrap_or("no message").trim()
+        ));
+    }
+    Ok(out.stdout)
+}
+
+fn repo_dir(app: &App, name: &str) -> PathBuf {
+    let id = dsc_core::pull::checksum::sha256_hex(name.to_lowercase().as_bytes());
+    app.config.data_dir.join("git").join(&id[..16])
+}
+
+const REF: &str = "refs/traek/source";
+
+/// Fetches the branch's newest commit: `(commit, author, subject)`.
+async fn fetch(app: &App, s: &Stored) -> Result<(String, String, String), String> {
+    let repo = repo_dir(app, &s.name);
+    if !repo.join("HEAD").exists() {
+        std::fs::create_dir_all(&repo).map_err(|e| format!("creating {}: {e}", repo.display()))?;
+        git(&repo, s, &["init", "--bare", "--quiet"]).await?;
+    }
+    let refspec = format!("+refs/heads/{}:{REF}", s.source.branch);
+    git(
+        &repo,
+        s,
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--depth=1",
+            "--",
+            &s.source.url,
+            &refspec,
+        ],
+    )
+    .await?;
+    let log = git(
+        &repo,
+        s,
+        &["log", "-1", "--format=%H%x00%an <%ae>%x00%s", REF],
+    )
+    .await?;
+    let log = String::from_utf8_lossy(&log);
+    let mut parts = log.trim_end().splitn(3, '\0');
+    let commit = parts.next().unwrap_or_default().to_string();
+    let author = parts.next().unwrap_or_default().to_string();
+    let subject = parts.next().unwrap_or_default().to_string();
+    Ok((commit, author, subject))
+}
+
+/// The files of the fetched commit under the source's folder that are content (or checksums),
+/// with their bytes.
+async fn read_files(app: &App, s: &Stored) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let repo = repo_dir(app, &s.name);
+    let mut args = vec!["ls-tree", "-r", "-z", "--long", REF];
+    if !s.source.path.is_empty() {
+        args.extend(["--", &s.source.path]);
+    }
+    let listing = git(&repo, s, &args).await?;
+    let mut files = Vec::new();
+    for entry in listing.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        let entry = String::from_utf8_lossy(entry);
+        let Some((meta, path)) = entry.split_once('\t') else {
+            continue;
+        };
+        let fields: Vec<&str> = meta.split_whitespace().collect();
+        let [_, "blob", object, size] = fields.as_slice() else {
+            continue;
+        };
+        if dsc_core::pull::source::classify(&s.source.path, path).is_none() {
+            continue;
+        }
+        if files.len() >= MAX_FILES {
+            return Err(format!(
+                "the commit holds more than {MAX_FILES} content files"
+            ));
+        }
+        let size: usize = size.parse().unwrap_or(usize::MAX);
+        if size > app.config.max_upload_bytes {
+            return Err(format!(
+                "{path} is {size} bytes, more than --max-upload-bytes ({})",
+                app.config.max_upload_bytes
+            ));
+        }
+        let bytes = git(&repo, s, &["cat-file", "blob", object]).await?;
+        files.push((path.to_string(), bytes));
+    }
+    Ok(files)
+}
+
+fn content_name(key: &ContentKey) -> String {
+    match key {
+        ContentKey::Configuration { name } | ContentKey::Package { name } => name.clone(),
+        ContentKey::Module { name, version } => format!("{name} {version}"),
+    }
+}
+
+/// Checks every item before anything is published: content checks, and what a rollout allows.
+async fn check_items(
+    app: &App,
+    s: &Stored,
+    items: &BTreeMap<String, Item>,
+    bytes: &BTreeMap<String, bytes::Bytes>,
+) -> Result<(), String> {
+    for (k, item) in items {
+        let body = bytes.get(k).cloned().unwrap_or_default();
+        let fail = |e: ServiceError| format!("{}: {}", item.path, e.message());
+        crate::service::check_content(&item.key, &body)
+            .await
+            .map_err(fail)?;
+        if matches!(item.key, ContentKey::Module { .. }) {
+            continue;
+        }
+        let rec = app
+            .storage
+            .rollouts()
+            .get(&item.key)
+            .await
+            .map_err(|e| e.to_string())?;
+        let live = rec
+            .as_ref()
+            .and_then(|r| r.rollout.as_ref())
+            .filter(|r| r.state.is_live());
+        let current = app
+            .storage
+            .content_meta(&item.key)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|m| m.checksum);
+        if current.as_deref() == Some(item.checksum.as_str()) {
+            continue;
+        }
+        if s.source.candidates && rec.is_none() {
+            return Err(format!(
+                "{}: {} has no rollout plan, and this source publishes candidates",
+                item.path,
+                content_name(&item.key)
+            ));
+        }
+        if let Some(r) = live.filter(|_| !s.source.candidates) {
+            return Err(format!(
+                "{}: a rollout of version {} of {} is in progress: promote or abort it first",
+                item.path,
+                r.candidate_version,
+                content_name(&item.key)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Publishes the items whose content differs from what is stored, then deletes what the last
+/// commit had and this one has not (when the source says so). `(published, deleted)`.
+async fn publish(
+    app: &App,
+    s: &Stored,
+    items: &BTreeMap<String, Item>,
+    mut bytes: BTreeMap<String, bytes::Bytes>,
+    by: &Publisher,
+) -> Result<(usize, usize), String> {
+    let mut published = 0;
+    for (k, item) in items {
+        let current = app
+            .storage
+            .content_meta(&item.key)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|m| m.checksum);
+        let candidate = app
+            .storage
+            .rollout(kind_text(&item.key), &content_name(&item.key))
+            .map(|r| r.candidate.clone());
+        if current.as_deref() == Some(item.checksum.as_str())
+            || candidate.as_deref() == Some(item.checksum.as_str())
+        {
+            continue;
+        }
+        let body = bytes.remove(k).unwrap_or_default();
+        let key = item.key.clone();
+        let done = if s.source.candidates && !matches!(key, ContentKey::Module { .. }) {
+            crate::rollout::put_candidate(app, key, body, by)
+                .await
+                .map(|_| ())
+        } else {
+            crate::service::put_content(app, key, body, by)
+                .await
+                .map(|_| ())
+        };
+        done.map_err(|e| format!("{}: {}", item.path, e.message()))?;
+        published += 1;
+    }
+    let mut deleted = 0;
+    if s.source.delete_removed {
+        for gone in s.files.keys().filter(|k| !items.contains_key(*k)) {
+            let Some(key) = key_of_text(gone) else {
+                continue;
+            };
+            match crate::service::delete_content(app, key).await {
+                Ok(()) => deleted += 1,
+                Err(ServiceError::NotFound(_)) => {}
+                Err(e) => return Err(format!("deleting {gone}: {}", e.message())),
+            }
+        }
+    }
+    Ok((published, deleted))
+}
+
+fn kind_text(key: &ContentKey) -> &'static str {
+    match key {
+        ContentKey::Package { .. } => "package",
+        _ => "configuration",
+    }
+}
+
+/// The content key a [`key_text`] names (names in lower case, as stored keys compare).
+fn key_of_text(text: &str) -> Option<ContentKey> {
+    let mut parts = text.splitn(3, '/');
+    Some(match (parts.next()?, parts.next()?, parts.next()) {
+        ("configuration", name, None) => ContentKey::Configuration { name: name.into() },
+        ("package", name, None) => ContentKey::Package { name: name.into() },
+        ("module", name, Some(version)) => ContentKey::Module {
+            name: name.into(),
+            version: version.into(),
+        },
+        _ => return None,
+    })
+}
+
+/// Records an error on the source and returns it.
+async fn failed(
+    app: &App,
+    name: &str,
+    e: String,
+    commit: Option<String>,
+) -> Result<Synced, String> {
+    let sources = app.storage.sources();
+    if let Err(se) = sources
+        .failed(name, &e, commit.as_deref(), now_unix())
+        .await
+    {
+        tracing::warn!(error = %se, "recording a git source's error failed");
+    }
+    tracing::warn!(source = name, error = %e, "git source");
+    Err(e)
+}
+
+/// Looks at a source once: fetches, and publishes a new commit if it passes its checks.
+/// Every failure is recorded on the source and returned.
+pub async fn sync(app: &App, name: &str) -> Result<Synced, String> {
+    let sources = app.storage.sources();
+    let Some(s) = sources.get(name).await.map_err(|e| e.to_string())? else {
+        return Err(format!("no source '{name}'"));
+    };
+    let now = now_unix();
+    let record = |e: String, commit: Option<String>| failed(app, name, e, commit);
+    let (commit, author, subject) = match fetch(app, &s).await {
+        Ok(c) => c,
+        Err(e) => return record(e, None).await,
+    };
+    if s.last_commit.as_deref() == Some(commit.as_str())
+        || s.error_commit.as_deref() == Some(commit.as_str())
+    {
+        sources
+            .checked(name, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(Synced::Unchanged);
+    }
+    let short = commit.get(..12).unwrap_or(&commit).to_string();
+    let files = match read_files(app, &s).await {
+        Ok(f) => f,
+        Err(e) => return record(format!("commit {short}: {e}"), Some(commit)).await,
+    };
+    let items = match commit_items(&s.source.path, &files) {
+        Ok(i) => i,
+        Err(e) => return record(format!("commit {short}: {e}"), Some(commit)).await,
+    };
+    let mut bytes: BTreeMap<String, bytes::Bytes> = BTreeMap::new();
+    for (path, body) in files {
+        if let Some(dsc_core::pull::source::FileKind::Content(key)) =
+            dsc_core::pull::source::classify(&s.source.path, &path)
+        {
+            bytes.insert(key_text(&key), bytes::Bytes::from(body));
+        }
+    }
+    if let Err(e) = check_items(app, &s, &items, &bytes).await {
+        return record(format!("commit {short}: {e}"), Some(commit)).await;
+    }
+    let by = Publisher {
+        actor: format!("git {}", s.name),
+        origin: format!("git {short} by {author}"),
+        message: Some(subject.chars().take(500).collect()).filter(|m: &String| !m.is_empty()),
+    };
+    let (published, deleted) = match publish(app, &s, &items, bytes, &by).await {
+        Ok(n) => n,
+        // Not about the commit: the next look tries it again.
+        Err(e) => return record(format!("commit {short}: {e}"), None).await,
+    };
+    let files = items
+        .iter()
+        .map(|(k, i)| (k.clone(), i.checksum.clone()))
+        .collect();
+    sources
+        .synced(name, &commit, &author, &files, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(source = name, commit = %short, published, deleted, "published a git commit");
+    Ok(Synced::Published {
+        commit,
+        published,
+        deleted,
+    })
+}
+
+/// Looks at every source that is due, on the replica that holds the lease, until aborted.
+pub async fn poll_loop(app: Arc<App>) {
+    let mut tick = tokio::time::interval(POLL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ttl = i64::try_from(POLL_EVERY.as_millis()).unwrap_or(5000) * 3;
+    loop {
+        tick.tick().await;
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        match app
+            .storage
+            .notifications()
+            .take_lease(LEASE, &app.notifier.replica, now_ms, ttl)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "git sources: taking the lease failed");
+                continue;
+            }
+        }
+        let Ok(list) = app.storage.sources().list().await else {
+            continue;
+        };
+        let now = now_unix();
+        for s in list {
+            let every = i64::try_from(s.source.interval_secs).unwrap_or(60);
+            if s.last_checked_at.is_none_or(|at| now - at >= every) {
+                // The error is recorded on the source; the poller goes on with the next.
+                let _ = sync(&app, &s.name).await;
+            }
+        }
+    }
+}
+
+/// The sources whose last look failed, as `/readyz` lists them (the server stays ready).
+pub async fn failing(app: &App) -> Vec<String> {
+    app.storage
+        .sources()
+        .list()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| {
+            s.last_error
+                .map(|e| format!("git source {}: {}", s.name, e))
+        })
+        .collect()
+}
+
+/// Adds or replaces a source from its JSON body (admin only: its token reaches outside);
+/// the source as stored (never its token).
+pub async fn put(app: &App, name: &str, body: &[u8]) -> crate::service::ServiceResult<Stored> {
+    dsc_core::pull::path::check_name("source name", name)
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let parsed: dsc_core::pull::source::SourceBody = serde_json::from_slice(body).map_err(|e| {
+        ServiceError::Invalid(format!(
+            "expected {{\"url\", \"branch\", \"path\", \"interval\", \"token\", \"username\", \"candidates\", \"deleteRemoved\"}}: {e}"
+        ))
+    })?;
+    let source = parsed
+        .check()
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let sources = app.storage.sources();
+    let existing = sources.list().await?;
+    let known = existing.iter().any(|s| s.name.eq_ignore_ascii_case(name));
+    if !known && existing.len() >= crate::storage::sources::MAX_SOURCES {
+        return Err(ServiceError::Conflict(format!(
+            "a server keeps at most {} sources",
+            crate::storage::sources::MAX_SOURCES
+        )));
+    }
+    sources.put(name, &source, now_unix()).await?;
+    sources
+        .get(name)
+        .await?
+        .ok_or_else(|| ServiceError::Internal("the source was not stored".into()))
+}
+
+/// Removes a source (what it published stays).
+pub async fn remove(app: &App, name: &str) -> crate::service::ServiceResult<()> {
+    if !app.storage.sources().remove(name).await? {
+        return Err(ServiceError::NotFound(format!("no source named '{name}'")));
+    }
+    let _ = std::fs::remove_dir_all(repo_dir(app, name));
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! Content from Git, against real repositories the tests make: a bare repository served over
+//! smart HTTP by `git http-backend` (behind basic authentication) and over `file://`. Commits
+//! add, change and remove MOFs; a commit whose checksum file disagrees is refused whole.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A working repository and the bare one it pushes to.
+struct Repo {
+    work: PathBuf,
+    bare: PathBuf,
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Ada Admin")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Ada Admin")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Repo {
+    fn new(root: &Path) -> Repo {
+        let bare = root.join("repos/dsc.git");
+        let work = root.join("work");
+        std::fs::create_dir_all(&bare).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        git(
+            &bare,
+            &["init", "--bare", "--quiet", "--initial-branch=main"],
+        );
+        git(&work, &["init", "--quiet", "--initial-branch=main"]);
+        Repo { work, bare }
+    }
+
+    /// Writes (`Some`) or removes (`None`) files, commits with `message` and pushes; the
+    /// commit id.
+    fn commit(&self, files: &[(&str, Option<&[u8]>)], message: &str) -> String {
+        for (path, content) in files {
+            let p = self.work.join(path);
+            match content {
+                Some(bytes) => {
+                    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                    std::fs::write(&p, bytes).unwrap();
+                }
+                None => std::fs::remove_file(&p).unwrap(),
+            }
+        }
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["commit", "--quiet", "-m", message]);
+        let bare = self.bare.display().to_string();
+        git(&self.work, &["push", "--quiet", &bare, "main"]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+}
+
+fn mof(text: &str) -> Vec<u8> {
+    format!("instance of MSFT_Motd {{ Text = \"{text}\"; }};").into_bytes()
+}
+
+fn checksum(bytes: &[u8]) -> Vec<u8> {
+    dsc_core::pull::checksum::sha256_hex(bytes).into_bytes()
+}
+
+/// `git http-backend` over HTTP with basic authentication (password `token`).
+struct HttpGit {
+    child: Child,
+    port: u16,
+}
+
+impl HttpGit {
+    fn start(root: &Path, token: &str) -> HttpGit {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/git/http_backend.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(root.join("repos"))
+            .arg(token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().strip_prefix("port ").unwrap().parse().unwrap();
+        HttpGit { child, port }
+    }
+}
+
+impl Drop for HttpGit {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sync(s: &Server, name: &str) -> Value {
+    let (st, v) = s.admin("POST", &format!("/api/v1/sources/{name}/sync"), None);
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+fn versions(s: &Server, name: &str) -> Vec<Value> {
+    let (st, v) = s.admin(
+        "GET",
+        &format!("/api/v1/configurations/{name}/versions"),
+        None,
+    );
+    if st == 404 {
+        return Vec::new();
+    }
+    assert_eq!(st, 200, "{v}");
+    v["versions"].as_array().unwrap().clone()
+}
+
+fn served(s: &Server, name: &str) -> Option<Vec<u8>> {
+    let c =
+        dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), uuid::Uuid::nil());
+    let auth = format!("Bearer {TOKEN}");
+    let r = c
+        .request(
+            "GET",
+            &format!("/api/v1/configurations/{name}"),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .unwrap();
+    (r.status == 200).then_some(r.body)
+}
+
+fn readyz(s: &Server) -> String {
+    let c =
+        dsc_core::pull::client::PullClient::new(&format!("http://{}", s.addr), uuid::Uuid::nil());
+    let r = c.request("GET", "/readyz", &[], None).unwrap();
+    assert_eq!(
+        r.status, 200,
+        "a failing source does not make the server unready"
+    );
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+#[test]
+fn a_git_source_over_http_publishes_each_commit_and_refuses_a_bad_one_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::new(tmp.path());
+    let http = HttpGit::start(tmp.path(), "s3cret-token");
+    let web1 = mof("one");
+    let c1 = repo.commit(
+        &[
+            ("dsc/Web.mof", Some(&web1)),
+            ("dsc/Web.mof.checksum", Some(&checksum(&web1))),
+            ("dsc/Db.mof", Some(&mof("db"))),
+            ("README.md", Some(b"not content")),
+            ("Other.mof", Some(&mof("outside the folder"))),
+        ],
+        "add web and db",
+    );
+    let s = Server::start();
+    let source = json!({
+        "url": format!("http://127.0.0.1:{}/dsc.git", http.port),
+        "branch": "main", "path": "dsc", "interval": "1h", "token": "s3cret-token"
+    });
+    let (st, v) = s.admin(
+        "PUT",
+        "/api/v1/sources/ops",
+        Some(source.to_string().as_bytes()),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["hasToken"], true);
+    assert!(v.get("token").is_none(), "the token is never shown: {v}");
+
+    // Commit 1 adds two configurations; files outside the folder and other files are ignored.
+    let v = sync(&s, "ops");
+    assert_eq!(v["lastCommit"], c1.as_str(), "{v}");
+    assert_eq!(v["lastError"], Value::Null);
+    assert_eq!(served(&s, "Web").unwrap(), web1);
+    assert!(served(&s, "Db").is_some() && served(&s, "Other").is_none());
+    let web = versions(&s, "Web");
+    assert_eq!(
+        web[0]["origin"],
+        format!("git {} by Ada Admin <ada@example.com>", &c1[..12])
+    );
+    assert_eq!(web[0]["message"], "add web and db");
+    assert_eq!(web[0]["actor"], "git ops");
+
+    // Commit 2 changes Web only: one new version of Web, none of Db.
+    let web2 = mof("two");
+    let c2 = repo.commit(
+        &[
+            ("dsc/Web.mof", Some(&web2)),
+            ("dsc/Web.mof.checksum", Some(&checksum(&web2))),
+        ],
+        "friendlier web",
+    );
+    assert_eq!(sync(&s, "ops")["lastCommit"], c2.as_str());
+    assert_eq!(versions(&s, "Web").len(), 2);
+    assert_eq!(versions(&s, "Db").len(), 1);
+    // Nothing new: no new version.
+    sync(&s, "ops");
+    assert_eq!(versions(&s, "Web").len(), 2);
+
+    // Commit 3 removes Db from Git: it stays on the server (the source does not delete).
+    let c3 = repo.commit(&[("dsc/Db.mof", None)], "retire db");
+    assert_eq!(sync(&s, "ops")["lastCommit"], c3.as_str());
+    assert!(served(&s, "Db").is_some());
+
+    // Commit 4 changes Web and a new Api, but Web's checksum file is stale: nothing of it is
+    // published, the error names the file, /readyz tells it, the server stays ready.
+    let c4 = repo.commit(
+        &[
+            ("dsc/Web.mof", Some(&mof("three"))),
+            ("dsc/Api.mof", Some(&mof("api"))),
+        ],
+        "broken web",
+    );
+    let v = sync(&s, "ops");
+    assert_eq!(v["lastCommit"], c3.as_str(), "{v}");
+    let error = v["lastError"].as_str().unwrap();
+    assert!(
+        error.contains(&c4[..12])
+            && error.contains("dsc/Web.mof.checksum does not match dsc/Web.mof"),
+        "{error}"
+    );
+    assert_eq!(served(&s, "Web").unwrap(), web2);
+    assert!(
+        served(&s, "Api").is_none(),
+        "half a commit is never published"
+    );
+    assert!(
+        readyz(&s).contains("git source ops: commit"),
+        "{}",
+        readyz(&s)
+    );
+
+    // Commit 5 fixes it: both are published, the error is gone.
+    let web5 = mof("three");
+    let c5 = repo.commit(
+        &[("dsc/Web.mof.checksum", Some(&checksum(&web5)))],
+        "fix checksum",
+    );
+    let v = sync(&s, "ops");
+    assert_eq!(
+        (v["lastCommit"].as_str(), &v["lastError"]),
+        (Some(c5.as_str()), &Value::Null)
+    );
+    assert_eq!(served(&s, "Web").unwrap(), web5);
+    assert!(served(&s, "Api").is_some());
+    assert!(!readyz(&s).contains("git source"));
+
+    // A source that deletes what Git removed.
+    let with_delete = json!({
+        "url": format!("http://127.0.0.1:{}/dsc.git", http.port),
+        "path": "dsc", "interval": "1h", "deleteRemoved": true
+    });
+    let (st, v) = s.admin(
+        "PUT",
+        "/api/v1/sources/ops",
+        Some(with_delete.to_string().as_bytes()),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["hasToken"], true, "a token left out is kept");
+    repo.commit(&[("dsc/Api.mof", None)], "retire api");
+    sync(&s, "ops");
+    assert!(served(&s, "Api").is_none(), "deleted with deleteRemoved");
+
+    // Wrong credentials and an unreachable repository are errors on the source, not crashes.
+    let wrong = json!({"url": format!("http://127.0.0.1:{}/dsc.git", http.port), "token": "wrong"});
+    s.admin(
+        "PUT",
+        "/api/v1/sources/bad",
+        Some(wrong.to_string().as_bytes()),
+    );
+    let v = sync(&s, "bad");
+    assert!(
+        v["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("git fetch failed"),
+        "{v}"
+    );
+    let gone = json!({"url": "http://127.0.0.1:9/nothing.git"});
+    s.admin(
+        "PUT",
+        "/api/v1/sources/gone",
+        Some(gone.to_string().as_bytes()),
+    );
+    let v = sync(&s, "gone");
+    assert!(
+        v["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("git fetch failed"),
+        "{v}"
+    );
+    assert!(readyz(&s).contains("git source bad:"));
+    // Bad sources are refused with the reason.
+    for (body, says) in [
+        (
+            json!({"url": "https://u:p@example.com/x.git"}),
+            "no credentials",
+        ),
+        (json!({"url": "ftp://example.com/x"}), "not a https://"),
+        (
+            json!({"url": "https://example.com/x", "interval": "1s"}),
+            "between 10s",
+        ),
+        (
+            json!({"url": "https://example.com/x", "bogus": 1}),
+            "unknown field",
+        ),
+    ] {
+        let (st, v) = s.admin(
+            "PUT",
+            "/api/v1/sources/x",
+            Some(body.to_string().as_bytes()),
+        );
+        assert_eq!(st, 400, "{v}");
+        assert!(v["error"].as_str().unwrap().contains(says), "{says}: {v}");
+    }
+    let (_, audit) = s.admin("GET", "/api/v1/audit?action=source.put", None);
+    assert!(audit["entries"].as_array().unwrap().len() >= 4, "{audit}");
+    assert_eq!(s.admin("DELETE", "/api/v1/sources/bad", None).0, 204);
+    assert_eq!(s.admin("GET", "/api/v1/sources/bad", None).0, 404);
+}
+
+#[test]
+fn content_git_follows_a_file_repository_without_being_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::new(tmp.path());
+    repo.commit(&[("Web.mof", Some(&mof("one")))], "first");
+    let data = data_dir_with_key(tmp.path());
+    let url = format!("file://{}", repo.bare.display());
+    let s = Server::start_in(
+        &data,
+        &["--content-git", &url, "--content-git-interval", "10s"],
+    );
+    let wait = |what: &str, check: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !check() {
+            assert!(start.elapsed() < Duration::from_secs(30), "{what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait("the first commit is published", &|| {
+        served(&s, "Web") == Some(mof("one"))
+    });
+    repo.commit(&[("Web.mof", Some(&mof("two")))], "second");
+    wait("the next commit is published", &|| {
+        served(&s, "Web") == Some(mof("two"))
+    });
+    let (_, v) = s.admin("GET", "/api/v1/sources/default", None);
+    assert_eq!(v["url"], url.as_str(), "{v}");
+    assert_eq!(v["intervalSecs"], 10);
+}
