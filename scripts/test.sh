@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)   # script resources, replay.py
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)         # HTTPS client-certificate tests
+command -v git >/dev/null 2>&1 || need_apt+=(git)           # Git content sources (and their tests)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)   # test certificates
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)             # the C ABI test program
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)   # ... run under valgrind

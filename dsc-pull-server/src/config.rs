@@ -98,6 +98,7 @@ impl GitOptions {
             token,
             username: None,
             candidates: false,
+            plan: None,
             delete_removed: false,
         }
         .check()

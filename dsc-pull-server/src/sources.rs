@@ -86,7 +86,7 @@ async fn git(repo: &Path, source: &Stored, args: &[&str]) -> Result<Vec<u8>, Str
         .map_err(|e| format!("could not run git (is it installed?): {e}"))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let said = stderr.lines().filter(|l| !l.trim().is_empty()).last();
+        let said = stderr.lines().rev().find(|l| !l.trim().is_empty());
         return Err(format!(
             "git {} failed: {}",
             args[0],
@@ -221,9 +221,9 @@ async fn check_items(
         if current.as_deref() == Some(item.checksum.as_str()) {
             continue;
         }
-        if s.source.candidates && rec.is_none() {
+        if s.source.candidates && current.is_some() && rec.is_none() && s.source.plan.is_none() {
             return Err(format!(
-                "{}: {} has no rollout plan, and this source publishes candidates",
+                "{}: {} has no rollout plan, and this source publishes candidates without one",
                 item.path,
                 content_name(&item.key)
             ));
@@ -268,7 +268,10 @@ async fn publish(
         }
         let body = bytes.remove(k).unwrap_or_default();
         let key = item.key.clone();
-        let done = if s.source.candidates && !matches!(key, ContentKey::Module { .. }) {
+        let staged =
+            s.source.candidates && current.is_some() && !matches!(key, ContentKey::Module { .. });
+        let done = if staged {
+            give_plan(app, s, &key).await?;
             crate::rollout::put_candidate(app, key, body, by)
                 .await
                 .map(|_| ())
@@ -294,6 +297,26 @@ async fn publish(
         }
     }
     Ok((published, deleted))
+}
+
+/// Gives content that has no rollout plan the source's.
+async fn give_plan(app: &App, s: &Stored, key: &ContentKey) -> Result<(), String> {
+    let rollouts = app.storage.rollouts();
+    if rollouts
+        .get(key)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let Some(plan) = &s.source.plan else {
+        return Ok(());
+    };
+    crate::rollout::put_plan(app, key, plan.to_string().as_bytes())
+        .await
+        .map(|_| ())
+        .map_err(|e| e.message())
 }
 
 fn kind_text(key: &ContentKey) -> &'static str {

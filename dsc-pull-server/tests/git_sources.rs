@@ -372,3 +372,56 @@ fn content_git_follows_a_file_repository_without_being_asked() {
     assert_eq!(v["url"], url.as_str(), "{v}");
     assert_eq!(v["intervalSecs"], 10);
 }
+
+#[test]
+fn a_git_source_can_start_new_versions_as_candidates_under_its_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::new(tmp.path());
+    repo.commit(&[("Web.mof", Some(&mof("one")))], "first");
+    let s = Server::start();
+    let source = json!({
+        "url": format!("file://{}", repo.bare.display()),
+        "interval": "1h", "candidates": true,
+        "plan": {"rings": [{"percent": 100}], "soak": "0s"}
+    });
+    let (st, v) = s.admin(
+        "PUT",
+        "/api/v1/sources/staged",
+        Some(source.to_string().as_bytes()),
+    );
+    assert_eq!(st, 200, "{v}");
+    // A configuration with no current version is simply published.
+    sync(&s, "staged");
+    assert_eq!(served(&s, "Web"), Some(mof("one")));
+    // The next version is a candidate under the source's plan, and becomes current once its
+    // ring (no nodes here) has passed.
+    repo.commit(&[("Web.mof", Some(&mof("two")))], "second");
+    let v = sync(&s, "staged");
+    assert_eq!(v["lastError"], Value::Null, "{v}");
+    let (st, r) = s.admin("GET", "/api/v1/configurations/Web/rollout", None);
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["candidate"]["version"], 2, "{r}");
+    assert_eq!(r["plan"]["rings"][0]["percent"], 100.0);
+    let start = Instant::now();
+    while served(&s, "Web") != Some(mof("two")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never became current"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (st, v) = s.admin(
+        "PUT",
+        "/api/v1/sources/x",
+        Some(
+            json!({"url": "https://example.com/x", "plan": {"rings": []}, "candidates": true})
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("1 to 10 rings"),
+        "{v}"
+    );
+}

@@ -32,9 +32,13 @@ pub struct SourceBody {
     pub token: Option<String>,
     /// The user name sent with the token (default `git`).
     pub username: Option<String>,
-    /// Publish new versions as candidates under each configuration's rollout plan.
+    /// Publish new versions of configurations and packages that have a current version as
+    /// candidates, under each one's rollout plan.
     #[serde(default)]
     pub candidates: bool,
+    /// The rollout plan given to a configuration or package that has none when the source
+    /// publishes a candidate of it.
+    pub plan: Option<serde_json::Value>,
     /// Delete content whose file was removed from the repository (default: keep it).
     #[serde(default)]
     pub delete_removed: bool,
@@ -53,6 +57,8 @@ pub struct Source {
     pub token: Option<String>,
     pub username: String,
     pub candidates: bool,
+    /// A checked rollout plan (see [`SourceBody::plan`]).
+    pub plan: Option<serde_json::Value>,
     pub delete_removed: bool,
 }
 
@@ -173,7 +179,19 @@ impl SourceBody {
                 "the username must be 1 to 256 characters without ':'",
             ));
         }
+        let plan = match self.plan {
+            None | Some(serde_json::Value::Null) => None,
+            Some(p) => {
+                let checked = super::rollout::Plan::parse(p.to_string().as_bytes())
+                    .map_err(|e| refuse(e.to_string()))?;
+                Some(checked.to_json())
+            }
+        };
+        if plan.is_some() && !self.candidates {
+            return Err(refuse("a plan is used only with \"candidates\": true"));
+        }
         Ok(Source {
+            plan,
             url: self.url,
             branch,
             path,
@@ -314,6 +332,7 @@ mod tests {
             token: None,
             username: None,
             candidates: false,
+            plan: None,
             delete_removed: false,
         }
     }

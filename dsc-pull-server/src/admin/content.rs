@@ -46,71 +46,20 @@ pub(super) async fn route(
     seg: &[&str],
 ) -> Resp {
     let method = req.method().clone();
-    match (&method, seg) {
-        (&Method::GET, [kind @ ("configurations" | "packages"), name, "versions"]) => {
-            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
-            return crate::service::respond(
-                crate::service::versions(app, &key)
-                    .await
-                    .map(|v| json!({ "versions": v })),
-                StatusCode::OK,
-            );
+    // The routes under a configuration or package name (versions, rollout) check the name.
+    let bad_name = match seg {
+        ["configurations" | "packages", name, _, ..] => {
+            check_name("configuration name", name).err()
         }
-        (
-            &Method::POST,
-            [
-                kind @ ("configurations" | "packages"),
-                name,
-                "versions",
-                v,
-                "restore",
-            ],
-        ) => {
-            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
-            let Ok(version) = v.parse::<i64>() else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("'{v}' is not a version number"),
-                );
-            };
-            return crate::service::respond(
-                crate::service::restore(app, key, version, &principal.actor()).await,
-                StatusCode::OK,
-            );
-        }
-        (&Method::GET, [kind @ ("configurations" | "packages"), name, "rollout"]) => {
-            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
-            return crate::service::respond(
-                crate::rollout::status(app, &key).await,
-                StatusCode::OK,
-            );
-        }
-        (&Method::PUT, [kind @ ("configurations" | "packages"), name, "rollout"]) => {
-            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
-            let body = match read_body(req.into_body(), PLAN_BYTES, app.config.read_timeout).await {
-                Ok(b) => b,
-                Err(r) => return r,
-            };
-            return crate::service::respond(
-                crate::rollout::put_plan(app, &key, &body).await,
-                StatusCode::OK,
-            );
-        }
-        (&Method::POST, [kind @ ("configurations" | "packages"), name, "rollout", mv]) => {
-            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
-            let Some(mv) = crate::rollout::Move::parse(mv) else {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    format!("no rollout move '{mv}': use promote, resume or abort"),
-                );
-            };
-            return crate::service::respond(
-                crate::rollout::act(app, &key, mv, &principal.actor()).await,
-                StatusCode::OK,
-            );
-        }
-        _ => {}
+        _ => None,
+    };
+    if let Some(e) = bad_name {
+        return error(StatusCode::BAD_REQUEST, e.to_string());
     }
+    let req = match versions_and_rollout(app, principal, req, seg).await {
+        Ok(resp) => return resp,
+        Err(req) => req,
+    };
     match (method, seg) {
         (Method::GET, ["configurations"]) => {
             return list_content(app, ContentKind::Configuration).await;
@@ -141,6 +90,79 @@ pub(super) async fn route(
         },
         _ => not_found(),
     }
+}
+
+/// The routes under a configuration's or package's name: its versions and its rollout. The
+/// request back when it is none of them.
+async fn versions_and_rollout(
+    app: &Arc<App>,
+    principal: &Principal,
+    req: Request<Incoming>,
+    seg: &[&str],
+) -> Result<Resp, Request<Incoming>> {
+    let method = req.method().clone();
+    Ok(match (&method, seg) {
+        (&Method::GET, [kind @ ("configurations" | "packages"), name, "versions"]) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            crate::service::respond(
+                crate::service::versions(app, &key)
+                    .await
+                    .map(|v| json!({ "versions": v })),
+                StatusCode::OK,
+            )
+        }
+        (
+            &Method::POST,
+            [
+                kind @ ("configurations" | "packages"),
+                name,
+                "versions",
+                v,
+                "restore",
+            ],
+        ) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            let Ok(version) = v.parse::<i64>() else {
+                return Ok(error(
+                    StatusCode::BAD_REQUEST,
+                    format!("'{v}' is not a version number"),
+                ));
+            };
+            crate::service::respond(
+                crate::service::restore(app, key, version, &principal.actor()).await,
+                StatusCode::OK,
+            )
+        }
+        (&Method::GET, [kind @ ("configurations" | "packages"), name, "rollout"]) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            crate::service::respond(crate::rollout::status(app, &key).await, StatusCode::OK)
+        }
+        (&Method::PUT, [kind @ ("configurations" | "packages"), name, "rollout"]) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            let body = match read_body(req.into_body(), PLAN_BYTES, app.config.read_timeout).await {
+                Ok(b) => b,
+                Err(r) => return Ok(r),
+            };
+            crate::service::respond(
+                crate::rollout::put_plan(app, &key, &body).await,
+                StatusCode::OK,
+            )
+        }
+        (&Method::POST, [kind @ ("configurations" | "packages"), name, "rollout", mv]) => {
+            let key = content_key(&[kind, name]).unwrap_or_else(|| unreachable!("a kind"));
+            let Some(mv) = crate::rollout::Move::parse(mv) else {
+                return Ok(error(
+                    StatusCode::NOT_FOUND,
+                    format!("no rollout move '{mv}': use promote, resume or abort"),
+                ));
+            };
+            crate::service::respond(
+                crate::rollout::act(app, &key, mv, &principal.actor()).await,
+                StatusCode::OK,
+            )
+        }
+        _ => return Err(req),
+    })
 }
 
 async fn list_content(app: &Arc<App>, kind: ContentKind) -> Resp {

@@ -518,17 +518,7 @@ async fn run(config: ServerConfig) -> Result<(), String> {
     eprintln!("  LCM ServerURL:      {public_url}/PSDSCPullServer.svc");
     eprintln!("  dashboard:          {public_url}/ui/");
     let oidc = single_sign_on(&config, &public_url)?;
-    if let Some(source) = &config.content_git {
-        storage
-            .sources()
-            .put("default", source, storage::now_unix())
-            .await
-            .map_err(|e| format!("keeping the --content-git source: {e}"))?;
-        eprintln!(
-            "  content from git:   {} (branch {}, folder '{}', every {} s; source 'default')",
-            source.url, source.branch, source.path, source.interval_secs
-        );
-    }
+    keep_git_source(&config, storage.as_ref()).await?;
     match first_admin(&config, storage.as_ref()).await? {
         Some(file) => eprintln!(
             "  first sign-in:      user {FIRST_ADMIN}, password in {}",
@@ -578,6 +568,23 @@ const FIRST_ADMIN: &str = "admin";
 /// On a first start (no account at all, no single sign-on), makes an admin account named [`FIRST_ADMIN`] with a
 /// generated password, written to a 0600 file in the data directory, and audits it. `None`
 /// when accounts exist (or another replica made the account first).
+/// Keeps the `--content-git` source as the source `default`.
+async fn keep_git_source(config: &ServerConfig, storage: &dyn Storage) -> Result<(), String> {
+    let Some(source) = &config.content_git else {
+        return Ok(());
+    };
+    storage
+        .sources()
+        .put("default", source, storage::now_unix())
+        .await
+        .map_err(|e| format!("keeping the --content-git source: {e}"))?;
+    eprintln!(
+        "  content from git:   {} (branch {}, folder '{}', every {} s; source 'default')",
+        source.url, source.branch, source.path, source.interval_secs
+    );
+    Ok(())
+}
+
 async fn first_admin(
     config: &ServerConfig,
     storage: &dyn Storage,

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS git_sources (
     username TEXT NOT NULL,
     candidates BIGINT NOT NULL,
     delete_removed BIGINT NOT NULL,
+    plan TEXT,
     files TEXT NOT NULL,
     last_commit TEXT,
     last_author TEXT,
@@ -52,7 +53,7 @@ pub struct Stored {
     pub error_commit: Option<String>,
 }
 
-const COLUMNS: &str = "name, url, branch, path, interval_secs, token, username, candidates, delete_removed, files, last_commit, last_author, last_synced_at, last_checked_at, last_error, error_commit";
+const COLUMNS: &str = "name, url, branch, path, interval_secs, token, username, candidates, delete_removed, files, last_commit, last_author, last_synced_at, last_checked_at, last_error, error_commit, plan";
 
 fn text(row: &[SqlValue], i: usize) -> Option<String> {
     row.get(i).and_then(SqlValue::text)
@@ -76,6 +77,7 @@ fn stored_of(row: &[SqlValue]) -> Option<Stored> {
             username: text(row, 6).unwrap_or_else(|| "git".into()),
             candidates: int(row, 7) == Some(1),
             delete_removed: int(row, 8) == Some(1),
+            plan: text(row, 16).and_then(|p| serde_json::from_str(&p).ok()),
         },
         files: serde_json::from_str(&text(row, 9).unwrap_or_default()).unwrap_or_default(),
         last_commit: text(row, 10),
@@ -136,11 +138,11 @@ impl Sources<'_> {
             .unwrap_or_else(|| "{}".into());
         self.0
             .exec(
-                "INSERT INTO git_sources (name_key, name, url, branch, path, interval_secs, token, username, candidates, delete_removed, files, last_commit, last_author, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                "INSERT INTO git_sources (name_key, name, url, branch, path, interval_secs, token, username, candidates, delete_removed, files, last_commit, last_author, created_at, plan) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                  ON CONFLICT (name_key) DO UPDATE SET name = EXCLUDED.name, url = EXCLUDED.url, branch = EXCLUDED.branch, \
                  path = EXCLUDED.path, interval_secs = EXCLUDED.interval_secs, token = EXCLUDED.token, username = EXCLUDED.username, \
-                 candidates = EXCLUDED.candidates, delete_removed = EXCLUDED.delete_removed, files = EXCLUDED.files, \
+                 candidates = EXCLUDED.candidates, delete_removed = EXCLUDED.delete_removed, files = EXCLUDED.files, plan = EXCLUDED.plan, \
                  last_commit = EXCLUDED.last_commit, last_author = EXCLUDED.last_author, last_error = NULL, error_commit = NULL",
                 vec![
                     name.to_lowercase().into(),
@@ -157,6 +159,7 @@ impl Sources<'_> {
                     keep(|o| o.last_commit.clone()).into(),
                     keep(|o| o.last_author.clone()).into(),
                     now.into(),
+                    s.plan.as_ref().map(|p| p.to_string()).into(),
                 ],
             )
             .await?;

@@ -260,6 +260,21 @@ fn form_action(rest: &[&str], form: &Form) -> Option<(Action, String, String)> {
             format!("{} version {}", content_target(form), form.get("version")),
             format!("/ui/content/{}/{}", form.get("kind"), form.get("name")),
         ),
+        ["sources", "put"] => (
+            Action::SourcePut,
+            form.get("name").into(),
+            "/ui/sources".into(),
+        ),
+        ["sources", "remove"] => (
+            Action::SourceRemove,
+            form.get("name").into(),
+            "/ui/sources".into(),
+        ),
+        ["sources", "sync"] => (
+            Action::SourceSync,
+            form.get("name").into(),
+            "/ui/sources".into(),
+        ),
         ["keys", "add"] => (Action::KeyAdd, String::new(), "/ui/keys".into()),
         ["keys", "revoke"] => (
             Action::KeyRevoke,
@@ -415,6 +430,36 @@ async fn perform_content(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> S
     }
 }
 
+/// Adds, removes or looks at a Git source from the sources page.
+async fn perform_source(app: &App, what: &str, form: &Form) -> ServiceResult<Done> {
+    let name = form.get("name").trim();
+    match what {
+        "put" => {
+            crate::sources::put(app, name, &super::sources::body_of(form)).await?;
+            Ok(Done::shown(format!("saved source {name}")))
+        }
+        "remove" => {
+            crate::sources::remove(app, name).await?;
+            Ok(Done::shown(format!("removed source {name}")))
+        }
+        "sync" => match crate::sources::sync(app, name).await {
+            Ok(crate::sources::Synced::Unchanged) => {
+                Ok(Done::shown(format!("{name}: nothing new")))
+            }
+            Ok(crate::sources::Synced::Published {
+                commit,
+                published,
+                deleted,
+            }) => Ok(Done::shown(format!(
+                "{name}: commit {} published ({published} changed, {deleted} deleted)",
+                commit.get(..12).unwrap_or(&commit)
+            ))),
+            Err(e) => Err(ServiceError::Conflict(e)),
+        },
+        _ => Err(ServiceError::NotFound("no such form".into())),
+    }
+}
+
 /// Makes the change a form asks for, through the same service calls as the admin API.
 async fn perform(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> ServiceResult<Done> {
     match rest {
@@ -429,6 +474,7 @@ async fn perform(app: &App, v: &Viewer, rest: &[&str], form: &Form) -> ServiceRe
             Ok(Done::shown("tags saved"))
         }
         ["content", ..] => perform_content(app, v, rest, form).await,
+        ["sources", what] => perform_source(app, what, form).await,
         ["keys", "add"] => {
             let given = form.get("key").trim();
             let new = NewKey {

@@ -16,6 +16,7 @@ pub mod form;
 mod notifications;
 mod pages;
 mod rollout;
+mod sources;
 mod sso;
 mod versions;
 
@@ -114,6 +115,7 @@ pub fn layout(v: &Viewer, title: &str, current: &str, body: Markup) -> Markup {
                         (link("/ui/", "Overview", "overview"))
                         (link("/ui/nodes", "Nodes", "nodes"))
                         (link("/ui/content", "Content", "content"))
+                        (link("/ui/sources", "Git", "sources"))
                         @if v.may(Action::ReadSecrets) { (link("/ui/keys", "Keys", "keys")) (link("/ui/users", "Users", "users")) (link("/ui/notifications", "Notifications", "notifications")) }
                         (link("/ui/tokens", "Tokens", "tokens"))
                         (link("/ui/audit", "Audit", "audit"))

@@ -56,6 +56,7 @@ pub async fn handle(app: &Arc<App>, v: &Viewer, req: &Request<Incoming>, path: &
         ["content", kind @ ("configuration" | "package"), name] => {
             super::versions::page(app, v, req, kind, name).await
         }
+        ["sources"] => super::sources::list(app, v, req).await,
         ["keys"] if v.may(Action::ReadSecrets) => keys(app, v, req).await,
         ["users"] if v.may(Action::ReadSecrets) => users(app, v, req).await,
         ["notifications"] if v.may(Action::ReadSecrets) => {
