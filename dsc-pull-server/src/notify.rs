@@ -148,6 +148,52 @@ pub async fn published(
     enqueue(storage, &payload, &[], std::slice::from_ref(name)).await
 }
 
+/// Enqueues `rollout.halted` or `rollout.done` for a step the server took.
+pub async fn rollout_step(
+    storage: &dyn Storage,
+    public_url: &str,
+    key: &ContentKey,
+    rollout: &dsc_core::pull::rollout::Rollout,
+    step: &dsc_core::pull::rollout::Step,
+) -> StorageResult<bool> {
+    use dsc_core::pull::rollout::Step;
+    let (ContentKey::Configuration { name } | ContentKey::Package { name }) = key else {
+        return Ok(false);
+    };
+    let (event, ring, why) = match step {
+        Step::Halted { ring, why } => (Event::RolloutHalted, *ring, why),
+        Step::Done { why } => (Event::RolloutDone, rollout.plan.rings.len(), why),
+        _ => return Ok(false),
+    };
+    let kind = if matches!(key, ContentKey::Package { .. }) {
+        "package"
+    } else {
+        "configuration"
+    };
+    let started = rollout.ring_started_at.to_string();
+    let payload = Payload {
+        id: rules::event_id(&[
+            event.as_str(),
+            kind,
+            &name.to_lowercase(),
+            &rollout.candidate,
+            &started,
+        ]),
+        event,
+        agent_id: None,
+        node_name: None,
+        configuration: Some(name.clone()),
+        before: Some(format!(
+            "version {} at ring {ring}",
+            rollout.candidate_version
+        )),
+        after: format!("{}: {why}", rollout.state.as_str()),
+        time: rfc3339(crate::storage::now_unix()),
+        url: format!("{public_url}/ui/content/{kind}/{name}"),
+    };
+    enqueue(storage, &payload, &[], std::slice::from_ref(name)).await
+}
+
 /// Wakes the delivery loop (after [`published`] enqueued something on this replica).
 pub fn wake(app: &App) {
     app.notifier.wake.notify_one();

@@ -352,6 +352,12 @@ pub async fn drive(app: &App) -> ServiceResult<Vec<Step>> {
         if let Some(step) = r.apply(verdict, now) {
             finish(app, &key, &r, rec.revision, &step).await?;
             audit_step(app, SERVER_ACTOR, &key, &step).await;
+            let storage = app.storage.as_ref();
+            match crate::notify::rollout_step(storage, &app.public_url, &key, &r, &step).await {
+                Ok(true) => crate::notify::wake(app),
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "enqueueing a rollout event failed"),
+            }
             steps.push(step);
         }
     }

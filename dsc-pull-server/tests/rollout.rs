@@ -155,6 +155,29 @@ fn on(nodes: &[Lcm], n: u32) -> Vec<bool> {
     nodes.iter().map(|l| l.checksum == sum(&mof(n))).collect()
 }
 
+/// A notification rule for rollout events; its receiver is down, so the deliveries wait and
+/// [`rollout_events`] lists them.
+fn watch_rollout_events(s: &Server) {
+    let rule = json!({"name": "ops", "url": "http://127.0.0.1:9/hook", "secret": "a-long-enough-secret",
+        "events": ["rollout.halted", "rollout.done"]});
+    let (st, v) = s.admin(
+        "POST",
+        "/api/v1/notifications",
+        Some(rule.to_string().as_bytes()),
+    );
+    assert_eq!(st, 201, "{v}");
+}
+
+fn rollout_events(s: &Server) -> Vec<String> {
+    let (_, log) = s.admin("GET", "/api/v1/notifications/ops", None);
+    log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn audit_actions(s: &Server) -> Vec<(String, String)> {
     let (_, audit) = s.admin("GET", "/api/v1/audit?limit=200", None);
     audit["entries"]
@@ -174,6 +197,7 @@ fn audit_actions(s: &Server) -> Vec<(String, String)> {
 #[test]
 fn a_candidate_reaches_ring_after_ring_and_becomes_current_when_every_ring_succeeds() {
     let s = Server::start();
+    watch_rollout_events(&s);
     let mut nodes = fleet(&s);
     start(&s, &mut nodes);
     // Publishing as current is refused while the rollout runs.
@@ -208,6 +232,7 @@ fn a_candidate_reaches_ring_after_ring_and_becomes_current_when_every_ring_succe
     assert!(on(&nodes, 2).iter().all(|b| *b), "then everyone");
     let v = wait_for(&s, "the end", |v| v["state"] == "done");
     assert_eq!(v["current"], sum(&mof(2)));
+    assert_eq!(rollout_events(&s), ["rollout.done"]);
 
     // Version 2 is current, with no version added for it becoming so.
     let (_, list) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
@@ -253,6 +278,7 @@ fn a_candidate_reaches_ring_after_ring_and_becomes_current_when_every_ring_succe
 #[test]
 fn failures_in_the_first_ring_halt_the_rollout_and_leave_the_other_rings_on_the_old_version() {
     let s = Server::start();
+    watch_rollout_events(&s);
     let mut nodes = fleet(&s);
     start(&s, &mut nodes);
     // The canaries (the first two nodes) fail.
@@ -284,6 +310,7 @@ fn failures_in_the_first_ring_halt_the_rollout_and_leave_the_other_rings_on_the_
         "halted",
         "a halt waits for an operator"
     );
+    assert_eq!(rollout_events(&s), ["rollout.halted"]);
 
     // Resume: the canaries now succeed, so the ring passes.
     let (st, v) = s.admin("POST", "/api/v1/configurations/Web/rollout/resume", None);

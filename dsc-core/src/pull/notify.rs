@@ -28,15 +28,21 @@ pub enum Event {
     NodeRecovered,
     /// A configuration (MOF) or package was published or replaced.
     ConfigurationPublished,
+    /// A staged rollout halted: a ring's nodes failed its criteria.
+    RolloutHalted,
+    /// A staged rollout passed its last ring: the candidate is current.
+    RolloutDone,
 }
 
 impl Event {
-    pub const ALL: [Event; 5] = [
+    pub const ALL: [Event; 7] = [
         Event::NodeNonCompliant,
         Event::NodeFailed,
         Event::NodeStale,
         Event::NodeRecovered,
         Event::ConfigurationPublished,
+        Event::RolloutHalted,
+        Event::RolloutDone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,11 +52,21 @@ impl Event {
             Event::NodeStale => "node.stale",
             Event::NodeRecovered => "node.recovered",
             Event::ConfigurationPublished => "configuration.published",
+            Event::RolloutHalted => "rollout.halted",
+            Event::RolloutDone => "rollout.done",
         }
     }
 
     pub fn parse(text: &str) -> Option<Event> {
         Self::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+
+    /// The event is about a configuration rather than a node.
+    pub fn is_about_content(self) -> bool {
+        matches!(
+            self,
+            Event::ConfigurationPublished | Event::RolloutHalted | Event::RolloutDone
+        )
     }
 }
 
@@ -252,7 +268,8 @@ pub fn check_url(url: &str) -> Result<(), RuleError> {
 
 impl Rule {
     /// Whether the rule wants this event about a node with these tags and configurations
-    /// (for `configuration.published`, `configurations` is the published one).
+    /// (for `configuration.published` and `rollout.*`, `configurations` is the configuration
+    /// and tags do not apply).
     pub fn matches(&self, event: Event, tags: &[String], configurations: &[String]) -> bool {
         let any = |want: &[String], have: &[String]| {
             want.is_empty()
@@ -260,7 +277,7 @@ impl Rule {
                     .iter()
                     .any(|w| have.iter().any(|h| h.eq_ignore_ascii_case(w)))
         };
-        let tags_match = event == Event::ConfigurationPublished || any(&self.tags, tags);
+        let tags_match = event.is_about_content() || any(&self.tags, tags);
         (self.events.is_empty() || self.events.contains(&event))
             && tags_match
             && any(&self.configurations, configurations)
@@ -277,10 +294,11 @@ pub struct Payload {
     /// The node (node events).
     pub agent_id: Option<String>,
     pub node_name: Option<String>,
-    /// The configuration (`configuration.published`).
+    /// The configuration (`configuration.published`, `rollout.*`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub configuration: Option<String>,
-    /// Status (node events) or checksum (`configuration.published`) before and after.
+    /// Status (node events), checksum (`configuration.published`) or the rollout's state and
+    /// why (`rollout.*`) before and after.
     pub before: Option<String>,
     pub after: String,
     /// When the change was seen (RFC 3339, UTC).
