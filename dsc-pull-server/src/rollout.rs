@@ -368,22 +368,10 @@ pub async fn drive(app: &App) -> ServiceResult<Vec<Step>> {
 pub async fn driver_loop(app: Arc<App>) {
     let mut tick = tokio::time::interval(DRIVE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let ttl = i64::try_from(DRIVE_EVERY.as_millis()).unwrap_or(2000) * 3;
     loop {
         tick.tick().await;
-        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        let leased = app
-            .storage
-            .notifications()
-            .take_lease(DRIVER_LEASE, &app.notifier.replica, now_ms, ttl)
-            .await;
-        match leased {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "rollouts: taking the driver lease failed");
-                continue;
-            }
+        if !app.lead(DRIVER_LEASE, DRIVE_EVERY).await {
+            continue;
         }
         if let Err(e) = drive(&app).await {
             tracing::warn!(error = %e.message(), "rollouts: driving failed");

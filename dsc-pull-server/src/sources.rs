@@ -27,6 +27,8 @@ pub const POLL_EVERY: Duration = Duration::from_secs(5);
 pub const LEASE: &str = "git-sources";
 /// The longest a git command may run.
 const GIT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The poller's lease lasts three times this: longer than any git command.
+const LEASE_FOR: Duration = Duration::from_secs(60);
 /// The most content files a commit may hold.
 const MAX_FILES: usize = 1000;
 
@@ -212,12 +214,7 @@ async fn check_items(
             .as_ref()
             .and_then(|r| r.rollout.as_ref())
             .filter(|r| r.state.is_live());
-        let current = app
-            .storage
-            .content_meta(&item.key)
-            .await
-            .map_err(|e| e.to_string())?
-            .map(|m| m.checksum);
+        let current = current_checksum(app, &item.key).await?;
         if current.as_deref() == Some(item.checksum.as_str()) {
             continue;
         }
@@ -251,12 +248,7 @@ async fn publish(
 ) -> Result<(usize, usize), String> {
     let mut published = 0;
     for (k, item) in items {
-        let current = app
-            .storage
-            .content_meta(&item.key)
-            .await
-            .map_err(|e| e.to_string())?
-            .map(|m| m.checksum);
+        let current = current_checksum(app, &item.key).await?;
         let candidate = app
             .storage
             .rollout(kind_text(&item.key), &content_name(&item.key))
@@ -317,6 +309,16 @@ async fn give_plan(app: &App, s: &Stored, key: &ContentKey) -> Result<(), String
         .await
         .map(|_| ())
         .map_err(|e| e.message())
+}
+
+/// The checksum of the content served as current now.
+async fn current_checksum(app: &App, key: &ContentKey) -> Result<Option<String>, String> {
+    Ok(app
+        .storage
+        .content_meta(key)
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|m| m.checksum))
 }
 
 fn kind_text(key: &ContentKey) -> &'static str {
@@ -430,22 +432,10 @@ pub async fn sync(app: &App, name: &str) -> Result<Synced, String> {
 pub async fn poll_loop(app: Arc<App>) {
     let mut tick = tokio::time::interval(POLL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let ttl = i64::try_from(POLL_EVERY.as_millis()).unwrap_or(5000) * 3;
     loop {
         tick.tick().await;
-        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        match app
-            .storage
-            .notifications()
-            .take_lease(LEASE, &app.notifier.replica, now_ms, ttl)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "git sources: taking the lease failed");
-                continue;
-            }
+        if !app.lead(LEASE, LEASE_FOR).await {
+            continue;
         }
         let Ok(list) = app.storage.sources().list().await else {
             continue;
@@ -453,7 +443,10 @@ pub async fn poll_loop(app: Arc<App>) {
         let now = now_unix();
         for s in list {
             let every = i64::try_from(s.source.interval_secs).unwrap_or(60);
-            if s.last_checked_at.is_none_or(|at| now - at >= every) {
+            // Renewed before each source: the lease outlives the longest git command.
+            if s.last_checked_at.is_none_or(|at| now - at >= every)
+                && app.lead(LEASE, LEASE_FOR).await
+            {
                 // The error is recorded on the source; the poller goes on with the next.
                 let _ = sync(&app, &s.name).await;
             }

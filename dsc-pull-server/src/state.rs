@@ -27,6 +27,25 @@ pub struct App {
 }
 
 impl App {
+    /// Takes or renews the lease `name` for this replica, for three periods of `every`, so that
+    /// one replica at a time does a periodic job; false while another replica holds it (or
+    /// storage failed, which is logged).
+    pub async fn lead(&self, name: &str, every: std::time::Duration) -> bool {
+        let ttl = i64::try_from(every.as_millis()).unwrap_or(60_000) * 3;
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let n = self.storage.notifications();
+        match n
+            .take_lease(name, &self.notifier.replica, now_ms, ttl)
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, lease = name, "taking a lease failed");
+                false
+            }
+        }
+    }
+
     /// The stale threshold in seconds.
     pub fn stale_after_secs(&self) -> i64 {
         i64::try_from(self.config.stale_after.as_secs()).unwrap_or(i64::MAX)

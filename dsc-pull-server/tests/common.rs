@@ -465,3 +465,24 @@ impl Drop for PgCluster {
         self.pg_ctl(&["-m", "immediate", "-w", "stop"]);
     }
 }
+
+/// `n` replicas sharing one freshly provisioned PostgreSQL + S3 store, with the test key added
+/// through the first.
+pub fn replicas(n: usize) -> (Vec<Server>, tempfile::TempDir) {
+    let store = Backend::Postgres.provision();
+    replicas_on(store, n)
+}
+
+pub fn replicas_on(store: StoreArgs, n: usize) -> (Vec<Server>, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let servers: Vec<Server> = (0..n)
+        .map(|i| Server::start_with(&tmp.path().join(format!("r{i}")), store.clone(), &[]))
+        .collect();
+    let (st, _) = servers[0].admin(
+        "POST",
+        "/api/v1/keys",
+        Some(serde_json::json!({"key": KEY}).to_string().as_bytes()),
+    );
+    assert_eq!(st, 201);
+    (servers, tmp)
+}

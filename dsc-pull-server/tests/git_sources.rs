@@ -284,34 +284,22 @@ fn a_git_source_over_http_publishes_each_commit_and_refuses_a_bad_one_whole() {
     assert!(served(&s, "Api").is_none(), "deleted with deleteRemoved");
 
     // Wrong credentials and an unreachable repository are errors on the source, not crashes.
-    let wrong = json!({"url": format!("http://127.0.0.1:{}/dsc.git", http.port), "token": "wrong"});
-    s.admin(
-        "PUT",
-        "/api/v1/sources/bad",
-        Some(wrong.to_string().as_bytes()),
-    );
-    let v = sync(&s, "bad");
-    assert!(
-        v["lastError"]
-            .as_str()
-            .unwrap()
-            .contains("git fetch failed"),
-        "{v}"
-    );
-    let gone = json!({"url": "http://127.0.0.1:9/nothing.git"});
-    s.admin(
-        "PUT",
-        "/api/v1/sources/gone",
-        Some(gone.to_string().as_bytes()),
-    );
-    let v = sync(&s, "gone");
-    assert!(
-        v["lastError"]
-            .as_str()
-            .unwrap()
-            .contains("git fetch failed"),
-        "{v}"
-    );
+    for (name, source) in [
+        (
+            "bad",
+            json!({"url": format!("http://127.0.0.1:{}/dsc.git", http.port), "token": "wrong"}),
+        ),
+        ("gone", json!({"url": "http://127.0.0.1:9/nothing.git"})),
+    ] {
+        let path = format!("/api/v1/sources/{name}");
+        assert_eq!(
+            s.admin("PUT", &path, Some(source.to_string().as_bytes())).0,
+            200
+        );
+        let v = sync(&s, name);
+        let error = v["lastError"].as_str().unwrap_or_default();
+        assert!(error.contains("git fetch failed"), "{v}");
+    }
     assert!(readyz(&s).contains("git source bad:"));
     // Bad sources are refused with the reason.
     for (body, says) in [

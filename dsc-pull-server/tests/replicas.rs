@@ -14,27 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// `n` replicas sharing one freshly provisioned PostgreSQL + S3 store, with the test key added
-/// through the first.
-fn replicas(n: usize) -> (Vec<Server>, tempfile::TempDir) {
-    let store = Backend::Postgres.provision();
-    replicas_on(store, n)
-}
-
-fn replicas_on(store: StoreArgs, n: usize) -> (Vec<Server>, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().unwrap();
-    let servers: Vec<Server> = (0..n)
-        .map(|i| Server::start_with(&tmp.path().join(format!("r{i}")), store.clone(), &[]))
-        .collect();
-    let (st, _) = servers[0].admin(
-        "POST",
-        "/api/v1/keys",
-        Some(json!({"key": KEY}).to_string().as_bytes()),
-    );
-    assert_eq!(st, 201);
-    (servers, tmp)
-}
-
 /// Polls `check` until it holds; the time it took, or a failure after `limit`.
 fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();

@@ -434,17 +434,7 @@ fn same_answer_everywhere(r: &[Server], n: &Lcm) -> NodeStatus {
 
 #[test]
 fn on_postgresql_one_replica_drives_the_rollout_and_every_replica_serves_each_node_alike() {
-    let store = Backend::Postgres.provision();
-    let tmp = tempfile::tempdir().unwrap();
-    let r: Vec<Server> = (0..3)
-        .map(|i| Server::start_with(&tmp.path().join(format!("r{i}")), store.clone(), &[]))
-        .collect();
-    let (st, _) = r[0].admin(
-        "POST",
-        "/api/v1/keys",
-        Some(json!({"key": KEY}).to_string().as_bytes()),
-    );
-    assert_eq!(st, 201);
+    let (r, _tmp) = replicas(3);
     let mut nodes = fleet(&r[1]);
     start(&r[2], &mut nodes);
     for ring in 1..=3 {
