@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub report_retention: Option<Duration>,
     /// Reports kept per node (`None`: all).
     pub max_reports_per_node: Option<u64>,
+    /// Versions kept of each configuration and package (besides the current one, a rollout's
+    /// candidate and what nodes run).
+    pub keep_versions: u64,
     /// How often retention is applied.
     pub prune_interval: Duration,
     /// A node whose latest report is older than this is `stale`.
@@ -270,6 +273,7 @@ pub struct FileConfig {
     pub content: Option<String>,
     pub report_retention: Option<String>,
     pub max_reports_per_node: Option<u64>,
+    pub keep_versions: Option<u64>,
     pub prune_interval: Option<String>,
     pub stale_after: Option<String>,
     pub audit_retention: Option<String>,
@@ -338,6 +342,7 @@ pub struct Overrides {
     pub content: Option<String>,
     pub report_retention: Option<String>,
     pub max_reports_per_node: Option<u64>,
+    pub keep_versions: Option<u64>,
     pub prune_interval: Option<String>,
     pub stale_after: Option<String>,
     pub audit_retention: Option<String>,
@@ -502,6 +507,13 @@ impl ServerConfig {
             .map(|u| check_public_url(&u))
             .transpose()?;
         let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
+        let keep_versions = o
+            .keep_versions
+            .or(file.keep_versions)
+            .unwrap_or(crate::storage::versions::KEEP_VERSIONS);
+        if !(1..=10_000).contains(&keep_versions) {
+            return Err("--keep-versions must be 1 to 10000".into());
+        }
         if max_reports_per_node == Some(0) {
             return Err(
                 "--max-reports-per-node must be at least 1 (a node's newest report is always kept)"
@@ -531,6 +543,7 @@ impl ServerConfig {
             content: o.content.or(file.content).filter(|c| !c.is_empty()),
             report_retention,
             max_reports_per_node,
+            keep_versions,
             prune_interval,
             stale_after,
             audit_retention,

@@ -10,7 +10,11 @@ pub async fn prune_now(app: &App) -> Result<u64, crate::storage::StorageError> {
     let policy = app.prune_policy();
     let started = std::time::Instant::now();
     // Versions first: the blobs of those forgotten are collected by the prune below.
-    let versions = app.storage.versions().prune().await?;
+    let versions = app
+        .storage
+        .versions()
+        .prune(app.config.keep_versions)
+        .await?;
     if versions > 0 {
         tracing::info!(versions, "forgot old versions");
     }

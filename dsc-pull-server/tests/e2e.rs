@@ -1392,3 +1392,37 @@ fn a_metrics_token_file_puts_metrics_behind_a_bearer_token() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 24 characters"));
 }
+
+#[test]
+fn keep_versions_sets_how_many_old_versions_retention_keeps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir_with_key(tmp.path());
+    let s = Server::start_in(&data, &["--keep-versions", "3"]);
+    for i in 0..6 {
+        let mof = utf16_mof(&format!("instance of MSFT_Kept{i} {{}};"));
+        assert_eq!(
+            s.admin("PUT", "/api/v1/configurations/Web", Some(&mof)).0,
+            200
+        );
+    }
+    assert_eq!(s.admin("POST", "/api/v1/maintenance/prune", None).0, 200);
+    let (_, v) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
+    let kept: Vec<i64> = v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(kept, [6, 5, 4]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_traek-server"))
+        .args(["--keep-versions", "0", "--data-dir"])
+        .arg(tmp.path().join("other"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--keep-versions must be 1 to 10000"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

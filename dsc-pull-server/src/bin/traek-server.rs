@@ -89,6 +89,10 @@ struct ServeArgs {
     /// Keep at most this many reports per node, the newest [default: unlimited].
     #[arg(long, global = true, env = "TRAEK_MAX_REPORTS_PER_NODE")]
     max_reports_per_node: Option<u64>,
+    /// Versions kept of each configuration and package; the current one, a rollout's
+    /// candidate and every version some node runs are kept besides [default: 20].
+    #[arg(long, global = true, env = "TRAEK_KEEP_VERSIONS")]
+    keep_versions: Option<u64>,
     /// How often retention is applied [default: 1h].
     #[arg(long, global = true, env = "TRAEK_PRUNE_INTERVAL")]
     prune_interval: Option<String>,
@@ -233,6 +237,7 @@ fn overrides(o: &ServeArgs) -> Overrides {
         content: o.content.clone(),
         report_retention: o.report_retention.clone(),
         max_reports_per_node: o.max_reports_per_node,
+        keep_versions: o.keep_versions,
         prune_interval: o.prune_interval.clone(),
         stale_after: o.stale_after.clone(),
         audit_retention: o.audit_retention.clone(),

@@ -27,7 +27,7 @@ CREATE INDEX IF NOT EXISTS content_versions_by_checksum ON content_versions (che
 "#;
 
 /// Versions kept of each configuration or package (the current one always).
-pub const KEEP_VERSIONS: i64 = 20;
+pub const KEEP_VERSIONS: u64 = 20;
 
 /// Who published, from where, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -193,11 +193,11 @@ impl Versions<'_> {
             .await
     }
 
-    /// Forgets all but the newest [`KEEP_VERSIONS`] versions of every configuration and
+    /// Forgets all but the newest `keep` (`--keep-versions`, default [`KEEP_VERSIONS`]) versions of every configuration and
     /// package, never one whose content is current, the candidate of a rollout in progress,
     /// or what some node was last given (and so runs); their blobs are then collected with
     /// the other unreferenced ones. Returns how many were forgotten.
-    pub async fn prune(&self) -> StorageResult<u64> {
+    pub async fn prune(&self, keep: u64) -> StorageResult<u64> {
         self.0
             .exec(
                 "DELETE FROM content_versions WHERE version <= ( \
@@ -210,7 +210,7 @@ impl Versions<'_> {
                  AND NOT EXISTS (SELECT 1 FROM rollouts r WHERE r.candidate_checksum = content_versions.checksum \
                      AND r.kind = content_versions.kind AND r.name_key = content_versions.name_key \
                      AND r.state IN ('active', 'halted'))",
-                vec![KEEP_VERSIONS.into()],
+                vec![i64::try_from(keep).unwrap_or(i64::MAX).into()],
             )
             .await
     }
