@@ -450,6 +450,22 @@ fn trusted_proxies(
     ))
 }
 
+/// Checks `--max-reports-per-node` (at least 1) and `--keep-versions` (1 to 10,000, default
+/// [`KEEP_VERSIONS`](crate::storage::versions::KEEP_VERSIONS)).
+fn kept_counts(max_reports: Option<u64>, keep: Option<u64>) -> Result<(Option<u64>, u64), String> {
+    if max_reports == Some(0) {
+        return Err(
+            "--max-reports-per-node must be at least 1 (a node's newest report is always kept)"
+                .into(),
+        );
+    }
+    let keep = keep.unwrap_or(crate::storage::versions::KEEP_VERSIONS);
+    if !(1..=10_000).contains(&keep) {
+        return Err("--keep-versions must be 1 to 10000".into());
+    }
+    Ok((max_reports, keep))
+}
+
 impl ServerConfig {
     pub fn resolve(mut file: FileConfig, o: Overrides) -> Result<Self, String> {
         let local_accounts = o.local_accounts.or(file.local_accounts);
@@ -506,20 +522,10 @@ impl ServerConfig {
             .filter(|u| !u.is_empty())
             .map(|u| check_public_url(&u))
             .transpose()?;
-        let max_reports_per_node = o.max_reports_per_node.or(file.max_reports_per_node);
-        let keep_versions = o
-            .keep_versions
-            .or(file.keep_versions)
-            .unwrap_or(crate::storage::versions::KEEP_VERSIONS);
-        if !(1..=10_000).contains(&keep_versions) {
-            return Err("--keep-versions must be 1 to 10000".into());
-        }
-        if max_reports_per_node == Some(0) {
-            return Err(
-                "--max-reports-per-node must be at least 1 (a node's newest report is always kept)"
-                    .into(),
-            );
-        }
+        let (max_reports_per_node, keep_versions) = kept_counts(
+            o.max_reports_per_node.or(file.max_reports_per_node),
+            o.keep_versions.or(file.keep_versions),
+        )?;
         Ok(ServerConfig {
             listen: o
                 .listen
