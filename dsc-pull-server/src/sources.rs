@@ -45,9 +45,10 @@ pub enum Synced {
     },
 }
 
-/// Runs git with a clean environment: no prompts, no system or user configuration, the token
-/// (if any) as an HTTP header given through the environment (never on the command line, which
-/// other local users can read).
+/// Runs git with a clean environment: no prompts, no system or user Git configuration, the
+/// token (if any) as an HTTP header given through the environment (never on the command line,
+/// which other local users can read). `HOME` stays the server user's, so SSH finds its keys and
+/// known hosts in `~/.ssh`.
 async fn git(repo: &Path, source: &Stored, args: &[&str]) -> Result<Vec<u8>, String> {
     let mut cmd = tokio::process::Command::new("git");
     cmd.arg("-C")
@@ -61,9 +62,13 @@ async fn git(repo: &Path, source: &Stored, args: &[&str]) -> Result<Vec<u8>, Str
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", repo)
+        .env(
+            "HOME",
+            std::env::var_os("HOME").unwrap_or_else(|| repo.into()),
+        )
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_ASKPASS", "/bin/false")
         .env(
             "GIT_SSH_COMMAND",
