@@ -122,7 +122,7 @@ async fn import_dir(
             report.skipped.push((
                 file.display().to_string(),
                 format!(
-                    "a rollout of version {} is in progress: promote or abort it first",
+                    "a rollout of version {} is under way: promote or abort it first",
                     r.candidate_version
                 ),
             ));

@@ -85,7 +85,7 @@ async fn audit_step(app: &App, actor: &str, key: &ContentKey, step: &Step) {
     .await;
 }
 
-/// Sets the plan of a configuration or package. Refused (409) while a rollout is in progress.
+/// Sets the plan of a configuration or package. Refused (409) while a rollout is under way.
 pub async fn put_plan(app: &App, key: &ContentKey, body: &[u8]) -> ServiceResult<Value> {
     let plan = Plan::parse(body).map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let existing = app.storage.rollouts().get(key).await?;

@@ -177,7 +177,7 @@ pub async fn put_content(
 ) -> ServiceResult<ContentMeta> {
     if let Some(r) = live_rollout(app, &key).await? {
         return Err(ServiceError::Conflict(format!(
-            "a rollout of version {} is in progress: promote or abort it first, or publish with ?candidate=true to replace its candidate",
+            "a rollout of version {} is under way: promote or abort it first, or publish with ?candidate=true to replace its candidate",
             r.candidate_version
         )));
     }

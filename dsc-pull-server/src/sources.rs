@@ -232,7 +232,7 @@ async fn check_items(
         }
         if let Some(r) = live.filter(|_| !s.source.candidates) {
             return Err(format!(
-                "{}: a rollout of version {} of {} is in progress: promote or abort it first",
+                "{}: a rollout of version {} of {} is under way: promote or abort it first",
                 item.path,
                 r.candidate_version,
                 content_name(&item.key)

@@ -48,7 +48,7 @@ pub struct Version {
     pub size: i64,
     /// It is the content served now.
     pub current: bool,
-    /// It is the candidate of a rollout in progress.
+    /// It is the candidate of a rollout under way.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub candidate: bool,
     pub created_at: i64,
@@ -194,7 +194,7 @@ impl Versions<'_> {
     }
 
     /// Forgets all but the newest `keep` (`--keep-versions`, default [`KEEP_VERSIONS`]) versions of every configuration and
-    /// package, never one whose content is current, the candidate of a rollout in progress,
+    /// package, never one whose content is current, the candidate of a rollout under way,
     /// or what some node was last given (and so runs); their blobs are then collected with
     /// the other unreferenced ones. Returns how many were forgotten.
     pub async fn prune(&self, keep: u64) -> StorageResult<u64> {
