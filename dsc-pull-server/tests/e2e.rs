@@ -1056,6 +1056,18 @@ fn a_large_configuration_is_sent_without_holding_it_in_memory(backend: Backend) 
     assert!(all[start..] == big[..], "byte for byte");
 }
 
+/// Applies retention now; the versions of `Web` it kept, newest first.
+fn pruned_versions(s: &Server) -> Vec<i64> {
+    assert_eq!(s.admin("POST", "/api/v1/maintenance/prune", None).0, 200);
+    let (_, v) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
+    v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect()
+}
+
 /// Every check above, once per storage backend.
 fn every_publish_is_a_version_and_an_old_one_can_be_restored(backend: Backend) {
     let s = Server::start_on(backend);
@@ -1156,15 +1168,7 @@ fn every_publish_is_a_version_and_an_old_one_can_be_restored(backend: Backend) {
         let mof = utf16_mof(&format!("instance of MSFT_Many{i} {{}};"));
         s.admin("PUT", "/api/v1/configurations/Web", Some(&mof));
     }
-    let (st, _) = s.admin("POST", "/api/v1/maintenance/prune", None);
-    assert_eq!(st, 200);
-    let (_, v) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
-    let kept: Vec<i64> = v["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["version"].as_i64().unwrap())
-        .collect();
+    let kept = pruned_versions(&s);
     // Version 1 has version 4's bytes, so the node runs both.
     let mut expected: Vec<i64> = (10..=29).rev().collect();
     expected.extend([4, 1]);
@@ -1405,15 +1409,7 @@ fn keep_versions_sets_how_many_old_versions_retention_keeps() {
             200
         );
     }
-    assert_eq!(s.admin("POST", "/api/v1/maintenance/prune", None).0, 200);
-    let (_, v) = s.admin("GET", "/api/v1/configurations/Web/versions", None);
-    let kept: Vec<i64> = v["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["version"].as_i64().unwrap())
-        .collect();
-    assert_eq!(kept, [6, 5, 4]);
+    assert_eq!(pruned_versions(&s), [6, 5, 4]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_traek-server"))
         .args(["--keep-versions", "0", "--data-dir"])
         .arg(tmp.path().join("other"))
