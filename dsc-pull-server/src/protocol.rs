@@ -440,14 +440,7 @@ async fn get_configuration(app: &Arc<App>, agent_id: Uuid, name: String) -> Resp
     let key = content_key(&view, name.clone());
     let stream = match candidate_for(app, &view, &agent_id, &name) {
         Some(r) => {
-            let meta = crate::storage::ContentMeta {
-                name: name.clone(),
-                version: None,
-                checksum: r.candidate.clone(),
-                size: u64::try_from(r.candidate_size).unwrap_or(0),
-                updated_at: r.started_at,
-                signers: Vec::new(),
-            };
+            let meta = crate::storage::blobs::meta_of(&r.candidate, r.candidate_size, r.started_at);
             crate::storage::blobs::open_stream(app.storage.blob_store(), meta)
                 .await
                 .map(Some)

@@ -227,14 +227,7 @@ async fn finish(
 
 /// Publishes the candidate as the current content (its version already exists).
 async fn make_current(app: &App, key: &ContentKey, r: &Rollout) -> ServiceResult<()> {
-    let meta = dsc_core::pull::api::ContentMeta {
-        name: String::new(),
-        version: None,
-        checksum: r.candidate.clone(),
-        size: u64::try_from(r.candidate_size).unwrap_or(0),
-        updated_at: r.started_at,
-        signers: Vec::new(),
-    };
+    let meta = crate::storage::blobs::meta_of(&r.candidate, r.candidate_size, r.started_at);
     let (_, bytes) = crate::storage::blobs::fetch(app.storage.blob_store(), meta).await?;
     let signers = crate::service::check_content(key, &bytes).await?;
     let by = Publisher {

@@ -500,14 +500,7 @@ pub async fn restore(
     let Some(old) = app.storage.versions().get(&key, version).await? else {
         return Err(ServiceError::NotFound(format!("no version {version}")));
     };
-    let meta = ContentMeta {
-        name: String::new(),
-        version: None,
-        checksum: old.checksum.clone(),
-        size: u64::try_from(old.size).unwrap_or(0),
-        updated_at: old.created_at,
-        signers: Vec::new(),
-    };
+    let meta = crate::storage::blobs::meta_of(&old.checksum, old.size, old.created_at);
     let (_, bytes) = crate::storage::blobs::fetch(app.storage.blob_store(), meta).await?;
     let by = crate::storage::versions::Publisher {
         actor: actor.to_string(),

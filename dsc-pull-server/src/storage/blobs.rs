@@ -38,6 +38,19 @@ pub trait BlobStore: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// The metadata that reaches a blob by its checksum and size alone (a version, a rollout's
+/// candidate): no name, signers or module version.
+pub fn meta_of(checksum: &str, size: i64, updated_at: i64) -> super::ContentMeta {
+    super::ContentMeta {
+        name: String::new(),
+        version: None,
+        checksum: checksum.to_string(),
+        size: u64::try_from(size).unwrap_or(0),
+        updated_at,
+        signers: Vec::new(),
+    }
+}
+
 /// The bytes the metadata names; a missing blob is a failure (metadata is committed only after
 /// its blob is stored).
 pub async fn fetch(

@@ -33,14 +33,7 @@ async fn version_text(app: &App, v: &Version) -> Result<String, String> {
             v.version
         ));
     }
-    let meta = crate::storage::ContentMeta {
-        name: String::new(),
-        version: None,
-        checksum: v.checksum.clone(),
-        size: u64::try_from(v.size).unwrap_or(0),
-        updated_at: v.created_at,
-        signers: Vec::new(),
-    };
+    let meta = crate::storage::blobs::meta_of(&v.checksum, v.size, v.created_at);
     crate::storage::blobs::fetch(app.storage.blob_store(), meta)
         .await
         .map(|(_, bytes)| as_text(&bytes))
