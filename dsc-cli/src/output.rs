@@ -40,11 +40,16 @@ fn render(value: &Value, format: OutputFormat) -> String {
 
 /// One item of a list: compact JSON is written directly; the other formats go through
 /// [`render`].
-fn render_item<T: Serialize>(item: &T, format: OutputFormat) -> Result<String, Failure> {
-    let failed = |e: serde_json::Error| Failure {
+/// A value that could not be written as JSON.
+fn unwritable(e: serde_json::Error) -> Failure {
+    Failure {
         code: 3,
         message: e.to_string(),
-    };
+    }
+}
+
+fn render_item<T: Serialize>(item: &T, format: OutputFormat) -> Result<String, Failure> {
+    let failed = unwritable;
     match format {
         OutputFormat::Json => serde_json::to_string(item).map_err(failed),
         _ => Ok(render(&serde_json::to_value(item).map_err(failed)?, format)),
@@ -53,9 +58,14 @@ fn render_item<T: Serialize>(item: &T, format: OutputFormat) -> Result<String, F
 
 fn write_line(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+    stdout_result(writeln!(out, "{text}").and_then(|_| out.flush()))
+}
+
+/// What a write to stdout came to: a closed pipe (`traek ... | head`) is not an error worth
+/// reporting.
+fn stdout_result(written: std::io::Result<()>) -> Result<(), Failure> {
+    match written {
         Ok(()) => Ok(()),
-        // A closed pipe (`traek ... | head`) is not an error worth reporting.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure {
             code: 2,
@@ -155,21 +165,30 @@ fn print_list<T: serde::Serialize>(
         return write_line(&table());
     }
     let format = format.unwrap_or(OutputFormat::Json);
-    let mut out = String::new();
+    // Items stream through one buffer of bounded size, whatever the length of the list.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     for (i, item) in items.iter().enumerate() {
+        let mut written = Ok(());
         if format == OutputFormat::Yaml && i > 0 {
-            out.push_str("---\n");
+            written = out.write_all(b"---\n");
         }
-        out.push_str(&render_item(item, format)?);
-        out.push('\n');
+        if format == OutputFormat::Json {
+            if let Err(e) = serde_json::to_writer(&mut out, item) {
+                match e.io_error_kind() {
+                    Some(kind) => written = Err(std::io::Error::from(kind)),
+                    None => return Err(unwritable(e)),
+                }
+            }
+        } else {
+            let text = render_item(item, format)?;
+            written = written.and_then(|_| out.write_all(text.as_bytes()));
+        }
+        written = written.and_then(|_| out.write_all(b"\n"));
+        if written.is_err() {
+            return stdout_result(written);
+        }
     }
-    if out.ends_with('\n') {
-        out.pop();
-    }
-    if out.is_empty() {
-        return Ok(());
-    }
-    write_line(&out)
+    stdout_result(out.flush())
 }
 
 fn table(resources: &[Arc<Resource>]) -> String {

@@ -73,7 +73,9 @@ fn schema_source<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Schema
                 .map(Some)
                 .map_err(serde::de::Error::custom)
         }
-        Some(v) => Ok(Some(SchemaSource::Embedded(v))),
+        Some(v) => Ok(Some(SchemaSource::Embedded(
+            crate::manifest::EmbeddedSchema::from_value(&v),
+        ))),
     }
 }
 

@@ -287,6 +287,8 @@ impl Registry {
             }
             files.sort();
             let paths: Vec<PathBuf> = files.into_iter().map(|(_, p)| p).collect();
+            registry.resources.reserve(paths.len());
+            registry.by_type.reserve(paths.len());
             for (path, parsed) in paths.iter().zip(read_all(&paths, loader)) {
                 if let Some(parsed) = parsed {
                     registry.add_parsed(path, parsed, sink);
@@ -506,17 +508,12 @@ impl Registry {
             .resources
             .iter()
             .filter(|r| match &filter {
-                Some(f) => wildcard_match(f, &r.type_name.to_lowercase()),
+                Some(f) => wildcard_match_lowered(f, &r.type_name),
                 None => true,
             })
             .cloned()
             .collect();
-        out.sort_by(|a, b| {
-            a.type_name
-                .to_lowercase()
-                .cmp(&b.type_name.to_lowercase())
-                .then_with(|| b.version.cmp(&a.version))
-        });
+        sort_by_type(&mut out);
         out
     }
 
@@ -564,16 +561,30 @@ pub struct ResourceFilter {
 
 impl ResourceFilter {
     pub fn matches(&self, r: &Resource) -> bool {
-        let lower = |s: &str| s.to_lowercase();
+        self.lowered().matches_lowered(r)
+    }
+
+    /// The filter with its pattern and description lowercased, for [`Self::matches_lowered`]:
+    /// lowercase once, then match many resources.
+    pub fn lowered(&self) -> ResourceFilter {
+        ResourceFilter {
+            type_pattern: self.type_pattern.as_deref().map(str::to_lowercase),
+            description: self.description.as_deref().map(str::to_lowercase),
+            tags: self.tags.clone(),
+        }
+    }
+
+    /// [`Self::matches`] for a filter that [`Self::lowered`] made.
+    pub fn matches_lowered(&self, r: &Resource) -> bool {
         let type_ok = self
             .type_pattern
             .as_deref()
-            .is_none_or(|p| wildcard_match(&lower(p), &lower(&r.type_name)));
+            .is_none_or(|p| wildcard_match_lowered(p, &r.type_name));
         let description_ok = self.description.as_deref().is_none_or(|d| {
             r.manifest
                 .description
                 .as_deref()
-                .is_some_and(|text| lower(text).contains(&lower(d)))
+                .is_some_and(|text| text.to_lowercase().contains(d))
         });
         let tags_ok = self.tags.is_empty()
             || r.manifest
@@ -597,15 +608,37 @@ fn manifest_condition(cond: &str) -> std::result::Result<bool, String> {
 
 /// Glob matching with `*` (any run) and `?` (any one character); the caller lowercases both
 /// for a case-insensitive match.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    wildcard_match_bytes(pattern.as_bytes(), text.as_bytes())
+/// Sorts resources by type name (case-insensitive), newest version first.
+pub fn sort_by_type(resources: &mut [Arc<Resource>]) {
+    resources.sort_by_cached_key(|r| {
+        (
+            r.type_name.to_lowercase(),
+            std::cmp::Reverse(r.version.clone()),
+        )
+    });
 }
 
-fn wildcard_match_bytes(pattern: &[u8], text: &[u8]) -> bool {
+/// [`wildcard_match`] of a lowercased pattern against `text` in any case. Type names are
+/// ASCII, and are compared without building a lowercased copy.
+fn wildcard_match_lowered(pattern: &str, text: &str) -> bool {
+    if text.is_ascii() {
+        wildcard_match_by(pattern.as_bytes(), text.as_bytes(), |p, t| {
+            p == t.to_ascii_lowercase()
+        })
+    } else {
+        wildcard_match(pattern, &text.to_lowercase())
+    }
+}
+
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    wildcard_match_by(pattern.as_bytes(), text.as_bytes(), |p, t| p == t)
+}
+
+fn wildcard_match_by(pattern: &[u8], text: &[u8], same: impl Fn(u8, u8) -> bool) -> bool {
     let (mut p, mut t) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+        if p < pattern.len() && (pattern[p] == b'?' || same(pattern[p], text[t])) {
             p += 1;
             t += 1;
         } else if p < pattern.len() && pattern[p] == b'*' {

@@ -17,7 +17,8 @@ impl Engine {
             Some(a) => self.adapted_resources(Some(a), sink),
             None => self.registry(sink).list(None),
         };
-        resources.retain(|r| filter.matches(r));
+        let filter = filter.lowered();
+        resources.retain(|r| filter.matches_lowered(r));
         resources
     }
 
@@ -64,12 +65,7 @@ impl Engine {
                 ),
             }
         }
-        out.sort_by(|a, b| {
-            a.type_name
-                .to_lowercase()
-                .cmp(&b.type_name.to_lowercase())
-                .then_with(|| b.version.cmp(&a.version))
-        });
+        crate::discovery::sort_by_type(&mut out);
         out
     }
 

@@ -653,7 +653,13 @@ impl Engine {
             return Ok(Some(Arc::clone(s)));
         }
         let json = match source {
-            SchemaSource::Embedded(v) => v.clone(),
+            SchemaSource::Embedded(s) => s.to_value().map_err(|e| {
+                bad_output(
+                    r,
+                    "schema",
+                    format!("the embedded instance schema cannot be read: {e}"),
+                )
+            })?,
             SchemaSource::Command(c) => {
                 let m = MethodRef {
                     operation: "schema",

@@ -410,11 +410,47 @@ mod tests {
             let m = loader
                 .parse(text.as_bytes(), ManifestFileKind::Single(Format::Yaml))
                 .unwrap();
-            assert!(matches!(
-                m[0].manifest.schema,
-                Some(SchemaSource::Embedded(_))
-            ));
+            let Some(SchemaSource::Embedded(schema)) = &m[0].manifest.schema else {
+                panic!("no embedded schema in {text}");
+            };
+            assert_eq!(schema.to_value().unwrap(), json!({"type": "object"}));
         }
+    }
+
+    #[test]
+    fn an_embedded_schema_reads_the_same_from_json_yaml_and_a_manifest_list() {
+        let loader = ManifestLoader::new();
+        let schema = json!({"type": "object", "properties": {"b": {"type": "string"}, "a": {"type": "integer", "unknownKeyword": null}}});
+        let mut one: Value = serde_json::from_str(MINIMAL).unwrap();
+        one["schema"] = json!({"embedded": schema});
+        let json_text = serde_json::to_string_pretty(&one).unwrap();
+        let yaml_text = serde_norway::to_string(&one).unwrap();
+        let list_text = json!({"resources": [one]}).to_string();
+        let read = |text: &str, kind| {
+            let m = loader.parse(text.as_bytes(), kind).unwrap().remove(0);
+            assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+            match m.manifest.schema {
+                Some(SchemaSource::Embedded(s)) => s,
+                other => panic!("{other:?}"),
+            }
+        };
+        let from_json = read(&json_text, single_json());
+        let from_yaml = read(&yaml_text, ManifestFileKind::Single(Format::Yaml));
+        let from_list = read(&list_text, ManifestFileKind::List(Format::Json));
+        for s in [&from_json, &from_yaml, &from_list] {
+            // Members keep their order; nothing inside a schema is an unknown manifest member.
+            assert_eq!(s.to_value().unwrap(), schema);
+            let keys: Vec<String> = s.to_value().unwrap()["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            assert_eq!(keys, ["b", "a"]);
+        }
+        assert_eq!(from_json, from_yaml, "equal whatever the spacing");
+        let printed = serde_json::to_value(&from_json).unwrap();
+        assert_eq!(printed, schema, "written back as the schema itself");
     }
 
     #[test]

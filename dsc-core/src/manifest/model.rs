@@ -46,22 +46,22 @@ pub struct ResourceManifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub get: Option<Method>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub set: Option<SetMethod>,
+    pub set: Option<Box<SetMethod>>,
     /// A dedicated what-if method; when absent, what-if uses set's `whatIfArg` or a synthetic test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub what_if: Option<SetMethod>,
+    pub what_if: Option<Box<SetMethod>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test: Option<TestMethod>,
+    pub test: Option<Box<TestMethod>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete: Option<Method>,
+    pub delete: Option<Box<Method>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub export: Option<ExportMethod>,
+    pub export: Option<Box<ExportMethod>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validate: Option<Method>,
+    pub validate: Option<Box<Method>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolve: Option<Method>,
+    pub resolve: Option<Box<Method>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adapter: Option<Adapter>,
+    pub adapter: Option<Box<Adapter>>,
     /// Meanings of the executable's exit codes, keyed by the code as a string (`"0"`, `"-1"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_codes: Option<BTreeMap<i32, String>>,
@@ -282,9 +282,59 @@ impl RequiredSecurityContext {
 #[serde(rename_all = "camelCase")]
 pub enum SchemaSource {
     /// The schema itself, inline.
-    Embedded(Value),
+    Embedded(EmbeddedSchema),
     /// A command that prints the schema.
     Command(SchemaCommand),
+}
+
+/// An embedded instance schema, kept as the JSON text it was written as. It is read into a
+/// value only when a resource's instances are checked against it, so listing many resources
+/// does not build every schema of every manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EmbeddedSchema(Box<serde_json::value::RawValue>);
+
+impl EmbeddedSchema {
+    /// The schema of a value (a manifest read from YAML, an adapted resource's `schema`).
+    pub fn from_value(value: &Value) -> Self {
+        // A `Value` always serializes, and its text is always valid JSON.
+        let text = value.to_string();
+        match serde_json::value::RawValue::from_string(text) {
+            Ok(raw) => EmbeddedSchema(raw),
+            Err(_) => EmbeddedSchema(Box::default()), // `null`
+        }
+    }
+
+    /// The schema as a value.
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// The schema's JSON text, as written (without surrounding whitespace).
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+}
+
+/// Two schemas are equal when their JSON values are, whatever their spacing.
+impl PartialEq for EmbeddedSchema {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text() || self.to_value().ok() == other.to_value().ok()
+    }
+}
+
+impl JsonSchema for EmbeddedSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        Value::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        Value::json_schema(generator)
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -359,7 +409,7 @@ impl ResourceManifest {
                 caps.push("setHandlesExist");
             }
         }
-        if self.what_if.is_some() || self.set.as_ref().is_some_and(set_has_what_if_arg) {
+        if self.what_if.is_some() || self.set.as_deref().is_some_and(set_has_what_if_arg) {
             caps.push("whatIf");
         }
         if self.test.is_some() {
