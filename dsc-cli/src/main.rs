@@ -12,7 +12,7 @@ mod package;
 mod resource;
 mod server;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use dsc_core::{EngineOptions, Error, ErrorClass, Level, Message};
 use lazy::{LazyArgs, LazySubcommands};
 use output::OutputFormat;
@@ -197,8 +197,17 @@ pub(crate) fn usage(message: impl Into<String>) -> Failure {
     }
 }
 
+/// Parses the command line. The parser's command tree is left to the OS, which frees it at
+/// exit at once, where dropping it piece by piece costs more than parsing.
+fn parse_cli() -> Result<Cli, clap::Error> {
+    let mut command = std::mem::ManuallyDrop::new(Cli::command());
+    let mut matches =
+        std::mem::ManuallyDrop::new(command.try_get_matches_from_mut(std::env::args_os())?);
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

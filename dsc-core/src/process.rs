@@ -118,37 +118,172 @@ pub fn run(
         }
         _ => None,
     };
-    let stdout_thread = child.stdout.take().map(|mut out| {
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+
+    let (code, stdout) = match spec.timeout {
+        None => {
+            // The common case: both pipes are read on this thread as data arrives.
+            let stdout = read_both(stdout, stderr, on_stderr_line);
+            let status = child.wait().map_err(RunError::Spawn)?;
+            (exit_code(status), stdout)
+        }
+        Some(timeout) => {
+            let stdout_thread = stdout.map(|mut out| {
+                thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let _ = out.read_to_end(&mut buf);
+                    buf
+                })
+            });
+            let code = wait_with_timeout(child, stderr, timeout, on_stderr_line)?;
+            let stdout = match stdout_thread {
+                Some(t) => t.join().unwrap_or_default(),
+                None => Vec::new(),
+            };
+            (code, stdout)
+        }
+    };
+    if let Some(t) = stdin_thread {
+        let _ = t.join();
+    }
+    Ok(CommandOutput { code, stdout })
+}
+
+/// Reads stdout to its end and hands over stderr line by line, reading whichever pipe has
+/// data, so a command that fills one pipe while we wait on the other never stalls.
+#[cfg(unix)]
+fn read_both(
+    stdout: Option<std::process::ChildStdout>,
+    stderr: Option<std::process::ChildStderr>,
+    on_stderr_line: &mut dyn FnMut(&str),
+) -> Vec<u8> {
+    use std::os::fd::AsRawFd;
+    let (mut stdout, mut stderr) = (stdout, stderr);
+    let mut out = Vec::new();
+    let mut lines = Lines::default();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let fd = |p: Option<i32>| libc::pollfd {
+            fd: p.unwrap_or(-1), // a negative descriptor is skipped by poll(2)
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut fds = [
+            fd(stdout.as_ref().map(|p| p.as_raw_fd())),
+            fd(stderr.as_ref().map(|p| p.as_raw_fd())),
+        ];
+        if stdout.is_none() && stderr.is_none() {
+            break;
+        }
+        // SAFETY: `fds` is an array of two initialized pollfd that outlives the call.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN | libc::ENOMEM) => {
+                    thread::sleep(Duration::from_millis(1));
+                    continue;
+                }
+                // The pipes close on return, so the command is not left blocked on them.
+                _ => break,
+            }
+        }
+        if fds[0].revents != 0 {
+            if let Some(p) = &mut stdout {
+                match read_some(p, &mut buf) {
+                    Some(n) => out.extend_from_slice(&buf[..n]),
+                    None => stdout = None,
+                }
+            }
+        }
+        if fds[1].revents != 0 {
+            if let Some(p) = &mut stderr {
+                match read_some(p, &mut buf) {
+                    Some(n) => lines.push(&buf[..n], on_stderr_line),
+                    None => stderr = None,
+                }
+            }
+        }
+    }
+    lines.finish(on_stderr_line);
+    out
+}
+
+/// One read from a pipe that poll(2) reported ready: `None` at its end or on an error.
+#[cfg(unix)]
+fn read_some(pipe: &mut impl Read, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        match pipe.read(buf) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The same with a second thread draining stdout, where poll(2) is not at hand.
+#[cfg(not(unix))]
+fn read_both(
+    stdout: Option<std::process::ChildStdout>,
+    stderr: Option<std::process::ChildStderr>,
+    on_stderr_line: &mut dyn FnMut(&str),
+) -> Vec<u8> {
+    let stdout_thread = stdout.map(|mut out| {
         thread::spawn(move || {
             let mut buf = Vec::new();
             let _ = out.read_to_end(&mut buf);
             buf
         })
     });
-    let stderr = child.stderr.take();
-
-    let code = match spec.timeout {
-        None => {
-            // The common case: stderr is read on this thread while a second thread drains stdout.
-            if let Some(err) = stderr {
-                read_lines(err, |line| {
-                    on_stderr_line(&line);
-                    true
-                });
-            }
-            let status = child.wait().map_err(RunError::Spawn)?;
-            exit_code(status)
-        }
-        Some(timeout) => wait_with_timeout(child, stderr, timeout, on_stderr_line)?,
-    };
-    let stdout = match stdout_thread {
+    if let Some(err) = stderr {
+        read_lines(err, |line| {
+            on_stderr_line(&line);
+            true
+        });
+    }
+    match stdout_thread {
         Some(t) => t.join().unwrap_or_default(),
         None => Vec::new(),
-    };
-    if let Some(t) = stdin_thread {
-        let _ = t.join();
     }
-    Ok(CommandOutput { code, stdout })
+}
+
+/// Stderr split into lines as chunks arrive: each line lossily decoded, without its line
+/// ending (as [`read_lines`] gives them).
+#[cfg(unix)]
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
+}
+
+#[cfg(unix)]
+impl Lines {
+    /// Each byte is looked at once, however long a line grows.
+    fn push(&mut self, chunk: &[u8], on_line: &mut dyn FnMut(&str)) {
+        let mut rest = chunk;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            if self.partial.is_empty() {
+                Self::emit(&rest[..end], on_line);
+            } else {
+                self.partial.extend_from_slice(&rest[..end]);
+                Self::emit(&self.partial, on_line);
+                self.partial.clear();
+            }
+            rest = &rest[end + 1..];
+        }
+        self.partial.extend_from_slice(rest);
+    }
+
+    fn finish(self, on_line: &mut dyn FnMut(&str)) {
+        if !self.partial.is_empty() {
+            Self::emit(&self.partial, on_line);
+        }
+    }
+
+    fn emit(line: &[u8], on_line: &mut dyn FnMut(&str)) {
+        let text = String::from_utf8_lossy(line);
+        on_line(text.trim_end_matches(['\n', '\r']));
+    }
 }
 
 /// Input up to this size is written to stdin without a helper thread.
@@ -280,6 +415,31 @@ mod tests {
         let out = run(&spec, &mut |_| {}).unwrap();
         assert_eq!(out.code, 0);
         assert_eq!(out.stdout, b"{\"a\":1}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stderr_lines_split_across_reads_arrive_whole_and_without_line_endings() {
+        let mut got = Vec::new();
+        let mut on_line = |l: &str| got.push(l.to_string());
+        let mut lines = Lines::default();
+        for chunk in [&b"one\r"[..], b"\ntw", b"o\n\nthr", b"ee \xff", b"\r\n", b"last"] {
+            lines.push(chunk, &mut on_line);
+        }
+        lines.finish(&mut on_line);
+        assert_eq!(got, ["one", "two", "", "three \u{fffd}", "last"]);
+    }
+
+    #[test]
+    fn a_long_stderr_line_without_an_ending_arrives_whole() {
+        let mut lines = Vec::new();
+        let out = run(&sh("head -c 300000 /dev/zero | tr '\\0' x >&2; echo done"), &mut |l| {
+            lines.push(l.len())
+        })
+        .unwrap();
+        assert_eq!(out.code, 0);
+        assert_eq!(out.stdout, b"done\n");
+        assert_eq!(lines, [300_000]);
     }
 
     #[test]
