@@ -188,20 +188,20 @@ fn read_both(
                 _ => break,
             }
         }
-        if fds[0].revents != 0 {
-            if let Some(p) = &mut stdout {
-                match read_some(p, &mut buf) {
-                    Some(n) => out.extend_from_slice(&buf[..n]),
-                    None => stdout = None,
-                }
+        if fds[0].revents != 0
+            && let Some(p) = &mut stdout
+        {
+            match read_some(p, &mut buf) {
+                Some(n) => out.extend_from_slice(&buf[..n]),
+                None => stdout = None,
             }
         }
-        if fds[1].revents != 0 {
-            if let Some(p) = &mut stderr {
-                match read_some(p, &mut buf) {
-                    Some(n) => lines.push(&buf[..n], on_stderr_line),
-                    None => stderr = None,
-                }
+        if fds[1].revents != 0
+            && let Some(p) = &mut stderr
+        {
+            match read_some(p, &mut buf) {
+                Some(n) => lines.push(&buf[..n], on_stderr_line),
+                None => stderr = None,
             }
         }
     }
@@ -423,7 +423,14 @@ mod tests {
         let mut got = Vec::new();
         let mut on_line = |l: &str| got.push(l.to_string());
         let mut lines = Lines::default();
-        for chunk in [&b"one\r"[..], b"\ntw", b"o\n\nthr", b"ee \xff", b"\r\n", b"last"] {
+        for chunk in [
+            &b"one\r"[..],
+            b"\ntw",
+            b"o\n\nthr",
+            b"ee \xff",
+            b"\r\n",
+            b"last",
+        ] {
             lines.push(chunk, &mut on_line);
         }
         lines.finish(&mut on_line);
@@ -433,9 +440,10 @@ mod tests {
     #[test]
     fn a_long_stderr_line_without_an_ending_arrives_whole() {
         let mut lines = Vec::new();
-        let out = run(&sh("head -c 300000 /dev/zero | tr '\\0' x >&2; echo done"), &mut |l| {
-            lines.push(l.len())
-        })
+        let out = run(
+            &sh("head -c 300000 /dev/zero | tr '\\0' x >&2; echo done"),
+            &mut |l| lines.push(l.len()),
+        )
         .unwrap();
         assert_eq!(out.code, 0);
         assert_eq!(out.stdout, b"done\n");
