@@ -748,6 +748,40 @@ fn manifest(type_name: &str, version: &str, description: &str) -> String {
 }
 
 #[test]
+fn a_listing_piped_into_a_reader_that_stops_early_ends_quietly_with_exit_code_0() {
+    use std::io::{BufRead, BufReader};
+    // Far more output than a pipe holds, so traek is still writing when the reader leaves.
+    let d = tempfile::tempdir().unwrap();
+    let long = "x".repeat(500);
+    for i in 0..600 {
+        let text = manifest(&format!("Test/R{i:04}"), "1.0.0", &long);
+        std::fs::write(d.path().join(format!("r{i:04}.dsc.resource.json")), text).unwrap();
+    }
+    let s = Sandbox::with_path(d.path().display().to_string());
+    let mut child = s
+        .command(env!("CARGO_BIN_EXE_traek"))
+        .args(["resource", "list", "Test/*"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("Test/R0000"), "{first}");
+    // The read end is closed here, as `| head -1` would.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "killed by a signal? {:?}",
+        out.status
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
 fn the_first_of_two_identical_types_in_search_order_wins_with_a_warning() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
