@@ -209,8 +209,8 @@ fn parse_cli() -> Result<Cli, clap::Error> {
 /// The process entry point, called by the C runtime. The Rust runtime's own start-up is left
 /// out: it reads `/proc/self/maps` and sets up a signal stack to report stack overflows, which
 /// is a tenth of what a `traek resource get` costs. What of it traek relies on is done here.
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
+#[cfg_attr(test, allow(dead_code))]
 extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
