@@ -92,9 +92,17 @@ pub struct SettingsLocations {
 impl SettingsLocations {
     /// Next to this process's executable (symlinks resolved), and the system policy path.
     pub fn for_this_process() -> Self {
+        // On Linux the executable's path comes from /proc/self/exe, with symlinks resolved.
+        let resolve = |e: PathBuf| {
+            if cfg!(any(target_os = "linux", target_os = "android")) {
+                e
+            } else {
+                std::fs::canonicalize(&e).unwrap_or(e)
+            }
+        };
         let binary_dir = std::env::current_exe()
             .ok()
-            .and_then(|e| std::fs::canonicalize(&e).ok().or(Some(e)))
+            .map(resolve)
             .and_then(|e| e.parent().map(Path::to_path_buf));
         Self::system(binary_dir)
     }
