@@ -26,6 +26,8 @@ for crate in ["dsc-core", "dsc-pull-server", "dsc-cli", "dsc-ffi"]:
                     m = FN.match(line)
                     if not m or line.rstrip().endswith(";"):
                         continue
+                    if line.rstrip().endswith("}") and line.count("{") == line.count("}"):
+                        continue  # a one-line function: `fn f() {}`
                     indent = m.group(1)
                     for j in range(i + 1, len(lines)):
                         if lines[j] == indent + "}":
