@@ -354,3 +354,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
 fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
+
+#[cfg(test)]
+mod tests {
+    /// traek links GCC's unwinder statically (`build.rs`); a panic must still unwind, as
+    /// discovery relies on when a reading thread fails.
+    #[test]
+    fn a_panicking_thread_unwinds_and_its_caller_carries_on() {
+        let worker = std::thread::spawn(|| {
+            let empty: Vec<u8> = Vec::new();
+            empty[std::hint::black_box(3)]
+        });
+        assert!(worker.join().is_err());
+        let trace = std::backtrace::Backtrace::force_capture().to_string();
+        assert!(trace.lines().count() > 2, "{trace}");
+    }
+}
