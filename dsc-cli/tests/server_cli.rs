@@ -53,6 +53,7 @@ fn start() -> Running {
         notifier: Default::default(),
         public_url: format!("http://{addr}"),
         oidc: None,
+        git_sync: Default::default(),
     });
     rt.spawn(serve(app, listener, std::future::pending()));
     Running {

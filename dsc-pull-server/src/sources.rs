@@ -368,6 +368,9 @@ async fn failed(
 /// Looks at a source once: fetches, and publishes a new commit if it passes its checks.
 /// Every failure is recorded on the source and returned.
 pub async fn sync(app: &App, name: &str) -> Result<Synced, String> {
+    // The source is read after the lock is taken, so a look that waited sees what the one
+    // before it recorded.
+    let _one_at_a_time = app.git_sync.lock().await;
     let sources = app.storage.sources();
     let Some(s) = sources.get(name).await.map_err(|e| e.to_string())? else {
         return Err(format!("no source '{name}'"));

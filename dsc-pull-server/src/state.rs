@@ -24,6 +24,9 @@ pub struct App {
     pub public_url: String,
     /// Single sign-on, when an issuer is configured.
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
+    /// Held while a Git source is looked at, so the poller and a `POST .../sync` on this
+    /// replica never publish the same commit twice.
+    pub git_sync: tokio::sync::Mutex<()>,
 }
 
 impl App {

@@ -541,6 +541,7 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         notifier: Default::default(),
         oidc,
         public_url,
+        git_sync: Default::default(),
     });
     let hup_app = Arc::clone(&app);
     tokio::spawn(async move {
