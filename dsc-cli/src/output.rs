@@ -38,8 +38,6 @@ fn render(value: &Value, format: OutputFormat) -> String {
     }
 }
 
-/// One item of a list: compact JSON is written directly; the other formats go through
-/// [`render`].
 /// A value that could not be written as JSON.
 fn unwritable(e: serde_json::Error) -> Failure {
     Failure {
@@ -48,11 +46,15 @@ fn unwritable(e: serde_json::Error) -> Failure {
     }
 }
 
+/// One item of a list: compact JSON is written directly; the other formats go through
+/// [`render`].
 fn render_item<T: Serialize>(item: &T, format: OutputFormat) -> Result<String, Failure> {
-    let failed = unwritable;
     match format {
-        OutputFormat::Json => serde_json::to_string(item).map_err(failed),
-        _ => Ok(render(&serde_json::to_value(item).map_err(failed)?, format)),
+        OutputFormat::Json => serde_json::to_string(item).map_err(unwritable),
+        _ => Ok(render(
+            &serde_json::to_value(item).map_err(unwritable)?,
+            format,
+        )),
     }
 }
 

@@ -606,8 +606,6 @@ fn manifest_condition(cond: &str) -> std::result::Result<bool, String> {
     }
 }
 
-/// Glob matching with `*` (any run) and `?` (any one character); the caller lowercases both
-/// for a case-insensitive match.
 /// Sorts resources by type name (case-insensitive), newest version first.
 pub fn sort_by_type(resources: &mut [Arc<Resource>]) {
     resources.sort_by_cached_key(|r| {
@@ -630,6 +628,8 @@ fn wildcard_match_lowered(pattern: &str, text: &str) -> bool {
     }
 }
 
+/// Glob matching with `*` (any run) and `?` (any one character); the caller lowercases both
+/// for a case-insensitive match.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     wildcard_match_by(pattern.as_bytes(), text.as_bytes(), |p, t| p == t)
 }
