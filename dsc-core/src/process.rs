@@ -129,13 +129,7 @@ pub fn run(
             (exit_code(status), stdout)
         }
         Some(timeout) => {
-            let stdout_thread = stdout.map(|mut out| {
-                thread::spawn(move || {
-                    let mut buf = Vec::new();
-                    let _ = out.read_to_end(&mut buf);
-                    buf
-                })
-            });
+            let stdout_thread = stdout.map(drain_on_a_thread);
             let code = wait_with_timeout(child, stderr, timeout, on_stderr_line)?;
             let stdout = match stdout_thread {
                 Some(t) => t.join().unwrap_or_default(),
@@ -150,16 +144,24 @@ pub fn run(
     Ok(CommandOutput { code, stdout })
 }
 
+/// Reads a pipe to its end on a thread of its own.
+fn drain_on_a_thread(mut pipe: std::process::ChildStdout) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
+    })
+}
+
 /// Reads stdout to its end and hands over stderr line by line, reading whichever pipe has
 /// data, so a command that fills one pipe while we wait on the other never stalls.
 #[cfg(unix)]
 fn read_both(
-    stdout: Option<std::process::ChildStdout>,
-    stderr: Option<std::process::ChildStderr>,
+    mut stdout: Option<std::process::ChildStdout>,
+    mut stderr: Option<std::process::ChildStderr>,
     on_stderr_line: &mut dyn FnMut(&str),
 ) -> Vec<u8> {
     use std::os::fd::AsRawFd;
-    let (mut stdout, mut stderr) = (stdout, stderr);
     let mut out = Vec::new();
     let mut lines = Lines::default();
     let mut buf = [0u8; 16 * 1024];
@@ -229,13 +231,7 @@ fn read_both(
     stderr: Option<std::process::ChildStderr>,
     on_stderr_line: &mut dyn FnMut(&str),
 ) -> Vec<u8> {
-    let stdout_thread = stdout.map(|mut out| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = out.read_to_end(&mut buf);
-            buf
-        })
-    });
+    let stdout_thread = stdout.map(drain_on_a_thread);
     if let Some(err) = stderr {
         read_lines(err, |line| {
             on_stderr_line(&line);
