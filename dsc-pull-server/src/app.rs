@@ -27,7 +27,15 @@ pub async fn handle(
 ) -> Result<Resp, Infallible> {
     let start = Instant::now();
     let peer = app.config.trusted_proxies.resolve(&peer, req.headers());
+    let carries_body = !hyper::body::Body::is_end_stream(req.body());
     let (endpoint, mut resp) = dispatch(&app, &peer, req).await;
+    // A refused request's body may be left unread (too large, no credentials, too slow), and
+    // hyper then closes the connection. Saying so keeps the client from sending its next
+    // request down a connection that is about to close.
+    if carries_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        resp.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     resp.headers_mut().insert(
         "ProtocolVersion",
         HeaderValue::from_static(PROTOCOL_VERSION),
