@@ -6,8 +6,9 @@
 //!
 //! A commit is checked whole before anything of it is published: a bad file refuses the whole
 //! commit (the error is recorded and shown; the commit is not tried again, the next one is).
-//! One replica polls at a time (the `git-sources` lease). Nothing here stops the server: every
-//! failure is recorded on the source.
+//! One replica polls at a time (the `git-sources` lease), and one look at a source runs at a
+//! time across replicas (a [`Claim`] in storage), so a commit is never published twice. Nothing
+//! here stops the server: every failure is recorded on the source.
 
 use crate::service::ServiceError;
 use crate::state::App;
@@ -19,7 +20,7 @@ use dsc_core::pull::source::{Item, commit_items, key_text};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the poller looks for sources that are due.
 pub const POLL_EVERY: Duration = Duration::from_secs(5);
@@ -31,6 +32,91 @@ const GIT_TIMEOUT: Duration = Duration::from_secs(120);
 const LEASE_FOR: Duration = Duration::from_secs(60);
 /// The most content files a commit may hold.
 const MAX_FILES: usize = 1000;
+/// How long a claim on a source lasts unless renewed. It is renewed before every git command,
+/// so it outlives the longest one.
+const CLAIM_FOR: Duration = Duration::from_secs(3 * GIT_TIMEOUT.as_secs());
+/// How long a look that a user asks for waits for one under way on another replica.
+pub const CLAIM_WAIT: Duration = Duration::from_secs(15);
+
+/// Why a look at a source did not publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookError {
+    /// Another replica was looking at the source, and went on longer than the look could wait.
+    Busy,
+    /// The look failed; the error is recorded on the source.
+    Failed(String),
+}
+
+impl std::fmt::Display for LookError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LookError::Busy => f.write_str(
+                "another replica is looking at this source now; ask again when it is done",
+            ),
+            LookError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// This replica's claim, in storage, on looking at one source: replicas take turns, so two
+/// looks never both find a commit new and publish it twice.
+struct Claim<'a> {
+    app: &'a App,
+    lease: String,
+}
+
+impl<'a> Claim<'a> {
+    /// Takes the claim on `name`, waiting up to `wait` for another replica's; `None` when that
+    /// one still runs.
+    async fn take(app: &'a App, name: &str, wait: Duration) -> Result<Option<Claim<'a>>, String> {
+        let claim = Claim {
+            app,
+            lease: format!("git-source {}", name.to_lowercase()),
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            if claim.held().await? {
+                return Ok(Some(claim));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Takes or renews the claim: whether this replica holds it now.
+    async fn held(&self) -> Result<bool, String> {
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let ttl_ms = i64::try_from(CLAIM_FOR.as_millis()).unwrap_or(i64::MAX / 4);
+        self.app
+            .storage
+            .notifications()
+            .take_lease(&self.lease, &self.app.notifier.replica, now_ms, ttl_ms)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Renews the claim before more work; an error when it ran out and another replica took it.
+    async fn renew(&self) -> Result<(), String> {
+        if self.held().await? {
+            Ok(())
+        } else {
+            Err("this replica's claim on the source ran out and another replica took it".into())
+        }
+    }
+
+    /// Gives the claim up, so the next look need not wait for it to run out.
+    async fn release(self) {
+        let n = self.app.storage.notifications();
+        if let Err(e) = n
+            .release_lease(&self.lease, &self.app.notifier.replica)
+            .await
+        {
+            tracing::warn!(error = %e, "releasing a git source's claim failed");
+        }
+    }
+}
 
 /// What one look at a source did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +135,13 @@ pub enum Synced {
 /// token (if any) as an HTTP header given through the environment (never on the command line,
 /// which other local users can read). `HOME` stays the server user's, so SSH finds its keys and
 /// known hosts in `~/.ssh`.
-async fn git(repo: &Path, source: &Stored, args: &[&str]) -> Result<Vec<u8>, String> {
+async fn git(
+    claim: &Claim<'_>,
+    repo: &Path,
+    source: &Stored,
+    args: &[&str],
+) -> Result<Vec<u8>, String> {
+    claim.renew().await?;
     let mut cmd = tokio::process::Command::new("git");
     cmd.arg("-C")
         .arg(repo)
@@ -111,14 +203,19 @@ fn repo_dir(app: &App, name: &str) -> PathBuf {
 const REF: &str = "refs/traek/source";
 
 /// Fetches the branch's newest commit: `(commit, author, subject)`.
-async fn fetch(app: &App, s: &Stored) -> Result<(String, String, String), String> {
+async fn fetch(
+    app: &App,
+    claim: &Claim<'_>,
+    s: &Stored,
+) -> Result<(String, String, String), String> {
     let repo = repo_dir(app, &s.name);
     if !repo.join("HEAD").exists() {
         std::fs::create_dir_all(&repo).map_err(|e| format!("creating {}: {e}", repo.display()))?;
-        git(&repo, s, &["init", "--bare", "--quiet"]).await?;
+        git(claim, &repo, s, &["init", "--bare", "--quiet"]).await?;
     }
     let refspec = format!("+refs/heads/{}:{REF}", s.source.branch);
     git(
+        claim,
         &repo,
         s,
         &[
@@ -133,6 +230,7 @@ async fn fetch(app: &App, s: &Stored) -> Result<(String, String, String), String
     )
     .await?;
     let log = git(
+        claim,
         &repo,
         s,
         &["log", "-1", "--format=%H%x00%an <%ae>%x00%s", REF],
@@ -148,13 +246,17 @@ async fn fetch(app: &App, s: &Stored) -> Result<(String, String, String), String
 
 /// The files of the fetched commit under the source's folder that are content (or checksums),
 /// with their bytes.
-async fn read_files(app: &App, s: &Stored) -> Result<Vec<(String, Vec<u8>)>, String> {
+async fn read_files(
+    app: &App,
+    claim: &Claim<'_>,
+    s: &Stored,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     let repo = repo_dir(app, &s.name);
     let mut args = vec!["ls-tree", "-r", "-z", "--long", REF];
     if !s.source.path.is_empty() {
         args.extend(["--", &s.source.path]);
     }
-    let listing = git(&repo, s, &args).await?;
+    let listing = git(claim, &repo, s, &args).await?;
     let mut files = Vec::new();
     for entry in listing.split(|b| *b == 0).filter(|e| !e.is_empty()) {
         let entry = String::from_utf8_lossy(entry);
@@ -180,7 +282,7 @@ async fn read_files(app: &App, s: &Stored) -> Result<Vec<(String, Vec<u8>)>, Str
                 app.config.max_upload_bytes
             ));
         }
-        let bytes = git(&repo, s, &["cat-file", "blob", object]).await?;
+        let bytes = git(claim, &repo, s, &["cat-file", "blob", object]).await?;
         files.push((path.to_string(), bytes));
     }
     Ok(files)
@@ -366,18 +468,31 @@ async fn failed(
 }
 
 /// Looks at a source once: fetches, and publishes a new commit if it passes its checks.
-/// Every failure is recorded on the source and returned.
-pub async fn sync(app: &App, name: &str) -> Result<Synced, String> {
-    // The source is read after the lock is taken, so a look that waited sees what the one
-    // before it recorded.
+/// Waits up to `wait` for a look under way on another replica. Every failure of the look itself
+/// is recorded on the source and returned.
+pub async fn sync(app: &App, name: &str, wait: Duration) -> Result<Synced, LookError> {
+    // The source is read after the lock and the claim are taken, so a look that waited sees
+    // what the one before it recorded.
     let _one_at_a_time = app.git_sync.lock().await;
+    let claim = match Claim::take(app, name, wait).await {
+        Ok(Some(claim)) => claim,
+        Ok(None) => return Err(LookError::Busy),
+        Err(e) => return Err(LookError::Failed(e)),
+    };
+    let looked = look(app, name, &claim).await.map_err(LookError::Failed);
+    claim.release().await;
+    looked
+}
+
+/// [`sync`] once the claim is held.
+async fn look(app: &App, name: &str, claim: &Claim<'_>) -> Result<Synced, String> {
     let sources = app.storage.sources();
     let Some(s) = sources.get(name).await.map_err(|e| e.to_string())? else {
         return Err(format!("no source '{name}'"));
     };
     let now = now_unix();
     let record = |e: String, commit: Option<String>| failed(app, name, e, commit);
-    let (commit, author, subject) = match fetch(app, &s).await {
+    let (commit, author, subject) = match fetch(app, claim, &s).await {
         Ok(c) => c,
         Err(e) => return record(e, None).await,
     };
@@ -391,7 +506,7 @@ pub async fn sync(app: &App, name: &str) -> Result<Synced, String> {
         return Ok(Synced::Unchanged);
     }
     let short = commit.get(..12).unwrap_or(&commit).to_string();
-    let files = match read_files(app, &s).await {
+    let files = match read_files(app, claim, &s).await {
         Ok(f) => f,
         Err(e) => return record(format!("commit {short}: {e}"), Some(commit)).await,
     };
@@ -455,8 +570,9 @@ pub async fn poll_loop(app: Arc<App>) {
             if s.last_checked_at.is_none_or(|at| now - at >= every)
                 && app.lead(LEASE, LEASE_FOR).await
             {
-                // The error is recorded on the source; the poller goes on with the next.
-                let _ = sync(&app, &s.name).await;
+                // The error is recorded on the source, and a source another replica is
+                // looking at waits for the next round; the poller goes on with the next.
+                let _ = sync(&app, &s.name, Duration::ZERO).await;
             }
         }
     }

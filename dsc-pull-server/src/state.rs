@@ -25,7 +25,8 @@ pub struct App {
     /// Single sign-on, when an issuer is configured.
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// Held while a Git source is looked at, so the poller and a `POST .../sync` on this
-    /// replica never publish the same commit twice.
+    /// replica never publish the same commit twice (the claim in storage, which does the same
+    /// across replicas, is held by a replica, not by one of its tasks).
     pub git_sync: tokio::sync::Mutex<()>,
 }
 

@@ -413,3 +413,117 @@ fn a_git_source_can_start_new_versions_as_candidates_under_its_plan() {
         "{v}"
     );
 }
+
+/// Waits up to 5 s for `server` to serve `want` as `name` (replicas learn of changes within 2 s).
+fn serves_soon(server: &Server, name: &str, want: &[u8]) -> bool {
+    let start = Instant::now();
+    while served(server, name).as_deref() != Some(want) {
+        if start.elapsed() > Duration::from_secs(5) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+/// Arrivals at a gate that a wrapped `git` waits at before reading a file, until it opens.
+fn arrivals(gate: &Path) -> usize {
+    std::fs::read_dir(gate)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("arrived.")
+        })
+        .count()
+}
+
+#[cfg(unix)]
+#[test]
+fn replicas_take_turns_looking_at_a_git_source_and_publish_each_commit_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::new(tmp.path());
+    repo.commit(&[("Web.mof", Some(&mof("one")))], "first");
+    // A git that, before reading a file of a commit, says so and waits at a gate.
+    let real = Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    let bin = tmp.path().join("gated-git");
+    let gate = tmp.path().join("gate");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&gate).unwrap();
+    let script = bin.join("git");
+    let g = gate.display();
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" cat-file \"*)\n  : > {g}/arrived.$$\n  while [ ! -e {g}/open ]; do sleep 0.02; done ;;\nesac\nexec {real} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut store = Backend::Postgres.provision();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    store.env.push(("PATH".into(), path));
+    let (r, _data) = replicas_on(store, 2);
+    let source = json!({"url": format!("file://{}", repo.bare.display()), "interval": "1h"});
+    let (st, v) = r[0].admin(
+        "PUT",
+        "/api/v1/sources/shared",
+        Some(source.to_string().as_bytes()),
+    );
+    assert_eq!(st, 200, "{v}");
+    std::thread::scope(|scope| {
+        // Both replicas are asked at once, twice each (and the poller looks at a new source).
+        let asked: Vec<_> = r
+            .iter()
+            .chain(r.iter())
+            .map(|server| scope.spawn(move || sync(server, "shared")))
+            .collect();
+        let start = Instant::now();
+        while arrivals(&gate) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(20), "no look began");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The others had time to reach the gate too, were they not waiting their turn.
+        std::thread::sleep(Duration::from_secs(2));
+        let reading = arrivals(&gate);
+        std::fs::write(gate.join("open"), b"").unwrap();
+        assert_eq!(reading, 1, "one look at a time reads the commit");
+        for answer in asked {
+            let v = answer.join().unwrap();
+            assert_eq!(v["lastError"], Value::Null, "{v}");
+        }
+    });
+    assert_eq!(arrivals(&gate), 1, "the looks after it found nothing new");
+    assert!(serves_soon(&r[1], "Web", &mof("one")));
+    assert_eq!(versions(&r[1], "Web").len(), 1, "one commit, one version");
+    // A look that waits longer than 15 s for another replica's is answered 409, and the look
+    // under way publishes the next commit.
+    std::fs::remove_file(gate.join("open")).unwrap();
+    repo.commit(&[("Web.mof", Some(&mof("two")))], "second");
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| sync(&r[0], "shared"));
+        let start = Instant::now();
+        while arrivals(&gate) < 2 {
+            assert!(start.elapsed() < Duration::from_secs(20), "no look began");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (st, v) = r[1].admin("POST", "/api/v1/sources/shared/sync", None);
+        std::fs::write(gate.join("open"), b"").unwrap();
+        assert_eq!(st, 409, "{v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("another replica is looking at this source"),
+            "{v}"
+        );
+        let v = first.join().unwrap();
+        assert_eq!(v["lastError"], Value::Null, "{v}");
+    });
+    assert_eq!(versions(&r[0], "Web").len(), 2);
+    assert!(serves_soon(&r[1], "Web", &mof("two")));
+}

@@ -33,7 +33,10 @@ pub(super) async fn route(app: &Arc<App>, req: Request<Incoming>, seg: &[&str]) 
                 }
                 Err(e) => return storage_error(e),
             }
-            let outcome = crate::sources::sync(app, name).await;
+            let outcome = crate::sources::sync(app, name, crate::sources::CLAIM_WAIT).await;
+            if let Err(busy @ crate::sources::LookError::Busy) = outcome {
+                return error(StatusCode::CONFLICT, busy.to_string());
+            }
             match (outcome, sources.get(name).await) {
                 (_, Err(e)) => storage_error(e),
                 (_, Ok(None)) => error(StatusCode::NOT_FOUND, format!("no source named '{name}'")),

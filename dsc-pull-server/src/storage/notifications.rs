@@ -511,6 +511,18 @@ impl Notifications<'_> {
         Ok(n == 1)
     }
 
+    /// Gives up the lease `name` if `holder` holds it (its row goes, and the next taker makes
+    /// it again).
+    pub async fn release_lease(&self, name: &str, holder: &str) -> StorageResult<()> {
+        self.0
+            .exec(
+                "DELETE FROM leases WHERE name = $1 AND holder = $2",
+                vec![name.into(), holder.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Forgets finished deliveries and attempts older than `before_ms`.
     pub async fn prune(&self, before_ms: i64) -> StorageResult<u64> {
         let a = self

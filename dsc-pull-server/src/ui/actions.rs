@@ -442,7 +442,7 @@ async fn perform_source(app: &App, what: &str, form: &Form) -> ServiceResult<Don
             crate::sources::remove(app, name).await?;
             Ok(Done::shown(format!("removed source {name}")))
         }
-        "sync" => match crate::sources::sync(app, name).await {
+        "sync" => match crate::sources::sync(app, name, crate::sources::CLAIM_WAIT).await {
             Ok(crate::sources::Synced::Unchanged) => {
                 Ok(Done::shown(format!("{name}: nothing new")))
             }
@@ -454,7 +454,7 @@ async fn perform_source(app: &App, what: &str, form: &Form) -> ServiceResult<Don
                 "{name}: commit {} published ({published} changed, {deleted} deleted)",
                 commit.get(..12).unwrap_or(&commit)
             ))),
-            Err(e) => Err(ServiceError::Conflict(e)),
+            Err(e) => Err(ServiceError::Conflict(e.to_string())),
         },
         _ => Err(ServiceError::NotFound("no such form".into())),
     }
