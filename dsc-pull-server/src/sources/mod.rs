@@ -7,116 +7,32 @@
 //! A commit is checked whole before anything of it is published: a bad file refuses the whole
 //! commit (the error is recorded and shown; the commit is not tried again, the next one is).
 //! One replica polls at a time (the `git-sources` lease), and one look at a source runs at a
-//! time across replicas (a [`Claim`] in storage), so a commit is never published twice. Nothing
-//! here stops the server: every failure is recorded on the source.
+//! time across replicas (a claim in storage, `claim.rs`), so a commit is never published
+//! twice. Nothing here stops the server: every failure is recorded on the source.
+
+mod claim;
+mod git;
 
 use crate::service::ServiceError;
 use crate::state::App;
 use crate::storage::now_unix;
 use crate::storage::sources::Stored;
 use crate::storage::versions::Publisher;
+use claim::Claim;
+pub use claim::{CLAIM_WAIT, LookError};
 use dsc_core::pull::api::ContentKey;
 use dsc_core::pull::source::{Item, commit_items, key_text};
+use git::{fetch, read_files, repo_dir};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often the poller looks for sources that are due.
 pub const POLL_EVERY: Duration = Duration::from_secs(5);
 /// The lease that lets one replica poll.
 pub const LEASE: &str = "git-sources";
-/// The longest a git command may run.
-const GIT_TIMEOUT: Duration = Duration::from_secs(120);
 /// The poller's lease lasts three times this: longer than any git command.
 const LEASE_FOR: Duration = Duration::from_secs(60);
-/// The most content files a commit may hold.
-const MAX_FILES: usize = 1000;
-/// How long a claim on a source lasts unless renewed. It is renewed before every git command,
-/// so it outlives the longest one.
-const CLAIM_FOR: Duration = Duration::from_secs(3 * GIT_TIMEOUT.as_secs());
-/// How long a look that a user asks for waits for one under way on another replica.
-pub const CLAIM_WAIT: Duration = Duration::from_secs(15);
-
-/// Why a look at a source did not publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LookError {
-    /// Another replica was looking at the source, and went on longer than the look could wait.
-    Busy,
-    /// The look failed; the error is recorded on the source.
-    Failed(String),
-}
-
-impl std::fmt::Display for LookError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LookError::Busy => f.write_str(
-                "another replica is looking at this source now; ask again when it is done",
-            ),
-            LookError::Failed(e) => f.write_str(e),
-        }
-    }
-}
-
-/// This replica's claim, in storage, on looking at one source: replicas take turns, so two
-/// looks never both find a commit new and publish it twice.
-struct Claim<'a> {
-    app: &'a App,
-    lease: String,
-}
-
-impl<'a> Claim<'a> {
-    /// Takes the claim on `name`, waiting up to `wait` for another replica's; `None` when that
-    /// one still runs.
-    async fn take(app: &'a App, name: &str, wait: Duration) -> Result<Option<Claim<'a>>, String> {
-        let claim = Claim {
-            app,
-            lease: format!("git-source {}", name.to_lowercase()),
-        };
-        let deadline = Instant::now() + wait;
-        loop {
-            if claim.held().await? {
-                return Ok(Some(claim));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Takes or renews the claim: whether this replica holds it now.
-    async fn held(&self) -> Result<bool, String> {
-        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        let ttl_ms = i64::try_from(CLAIM_FOR.as_millis()).unwrap_or(i64::MAX / 4);
-        self.app
-            .storage
-            .notifications()
-            .take_lease(&self.lease, &self.app.notifier.replica, now_ms, ttl_ms)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// Renews the claim before more work; an error when it ran out and another replica took it.
-    async fn renew(&self) -> Result<(), String> {
-        if self.held().await? {
-            Ok(())
-        } else {
-            Err("this replica's claim on the source ran out and another replica took it".into())
-        }
-    }
-
-    /// Gives the claim up, so the next look need not wait for it to run out.
-    async fn release(self) {
-        let n = self.app.storage.notifications();
-        if let Err(e) = n
-            .release_lease(&self.lease, &self.app.notifier.replica)
-            .await
-        {
-            tracing::warn!(error = %e, "releasing a git source's claim failed");
-        }
-    }
-}
 
 /// What one look at a source did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,164 +46,6 @@ pub enum Synced {
         deleted: usize,
     },
 }
-
-/// Runs git with a clean environment: no prompts, no system or user Git configuration, the
-/// token (if any) as an HTTP header given through the environment (never on the command line,
-/// which other local users can read). `HOME` stays the server user's, so SSH finds its keys and
-/// known hosts in `~/.ssh`.
-async fn git(
-    claim: &Claim<'_>,
-    repo: &Path,
-    source: &Stored,
-    args: &[&str],
-) -> Result<Vec<u8>, String> {
-    claim.renew().await?;
-    let mut cmd = tokio::process::Command::new("git");
-    cmd.arg("-C")
-        .arg(repo)
-        .args([
-            "-c",
-            "protocol.ext.allow=never",
-            "-c",
-            "core.hooksPath=/dev/null",
-        ])
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env(
-            "HOME",
-            std::env::var_os("HOME").unwrap_or_else(|| repo.into()),
-        )
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_ASKPASS", "/bin/false")
-        .env(
-            "GIT_SSH_COMMAND",
-            "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
-        )
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    if let Some(token) = &source.source.token {
-        use base64::Engine;
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{token}", source.source.username));
-        cmd.env("GIT_CONFIG_COUNT", "1")
-            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-            .env(
-                "GIT_CONFIG_VALUE_0",
-                format!("Authorization: Basic {basic}"),
-            );
-    }
-    let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| format!("git {} took longer than {GIT_TIMEOUT:?}", args[0]))?
-        .map_err(|e| format!("could not run git (is it installed?): {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let said = stderr.lines().rev().find(|l| !l.trim().is_empty());
-        return Err(format!(
-            "git {} failed: {}",
-            args[0],
-            said.unwrap_or("no message").trim()
-        ));
-    }
-    Ok(out.stdout)
-}
-
-fn repo_dir(app: &App, name: &str) -> PathBuf {
-    let id = dsc_core::pull::checksum::sha256_hex(name.to_lowercase().as_bytes());
-    app.config.data_dir.join("git").join(&id[..16])
-}
-
-const REF: &str = "refs/traek/source";
-
-/// Fetches the branch's newest commit: `(commit, author, subject)`.
-async fn fetch(
-    app: &App,
-    claim: &Claim<'_>,
-    s: &Stored,
-) -> Result<(String, String, String), String> {
-    let repo = repo_dir(app, &s.name);
-    if !repo.join("HEAD").exists() {
-        std::fs::create_dir_all(&repo).map_err(|e| format!("creating {}: {e}", repo.display()))?;
-        git(claim, &repo, s, &["init", "--bare", "--quiet"]).await?;
-    }
-    let refspec = format!("+refs/heads/{}:{REF}", s.source.branch);
-    git(
-        claim,
-        &repo,
-        s,
-        &[
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--depth=1",
-            "--",
-            &s.source.url,
-            &refspec,
-        ],
-    )
-    .await?;
-    let log = git(
-        claim,
-        &repo,
-        s,
-        &["log", "-1", "--format=%H%x00%an <%ae>%x00%s", REF],
-    )
-    .await?;
-    let log = String::from_utf8_lossy(&log);
-    let mut parts = log.trim_end().splitn(3, '\0');
-    let commit = parts.next().unwrap_or_default().to_string();
-    let author = parts.next().unwrap_or_default().to_string();
-    let subject = parts.next().unwrap_or_default().to_string();
-    Ok((commit, author, subject))
-}
-
-/// The files of the fetched commit under the source's folder that are content (or checksums),
-/// with their bytes.
-async fn read_files(
-    app: &App,
-    claim: &Claim<'_>,
-    s: &Stored,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let repo = repo_dir(app, &s.name);
-    let mut args = vec!["ls-tree", "-r", "-z", "--long", REF];
-    if !s.source.path.is_empty() {
-        args.extend(["--", &s.source.path]);
-    }
-    let listing = git(claim, &repo, s, &args).await?;
-    let mut files = Vec::new();
-    for entry in listing.split(|b| *b == 0).filter(|e| !e.is_empty()) {
-        let entry = String::from_utf8_lossy(entry);
-        let Some((meta, path)) = entry.split_once('\t') else {
-            continue;
-        };
-        let fields: Vec<&str> = meta.split_whitespace().collect();
-        let [_, "blob", object, size] = fields.as_slice() else {
-            continue;
-        };
-        if dsc_core::pull::source::classify(&s.source.path, path).is_none() {
-            continue;
-        }
-        if files.len() >= MAX_FILES {
-            return Err(format!(
-                "the commit holds more than {MAX_FILES} content files"
-            ));
-        }
-        let size: usize = size.parse().unwrap_or(usize::MAX);
-        if size > app.config.max_upload_bytes {
-            return Err(format!(
-                "{path} is {size} bytes, more than --max-upload-bytes ({})",
-                app.config.max_upload_bytes
-            ));
-        }
-        let bytes = git(claim, &repo, s, &["cat-file", "blob", object]).await?;
-        files.push((path.to_string(), bytes));
-    }
-    Ok(files)
-}
-
 fn content_name(key: &ContentKey) -> String {
     match key {
         ContentKey::Configuration { name } | ContentKey::Package { name } => name.clone(),
