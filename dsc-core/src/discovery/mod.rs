@@ -21,7 +21,11 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod filter;
+
 pub use crate::resource::{Adapted, Resource};
+use filter::wildcard_match_lowered;
+pub use filter::{ResourceFilter, sort_by_type, wildcard_match};
 
 /// The group resources configuration runs handle themselves, with their descriptions.
 pub const BUILTIN_GROUP_TYPES: [(&str, &str); 3] = [
@@ -548,54 +552,6 @@ impl Registry {
     }
 }
 
-/// The filters of `resource list`: type pattern, description text, tags.
-#[derive(Debug, Clone, Default)]
-pub struct ResourceFilter {
-    /// Case-insensitive, `*` and `?` wildcards.
-    pub type_pattern: Option<String>,
-    /// Case-insensitive substring of the description.
-    pub description: Option<String>,
-    /// Any of these tags (case-insensitive); empty: no tag filter.
-    pub tags: Vec<String>,
-}
-
-impl ResourceFilter {
-    pub fn matches(&self, r: &Resource) -> bool {
-        self.lowered().matches_lowered(r)
-    }
-
-    /// The filter with its pattern and description lowercased, for [`Self::matches_lowered`]:
-    /// lowercase once, then match many resources.
-    pub fn lowered(&self) -> ResourceFilter {
-        ResourceFilter {
-            type_pattern: self.type_pattern.as_deref().map(str::to_lowercase),
-            description: self.description.as_deref().map(str::to_lowercase),
-            tags: self.tags.clone(),
-        }
-    }
-
-    /// [`Self::matches`] for a filter that [`Self::lowered`] made.
-    pub fn matches_lowered(&self, r: &Resource) -> bool {
-        let type_ok = self
-            .type_pattern
-            .as_deref()
-            .is_none_or(|p| wildcard_match_lowered(p, &r.type_name));
-        let description_ok = self.description.as_deref().is_none_or(|d| {
-            r.manifest
-                .description
-                .as_deref()
-                .is_some_and(|text| text.to_lowercase().contains(d))
-        });
-        let tags_ok = self.tags.is_empty()
-            || r.manifest
-                .tags
-                .iter()
-                .flatten()
-                .any(|t| self.tags.iter().any(|want| want.eq_ignore_ascii_case(t)));
-        type_ok && description_ok && tags_ok
-    }
-}
-
 /// Evaluates a manifest's `condition` (like `[not(equals(tryWhich('pwsh'), null()))]`) with
 /// no parameters or variables: true means the resource is usable on this machine.
 fn manifest_condition(cond: &str) -> std::result::Result<bool, String> {
@@ -606,162 +562,5 @@ fn manifest_condition(cond: &str) -> std::result::Result<bool, String> {
     }
 }
 
-/// Sorts resources by type name (case-insensitive), newest version first.
-pub fn sort_by_type(resources: &mut [Arc<Resource>]) {
-    resources.sort_by_cached_key(|r| {
-        (
-            r.type_name.to_lowercase(),
-            std::cmp::Reverse(r.version.clone()),
-        )
-    });
-}
-
-/// [`wildcard_match`] of a lowercased pattern against `text` in any case. Type names are
-/// ASCII, and are compared without building a lowercased copy.
-fn wildcard_match_lowered(pattern: &str, text: &str) -> bool {
-    if text.is_ascii() {
-        wildcard_match_by(pattern.as_bytes(), text.as_bytes(), |p, t| {
-            p == t.to_ascii_lowercase()
-        })
-    } else {
-        wildcard_match(pattern, &text.to_lowercase())
-    }
-}
-
-/// Glob matching with `*` (any run) and `?` (any one character); the caller lowercases both
-/// for a case-insensitive match.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    wildcard_match_by(pattern.as_bytes(), text.as_bytes(), |p, t| p == t)
-}
-
-fn wildcard_match_by(pattern: &[u8], text: &[u8], same: impl Fn(u8, u8) -> bool) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || same(pattern[p], text[t])) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == b'*' {
-            star = Some(p);
-            mark = t;
-            p += 1;
-        } else if let Some(s) = star {
-            p = s + 1;
-            mark += 1;
-            t = mark;
-        } else {
-            return false;
-        }
-    }
-    while p < pattern.len() && pattern[p] == b'*' {
-        p += 1;
-    }
-    p == pattern.len()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn many_manifests_load_in_search_order_and_the_first_declaration_wins() {
-        let dir = tempfile::tempdir().unwrap();
-        let manifest = |ty: &str, exe: &str| {
-            format!(
-                r#"{{"$schema": "x", "type": "{ty}", "version": "1.0.0", "get": {{"executable": "{exe}"}}}}"#
-            )
-        };
-        // More files than are read on one thread, one type declared twice, one file broken.
-        for i in 0..(PARALLEL_FROM * 3) {
-            let name = format!("r{i:04}.dsc.resource.json");
-            std::fs::write(dir.path().join(name), manifest(&format!("T/R{i:04}"), "a")).unwrap();
-        }
-        std::fs::write(
-            dir.path().join("r0000z.dsc.resource.json"),
-            manifest("T/R0000", "b"),
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("r0100z.dsc.resource.json"), "{").unwrap();
-        let search = SearchPath {
-            dirs: vec![dir.path().to_path_buf()],
-        };
-        let mut messages: Vec<Message> = Vec::new();
-        let registry = Registry::discover(&search, &ManifestLoader::new(), &mut messages);
-        let found: Vec<&str> = registry
-            .resources()
-            .iter()
-            .filter(|r| !r.builtin)
-            .map(|r| r.type_name.as_str())
-            .collect();
-        let want: Vec<String> = (0..PARALLEL_FROM * 3)
-            .map(|i| format!("T/R{i:04}"))
-            .collect();
-        assert_eq!(found, want);
-        let first = registry.find("t/r0000", None).unwrap();
-        assert_eq!(
-            first.manifest.get.as_ref().map(|g| g.executable.as_str()),
-            Some("a")
-        );
-        let text: Vec<&str> = messages.iter().map(|m| m.message.as_str()).collect();
-        assert!(
-            text.iter().any(|m| m.contains("r0000z.dsc.resource.json")),
-            "{text:?}"
-        );
-        assert!(
-            text.iter()
-                .any(|m| m.contains("skipping manifest") && m.contains("r0100z")),
-            "{text:?}"
-        );
-    }
-
-    #[test]
-    fn a_fifo_or_an_oversized_file_named_like_a_manifest_is_skipped_without_hanging() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("pipe.dsc.resource.json");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: mkfifo(3) with a valid NUL-terminated path; no memory is shared.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let big = std::fs::File::create(dir.path().join("big.dsc.resource.json")).unwrap();
-        big.set_len(crate::manifest::MAX_MANIFEST_BYTES + 1)
-            .unwrap();
-        std::fs::write(
-            dir.path().join("ok.dsc.resource.json"),
-            r#"{"$schema": "x", "type": "T/Ok", "version": "1.0.0", "get": {"executable": "a"}}"#,
-        )
-        .unwrap();
-        let search = SearchPath {
-            dirs: vec![dir.path().to_path_buf()],
-        };
-        let mut messages: Vec<Message> = Vec::new();
-        let registry = Registry::discover(&search, &ManifestLoader::new(), &mut messages);
-        assert!(registry.find("T/Ok", None).is_ok());
-        let text: Vec<&str> = messages.iter().map(|m| m.message.as_str()).collect();
-        assert!(
-            text.iter()
-                .any(|m| m.contains("pipe.dsc.resource.json") && m.contains("not a regular file")),
-            "{text:?}"
-        );
-        assert!(
-            text.iter()
-                .any(|m| m.contains("big.dsc.resource.json") && m.contains("bytes allowed")),
-            "{text:?}"
-        );
-    }
-
-    #[test]
-    fn dsc_resource_path_replaces_path_entirely() {
-        let s = SearchPath::from_env_values(Some("/a:/b".into()), Some("/c".into()));
-        assert_eq!(s.dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
-        let s = SearchPath::from_env_values(None, Some("/c:/c::/d".into()));
-        assert_eq!(s.dirs, vec![PathBuf::from("/c"), PathBuf::from("/d")]);
-    }
-
-    #[test]
-    fn wildcards_match_like_a_shell() {
-        assert!(wildcard_match("test/*", "test/echo"));
-        assert!(wildcard_match("*echo", "test/echo"));
-        assert!(wildcard_match("t?st/e*o", "test/echo"));
-        assert!(!wildcard_match("test/x*", "test/echo"));
-        assert!(wildcard_match("*", ""));
-    }
-}
+mod tests;
