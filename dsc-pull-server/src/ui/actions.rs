@@ -222,7 +222,7 @@ pub async fn handle(
         Ok(Done {
             token: Some(created),
             ..
-        }) => super::pages::new_token(v, &created.token),
+        }) => super::access::new_token(v, &created.token),
         Ok(done) => back(&back_to, &done.shown),
         Err(e) => message(v, e.status(), &e.message()),
     }

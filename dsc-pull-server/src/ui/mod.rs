@@ -11,8 +11,10 @@
 //! - [`sso`]: single sign-on with an OpenID provider.
 //! - [`versions`]: a configuration's or package's versions, diff and restore.
 
+mod access;
 mod actions;
 pub mod form;
+mod nodes;
 mod notifications;
 mod pages;
 mod rollout;

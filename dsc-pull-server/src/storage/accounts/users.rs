@@ -83,7 +83,8 @@ impl Accounts<'_> {
             .exec("DELETE FROM sessions WHERE user_key = $1", vec![k.into()])
             .await?;
         if n > 0 {
-            self.revoke_user_tokens(name, crate::storage::now_unix()).await?;
+            self.revoke_user_tokens(name, crate::storage::now_unix())
+                .await?;
         }
         Ok(n > 0)
     }
