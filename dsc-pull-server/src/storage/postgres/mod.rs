@@ -180,7 +180,7 @@ impl Shared {
             .await
             .map_err(pg_error)?
             .iter()
-            .map(|r| (0..r.len()).map(|i| queries::pg_value(r, i)).collect())
+            .map(|r| (0..r.len()).map(|i| sql::pg_value(r, i)).collect())
             .collect();
         self.cache
             .replace_rollouts(crate::storage::rollouts::live_from_rows(&rows));
@@ -504,4 +504,64 @@ fn content_from_row(r: &Row, modules: bool) -> ContentMeta {
     }
 }
 
+impl PgStorage {
+    /// Sets one JSON column of an agent and tells every replica; the rows changed.
+    async fn set_agent_column(
+        &self,
+        agent_id: Uuid,
+        column: &'static str,
+        json: Option<String>,
+    ) -> StorageResult<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let n = tx
+            .execute(
+                &format!("UPDATE agents SET {column} = $2 WHERE agent_id = $1"),
+                &[&agent_id, &json],
+            )
+            .await
+            .map_err(pg_error)?;
+        Self::notify_in(&tx, Change::Agent(agent_id)).await?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(n)
+    }
+
+    /// The number of rows of a table.
+    async fn count(&self, table: &str) -> StorageResult<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .map_err(pg_error)?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
+    /// Folds agent rows joined with their registrations (ordered by agent) into summaries.
+    fn fold_nodes(&self, rows: &[Row], now: i64, stale_after: i64) -> Vec<NodeSummary> {
+        let tag_names = self.shared.cache.tag_names();
+        let mut out: Vec<NodeSummary> = Vec::new();
+        for r in rows {
+            let id: Uuid = r.get(0);
+            if out.last().map(|n| n.agent_id) != Some(id) {
+                let mut node = NodeSummary::new(id, r.get(1), r.get(2), r.get(3), r.get(4));
+                node.set_run(r.get(10), r.get(11));
+                node.tags = names_of(r.get::<_, Option<&str>>(12));
+                node.judge(now, stale_after);
+                node.seen_in_memory(self.shared.cache.last_seen(&id));
+                out.push(node);
+            }
+            let Some(node) = out.last_mut() else { continue };
+            if let Some(mt) = r.get::<_, Option<String>>(5) {
+                let ips: String = r.get(7);
+                node.add_registration(mt, r.get(6), &ips, r.get(8), r.get(9));
+            }
+        }
+        for node in &mut out {
+            node.resolve_configurations(&tag_names);
+        }
+        out
+    }
+}
+
 mod queries;
+mod sql;
