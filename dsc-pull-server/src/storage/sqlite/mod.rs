@@ -16,6 +16,7 @@
 //!   the same bytes.
 
 mod open;
+mod schema;
 mod sql;
 mod writer;
 

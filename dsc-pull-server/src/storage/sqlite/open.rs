@@ -28,7 +28,7 @@ impl SqliteStorage {
             Connection::open(&db).map_err(|e| err(format!("opening {}: {e}", db.display())))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
             .map_err(err)?;
-        conn.execute_batch(writer::SCHEMA).map_err(err)?;
+        conn.execute_batch(schema::SCHEMA).map_err(err)?;
         conn.execute_batch(crate::storage::accounts::SCHEMA)
             .map_err(err)?;
         conn.execute_batch(crate::storage::accounts::SECURITY_SCHEMA)
@@ -43,15 +43,15 @@ impl SqliteStorage {
             .map_err(err)?;
         conn.execute_batch(crate::storage::sources::SCHEMA)
             .map_err(err)?;
-        writer::add_missing_columns(&conn).map_err(err)?;
+        schema::add_missing_columns(&conn).map_err(err)?;
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS agents_by_run ON agents(run_status, run_time);",
         )
         .map_err(err)?;
-        conn.execute_batch(writer::TOTALS).map_err(err)?;
-        writer::rebuild_totals(&mut conn).map_err(err)?;
+        conn.execute_batch(schema::TOTALS).map_err(err)?;
+        schema::rebuild_totals(&mut conn).map_err(err)?;
         let cache = Arc::new(Cache::default());
-        writer::load_cache(&conn, &cache)?;
+        schema::load_cache(&conn, &cache)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let r = Connection::open_with_flags(
