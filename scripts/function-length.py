@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Fails when a function outside the tests is longer than 100 lines (docs/architecture.md).
 
-Scans the `src/` and `examples/` trees of the workspace crates; test modules (`#[cfg(test)]`
-and files named tests.rs) are not checked."""
+Scans the `src/` and `examples/` trees of the workspace crates; test modules (`#[cfg(test)]`,
+files named tests.rs, and files under a tests/ folder) are not checked."""
 import os
 import re
 import sys
@@ -16,7 +16,8 @@ for crate in ["dsc-core", "dsc-pull-server", "dsc-cli", "dsc-ffi"]:
     for tree in ["src", "examples"]:
         for root, _, files in os.walk(os.path.join(ROOT, crate, tree)):
             for f in files:
-                if not f.endswith(".rs") or f == "tests.rs":
+                in_tests = os.path.basename(root) == "tests"
+                if not f.endswith(".rs") or f == "tests.rs" or in_tests:
                     continue
                 path = os.path.join(root, f)
                 lines = open(path, encoding="utf-8").read().split("\n")
