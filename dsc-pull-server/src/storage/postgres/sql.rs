@@ -52,25 +52,29 @@ impl PgStorage {
     }
 }
 
+/// Converted parameters as the slice of references `tokio_postgres` takes.
+fn as_refs(
+    values: &[Box<dyn tokio_postgres::types::ToSql + Sync + Send>],
+) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|b| b.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect()
+}
+
 #[async_trait]
 impl Sql for PgStorage {
     async fn exec(&self, sql: &str, params: Vec<SqlValue>) -> StorageResult<u64> {
         let client = self.client().await?;
         let (stmt, values) = self.prepared_params(&client, sql, &params).await?;
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|b| b.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
+        let refs = as_refs(&values);
         client.execute(&stmt, &refs).await.map_err(pg_error)
     }
 
     async fn rows(&self, sql: &str, params: Vec<SqlValue>) -> StorageResult<Vec<Vec<SqlValue>>> {
         let client = self.client().await?;
         let (stmt, values) = self.prepared_params(&client, sql, &params).await?;
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|b| b.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
+        let refs = as_refs(&values);
         let rows = client.query(&stmt, &refs).await.map_err(pg_error)?;
         Ok(rows
             .iter()
