@@ -501,7 +501,8 @@ fn replicas_take_turns_looking_at_a_git_source_and_publish_each_commit_once() {
     assert!(serves_soon(&r[1], "Web", &mof("one")));
     assert_eq!(versions(&r[1], "Web").len(), 1, "one commit, one version");
     // A look that waits longer than 15 s for another replica's is answered 409, and the look
-    // under way publishes the next commit.
+    // under way publishes the next commit. Asked twice, 30 s in all: the look under way keeps
+    // its claim past the 20 s a claim lasts unless renewed.
     std::fs::remove_file(gate.join("open")).unwrap();
     repo.commit(&[("Web.mof", Some(&mof("two")))], "second");
     std::thread::scope(|scope| {
@@ -511,19 +512,81 @@ fn replicas_take_turns_looking_at_a_git_source_and_publish_each_commit_once() {
             assert!(start.elapsed() < Duration::from_secs(20), "no look began");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let (st, v) = r[1].admin("POST", "/api/v1/sources/shared/sync", None);
+        let answers = [(); 2].map(|()| r[1].admin("POST", "/api/v1/sources/shared/sync", None));
+        let reading = arrivals(&gate);
         std::fs::write(gate.join("open"), b"").unwrap();
-        assert_eq!(st, 409, "{v}");
-        assert!(
-            v["error"]
-                .as_str()
-                .unwrap()
-                .contains("another replica is looking at this source"),
-            "{v}"
+        for (st, v) in answers {
+            assert_eq!(st, 409, "{v}");
+            assert!(
+                v["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("another replica is looking at this source"),
+                "{v}"
+            );
+        }
+        assert_eq!(
+            reading, 2,
+            "only the first replica's look reached the commit"
         );
         let v = first.join().unwrap();
         assert_eq!(v["lastError"], Value::Null, "{v}");
     });
     assert_eq!(versions(&r[0], "Web").len(), 2);
     assert!(serves_soon(&r[1], "Web", &mof("two")));
+    a_replica_that_dies_during_a_look_holds_the_source_for_seconds(&r, &repo, &gate);
+}
+
+/// Kills the first replica while its look waits at the gate: its claim runs out 20 s after its
+/// last renewal, and the second replica's look goes ahead.
+#[cfg(unix)]
+fn a_replica_that_dies_during_a_look_holds_the_source_for_seconds(
+    r: &[Server],
+    repo: &Repo,
+    gate: &Path,
+) {
+    std::fs::remove_file(gate.join("open")).unwrap();
+    repo.commit(&[("Web.mof", Some(&mof("three")))], "third");
+    std::thread::scope(|scope| {
+        let doomed = scope.spawn(|| {
+            let c = dsc_core::pull::client::PullClient::new(
+                &format!("http://{}", r[0].addr),
+                uuid::Uuid::nil(),
+            );
+            let auth = format!("Bearer {TOKEN}");
+            c.request(
+                "POST",
+                "/api/v1/sources/shared/sync",
+                &[("Authorization", &auth)],
+                None,
+            )
+        });
+        let start = Instant::now();
+        while arrivals(gate) < 3 {
+            assert!(start.elapsed() < Duration::from_secs(20), "no look began");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(r[0].child.id() as i32, libc::SIGKILL);
+        }
+        assert!(doomed.join().unwrap().is_err(), "the replica died mid-look");
+    });
+    std::fs::write(gate.join("open"), b"").unwrap();
+    let died = Instant::now();
+    loop {
+        let (st, v) = r[1].admin("POST", "/api/v1/sources/shared/sync", None);
+        if st == 200 {
+            assert_eq!(v["lastError"], Value::Null, "{v}");
+            break;
+        }
+        assert_eq!(st, 409, "{v}");
+        assert!(
+            died.elapsed() < Duration::from_secs(40),
+            "the dead replica's claim still holds the source after {:?}",
+            died.elapsed()
+        );
+    }
+    assert!(serves_soon(&r[1], "Web", &mof("three")));
+    assert_eq!(versions(&r[1], "Web").len(), 3, "one version per commit");
 }

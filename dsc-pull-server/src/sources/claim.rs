@@ -1,11 +1,16 @@
 //! This replica's claim, in storage, on looking at one Git source, so that replicas take turns.
 
 use crate::state::App;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// How long a claim on a source lasts unless renewed. It is renewed before every git command,
-/// so it outlives the longest one.
-const CLAIM_FOR: Duration = Duration::from_secs(3 * super::git::GIT_TIMEOUT.as_secs());
+/// How long a claim on a source lasts unless renewed. A look renews it every [`RENEW_EVERY`]
+/// and before every git command, so a replica that dies during a look keeps others waiting at
+/// most this long.
+const CLAIM_FOR: Duration = Duration::from_secs(20);
+/// How often a look under way renews its claim.
+const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// How long a look that a user asks for waits for one under way on another replica.
 pub const CLAIM_WAIT: Duration = Duration::from_secs(15);
 
@@ -34,6 +39,8 @@ impl std::fmt::Display for LookError {
 pub struct Claim<'a> {
     app: &'a App,
     lease: String,
+    /// Set once another replica was seen holding the claim: the look must not go on.
+    lost: AtomicBool,
 }
 
 impl<'a> Claim<'a> {
@@ -47,6 +54,7 @@ impl<'a> Claim<'a> {
         let claim = Claim {
             app,
             lease: format!("git-source {}", name.to_lowercase()),
+            lost: AtomicBool::new(false),
         };
         let deadline = Instant::now() + wait;
         loop {
@@ -72,12 +80,31 @@ impl<'a> Claim<'a> {
             .map_err(|e| e.to_string())
     }
 
-    /// Renews the claim before more work; an error when it ran out and another replica took it.
+    /// Renews the claim before more work; an error when it ran out and another replica took it,
+    /// now or at any renewal before.
     pub async fn renew(&self) -> Result<(), String> {
-        if self.held().await? {
+        if !self.lost.load(Ordering::Relaxed) && self.held().await? {
             Ok(())
         } else {
+            self.lost.store(true, Ordering::Relaxed);
             Err("this replica's claim on the source ran out and another replica took it".into())
+        }
+    }
+
+    /// Renews the claim every [`RENEW_EVERY`] for as long as it is polled (beside the look it
+    /// guards). A renewal that finds the claim taken marks it lost, so the look's next
+    /// [`Claim::renew`] fails; one that fails to reach storage is tried again at the next tick.
+    pub async fn keep(&self) -> Infallible {
+        loop {
+            tokio::time::sleep(RENEW_EVERY).await;
+            if self.lost.load(Ordering::Relaxed) {
+                continue;
+            }
+            match self.held().await {
+                Ok(true) => {}
+                Ok(false) => self.lost.store(true, Ordering::Relaxed),
+                Err(e) => tracing::warn!(error = %e, "renewing a git source's claim failed"),
+            }
         }
     }
 

@@ -237,7 +237,10 @@ pub async fn sync(app: &App, name: &str, wait: Duration) -> Result<Synced, LookE
         Ok(None) => return Err(LookError::Busy),
         Err(e) => return Err(LookError::Failed(e)),
     };
-    let looked = look(app, name, &claim).await.map_err(LookError::Failed);
+    let looked = tokio::select! {
+        looked = look(app, name, &claim) => looked.map_err(LookError::Failed),
+        never = claim.keep() => match never {},
+    };
     claim.release().await;
     looked
 }
@@ -288,6 +291,10 @@ async fn look(app: &App, name: &str, claim: &Claim<'_>) -> Result<Synced, String
         origin: format!("git {short} by {author}"),
         message: Some(subject.chars().take(500).collect()).filter(|m: &String| !m.is_empty()),
     };
+    // The checks may have taken a while: publish only while the claim is still this replica's.
+    if let Err(e) = claim.renew().await {
+        return record(e, None).await;
+    }
     let (published, deleted) = match publish(app, &s, &items, bytes, &by).await {
         Ok(n) => n,
         // Not about the commit: the next look tries it again.
