@@ -1,7 +1,6 @@
 //! This replica's claim, in storage, on looking at one Git source, so that replicas take turns.
 
 use crate::state::App;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -91,20 +90,28 @@ impl<'a> Claim<'a> {
         }
     }
 
-    /// Renews the claim every [`RENEW_EVERY`] for as long as it is polled (beside the look it
-    /// guards). A renewal that finds the claim taken marks it lost, so the look's next
-    /// [`Claim::renew`] fails; one that fails to reach storage is tried again at the next tick.
-    pub async fn keep(&self) -> Infallible {
+    /// Runs `work` while renewing the claim every [`RENEW_EVERY`]. A renewal runs to its end
+    /// with `work` paused, so none is still under way when the claim is released after. One that
+    /// finds the claim taken marks it lost, so the work's next [`Claim::renew`] fails; one that
+    /// cannot reach storage is tried again at the next tick.
+    pub async fn guard<T>(&self, work: impl Future<Output = T>) -> T {
+        let mut work = std::pin::pin!(work);
         loop {
-            tokio::time::sleep(RENEW_EVERY).await;
-            if self.lost.load(Ordering::Relaxed) {
-                continue;
+            tokio::select! {
+                done = &mut work => return done,
+                () = tokio::time::sleep(RENEW_EVERY) => self.beat().await,
             }
-            match self.held().await {
-                Ok(true) => {}
-                Ok(false) => self.lost.store(true, Ordering::Relaxed),
-                Err(e) => tracing::warn!(error = %e, "renewing a git source's claim failed"),
-            }
+        }
+    }
+
+    async fn beat(&self) {
+        if self.lost.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.held().await {
+            Ok(true) => {}
+            Ok(false) => self.lost.store(true, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "renewing a git source's claim failed"),
         }
     }
 

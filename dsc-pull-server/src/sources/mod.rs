@@ -237,10 +237,10 @@ pub async fn sync(app: &App, name: &str, wait: Duration) -> Result<Synced, LookE
         Ok(None) => return Err(LookError::Busy),
         Err(e) => return Err(LookError::Failed(e)),
     };
-    let looked = tokio::select! {
-        looked = look(app, name, &claim) => looked.map_err(LookError::Failed),
-        never = claim.keep() => match never {},
-    };
+    let looked = claim
+        .guard(look(app, name, &claim))
+        .await
+        .map_err(LookError::Failed);
     claim.release().await;
     looked
 }
