@@ -1238,6 +1238,30 @@ on_every_backend!(
     every_publish_is_a_version_and_an_old_one_can_be_restored,
 );
 
+/// The server handles its signals from the moment it says it listens: a SIGHUP then reloads
+/// keys (it does not end the server, as by default) and a SIGTERM stops it cleanly.
+#[test]
+fn signals_sent_as_soon_as_the_server_listens_are_handled() {
+    for _ in 0..5 {
+        let mut s = Server::start_on(Backend::Sqlite);
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(s.child.id() as i32, libc::SIGHUP);
+        }
+        assert!(
+            s.healthy(),
+            "SIGHUP ended the server: {}",
+            s.log.lock().unwrap()
+        );
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(s.child.id() as i32, libc::SIGTERM);
+        }
+        let status = s.child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+}
+
 #[test]
 fn logs_written_to_a_file_carry_no_colour_codes() {
     let tmp = tempfile::tempdir().unwrap();

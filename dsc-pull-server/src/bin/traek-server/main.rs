@@ -174,6 +174,9 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         .await
         .map_err(|e| format!("listening on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Handled from before the server says it listens: a signal sent as soon as it does is
+    // never the default action (for SIGTERM and SIGHUP, ending the process on the spot).
+    let signals = Signals::handle()?;
     eprintln!("traek-server listening on {scheme}://{local}");
     if tls.is_none() && !local.ip().is_loopback() && config.trusted_proxies.nets.is_empty() {
         tracing::warn!(
@@ -227,23 +230,8 @@ async fn run(config: ServerConfig) -> Result<(), String> {
         public_url,
         git_sync: Default::default(),
     });
-    let hup_app = Arc::clone(&app);
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let Ok(mut hup) = signal(SignalKind::hangup()) else {
-                return;
-            };
-            while hup.recv().await.is_some() {
-                match hup_app.keys.sync(hup_app.storage.as_ref()).await {
-                    Ok(n) => tracing::info!(keys = n, "registration keys reloaded (SIGHUP)"),
-                    Err(e) => tracing::error!(error = %e, "reloading registration keys failed"),
-                }
-            }
-        }
-    });
-    serve(Arc::clone(&app), listener, shutdown_signal())
+    let shutdown = signals.watch(Arc::clone(&app));
+    serve(Arc::clone(&app), listener, shutdown)
         .await
         .map_err(|e| e.to_string())?;
     drop(app);
@@ -252,25 +240,65 @@ async fn run(config: ServerConfig) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// The signals the server acts on, handled from the moment this is made.
+struct Signals {
     #[cfg(unix)]
-    {
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn handle() -> Result<Self, String> {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            std::future::pending::<()>().await;
-            return;
+        let handle = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| format!("handling {name}: {e}"))
         };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = int.recv() => tracing::info!("SIGINT received"),
+        Ok(Signals {
+            term: handle(SignalKind::terminate(), "SIGTERM")?,
+            int: handle(SignalKind::interrupt(), "SIGINT")?,
+            hup: handle(SignalKind::hangup(), "SIGHUP")?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn handle() -> Result<Self, String> {
+        Ok(Signals {})
+    }
+
+    /// Reloads the registration keys on each SIGHUP (in a task of its own); the future ends at
+    /// the first SIGTERM or SIGINT (Ctrl-C elsewhere).
+    #[cfg(unix)]
+    fn watch(self, app: Arc<App>) -> impl std::future::Future<Output = ()> {
+        let Signals {
+            mut term,
+            mut int,
+            mut hup,
+        } = self;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match app.keys.sync(app.storage.as_ref()).await {
+                    Ok(n) => tracing::info!(keys = n, "registration keys reloaded (SIGHUP)"),
+                    Err(e) => tracing::error!(error = %e, "reloading registration keys failed"),
+                }
+            }
+        });
+        async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = int.recv() => tracing::info!("SIGINT received"),
+            }
         }
     }
+
     #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+    fn watch(self, _app: Arc<App>) -> impl std::future::Future<Output = ()> {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
