@@ -1236,7 +1236,32 @@ on_every_backend!(
     retention_keeps_a_nodes_newest_reports_and_its_status,
     the_summary_node_list_and_csv_show_compliance,
     every_publish_is_a_version_and_an_old_one_can_be_restored,
+    an_assignment_is_obeyed_at_once_after_registering,
 );
+
+/// An assignment is obeyed by the node's very next request on the same server, even when it
+/// lands while the server is still taking in the notification of the node's registration.
+fn an_assignment_is_obeyed_at_once_after_registering(backend: Backend) {
+    let s = Server::start_on(backend);
+    s.admin("PUT", "/api/v1/configurations/Web", Some(b"web"));
+    s.admin("PUT", "/api/v1/configurations/Db", Some(b"db"));
+    let mut stale = Vec::new();
+    for _ in 0..40 {
+        let c = s.client(new_agent());
+        let reg = registration(Rmt::ConfigurationRepository, Some(&["Web"]));
+        assert_eq!(c.register(KEY, &reg).unwrap().status, 204);
+        let path = format!("/api/v1/nodes/{}/configurations", c.agent_id);
+        assert_eq!(s.admin("PUT", &path, Some(br#"["Db"]"#)).0, 200);
+        let a = c.get_dsc_action(&action(&[(None, "")])).unwrap();
+        if a.details[0].configuration_name != "Db" {
+            stale.push(c.agent_id);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "served the names from before the assignment: {stale:?}"
+    );
+}
 
 /// The server handles its signals from the moment it says it listens: a SIGHUP then reloads
 /// keys (it does not end the server, as by default) and a SIGTERM stops it cleanly.

@@ -6,7 +6,10 @@
 //! kept true by change notifications from every replica. To keep a slow loader from putting back
 //! a view older than a notification that arrived meanwhile, every invalidation bumps an epoch
 //! and a loader stores its result only if the epoch has not moved since it started
-//! ([`Cache::epoch`], [`Cache::insert_if_current`]).
+//! ([`Cache::epoch`], [`Cache::insert_if_current`]). To keep a notification's load from
+//! undoing a write of this replica's own that reached the cache while the row was read, each
+//! view carries the count of view changes it was stored at, and a load stores over it only if
+//! it began after that ([`Cache::views`], [`Cache::set_agent_since`]); otherwise it reads again.
 
 use super::AgentView;
 use dsc_core::pull::rollout::Rollout;
@@ -22,23 +25,27 @@ pub struct CachedAgent {
     pub last_seen: AtomicI64,
     /// The last-seen value already written to the database.
     pub flushed: AtomicI64,
+    /// The cache's `views` count when this view was stored: a load begun before it is older.
+    stamp: u64,
 }
 
 impl CachedAgent {
-    pub fn new(view: AgentView, last_seen: i64) -> Arc<Self> {
+    fn new(view: AgentView, last_seen: i64, stamp: u64) -> Arc<Self> {
         Arc::new(CachedAgent {
             view: Arc::new(view),
             last_seen: AtomicI64::new(last_seen),
             flushed: AtomicI64::new(last_seen),
+            stamp,
         })
     }
 
     /// A copy with another view and the same times.
-    fn with_view(&self, view: AgentView) -> Arc<Self> {
+    fn with_view(&self, view: AgentView, stamp: u64) -> Arc<Self> {
         Arc::new(CachedAgent {
             view: Arc::new(view),
             last_seen: AtomicI64::new(self.last_seen.load(Relaxed)),
             flushed: AtomicI64::new(self.flushed.load(Relaxed)),
+            stamp,
         })
     }
 }
@@ -235,21 +242,33 @@ impl Cache {
     /// Applies `f` to a copy of the agent's view (creating the agent if asked) and stores it.
     pub fn update_agent(&self, id: Uuid, create: bool, f: impl FnOnce(&mut AgentView)) {
         let mut agents = write_lock(&self.agents);
-        self.views.fetch_add(1, Relaxed);
+        let stamp = self.next_stamp();
         match agents.get(&id) {
             Some(entry) => {
                 let mut view = (*entry.view).clone();
                 f(&mut view);
-                let replacement = entry.with_view(view);
+                let replacement = entry.with_view(view, stamp);
                 agents.insert(id, replacement);
             }
             None if create => {
                 let mut view = AgentView::default();
                 f(&mut view);
-                agents.insert(id, CachedAgent::new(view, 0));
+                agents.insert(id, CachedAgent::new(view, 0, stamp));
             }
             None => {}
         }
+    }
+
+    /// Counts a change of a view and gives the stamp of the view stored with it (called with
+    /// the agents' lock held).
+    fn next_stamp(&self) -> u64 {
+        self.views.fetch_add(1, Relaxed) + 1
+    }
+
+    /// The count of view changes so far: read before loading views from storage, and given to
+    /// [`Cache::set_agent_since`] or [`Cache::replace_agents_since`] after.
+    pub fn views(&self) -> u64 {
+        self.views.load(Relaxed)
     }
 
     /// Applies a committed registration: creates the agent if new, takes its names (from a
@@ -270,32 +289,63 @@ impl Cache {
 
     /// Replaces (or, with `None`, removes) an agent's view, keeping its times.
     pub fn set_agent(&self, id: Uuid, view: Option<(AgentView, i64)>) {
+        self.set_agent_since(id, view, u64::MAX);
+    }
+
+    /// [`Cache::set_agent`] with a view loaded from storage after `since` ([`Cache::views`])
+    /// was read; false, storing nothing, when this replica stored a view of the agent after
+    /// that (a write of its own, whose committed change the load may have missed). Load again.
+    pub fn set_agent_since(&self, id: Uuid, view: Option<(AgentView, i64)>, since: u64) -> bool {
         let mut agents = write_lock(&self.agents);
-        self.views.fetch_add(1, Relaxed);
+        if agents.get(&id).is_some_and(|e| e.stamp > since) {
+            return false;
+        }
+        let stamp = self.next_stamp();
         match (view, agents.get(&id)) {
             (None, _) => {
                 agents.remove(&id);
             }
             (Some((view, seen)), Some(entry)) => {
-                let replacement = entry.with_view(view);
+                let replacement = entry.with_view(view, stamp);
                 replacement.last_seen.fetch_max(seen, Relaxed);
                 replacement.flushed.fetch_max(seen, Relaxed);
                 agents.insert(id, replacement);
             }
             (Some((view, seen)), None) => {
-                agents.insert(id, CachedAgent::new(view, seen));
+                agents.insert(id, CachedAgent::new(view, seen, stamp));
             }
         }
+        true
     }
 
     /// Replaces every agent (a full load).
     pub fn replace_agents(&self, all: HashMap<Uuid, (AgentView, i64)>) {
-        let fresh = all
+        self.replace_agents_since(all, u64::MAX);
+    }
+
+    /// [`Cache::replace_agents`] with views loaded after `since` ([`Cache::views`]) was read:
+    /// an agent whose view this replica stored after that keeps it, as in
+    /// [`Cache::set_agent_since`]. Gives those agents, to be loaded again.
+    pub fn replace_agents_since(
+        &self,
+        all: HashMap<Uuid, (AgentView, i64)>,
+        since: u64,
+    ) -> Vec<Uuid> {
+        let mut agents = write_lock(&self.agents);
+        let stamp = self.next_stamp();
+        let mut fresh: HashMap<Uuid, Arc<CachedAgent>> = all
             .into_iter()
-            .map(|(id, (view, seen))| (id, CachedAgent::new(view, seen)))
+            .map(|(id, (view, seen))| (id, CachedAgent::new(view, seen, stamp)))
             .collect();
-        *write_lock(&self.agents) = fresh;
-        self.views.fetch_add(1, Relaxed);
+        let mut kept = Vec::new();
+        for (id, entry) in agents.iter() {
+            if entry.stamp > since {
+                fresh.insert(*id, Arc::clone(entry));
+                kept.push(*id);
+            }
+        }
+        *agents = fresh;
+        kept
     }
 
     /// The invalidation counter a loader reads before it queries.
@@ -315,10 +365,10 @@ impl Cache {
         if self.epoch.load(Relaxed) != epoch {
             return false;
         }
-        self.views.fetch_add(1, Relaxed);
+        let stamp = self.next_stamp();
         agents
             .entry(id)
-            .or_insert_with(|| CachedAgent::new(view, seen));
+            .or_insert_with(|| CachedAgent::new(view, seen, stamp));
         true
     }
 
@@ -404,5 +454,56 @@ mod tests {
         let version = c.views.load(Relaxed);
         assert_eq!(counts(&c), [("Db".to_string(), 1)]);
         assert_eq!(c.views.load(Relaxed), version);
+    }
+
+    fn names(c: &Cache, id: Uuid) -> Option<Vec<String>> {
+        c.agent(&id).and_then(|v| v.assigned_names.clone())
+    }
+
+    #[test]
+    fn a_view_read_before_this_replicas_own_write_does_not_undo_it() {
+        let c = Cache::default();
+        let a = Uuid::new_v4();
+        c.set_agent(a, Some((view(&["Web"], &[]), 0)));
+        // A change notification's load begins, and reads the row before the assignment commits.
+        let since = c.views();
+        c.update_agent(a, false, |v| v.assigned_names = Some(vec!["Db".into()]));
+        assert!(!c.set_agent_since(a, Some((view(&["Web"], &[]), 0)), since));
+        assert_eq!(names(&c, a), Some(vec!["Db".to_string()]));
+        // Read again after the write: stored.
+        let since = c.views();
+        let mut fresh = view(&["Web"], &[]);
+        fresh.assigned_names = Some(vec!["Db".into()]);
+        assert!(c.set_agent_since(a, Some((fresh, 0)), since));
+        let since = c.views();
+        assert!(
+            c.set_agent_since(a, None, since),
+            "a removal read now is stored"
+        );
+        assert!(c.agent(&a).is_none());
+    }
+
+    #[test]
+    fn a_full_reload_keeps_what_this_replica_wrote_while_it_read() {
+        let c = Cache::default();
+        let (a, b, gone) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        c.set_agent(a, Some((view(&["Web"], &[]), 0)));
+        c.set_agent(gone, Some((view(&["Web"], &[]), 0)));
+        let since = c.views();
+        // While the rows are read: an assignment and a new registration on this replica.
+        c.update_agent(a, false, |v| v.assigned_names = Some(vec!["Db".into()]));
+        c.update_agent(b, true, |v| v.registered_names = vec!["Web".into()]);
+        let read = HashMap::from([(a, (view(&["Web"], &[]), 0))]);
+        let mut kept = c.replace_agents_since(read, since);
+        kept.sort();
+        let mut expected = vec![a, b];
+        expected.sort();
+        assert_eq!(kept, expected, "to be read again");
+        assert_eq!(names(&c, a), Some(vec!["Db".to_string()]));
+        assert!(c.agent(&b).is_some());
+        assert!(
+            c.agent(&gone).is_none(),
+            "not in storage, not written since"
+        );
     }
 }

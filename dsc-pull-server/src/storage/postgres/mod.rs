@@ -117,6 +117,7 @@ impl Shared {
 
     /// Reads every agent and configuration checksum into the cache.
     async fn reload_cache(&self) -> StorageResult<()> {
+        let since = self.cache.views();
         let client = self.client().await?;
         let rows = client
             .query(
@@ -166,7 +167,9 @@ impl Shared {
             .iter()
             .map(|r| (r.get::<_, String>(0), names_of(r.get::<_, Option<&str>>(1))))
             .collect();
-        self.cache.replace_agents(agents);
+        for id in self.cache.replace_agents_since(agents, since) {
+            self.reload_agent(id).await?;
+        }
         self.cache.replace_checksums(checksums);
         self.cache.replace_tag_names(tags);
         self.reload_rollouts().await
@@ -215,10 +218,7 @@ impl Shared {
     async fn apply(&self, change: Change) {
         self.cache.bump_epoch();
         let result = match &change {
-            Change::Agent(id) => self
-                .load_agent(*id)
-                .await
-                .map(|view| self.cache.set_agent(*id, view)),
+            Change::Agent(id) => self.reload_agent(*id).await,
             Change::Tag(tag) => self
                 .tag_names(tag)
                 .await
@@ -238,6 +238,21 @@ impl Shared {
                 self.cache.set_agent(id, None);
             }
         }
+    }
+
+    /// Reads an agent's view again. A write of this replica's own that lands in the cache while
+    /// the row is read may be newer than the row read: then it is read again, and after three
+    /// tries the view is dropped (the agent's next read goes to the database).
+    async fn reload_agent(&self, id: Uuid) -> StorageResult<()> {
+        for _ in 0..3 {
+            let since = self.cache.views();
+            let view = self.load_agent(id).await?;
+            if self.cache.set_agent_since(id, view, since) {
+                return Ok(());
+            }
+        }
+        self.cache.set_agent(id, None);
+        Ok(())
     }
 
     /// A tag's configuration names (empty when it has none).
